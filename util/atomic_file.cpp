@@ -1,0 +1,95 @@
+#include "util/atomic_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace ef {
+
+Result<AtomicFile> AtomicFile::create(const std::filesystem::path& target) {
+  std::error_code ec;
+  if (target.has_parent_path()) {
+    std::filesystem::create_directories(target.parent_path(), ec);
+    if (ec) return Error(Errc::io, "cannot create " + target.parent_path().string() + ": " + ec.message());
+  }
+  std::string tmpl = target.string() + ".tmp-XXXXXX";
+  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  if (fd < 0) return errno_error(Errc::io, "cannot create temporary file for " + target.string(), errno);
+  // mkostemp makes 0600 files; published outputs get the usual 0644.
+  ::fchmod(fd, 0644);
+  return AtomicFile(target, tmpl, fd);
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : target_(std::move(other.target_)), temp_(std::move(other.temp_)), fd_(other.fd_) {
+  other.fd_ = -1;
+  other.temp_.clear();
+}
+
+AtomicFile& AtomicFile::operator=(AtomicFile&& other) noexcept {
+  if (this != &other) {
+    discard();
+    target_ = std::move(other.target_);
+    temp_ = std::move(other.temp_);
+    fd_ = other.fd_;
+    other.fd_ = -1;
+    other.temp_.clear();
+  }
+  return *this;
+}
+
+AtomicFile::~AtomicFile() { discard(); }
+
+void AtomicFile::discard() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+  temp_.clear();
+}
+
+Result<void> AtomicFile::write(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd_, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error(Errc::io, "cannot write " + temp_.string(), errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Ok{};
+}
+
+Result<void> AtomicFile::commit() {
+  if (::fsync(fd_) != 0) return errno_error(Errc::io, "cannot sync " + temp_.string(), errno);
+  if (::close(fd_) != 0) {
+    fd_ = -1;
+    return errno_error(Errc::io, "cannot close " + temp_.string(), errno);
+  }
+  fd_ = -1;
+  if (::rename(temp_.c_str(), target_.c_str()) != 0)
+    return errno_error(Errc::io, "cannot rename " + temp_.string() + " to " + target_.string(), errno);
+  temp_.clear();
+  return Ok{};
+}
+
+Result<void> write_file_atomic(const std::filesystem::path& target, std::string_view data) {
+  EF_ASSIGN(auto file, AtomicFile::create(target));
+  EF_TRY(file.write(data));
+  return file.commit();
+}
+
+Result<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return errno_error(Errc::not_found, "cannot open " + path.string(), errno);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return errno_error(Errc::io, "cannot read " + path.string(), errno);
+  return ss.str();
+}
+
+}  // namespace ef

@@ -1,0 +1,45 @@
+// SHA-256 over streams and files (OpenSSL EVP behind this interface).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "util/error.hpp"
+
+namespace ef {
+
+/// Incremental SHA-256. Move-only; owns its OpenSSL context.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  /// Feeds `size` bytes at `data` into the digest.
+  void update(const void* data, size_t size);
+  void update(std::string_view data) { update(data.data(), data.size()); }
+  /// Finishes and returns the digest as 64 lower-case hex characters.
+  std::string hex_digest();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Returns the lower-case hex sha256 of `data`.
+std::string sha256_hex(std::string_view data);
+
+/// Returns the lower-case hex sha256 of the file at `path`.
+Result<std::string> sha256_file(const std::filesystem::path& path);
+
+/// True when `s` is 64 hex characters (either case).
+bool is_sha256_hex(std::string_view s);
+
+}  // namespace ef
