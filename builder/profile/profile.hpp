@@ -1,0 +1,108 @@
+// The profile model: what one image is made of, after `extends` are merged.
+//
+// Parsing and validation live in profile_loader.hpp; this header is the
+// typed result every other module consumes. Paths are already absolute,
+// resolved relative to the profile file that declared them.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ef::profile {
+
+/// Where a value was declared: "file:line:column" in messages.
+struct SourceLoc {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based; 0 when unknown
+  /// "file:line:column", or just "file" when the line is unknown.
+  std::string str() const;
+};
+
+/// A local file or a pinned download. Exactly one of `path` or `url` is set.
+/// `sha256` is required with `url` and optional (but checked) with `path`.
+struct ArtifactRef {
+  std::filesystem::path path;
+  std::string url;
+  std::string sha256;  // lower-case hex, empty when not given
+  SourceLoc loc;
+  bool is_remote() const { return !url.empty(); }
+  /// "path/to/file" or the URL, for messages.
+  std::string describe() const;
+};
+
+/// A base root filesystem built by the installed `mmdebstrap` tool.
+struct MmdebstrapRecipe {
+  std::string suite;                  // e.g. bookworm
+  std::string variant = "minbase";    // mmdebstrap --variant
+  std::string architecture = "amd64"; // mmdebstrap --architectures
+  std::vector<std::string> components;  // empty: mmdebstrap's default (main)
+  std::vector<std::string> packages;    // --include
+  std::string mirror;                   // empty: the host's apt sources
+  SourceLoc loc;
+};
+
+/// An OCI image layout directory, OCI archive or `docker save` archive.
+struct OciSource {
+  ArtifactRef source;
+  std::string ref;  // tag or digest; empty: the only image in the index
+};
+
+struct Base {
+  enum class Kind { none, tarball, oci, mmdebstrap };
+  Kind kind = Kind::none;
+  ArtifactRef tarball;
+  OciSource oci;
+  MmdebstrapRecipe mmdebstrap;
+  SourceLoc loc;
+};
+
+/// One entry of a `files:` layer: inline content or a host file.
+struct FileEntry {
+  std::string path;                    // absolute path inside the image
+  std::optional<std::string> content;  // inline content, or
+  std::filesystem::path source;        // a host file (absolute)
+  uint32_t mode = 0644;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  SourceLoc loc;
+};
+
+struct Layer {
+  enum class Kind { tarball, directory, files, oci };
+  Kind kind = Kind::tarball;
+  ArtifactRef tarball;                 // Kind::tarball
+  OciSource oci;                       // Kind::oci
+  std::filesystem::path directory;     // Kind::directory
+  std::optional<uint32_t> uid, gid;    // Kind::directory: owner override (default root:root)
+  std::vector<FileEntry> files;        // Kind::files
+  SourceLoc loc;
+  /// "layer 2 (tarball extra.tar.zst)" style description for messages.
+  /// `index` is the 0-based position in Profile::layers; printed 1-based.
+  std::string describe(size_t index) const;
+};
+
+struct Output {
+  std::string compression = "zstd";  // zstd, xz, gzip, lz4
+  std::optional<int> level;          // compressor default when unset
+  uint32_t block_size = 131072;      // power of two, 4 KiB .. 1 MiB
+};
+
+struct Profile {
+  std::filesystem::path file;  // the profile given on the command line
+  std::string name;            // metadata.name
+  std::string version;         // metadata.version (semver)
+  std::optional<int64_t> epoch;  // metadata.epoch (seconds since 1970)
+  Base base;
+  std::vector<Layer> layers;  // extended profiles' layers first
+  Output output;
+  /// Every profile file that contributed, in merge order (extends first).
+  std::vector<std::filesystem::path> sources;
+  /// sha256 over the sources' bytes, in merge order.
+  std::string digest;
+};
+
+}  // namespace ef::profile

@@ -1,0 +1,109 @@
+#include "builder/tree/data_stream.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <functional>
+#include <set>
+#include <vector>
+
+#include "builder/tree/archive_reader.hpp"
+
+namespace ef::tree {
+
+namespace {
+
+std::vector<Inode*> files_in_data_order(Tree& tree) {
+  std::vector<Inode*> files;
+  std::set<const Inode*> seen;
+  std::function<void(Node&)> walk = [&](Node& node) {
+    Inode* inode = node.inode.get();
+    if (inode->type == NodeType::regular && seen.insert(inode).second) files.push_back(inode);
+    for (auto& [name, child] : node.children) walk(*child);
+  };
+  walk(tree.root());
+  std::stable_sort(files.begin(), files.end(), [](const Inode* a, const Inode* b) {
+    if (a->data.source != b->data.source) return a->data.source < b->data.source;
+    return a->data.ordinal < b->data.ordinal;
+  });
+  return files;
+}
+
+Result<void> stream_host_file(const std::string& path, uint64_t size, FileSink& sink) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error(Errc::io, "cannot open " + path, errno);
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  Result<void> result = Ok{};
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      result = errno_error(Errc::io, "cannot read " + path, errno);
+      break;
+    }
+    if (n == 0) break;
+    total += static_cast<uint64_t>(n);
+    if (total > size) break;
+    result = sink.append(buf.data(), static_cast<size_t>(n));
+    if (!result) break;
+  }
+  ::close(fd);
+  if (result && total != size)
+    return Error(Errc::io, path + " changed while the image was built (" + std::to_string(size) +
+                               " bytes expected)");
+  return result;
+}
+
+// Streams one archive source: entries are visited in order and the wanted
+// ones (sorted by ordinal) are fed to the sink.
+Result<void> stream_archive(const SourceInfo& source, std::vector<Inode*>::const_iterator begin,
+                            std::vector<Inode*>::const_iterator end, FileSink& sink) {
+  EF_ASSIGN(auto reader, ArchiveReader::open(source));
+  ArchiveEntry entry;
+  uint64_t ordinal = 0;
+  for (auto it = begin; it != end; ++ordinal) {
+    EF_ASSIGN(bool more, reader->next(entry));
+    if (!more)
+      return Error(Errc::archive, source.label + ": archive changed while the image was built");
+    if (ordinal != (*it)->data.ordinal) continue;
+    Inode& inode = **it++;
+    EF_TRY(sink.begin_file(inode));
+    EF_TRY(reader->read_data(inode.size, [&](const void* d, size_t n) { return sink.append(d, n); }));
+    EF_TRY(sink.end_file());
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<void> stream_file_data(Tree& tree, FileSink& sink) {
+  auto files = files_in_data_order(tree);
+  const auto& sources = tree.sources();
+  for (auto it = files.cbegin(); it != files.cend();) {
+    uint32_t source = (*it)->data.source;
+    auto group_end = std::find_if(it, files.cend(), [&](const Inode* i) { return i->data.source != source; });
+    const SourceInfo& info = sources.at(source);
+    if (info.kind == SourceInfo::Kind::archive_file || info.kind == SourceInfo::Kind::archive_member) {
+      EF_TRY(stream_archive(info, it, group_end, sink));
+      it = group_end;
+      continue;
+    }
+    for (; it != group_end; ++it) {
+      Inode& inode = **it;
+      EF_TRY(sink.begin_file(inode));
+      if (inode.data.kind == DataRef::Kind::inline_bytes) {
+        EF_TRY(sink.append(inode.data.text->data(), inode.data.text->size()));
+      } else if (inode.data.kind == DataRef::Kind::host_file) {
+        auto streamed = stream_host_file(*inode.data.text, inode.size, sink);
+        if (!streamed) return std::move(streamed).error().with_context(info.label);
+      }
+      EF_TRY(sink.end_file());
+    }
+  }
+  return Ok{};
+}
+
+}  // namespace ef::tree

@@ -1,0 +1,26 @@
+// The data pass: every regular file's bytes, streamed from its input into
+// the image writer, each inode once, in (source, ordinal) order. Inputs are
+// read sequentially, so memory does not grow with file data.
+#pragma once
+
+#include <cstddef>
+
+#include "builder/tree/tree.hpp"
+#include "util/error.hpp"
+
+namespace ef::tree {
+
+/// Receives file data; implemented by the image writer.
+class FileSink {
+ public:
+  virtual ~FileSink() = default;
+  /// Starts the file of `inode` (the sink may keep the pointer until it finishes).
+  virtual Result<void> begin_file(Inode& inode) = 0;
+  virtual Result<void> append(const void* data, size_t size) = 0;
+  virtual Result<void> end_file() = 0;
+};
+
+/// Streams every regular file of `tree` into `sink`.
+Result<void> stream_file_data(Tree& tree, FileSink& sink);
+
+}  // namespace ef::tree
