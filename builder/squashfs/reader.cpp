@@ -1,0 +1,208 @@
+#include "builder/squashfs/reader.hpp"
+
+#include <sqfs/compressor.h>
+#include <sqfs/data_reader.h>
+#include <sqfs/dir_reader.h>
+#include <sqfs/error.h>
+#include <sqfs/id_table.h>
+#include <sqfs/inode.h>
+#include <sqfs/io.h>
+#include <sqfs/super.h>
+#include <sqfs/xattr.h>
+#include <sqfs/xattr_reader.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "builder/squashfs/sqfs_handles.hpp"
+
+namespace ef::squashfs {
+
+namespace {
+
+using tree::NodeType;
+
+Error sqfs_error(int code, const std::string& what) {
+  return Error(Errc::image, what + ": " + sqfs_error_name(code));
+}
+
+NodeType node_type(const sqfs_inode_generic_t* inode) {
+  switch (inode->base.type) {
+    case SQFS_INODE_DIR:
+    case SQFS_INODE_EXT_DIR: return NodeType::directory;
+    case SQFS_INODE_SLINK:
+    case SQFS_INODE_EXT_SLINK: return NodeType::symlink;
+    case SQFS_INODE_BDEV:
+    case SQFS_INODE_EXT_BDEV: return NodeType::block_device;
+    case SQFS_INODE_CDEV:
+    case SQFS_INODE_EXT_CDEV: return NodeType::char_device;
+    case SQFS_INODE_FIFO:
+    case SQFS_INODE_EXT_FIFO: return NodeType::fifo;
+    case SQFS_INODE_SOCKET:
+    case SQFS_INODE_EXT_SOCKET: return NodeType::socket;
+    default: return NodeType::regular;
+  }
+}
+
+uint32_t link_count(const sqfs_inode_generic_t* inode) {
+  switch (inode->base.type) {
+    case SQFS_INODE_DIR: return inode->data.dir.nlink;
+    case SQFS_INODE_EXT_DIR: return inode->data.dir_ext.nlink;
+    case SQFS_INODE_FILE: return 1;
+    case SQFS_INODE_EXT_FILE: return inode->data.file_ext.nlink;
+    case SQFS_INODE_SLINK:
+    case SQFS_INODE_EXT_SLINK: return inode->data.slink.nlink;
+    case SQFS_INODE_BDEV:
+    case SQFS_INODE_CDEV:
+    case SQFS_INODE_EXT_BDEV:
+    case SQFS_INODE_EXT_CDEV: return inode->data.dev.nlink;
+    default: return inode->data.ipc.nlink;
+  }
+}
+
+const char* compressor_name(int id) {
+  switch (id) {
+    case SQFS_COMP_GZIP: return "gzip";
+    case SQFS_COMP_XZ: return "xz";
+    case SQFS_COMP_LZ4: return "lz4";
+    case SQFS_COMP_ZSTD: return "zstd";
+    case SQFS_COMP_LZO: return "lzo";
+    case SQFS_COMP_LZMA: return "lzma";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+struct ImageReader::Impl {
+  SqfsPtr<sqfs_file_t> file;
+  sqfs_super_t super{};
+  SqfsPtr<sqfs_compressor_t> cmp;
+  SqfsPtr<sqfs_id_table_t> idtbl;
+  SqfsPtr<sqfs_dir_reader_t> dirrd;
+  SqfsPtr<sqfs_data_reader_t> data;
+  SqfsPtr<sqfs_xattr_reader_t> xattrs;
+
+  Result<std::map<std::string, std::string>> read_xattrs(const sqfs_inode_generic_t* inode) {
+    std::map<std::string, std::string> out;
+    sqfs_u32 index = 0xFFFFFFFF;
+    sqfs_inode_get_xattr_index(inode, &index);
+    if (index == 0xFFFFFFFF || !xattrs) return out;
+    sqfs_xattr_id_t desc;
+    int rc = sqfs_xattr_reader_get_desc(xattrs.get(), index, &desc);
+    if (!rc) rc = sqfs_xattr_reader_seek_kv(xattrs.get(), &desc);
+    for (sqfs_u32 i = 0; !rc && i < desc.count; ++i) {
+      sqfs_xattr_entry_t* key = nullptr;
+      sqfs_xattr_value_t* value = nullptr;
+      rc = sqfs_xattr_reader_read_key(xattrs.get(), &key);
+      if (!rc) rc = sqfs_xattr_reader_read_value(xattrs.get(), key, &value);
+      if (!rc) {
+        // The reader returns the full, NUL-terminated name; key->size counts
+        // only the part after the prefix.
+        std::string name(reinterpret_cast<const char*>(key->key));
+        out[name] = std::string(reinterpret_cast<const char*>(value->value), value->size);
+      }
+      std::free(key);
+      std::free(value);
+    }
+    if (rc) return sqfs_error(rc, "reading extended attributes");
+    return out;
+  }
+
+  Result<void> collect(const sqfs_tree_node_t* node, const std::string& path, std::vector<ImageEntry>& out) {
+    const sqfs_inode_generic_t* inode = node->inode;
+    ImageEntry e;
+    e.path = path.empty() ? "/" : path;
+    e.type = node_type(inode);
+    e.mode = inode->base.mode & 07777;
+    e.uid = node->uid;
+    e.gid = node->gid;
+    e.mtime = inode->base.mod_time;
+    e.inode_number = inode->base.inode_number;
+    e.nlink = link_count(inode);
+    if (e.type == NodeType::regular) sqfs_inode_get_file_size(inode, &e.size);
+    if (e.type == NodeType::symlink)
+      e.target.assign(reinterpret_cast<const char*>(inode->extra), inode->data.slink.target_size);
+    if (e.type == NodeType::char_device || e.type == NodeType::block_device) e.rdev = inode->data.dev.devno;
+    EF_ASSIGN(e.xattrs, read_xattrs(inode));
+    out.push_back(std::move(e));
+    for (const sqfs_tree_node_t* c = node->children; c; c = c->next)
+      EF_TRY(collect(c, path + "/" + reinterpret_cast<const char*>(c->name), out));
+    return Ok{};
+  }
+};
+
+ImageReader::ImageReader() : impl_(std::make_unique<Impl>()) {}
+ImageReader::~ImageReader() = default;
+
+Result<std::unique_ptr<ImageReader>> ImageReader::open(const std::filesystem::path& path) {
+  std::unique_ptr<ImageReader> r(new ImageReader());
+  Impl& m = *r->impl_;
+  m.file.reset(sqfs_open_file(path.c_str(), SQFS_FILE_OPEN_READ_ONLY));
+  if (!m.file) return errno_error(Errc::not_found, "cannot open image " + path.string(), errno);
+  int rc = sqfs_super_read(&m.super, m.file.get());
+  if (rc) return sqfs_error(rc, path.string());
+  sqfs_compressor_config_t cfg;
+  rc = sqfs_compressor_config_init(&cfg, static_cast<SQFS_COMPRESSOR>(m.super.compression_id),
+                                   m.super.block_size, SQFS_COMP_FLAG_UNCOMPRESS);
+  sqfs_compressor_t* cmp = nullptr;
+  if (!rc) rc = sqfs_compressor_create(&cfg, &cmp);
+  if (rc) return sqfs_error(rc, path.string() + ": compressor");
+  m.cmp.reset(cmp);
+  m.idtbl.reset(sqfs_id_table_create(0));
+  if (!m.idtbl) return Error(Errc::image, "out of memory");
+  if ((rc = sqfs_id_table_read(m.idtbl.get(), m.file.get(), &m.super, m.cmp.get())))
+    return sqfs_error(rc, path.string() + ": id table");
+  m.dirrd.reset(sqfs_dir_reader_create(&m.super, m.cmp.get(), m.file.get(), 0));
+  m.data.reset(sqfs_data_reader_create(m.file.get(), m.super.block_size, m.cmp.get(), 0));
+  if (!m.dirrd || !m.data) return Error(Errc::image, path.string() + ": cannot read directory table");
+  if ((rc = sqfs_data_reader_load_fragment_table(m.data.get(), &m.super)))
+    return sqfs_error(rc, path.string() + ": fragment table");
+  if (!(m.super.flags & SQFS_FLAG_NO_XATTRS) && m.super.xattr_id_table_start != 0xFFFFFFFFFFFFFFFFULL) {
+    m.xattrs.reset(sqfs_xattr_reader_create(0));
+    if (!m.xattrs) return Error(Errc::image, "out of memory");
+    if ((rc = sqfs_xattr_reader_load(m.xattrs.get(), &m.super, m.file.get(), m.cmp.get())))
+      return sqfs_error(rc, path.string() + ": xattr table");
+  }
+  return r;
+}
+
+ImageInfo ImageReader::info() const {
+  const auto& s = impl_->super;
+  return ImageInfo{compressor_name(s.compression_id), s.block_size, s.inode_count, s.modification_time,
+                   s.bytes_used};
+}
+
+Result<std::vector<ImageEntry>> ImageReader::list() {
+  sqfs_tree_node_t* root = nullptr;
+  int rc = sqfs_dir_reader_get_full_hierarchy(impl_->dirrd.get(), impl_->idtbl.get(), nullptr, 0, &root);
+  if (rc) return sqfs_error(rc, "reading the directory tree");
+  std::unique_ptr<sqfs_tree_node_t, decltype(&sqfs_dir_tree_destroy)> owned(root, &sqfs_dir_tree_destroy);
+  std::vector<ImageEntry> out;
+  EF_TRY(impl_->collect(root, "", out));
+  return out;
+}
+
+Result<void> ImageReader::read_file(const std::string& path,
+                                    const std::function<Result<void>(const void*, size_t)>& sink) {
+  sqfs_inode_generic_t* inode = nullptr;
+  int rc = sqfs_dir_reader_find_by_path(impl_->dirrd.get(), nullptr, path.c_str(), &inode);
+  if (rc) return sqfs_error(rc, path).with_context("image");
+  std::unique_ptr<sqfs_inode_generic_t, decltype(&std::free)> owned(inode, &std::free);
+  if (node_type(inode) != NodeType::regular)
+    return Error(Errc::invalid_argument, path + " is not a regular file");
+  sqfs_u64 size = 0;
+  sqfs_inode_get_file_size(inode, &size);
+  std::vector<char> buf(1 << 20);
+  for (sqfs_u64 offset = 0; offset < size;) {
+    sqfs_s32 n = sqfs_data_reader_read(impl_->data.get(), inode, offset, buf.data(),
+                                       static_cast<sqfs_u32>(buf.size()));
+    if (n < 0) return sqfs_error(n, "reading " + path);
+    if (n == 0) break;
+    EF_TRY(sink(buf.data(), static_cast<size_t>(n)));
+    offset += static_cast<sqfs_u64>(n);
+  }
+  return Ok{};
+}
+
+}  // namespace ef::squashfs

@@ -1,0 +1,60 @@
+// Reads squashfs images back (for `edgeforge inspect` and the tests).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "builder/tree/tree.hpp"
+#include "util/error.hpp"
+
+namespace ef::squashfs {
+
+/// One entry of an image, as stored.
+struct ImageEntry {
+  std::string path;  // "/" for the root, else "/etc/passwd"
+  tree::NodeType type = tree::NodeType::regular;
+  uint32_t mode = 0;  // permission bits (07777)
+  uint32_t uid = 0, gid = 0;
+  int64_t mtime = 0;
+  uint64_t size = 0;
+  std::string target;  // symlinks
+  uint32_t rdev = 0;   // devices (Linux 32-bit encoding)
+  uint32_t inode_number = 0;
+  uint32_t nlink = 0;
+  std::map<std::string, std::string> xattrs;
+};
+
+struct ImageInfo {
+  std::string compression;
+  uint32_t block_size = 0;
+  uint32_t inode_count = 0;
+  int64_t mod_time = 0;
+  uint64_t bytes_used = 0;
+};
+
+class ImageReader {
+ public:
+  /// Opens the squashfs image at `path`.
+  static Result<std::unique_ptr<ImageReader>> open(const std::filesystem::path& path);
+  ~ImageReader();
+  ImageReader(const ImageReader&) = delete;
+  ImageReader& operator=(const ImageReader&) = delete;
+
+  ImageInfo info() const;
+  /// Every entry, depth-first, children in name order.
+  Result<std::vector<ImageEntry>> list();
+  /// Streams the content of the regular file at `path` into `sink`.
+  Result<void> read_file(const std::string& path, const std::function<Result<void>(const void*, size_t)>& sink);
+
+ private:
+  ImageReader();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ef::squashfs

@@ -1,0 +1,44 @@
+// Writes a tree as a squashfs image with libsquashfs.
+//
+// File data is streamed through libsquashfs's block processor (one
+// compressor worker per core, a bounded backlog); the tree's metadata is
+// serialized afterwards. The output depends only on the tree and the
+// options, never on the worker count, the clock or the build directory.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "builder/tree/tree.hpp"
+#include "util/error.hpp"
+
+namespace ef::squashfs {
+
+struct WriterOptions {
+  std::string compression = "zstd";  // zstd, xz, gzip, lz4
+  std::optional<int> level;          // compressor default when unset
+  uint32_t block_size = 131072;
+  unsigned workers = 0;              // 0: one per online CPU
+  int64_t mod_time = 0;              // super block modification time
+};
+
+struct ImageStats {
+  uint64_t bytes = 0;           // image size (padded to 4 KiB)
+  uint32_t inodes = 0;
+  uint64_t data_bytes_in = 0;   // file bytes fed to the compressor
+  uint64_t dropped_xattrs = 0;  // xattrs with prefixes squashfs cannot store
+};
+
+/// Returns the names of the compressors this libsquashfs supports.
+bool compressor_supported(const std::string& name);
+
+/// Writes `tree` to `out` atomically (temporary file, renamed on success).
+/// `progress`, when set, is called with the bytes of file data written so far.
+Result<ImageStats> write_image(tree::Tree& tree, const std::filesystem::path& out,
+                               const WriterOptions& options,
+                               const std::function<void(uint64_t)>& progress = {});
+
+}  // namespace ef::squashfs
