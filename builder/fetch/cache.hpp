@@ -55,7 +55,8 @@ class Cache {
   /// missing. `produce` writes the file at the temp path; it is renamed into
   /// place only when `produce` succeeds. Offline and missing: Errc::offline.
   Result<std::filesystem::path> get_or_create(
-      const std::string& key, const std::function<Result<void>(const std::filesystem::path&)>& produce);
+      const std::string& key,
+      const std::function<Result<void>(const std::filesystem::path&)>& produce);
 
  private:
   CacheOptions options_;
