@@ -15,11 +15,14 @@ Result<AtomicFile> AtomicFile::create(const std::filesystem::path& target) {
   std::error_code ec;
   if (target.has_parent_path()) {
     std::filesystem::create_directories(target.parent_path(), ec);
-    if (ec) return Error(Errc::io, "cannot create " + target.parent_path().string() + ": " + ec.message());
+    if (ec)
+      return Error(Errc::io,
+                   "cannot create " + target.parent_path().string() + ": " + ec.message());
   }
   std::string tmpl = target.string() + ".tmp-XXXXXX";
   int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-  if (fd < 0) return errno_error(Errc::io, "cannot create temporary file for " + target.string(), errno);
+  if (fd < 0)
+    return errno_error(Errc::io, "cannot create temporary file for " + target.string(), errno);
   // mkostemp makes 0600 files; published outputs get the usual 0644.
   ::fchmod(fd, 0644);
   return AtomicFile(target, tmpl, fd);
@@ -43,7 +46,9 @@ AtomicFile& AtomicFile::operator=(AtomicFile&& other) noexcept {
   return *this;
 }
 
-AtomicFile::~AtomicFile() { discard(); }
+AtomicFile::~AtomicFile() {
+  discard();
+}
 
 void AtomicFile::discard() {
   if (fd_ >= 0) ::close(fd_);
@@ -72,7 +77,8 @@ Result<void> AtomicFile::commit() {
   }
   fd_ = -1;
   if (::rename(temp_.c_str(), target_.c_str()) != 0)
-    return errno_error(Errc::io, "cannot rename " + temp_.string() + " to " + target_.string(), errno);
+    return errno_error(Errc::io, "cannot rename " + temp_.string() + " to " + target_.string(),
+                       errno);
   temp_.clear();
   return Ok{};
 }

@@ -100,7 +100,7 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Ok) {}                                              // NOLINT: implicit by design
+  Result(Ok) {}                                                  // NOLINT: implicit by design
   Result(Error error) : error_(std::move(error)), ok_(false) {}  // NOLINT
 
   bool ok() const { return ok_; }
@@ -126,9 +126,9 @@ Error errno_error(Errc code, const std::string& what, int err);
 
 // Propagates an error from an expression returning Result<...>; evaluates to
 // nothing. Usage: EF_TRY(write_all(fd, data));
-#define EF_TRY(expr)                                   \
-  do {                                                 \
-    auto ef_try_result_ = (expr);                      \
+#define EF_TRY(expr)                                               \
+  do {                                                             \
+    auto ef_try_result_ = (expr);                                  \
     if (!ef_try_result_) return std::move(ef_try_result_).error(); \
   } while (0)
 
@@ -137,7 +137,7 @@ Error errno_error(Errc code, const std::string& what, int err);
 #define EF_CONCAT_INNER(a, b) a##b
 #define EF_CONCAT(a, b) EF_CONCAT_INNER(a, b)
 #define EF_ASSIGN(lhs, expr) EF_ASSIGN_IMPL(EF_CONCAT(ef_assign_tmp_, __LINE__), lhs, expr)
-#define EF_ASSIGN_IMPL(tmp, lhs, expr)            \
-  auto tmp = (expr);                              \
-  if (!tmp) return std::move(tmp).error();        \
+#define EF_ASSIGN_IMPL(tmp, lhs, expr)     \
+  auto tmp = (expr);                       \
+  if (!tmp) return std::move(tmp).error(); \
   lhs = std::move(tmp).value()

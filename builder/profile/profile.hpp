@@ -36,9 +36,9 @@ struct ArtifactRef {
 
 /// A base root filesystem built by the installed `mmdebstrap` tool.
 struct MmdebstrapRecipe {
-  std::string suite;                  // e.g. bookworm
-  std::string variant = "minbase";    // mmdebstrap --variant
-  std::string architecture = "amd64"; // mmdebstrap --architectures
+  std::string suite;                    // e.g. bookworm
+  std::string variant = "minbase";      // mmdebstrap --variant
+  std::string architecture = "amd64";   // mmdebstrap --architectures
   std::vector<std::string> components;  // empty: mmdebstrap's default (main)
   std::vector<std::string> packages;    // --include
   std::string mirror;                   // empty: the host's apt sources
@@ -74,11 +74,11 @@ struct FileEntry {
 struct Layer {
   enum class Kind { tarball, directory, files, oci };
   Kind kind = Kind::tarball;
-  ArtifactRef tarball;                 // Kind::tarball
-  OciSource oci;                       // Kind::oci
-  std::filesystem::path directory;     // Kind::directory
-  std::optional<uint32_t> uid, gid;    // Kind::directory: owner override (default root:root)
-  std::vector<FileEntry> files;        // Kind::files
+  ArtifactRef tarball;               // Kind::tarball
+  OciSource oci;                     // Kind::oci
+  std::filesystem::path directory;   // Kind::directory
+  std::optional<uint32_t> uid, gid;  // Kind::directory: owner override (default root:root)
+  std::vector<FileEntry> files;      // Kind::files
   SourceLoc loc;
   /// "layer 2 (tarball extra.tar.zst)" style description for messages.
   /// `index` is the 0-based position in Profile::layers; printed 1-based.
@@ -92,9 +92,9 @@ struct Output {
 };
 
 struct Profile {
-  std::filesystem::path file;  // the profile given on the command line
-  std::string name;            // metadata.name
-  std::string version;         // metadata.version (semver)
+  std::filesystem::path file;    // the profile given on the command line
+  std::string name;              // metadata.name
+  std::string version;           // metadata.version (semver)
   std::optional<int64_t> epoch;  // metadata.epoch (seconds since 1970)
   Base base;
   std::vector<Layer> layers;  // extended profiles' layers first

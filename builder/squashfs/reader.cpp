@@ -29,46 +29,67 @@ Error sqfs_error(int code, const std::string& what) {
 NodeType node_type(const sqfs_inode_generic_t* inode) {
   switch (inode->base.type) {
     case SQFS_INODE_DIR:
-    case SQFS_INODE_EXT_DIR: return NodeType::directory;
+    case SQFS_INODE_EXT_DIR:
+      return NodeType::directory;
     case SQFS_INODE_SLINK:
-    case SQFS_INODE_EXT_SLINK: return NodeType::symlink;
+    case SQFS_INODE_EXT_SLINK:
+      return NodeType::symlink;
     case SQFS_INODE_BDEV:
-    case SQFS_INODE_EXT_BDEV: return NodeType::block_device;
+    case SQFS_INODE_EXT_BDEV:
+      return NodeType::block_device;
     case SQFS_INODE_CDEV:
-    case SQFS_INODE_EXT_CDEV: return NodeType::char_device;
+    case SQFS_INODE_EXT_CDEV:
+      return NodeType::char_device;
     case SQFS_INODE_FIFO:
-    case SQFS_INODE_EXT_FIFO: return NodeType::fifo;
+    case SQFS_INODE_EXT_FIFO:
+      return NodeType::fifo;
     case SQFS_INODE_SOCKET:
-    case SQFS_INODE_EXT_SOCKET: return NodeType::socket;
-    default: return NodeType::regular;
+    case SQFS_INODE_EXT_SOCKET:
+      return NodeType::socket;
+    default:
+      return NodeType::regular;
   }
 }
 
 uint32_t link_count(const sqfs_inode_generic_t* inode) {
   switch (inode->base.type) {
-    case SQFS_INODE_DIR: return inode->data.dir.nlink;
-    case SQFS_INODE_EXT_DIR: return inode->data.dir_ext.nlink;
-    case SQFS_INODE_FILE: return 1;
-    case SQFS_INODE_EXT_FILE: return inode->data.file_ext.nlink;
+    case SQFS_INODE_DIR:
+      return inode->data.dir.nlink;
+    case SQFS_INODE_EXT_DIR:
+      return inode->data.dir_ext.nlink;
+    case SQFS_INODE_FILE:
+      return 1;
+    case SQFS_INODE_EXT_FILE:
+      return inode->data.file_ext.nlink;
     case SQFS_INODE_SLINK:
-    case SQFS_INODE_EXT_SLINK: return inode->data.slink.nlink;
+    case SQFS_INODE_EXT_SLINK:
+      return inode->data.slink.nlink;
     case SQFS_INODE_BDEV:
     case SQFS_INODE_CDEV:
     case SQFS_INODE_EXT_BDEV:
-    case SQFS_INODE_EXT_CDEV: return inode->data.dev.nlink;
-    default: return inode->data.ipc.nlink;
+    case SQFS_INODE_EXT_CDEV:
+      return inode->data.dev.nlink;
+    default:
+      return inode->data.ipc.nlink;
   }
 }
 
 const char* compressor_name(int id) {
   switch (id) {
-    case SQFS_COMP_GZIP: return "gzip";
-    case SQFS_COMP_XZ: return "xz";
-    case SQFS_COMP_LZ4: return "lz4";
-    case SQFS_COMP_ZSTD: return "zstd";
-    case SQFS_COMP_LZO: return "lzo";
-    case SQFS_COMP_LZMA: return "lzma";
-    default: return "unknown";
+    case SQFS_COMP_GZIP:
+      return "gzip";
+    case SQFS_COMP_XZ:
+      return "xz";
+    case SQFS_COMP_LZ4:
+      return "lz4";
+    case SQFS_COMP_ZSTD:
+      return "zstd";
+    case SQFS_COMP_LZO:
+      return "lzo";
+    case SQFS_COMP_LZMA:
+      return "lzma";
+    default:
+      return "unknown";
   }
 }
 
@@ -109,7 +130,8 @@ struct ImageReader::Impl {
     return out;
   }
 
-  Result<void> collect(const sqfs_tree_node_t* node, const std::string& path, std::vector<ImageEntry>& out) {
+  Result<void> collect(const sqfs_tree_node_t* node, const std::string& path,
+                       std::vector<ImageEntry>& out) {
     const sqfs_inode_generic_t* inode = node->inode;
     ImageEntry e;
     e.path = path.empty() ? "/" : path;
@@ -121,9 +143,12 @@ struct ImageReader::Impl {
     e.inode_number = inode->base.inode_number;
     e.nlink = link_count(inode);
     if (e.type == NodeType::regular) sqfs_inode_get_file_size(inode, &e.size);
-    if (e.type == NodeType::symlink)
+    if (e.type == NodeType::symlink) {
       e.target.assign(reinterpret_cast<const char*>(inode->extra), inode->data.slink.target_size);
-    if (e.type == NodeType::char_device || e.type == NodeType::block_device) e.rdev = inode->data.dev.devno;
+      e.size = e.target.size();  // as ls and unsquashfs show it
+    }
+    if (e.type == NodeType::char_device || e.type == NodeType::block_device)
+      e.rdev = inode->data.dev.devno;
     EF_ASSIGN(e.xattrs, read_xattrs(inode));
     out.push_back(std::move(e));
     for (const sqfs_tree_node_t* c = node->children; c; c = c->next)
@@ -155,10 +180,12 @@ Result<std::unique_ptr<ImageReader>> ImageReader::open(const std::filesystem::pa
     return sqfs_error(rc, path.string() + ": id table");
   m.dirrd.reset(sqfs_dir_reader_create(&m.super, m.cmp.get(), m.file.get(), 0));
   m.data.reset(sqfs_data_reader_create(m.file.get(), m.super.block_size, m.cmp.get(), 0));
-  if (!m.dirrd || !m.data) return Error(Errc::image, path.string() + ": cannot read directory table");
+  if (!m.dirrd || !m.data)
+    return Error(Errc::image, path.string() + ": cannot read directory table");
   if ((rc = sqfs_data_reader_load_fragment_table(m.data.get(), &m.super)))
     return sqfs_error(rc, path.string() + ": fragment table");
-  if (!(m.super.flags & SQFS_FLAG_NO_XATTRS) && m.super.xattr_id_table_start != 0xFFFFFFFFFFFFFFFFULL) {
+  if (!(m.super.flags & SQFS_FLAG_NO_XATTRS) &&
+      m.super.xattr_id_table_start != 0xFFFFFFFFFFFFFFFFULL) {
     m.xattrs.reset(sqfs_xattr_reader_create(0));
     if (!m.xattrs) return Error(Errc::image, "out of memory");
     if ((rc = sqfs_xattr_reader_load(m.xattrs.get(), &m.super, m.file.get(), m.cmp.get())))
@@ -169,15 +196,17 @@ Result<std::unique_ptr<ImageReader>> ImageReader::open(const std::filesystem::pa
 
 ImageInfo ImageReader::info() const {
   const auto& s = impl_->super;
-  return ImageInfo{compressor_name(s.compression_id), s.block_size, s.inode_count, s.modification_time,
-                   s.bytes_used};
+  return ImageInfo{compressor_name(s.compression_id), s.block_size, s.inode_count,
+                   s.modification_time, s.bytes_used};
 }
 
 Result<std::vector<ImageEntry>> ImageReader::list() {
   sqfs_tree_node_t* root = nullptr;
-  int rc = sqfs_dir_reader_get_full_hierarchy(impl_->dirrd.get(), impl_->idtbl.get(), nullptr, 0, &root);
+  int rc =
+      sqfs_dir_reader_get_full_hierarchy(impl_->dirrd.get(), impl_->idtbl.get(), nullptr, 0, &root);
   if (rc) return sqfs_error(rc, "reading the directory tree");
-  std::unique_ptr<sqfs_tree_node_t, decltype(&sqfs_dir_tree_destroy)> owned(root, &sqfs_dir_tree_destroy);
+  std::unique_ptr<sqfs_tree_node_t, decltype(&sqfs_dir_tree_destroy)> owned(root,
+                                                                            &sqfs_dir_tree_destroy);
   std::vector<ImageEntry> out;
   EF_TRY(impl_->collect(root, "", out));
   return out;

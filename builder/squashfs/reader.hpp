@@ -49,7 +49,8 @@ class ImageReader {
   /// Every entry, depth-first, children in name order.
   Result<std::vector<ImageEntry>> list();
   /// Streams the content of the regular file at `path` into `sink`.
-  Result<void> read_file(const std::string& path, const std::function<Result<void>(const void*, size_t)>& sink);
+  Result<void> read_file(const std::string& path,
+                         const std::function<Result<void>(const void*, size_t)>& sink);
 
  private:
   ImageReader();

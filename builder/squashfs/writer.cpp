@@ -41,7 +41,8 @@ Result<SQFS_COMPRESSOR> compressor_id(const std::string& name) {
   if (name == "xz") return SQFS_COMP_XZ;
   if (name == "gzip") return SQFS_COMP_GZIP;
   if (name == "lz4") return SQFS_COMP_LZ4;
-  return Error(Errc::invalid_argument, "unknown compression '" + name + "' (expected zstd, xz, gzip or lz4)");
+  return Error(Errc::invalid_argument,
+               "unknown compression '" + name + "' (expected zstd, xz, gzip or lz4)");
 }
 
 Error sqfs_error(int code, const std::string& what) {
@@ -51,13 +52,27 @@ Error sqfs_error(int code, const std::string& what) {
 uint16_t mode_with_type(const Inode& inode) {
   uint16_t type = S_IFREG;
   switch (inode.type) {
-    case NodeType::directory: type = S_IFDIR; break;
-    case NodeType::regular: type = S_IFREG; break;
-    case NodeType::symlink: type = S_IFLNK; break;
-    case NodeType::char_device: type = S_IFCHR; break;
-    case NodeType::block_device: type = S_IFBLK; break;
-    case NodeType::fifo: type = S_IFIFO; break;
-    case NodeType::socket: type = S_IFSOCK; break;
+    case NodeType::directory:
+      type = S_IFDIR;
+      break;
+    case NodeType::regular:
+      type = S_IFREG;
+      break;
+    case NodeType::symlink:
+      type = S_IFLNK;
+      break;
+    case NodeType::char_device:
+      type = S_IFCHR;
+      break;
+    case NodeType::block_device:
+      type = S_IFBLK;
+      break;
+    case NodeType::fifo:
+      type = S_IFIFO;
+      break;
+    case NodeType::socket:
+      type = S_IFSOCK;
+      break;
   }
   return static_cast<uint16_t>(type | (inode.mode & 07777));
 }
@@ -98,7 +113,8 @@ class Writer final : public tree::FileSink {
   void number_inodes(const Node& dir);
   Result<uint32_t> xattr_index(const Inode& inode);
   Result<sqfs_inode_generic_t*> make_inode(const Node& node, InodeInfo& info);
-  Result<sqfs_inode_generic_t*> make_dir_inode(const Node& node, const InodeInfo& info, uint32_t xattr);
+  Result<sqfs_inode_generic_t*> make_dir_inode(const Node& node, const InodeInfo& info,
+                                               uint32_t xattr);
   Result<void> write_inode(const Node& node, InodeInfo& info);
   Result<void> write_tables();
   Result<void> pad();
@@ -128,14 +144,16 @@ Result<void> Writer::open(const std::string& path, const WriterOptions& o) {
   EF_ASSIGN(SQFS_COMPRESSOR id, compressor_id(o.compression));
   sqfs_compressor_config_t cfg;
   int rc = sqfs_compressor_config_init(&cfg, id, o.block_size, 0);
-  if (rc) return sqfs_error(rc, "compressor settings (block size " + std::to_string(o.block_size) + ")");
+  if (rc)
+    return sqfs_error(rc, "compressor settings (block size " + std::to_string(o.block_size) + ")");
   if (o.level && id != SQFS_COMP_LZ4) cfg.level = static_cast<sqfs_u32>(*o.level);
   if (o.level && id == SQFS_COMP_LZ4 && *o.level > 0) cfg.flags |= SQFS_COMP_FLAG_LZ4_HC;
 
   file_.reset(sqfs_open_file(path.c_str(), SQFS_FILE_OPEN_OVERWRITE));
   if (!file_) return errno_error(Errc::io, "cannot open " + path, errno);
   sqfs_compressor_t* raw = nullptr;
-  if ((rc = sqfs_compressor_create(&cfg, &raw))) return sqfs_error(rc, "creating the " + o.compression + " compressor");
+  if ((rc = sqfs_compressor_create(&cfg, &raw)))
+    return sqfs_error(rc, "creating the " + o.compression + " compressor");
   cmp_.reset(raw);
   cfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
   if ((rc = sqfs_compressor_create(&cfg, &raw))) return sqfs_error(rc, "creating the decompressor");
@@ -143,7 +161,8 @@ Result<void> Writer::open(const std::string& path, const WriterOptions& o) {
 
   if ((rc = sqfs_super_init(&super_, o.block_size, squash_time(o.mod_time), id)))
     return sqfs_error(rc, "initialising the super block");
-  if ((rc = sqfs_super_write(&super_, file_.get()))) return sqfs_error(rc, "writing the super block");
+  if ((rc = sqfs_super_write(&super_, file_.get())))
+    return sqfs_error(rc, "writing the super block");
   rc = cmp_->write_options(cmp_.get(), file_.get());
   if (rc < 0) return sqfs_error(rc, "writing compressor options");
   if (rc > 0) super_.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
@@ -164,14 +183,16 @@ Result<void> Writer::open(const std::string& path, const WriterOptions& o) {
   desc.file = file_.get();
   desc.uncmp = uncmp_.get();
   sqfs_block_processor_t* proc = nullptr;
-  if ((rc = sqfs_block_processor_create_ex(&desc, &proc))) return sqfs_error(rc, "creating the block processor");
+  if ((rc = sqfs_block_processor_create_ex(&desc, &proc)))
+    return sqfs_error(rc, "creating the block processor");
   proc_.reset(proc);
 
   idtbl_.reset(sqfs_id_table_create(0));
   xwr_.reset(sqfs_xattr_writer_create(0));
   im_.reset(sqfs_meta_writer_create(file_.get(), cmp_.get(), 0));
   dm_.reset(sqfs_meta_writer_create(file_.get(), cmp_.get(), SQFS_META_WRITER_KEEP_IN_MEMORY));
-  if (!idtbl_ || !xwr_ || !im_ || !dm_) return Error(Errc::image, "out of memory creating metadata writers");
+  if (!idtbl_ || !xwr_ || !im_ || !dm_)
+    return Error(Errc::image, "out of memory creating metadata writers");
   dirw_.reset(sqfs_dir_writer_create(dm_.get(), 0));
   if (!dirw_) return Error(Errc::image, "out of memory creating the directory writer");
   return Ok{};
@@ -240,7 +261,8 @@ Result<sqfs_inode_generic_t*> Writer::make_dir_inode(const Node& node, const Ino
   for (const auto& [name, child] : node.children) {
     if (rc) break;
     const InodeInfo& ci = info_.at(child->inode.get());
-    rc = sqfs_dir_writer_add_entry(dirw_.get(), name.c_str(), ci.number, ci.ref, mode_with_type(*child->inode));
+    rc = sqfs_dir_writer_add_entry(dirw_.get(), name.c_str(), ci.number, ci.ref,
+                                   mode_with_type(*child->inode));
   }
   if (!rc) rc = sqfs_dir_writer_end(dirw_.get());
   if (rc) return sqfs_error(rc, "writing directory entries");
@@ -257,7 +279,8 @@ Result<sqfs_inode_generic_t*> Writer::make_inode(const Node& node, InodeInfo& in
     EF_ASSIGN(inode, make_dir_inode(node, info, xattr));
   } else if (in.type == NodeType::regular) {
     auto it = file_inodes_.find(&in);
-    if (it == file_inodes_.end() || !it->second) return Error(Errc::internal, "file data was never written");
+    if (it == file_inodes_.end() || !it->second)
+      return Error(Errc::internal, "file data was never written");
     inode = it->second;
     it->second = nullptr;
     if (info.nlink > 1 || xattr != 0xFFFFFFFFu) {
@@ -289,7 +312,8 @@ Result<sqfs_inode_generic_t*> Writer::make_inode(const Node& node, InodeInfo& in
     }
   }
   int rc = sqfs_inode_set_xattr_index(inode, xattr);
-  if (!rc && xattr == 0xFFFFFFFFu && in.type != NodeType::directory) rc = sqfs_inode_make_basic(inode);
+  if (!rc && xattr == 0xFFFFFFFFu && in.type != NodeType::directory)
+    rc = sqfs_inode_make_basic(inode);
   if (rc) {
     std::free(inode);
     return sqfs_error(rc, "setting inode attributes");
@@ -302,8 +326,10 @@ Result<void> Writer::write_inode(const Node& node, InodeInfo& info) {
   std::unique_ptr<sqfs_inode_generic_t, decltype(&std::free)> owned(inode, &std::free);
   const Inode& in = *node.inode;
   if (in.type == NodeType::directory) {
-    if (inode->base.type == SQFS_INODE_DIR) inode->data.dir.nlink = info.nlink;
-    else inode->data.dir_ext.nlink = info.nlink;
+    if (inode->base.type == SQFS_INODE_DIR)
+      inode->data.dir.nlink = info.nlink;
+    else
+      inode->data.dir_ext.nlink = info.nlink;
   }
   inode->base.mode = mode_with_type(in);
   inode->base.mod_time = squash_time(in.mtime);
@@ -315,13 +341,14 @@ Result<void> Writer::write_inode(const Node& node, InodeInfo& info) {
   sqfs_u32 offset = 0;
   sqfs_meta_writer_get_position(im_.get(), &block, &offset);
   info.ref = (block << 16) | offset;
-  if ((rc = sqfs_meta_writer_write_inode(im_.get(), inode))) return sqfs_error(rc, "writing an inode");
+  if ((rc = sqfs_meta_writer_write_inode(im_.get(), inode)))
+    return sqfs_error(rc, "writing an inode");
   return Ok{};
 }
 
 Result<void> Writer::write_tree(tree::Tree& tree, const std::function<void(uint64_t)>& progress) {
   progress_ = progress;
-  EF_TRY(tree::stream_file_data(tree, *this));
+  EF_ASSIGN(stats_.source_sha256, tree::stream_file_data(tree, *this));
   int rc = sqfs_block_processor_finish(proc_.get());
   if (rc) return sqfs_error(rc, "finishing data blocks");
   return finish(tree.root());
@@ -361,7 +388,8 @@ Result<void> Writer::finish(const Node& root) {
   if (rc) return sqfs_error(rc, "flushing metadata");
   super_.root_inode_ref = root_info.ref;
   super_.directory_table_start = file_->get_size(file_.get());
-  if ((rc = sqfs_meta_write_write_to_file(dm_.get()))) return sqfs_error(rc, "writing the directory table");
+  if ((rc = sqfs_meta_write_write_to_file(dm_.get())))
+    return sqfs_error(rc, "writing the directory table");
   return write_tables();
 }
 
@@ -373,7 +401,8 @@ Result<void> Writer::write_tables() {
   if ((rc = sqfs_xattr_writer_flush(xwr_.get(), file_.get(), &super_, cmp_.get())))
     return sqfs_error(rc, "writing extended attributes");
   super_.bytes_used = file_->get_size(file_.get());
-  if ((rc = sqfs_super_write(&super_, file_.get()))) return sqfs_error(rc, "updating the super block");
+  if ((rc = sqfs_super_write(&super_, file_.get())))
+    return sqfs_error(rc, "updating the super block");
   return pad();
 }
 
@@ -404,7 +433,8 @@ bool compressor_supported(const std::string& name) {
 }
 
 Result<ImageStats> write_image(tree::Tree& tree, const std::filesystem::path& out,
-                               const WriterOptions& options, const std::function<void(uint64_t)>& progress) {
+                               const WriterOptions& options,
+                               const std::function<void(uint64_t)>& progress) {
   EF_ASSIGN(auto target, AtomicFile::create(out));
   ImageStats stats;
   {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
@@ -21,15 +22,18 @@ struct WriterOptions {
   std::string compression = "zstd";  // zstd, xz, gzip, lz4
   std::optional<int> level;          // compressor default when unset
   uint32_t block_size = 131072;
-  unsigned workers = 0;              // 0: one per online CPU
-  int64_t mod_time = 0;              // super block modification time
+  unsigned workers = 0;  // 0: one per online CPU
+  int64_t mod_time = 0;  // super block modification time
 };
 
 struct ImageStats {
-  uint64_t bytes = 0;           // image size (padded to 4 KiB)
+  uint64_t bytes = 0;  // image size (padded to 4 KiB)
   uint32_t inodes = 0;
   uint64_t data_bytes_in = 0;   // file bytes fed to the compressor
   uint64_t dropped_xattrs = 0;  // xattrs with prefixes squashfs cannot store
+  /// sha256 of each archive file read whole while writing, indexed like
+  /// Tree::sources() (empty for other sources).
+  std::vector<std::string> source_sha256;
 };
 
 /// Returns the names of the compressors this libsquashfs supports.

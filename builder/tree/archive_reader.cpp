@@ -3,6 +3,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstring>
 #include <vector>
 
@@ -23,13 +27,20 @@ archive* new_reader() {
 
 NodeType type_of(unsigned filetype) {
   switch (filetype) {
-    case AE_IFDIR: return NodeType::directory;
-    case AE_IFLNK: return NodeType::symlink;
-    case AE_IFCHR: return NodeType::char_device;
-    case AE_IFBLK: return NodeType::block_device;
-    case AE_IFIFO: return NodeType::fifo;
-    case AE_IFSOCK: return NodeType::socket;
-    default: return NodeType::regular;
+    case AE_IFDIR:
+      return NodeType::directory;
+    case AE_IFLNK:
+      return NodeType::symlink;
+    case AE_IFCHR:
+      return NodeType::char_device;
+    case AE_IFBLK:
+      return NodeType::block_device;
+    case AE_IFIFO:
+      return NodeType::fifo;
+    case AE_IFSOCK:
+      return NodeType::socket;
+    default:
+      return NodeType::regular;
   }
 }
 
@@ -73,16 +84,63 @@ struct ArchiveReader::Outer {
   }
 };
 
+// Reads a file sequentially for libarchive and hashes every byte; without
+// a skip callback libarchive reads through entries it skips, so the hash
+// covers the whole file at no extra pass.
+struct ArchiveReader::HashingFile {
+  int fd = -1;
+  Sha256* hash = nullptr;
+  std::vector<char> buf = std::vector<char>(kReadBlock);
+  ~HashingFile() {
+    if (fd >= 0) ::close(fd);
+  }
+  static la_ssize_t read(archive* a, void* self, const void** out) {
+    auto* f = static_cast<HashingFile*>(self);
+    ssize_t n;
+    do {
+      n = ::read(f->fd, f->buf.data(), f->buf.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      archive_set_error(a, errno, "read error");
+      return -1;
+    }
+    f->hash->update(f->buf.data(), static_cast<size_t>(n));
+    *out = f->buf.data();
+    return n;
+  }
+  // Hashes what libarchive did not need (the zero blocks after the end).
+  Result<void> finish() {
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno_error(Errc::io, "read error", errno);
+      if (n == 0) return Ok{};
+      hash->update(buf.data(), static_cast<size_t>(n));
+    }
+  }
+};
+
 ArchiveReader::~ArchiveReader() {
   if (a_) archive_read_free(a_);
 }
 
-Error ArchiveReader::error(const std::string& what) const {
-  const char* msg = a_ ? archive_error_string(a_) : nullptr;
-  return Error(Errc::archive, label_ + ": " + what + ": " + (msg ? msg : "unknown libarchive error"));
+Result<void> ArchiveReader::drain() {
+  ArchiveEntry entry;
+  for (;;) {
+    EF_ASSIGN(bool more, next(entry));
+    if (!more) break;
+  }
+  if (hashing_) EF_TRY(hashing_->finish());
+  return Ok{};
 }
 
-Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const SourceInfo& source) {
+Error ArchiveReader::error(const std::string& what) const {
+  const char* msg = a_ ? archive_error_string(a_) : nullptr;
+  return Error(Errc::archive,
+               label_ + ": " + what + ": " + (msg ? msg : "unknown libarchive error"));
+}
+
+Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const SourceInfo& source, Sha256* hash) {
   std::unique_ptr<ArchiveReader> r(new ArchiveReader());
   r->label_ = source.label.empty() ? source.path : source.label;
   if (source.kind == SourceInfo::Kind::archive_member) {
@@ -101,13 +159,26 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const SourceInfo& sou
       }
     }
     if (!found)
-      return Error(Errc::archive, r->label_ + ": member '" + source.member + "' not found in " + source.path);
+      return Error(Errc::archive,
+                   r->label_ + ": member '" + source.member + "' not found in " + source.path);
     r->a_ = new_reader();
     if (archive_read_open(r->a_, r->outer_.get(), nullptr, &Outer::read, nullptr) != ARCHIVE_OK)
       return r->error("cannot open member '" + source.member + "'");
     return r;
   }
   r->a_ = new_reader();
+  if (hash) {
+    r->hashing_ = std::make_unique<HashingFile>();
+    r->hashing_->hash = hash;
+    r->hashing_->fd = ::open(source.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (r->hashing_->fd < 0)
+      return errno_error(Errc::io, r->label_ + ": cannot open " + source.path, errno);
+    ::posix_fadvise(r->hashing_->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (archive_read_open(r->a_, r->hashing_.get(), nullptr, &HashingFile::read, nullptr) !=
+        ARCHIVE_OK)
+      return r->error("cannot open " + source.path);
+    return r;
+  }
   if (archive_read_open_filename(r->a_, source.path.c_str(), kReadBlock) != ARCHIVE_OK)
     return r->error("cannot open " + source.path);
   return r;
@@ -119,8 +190,8 @@ Result<bool> ArchiveReader::next(ArchiveEntry& out) {
   if (rc == ARCHIVE_EOF) return false;
   if (rc < ARCHIVE_WARN) {
     auto offset = static_cast<uint64_t>(archive_filter_bytes(a_, -1));
-    return error("after entry " + std::to_string(index_) + ", near offset " + std::to_string(offset) +
-                 " (truncated or corrupt archive?)");
+    return error("after entry " + std::to_string(index_) + ", near offset " +
+                 std::to_string(offset) + " (truncated or corrupt archive?)");
   }
   ++index_;
   out = ArchiveEntry{};
@@ -148,8 +219,8 @@ Result<bool> ArchiveReader::next(ArchiveEntry& out) {
   return true;
 }
 
-Result<void> ArchiveReader::read_data(uint64_t size,
-                                      const std::function<Result<void>(const void*, size_t)>& sink) {
+Result<void> ArchiveReader::read_data(
+    uint64_t size, const std::function<Result<void>(const void*, size_t)>& sink) {
   uint64_t pos = 0;
   auto zero_fill = [&](uint64_t until) -> Result<void> {
     while (pos < until) {

@@ -13,6 +13,7 @@
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
+#include "util/sha256.hpp"
 
 struct archive;
 struct archive_entry;
@@ -22,16 +23,19 @@ namespace ef::tree {
 /// The metadata of one archive entry, decoded from libarchive.
 struct ArchiveEntry {
   std::string path;
-  std::string hardlink;  // non-empty: this entry is a hard link to `hardlink`
-  Inode inode;           // type, mode, owner, mtime, size, rdev, target, xattrs
-  bool has_data = false; // the entry carries file data (size > 0)
-  uint64_t offset = 0;   // byte offset of the entry's header in the (decompressed) stream
+  std::string hardlink;   // non-empty: this entry is a hard link to `hardlink`
+  Inode inode;            // type, mode, owner, mtime, size, rdev, target, xattrs
+  bool has_data = false;  // the entry carries file data (size > 0)
+  uint64_t offset = 0;    // byte offset of the entry's header in the (decompressed) stream
 };
 
 class ArchiveReader {
  public:
   /// Opens `source` (an archive file, or a member inside an outer archive).
-  static Result<std::unique_ptr<ArchiveReader>> open(const SourceInfo& source);
+  /// With `hash` (archive files only), every byte of the file is fed to it
+  /// as it is read; call drain() at the end so the digest covers the file.
+  static Result<std::unique_ptr<ArchiveReader>> open(const SourceInfo& source,
+                                                     Sha256* hash = nullptr);
   ~ArchiveReader();
   ArchiveReader(const ArchiveReader&) = delete;
   ArchiveReader& operator=(const ArchiveReader&) = delete;
@@ -40,7 +44,10 @@ class ArchiveReader {
   Result<bool> next(ArchiveEntry& entry);
   /// Streams the current entry's data, zero-filling sparse holes, exactly
   /// `size` bytes in all. An error from `sink` stops the stream.
-  Result<void> read_data(uint64_t size, const std::function<Result<void>(const void*, size_t)>& sink);
+  Result<void> read_data(uint64_t size,
+                         const std::function<Result<void>(const void*, size_t)>& sink);
+  /// Reads the rest of the archive, and of the file, without decoding data.
+  Result<void> drain();
   /// Reads the current entry's `size` bytes into memory (small metadata
   /// files only); more than `max_size` is an error.
   Result<std::string> read_all(uint64_t size, uint64_t max_size);
@@ -48,9 +55,11 @@ class ArchiveReader {
  private:
   ArchiveReader() = default;
   struct Outer;
+  struct HashingFile;
   Error error(const std::string& what) const;
 
-  std::unique_ptr<Outer> outer_;  // set when reading a member of an outer archive
+  std::unique_ptr<Outer> outer_;          // set when reading a member of an outer archive
+  std::unique_ptr<HashingFile> hashing_;  // set when hashing the file while reading
   archive* a_ = nullptr;
   std::string label_;
   uint64_t index_ = 0;

@@ -60,8 +60,9 @@ Result<void> stream_host_file(const std::string& path, uint64_t size, FileSink& 
 // Streams one archive source: entries are visited in order and the wanted
 // ones (sorted by ordinal) are fed to the sink.
 Result<void> stream_archive(const SourceInfo& source, std::vector<Inode*>::const_iterator begin,
-                            std::vector<Inode*>::const_iterator end, FileSink& sink) {
-  EF_ASSIGN(auto reader, ArchiveReader::open(source));
+                            std::vector<Inode*>::const_iterator end, FileSink& sink,
+                            Sha256* hash = nullptr) {
+  EF_ASSIGN(auto reader, ArchiveReader::open(source, hash));
   ArchiveEntry entry;
   uint64_t ordinal = 0;
   for (auto it = begin; it != end; ++ordinal) {
@@ -71,39 +72,85 @@ Result<void> stream_archive(const SourceInfo& source, std::vector<Inode*>::const
     if (ordinal != (*it)->data.ordinal) continue;
     Inode& inode = **it++;
     EF_TRY(sink.begin_file(inode));
-    EF_TRY(reader->read_data(inode.size, [&](const void* d, size_t n) { return sink.append(d, n); }));
+    EF_TRY(
+        reader->read_data(inode.size, [&](const void* d, size_t n) { return sink.append(d, n); }));
     EF_TRY(sink.end_file());
   }
   return Ok{};
 }
 
+// Collects a file's bytes in memory.
+class StringSink final : public FileSink {
+ public:
+  explicit StringSink(uint64_t max) : max_(max) {}
+  Result<void> begin_file(Inode&) override { return Ok{}; }
+  Result<void> append(const void* data, size_t size) override {
+    if (out_.size() + size > max_)
+      return Error(Errc::io, "file larger than " + std::to_string(max_) + " bytes");
+    out_.append(static_cast<const char*>(data), size);
+    return Ok{};
+  }
+  Result<void> end_file() override { return Ok{}; }
+  std::string take() { return std::move(out_); }
+
+ private:
+  uint64_t max_;
+  std::string out_;
+};
+
 }  // namespace
 
-Result<void> stream_file_data(Tree& tree, FileSink& sink) {
+Result<std::string> read_file_content(const Tree& tree, const Inode& inode, uint64_t max_size) {
+  if (inode.type != NodeType::regular) return Error(Errc::invalid_argument, "not a regular file");
+  if (inode.size > max_size)
+    return Error(Errc::io, "file of " + std::to_string(inode.size) + " bytes is larger than " +
+                               std::to_string(max_size) + " bytes");
+  StringSink sink(max_size);
+  Inode& mutable_inode = const_cast<Inode&>(inode);  // the sink never touches it
+  std::vector<Inode*> one{&mutable_inode};
+  const SourceInfo& info = tree.sources().at(inode.data.source);
+  if (inode.data.kind == DataRef::Kind::archive_entry) {
+    EF_TRY(stream_archive(info, one.cbegin(), one.cend(), sink));
+  } else if (inode.data.kind == DataRef::Kind::host_file) {
+    EF_TRY(stream_host_file(*inode.data.text, inode.size, sink));
+  } else if (inode.data.kind == DataRef::Kind::inline_bytes) {
+    return *inode.data.text;
+  }
+  return sink.take();
+}
+
+Result<std::vector<std::string>> stream_file_data(Tree& tree, FileSink& sink) {
   auto files = files_in_data_order(tree);
   const auto& sources = tree.sources();
-  for (auto it = files.cbegin(); it != files.cend();) {
-    uint32_t source = (*it)->data.source;
-    auto group_end = std::find_if(it, files.cend(), [&](const Inode* i) { return i->data.source != source; });
-    const SourceInfo& info = sources.at(source);
-    if (info.kind == SourceInfo::Kind::archive_file || info.kind == SourceInfo::Kind::archive_member) {
+  std::vector<std::string> digests(sources.size());
+  auto it = files.cbegin();
+  for (uint32_t source = 0; source < sources.size(); ++source) {
+    auto group_end =
+        std::find_if(it, files.cend(), [&](const Inode* i) { return i->data.source != source; });
+    const SourceInfo& info = sources[source];
+    if (info.kind == SourceInfo::Kind::archive_file && info.want_sha256) {
+      Sha256 hash;
+      EF_TRY(stream_archive(info, it, group_end, sink, &hash));
+      digests[source] = hash.hex_digest();
+    } else if (info.kind == SourceInfo::Kind::archive_file ||
+               info.kind == SourceInfo::Kind::archive_member) {
       EF_TRY(stream_archive(info, it, group_end, sink));
-      it = group_end;
-      continue;
-    }
-    for (; it != group_end; ++it) {
-      Inode& inode = **it;
-      EF_TRY(sink.begin_file(inode));
-      if (inode.data.kind == DataRef::Kind::inline_bytes) {
-        EF_TRY(sink.append(inode.data.text->data(), inode.data.text->size()));
-      } else if (inode.data.kind == DataRef::Kind::host_file) {
-        auto streamed = stream_host_file(*inode.data.text, inode.size, sink);
-        if (!streamed) return std::move(streamed).error().with_context(info.label);
+    } else {
+      for (auto f = it; f != group_end; ++f) {
+        Inode& inode = **f;
+        EF_TRY(sink.begin_file(inode));
+        if (inode.data.kind == DataRef::Kind::inline_bytes) {
+          EF_TRY(sink.append(inode.data.text->data(), inode.data.text->size()));
+        } else if (inode.data.kind == DataRef::Kind::host_file) {
+          auto streamed = stream_host_file(*inode.data.text, inode.size, sink);
+          if (!streamed) return std::move(streamed).error().with_context(info.label);
+        }
+        EF_TRY(sink.end_file());
       }
-      EF_TRY(sink.end_file());
     }
+    it = group_end;
   }
-  return Ok{};
+  return digests;
 }
 
 }  // namespace ef::tree

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
@@ -20,7 +23,13 @@ class FileSink {
   virtual Result<void> end_file() = 0;
 };
 
-/// Streams every regular file of `tree` into `sink`.
-Result<void> stream_file_data(Tree& tree, FileSink& sink);
+/// Streams every regular file of `tree` into `sink`. Returns the sha256 of
+/// every archive-file source that asked for it (read whole on the way),
+/// indexed like Tree::sources(); empty strings for other sources.
+Result<std::vector<std::string>> stream_file_data(Tree& tree, FileSink& sink);
+
+/// Reads the content of one regular file of `tree` (at most `max_size`
+/// bytes; more is an error). For small files such as the dpkg status.
+Result<std::string> read_file_content(const Tree& tree, const Inode& inode, uint64_t max_size);
 
 }  // namespace ef::tree

@@ -15,14 +15,17 @@ namespace fs = std::filesystem;
 
 Result<std::shared_ptr<Inode>> inode_from_host(const fs::path& path, const DirectoryInput& in) {
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return errno_error(Errc::io, "cannot stat " + path.string(), errno);
+  if (::lstat(path.c_str(), &st) != 0)
+    return errno_error(Errc::io, "cannot stat " + path.string(), errno);
   auto inode = std::make_shared<Inode>();
   inode->mode = st.st_mode & 07777;
   inode->uid = in.uid;
   inode->gid = in.gid;
   inode->mtime = in.mtime;
   switch (st.st_mode & S_IFMT) {
-    case S_IFDIR: inode->type = NodeType::directory; break;
+    case S_IFDIR:
+      inode->type = NodeType::directory;
+      break;
     case S_IFREG:
       inode->type = NodeType::regular;
       inode->size = static_cast<uint64_t>(st.st_size);
@@ -41,16 +44,20 @@ Result<std::shared_ptr<Inode>> inode_from_host(const fs::path& path, const Direc
       inode->type = S_ISCHR(st.st_mode) ? NodeType::char_device : NodeType::block_device;
       inode->rdev = st.st_rdev;
       break;
-    case S_IFIFO: inode->type = NodeType::fifo; break;
-    default: inode->type = NodeType::socket; break;
+    case S_IFIFO:
+      inode->type = NodeType::fifo;
+      break;
+    default:
+      inode->type = NodeType::socket;
+      break;
   }
   return inode;
 }
 
 // Walks `dir` in sorted order so file data order (and so the image) does not
 // depend on the host's directory order.
-Result<void> walk(Tree& tree, const DirectoryInput& in, const fs::path& dir, const std::string& prefix,
-                  uint32_t source, uint64_t& ordinal) {
+Result<void> walk(Tree& tree, const DirectoryInput& in, const fs::path& dir,
+                  const std::string& prefix, uint32_t source, uint64_t& ordinal) {
   std::vector<fs::path> entries;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))

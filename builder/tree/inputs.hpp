@@ -21,9 +21,9 @@ Result<void> apply_archive(Tree& tree, SourceInfo source);
 /// Options for a host directory copied into the image.
 struct DirectoryInput {
   std::filesystem::path dir;
-  uint32_t uid = 0;     // owner of every entry (root unless the layer says otherwise)
+  uint32_t uid = 0;  // owner of every entry (root unless the layer says otherwise)
   uint32_t gid = 0;
-  int64_t mtime = 0;    // host mtimes depend on the checkout, so entries get this one
+  int64_t mtime = 0;  // host mtimes depend on the checkout, so entries get this one
   std::string label;
 };
 

@@ -16,7 +16,8 @@ using nlohmann::json;
 
 constexpr uint64_t kMaxMetadataSize = 4 << 20;  // index/manifest/config JSON
 constexpr std::string_view kIndexType = "application/vnd.oci.image.index.v1+json";
-constexpr std::string_view kDockerListType = "application/vnd.docker.distribution.manifest.list.v2+json";
+constexpr std::string_view kDockerListType =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
 
 // Reads small JSON documents from the image, wherever it is stored.
 class ImageStore {
@@ -42,12 +43,14 @@ class ImageStore {
           break;
         }
       }
-      if (!found) return Error(Errc::archive, label_ + ": '" + name + "' not found in " + path_.string());
+      if (!found)
+        return Error(Errc::archive, label_ + ": '" + name + "' not found in " + path_.string());
     } else {
       EF_ASSIGN(text, read_file(path_ / name));
     }
     json doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded()) return Error(Errc::archive, label_ + ": '" + name + "' is not valid JSON");
+    if (doc.is_discarded())
+      return Error(Errc::archive, label_ + ": '" + name + "' is not valid JSON");
     return doc;
   }
 
@@ -85,8 +88,8 @@ Result<std::string> blob_name(const json& descriptor, const std::string& label) 
 
 bool matches_ref(const std::string& candidate, const std::string& ref) {
   if (candidate == ref) return true;
-  return candidate.size() > ref.size() && candidate.compare(candidate.size() - ref.size() - 1,
-                                                            std::string::npos, ":" + ref) == 0;
+  return candidate.size() > ref.size() &&
+         candidate.compare(candidate.size() - ref.size() - 1, std::string::npos, ":" + ref) == 0;
 }
 
 // Picks the manifest descriptor from an index by ref name, or the only one;
@@ -100,9 +103,11 @@ Result<json> pick_manifest(const ImageStore& store, const json& index, const std
   if (ref.empty() && manifests.size() == 1) chosen = &manifests[0];
   for (const auto& m : manifests) {
     if (chosen) break;
-    std::string name = m.value("annotations", json::object()).value("org.opencontainers.image.ref.name", "");
+    std::string name =
+        m.value("annotations", json::object()).value("org.opencontainers.image.ref.name", "");
     auto platform = m.value("platform", json::object());
-    bool amd64 = platform.value("architecture", "") == "amd64" && platform.value("os", "") == "linux";
+    bool amd64 =
+        platform.value("architecture", "") == "amd64" && platform.value("os", "") == "linux";
     if ((!ref.empty() && matches_ref(name, ref)) || (ref.empty() && amd64)) chosen = &m;
   }
   if (!chosen)
@@ -117,8 +122,8 @@ Result<json> pick_manifest(const ImageStore& store, const json& index, const std
   return *chosen;
 }
 
-Result<void> apply_layers(Tree& tree, const ImageStore& store, const std::vector<std::string>& blobs,
-                          const std::string& label) {
+Result<void> apply_layers(Tree& tree, const ImageStore& store,
+                          const std::vector<std::string>& blobs, const std::string& label) {
   for (size_t i = 0; i < blobs.size(); ++i) {
     std::string layer_label = label + " layer " + std::to_string(i + 1) + "/" +
                               std::to_string(blobs.size()) + " (" + blobs[i] + ")";
@@ -151,7 +156,8 @@ Result<void> apply_docker_save(Tree& tree, const ImageStore& store, const std::s
     for (const auto& tag : image.value("RepoTags", json::array()))
       if (!chosen && tag.is_string() && matches_ref(tag.get<std::string>(), ref)) chosen = &image;
   }
-  if (!chosen) return Error(Errc::archive, label + ": no image tagged '" + ref + "' in manifest.json");
+  if (!chosen)
+    return Error(Errc::archive, label + ": no image tagged '" + ref + "' in manifest.json");
   std::vector<std::string> blobs;
   for (const auto& layer : chosen->value("Layers", json::array()))
     if (layer.is_string()) blobs.push_back(ImageStore::normalize(layer.get<std::string>()));
@@ -160,17 +166,20 @@ Result<void> apply_docker_save(Tree& tree, const ImageStore& store, const std::s
 
 }  // namespace
 
-Result<void> apply_oci(Tree& tree, const fs::path& path, const std::string& ref, const std::string& label) {
+Result<void> apply_oci(Tree& tree, const fs::path& path, const std::string& ref,
+                       const std::string& label) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return apply_oci_index(tree, ImageStore(path, false, label), ref, label);
+  if (fs::is_directory(path, ec))
+    return apply_oci_index(tree, ImageStore(path, false, label), ref, label);
   EF_ASSIGN(auto members, list_archive_members(path.string()));
   ImageStore store(path, true, label);
   bool docker = members.count("manifest.json") || members.count("./manifest.json");
   bool oci = members.count("index.json") || members.count("./index.json");
   if (docker && !oci) return apply_docker_save(tree, store, ref, label);
   if (oci) return apply_oci_index(tree, store, ref, label);
-  return Error(Errc::archive, label + ": " + path.string() +
-                                  " is neither an OCI image layout/archive nor a docker-save archive");
+  return Error(Errc::archive,
+               label + ": " + path.string() +
+                   " is neither an OCI image layout/archive nor a docker-save archive");
 }
 
 }  // namespace ef::tree

@@ -28,7 +28,9 @@ std::string join(const std::vector<std::string>& parts, size_t count) {
   return out;
 }
 
-Error hostile(std::string message) { return Error(Errc::hostile_entry, std::move(message)); }
+Error hostile(std::string message) {
+  return Error(Errc::hostile_entry, std::move(message));
+}
 
 // Removes every node of a layer below `layer` from `dir`'s subtree, keeping
 // directories that the current layer re-declared (and their own entries).
@@ -48,13 +50,20 @@ void prune_lower(Node& dir, uint32_t layer) {
 
 const char* node_type_name(NodeType type) {
   switch (type) {
-    case NodeType::directory: return "directory";
-    case NodeType::regular: return "regular file";
-    case NodeType::symlink: return "symlink";
-    case NodeType::char_device: return "character device";
-    case NodeType::block_device: return "block device";
-    case NodeType::fifo: return "fifo";
-    case NodeType::socket: return "socket";
+    case NodeType::directory:
+      return "directory";
+    case NodeType::regular:
+      return "regular file";
+    case NodeType::symlink:
+      return "symlink";
+    case NodeType::char_device:
+      return "character device";
+    case NodeType::block_device:
+      return "block device";
+    case NodeType::fifo:
+      return "fifo";
+    case NodeType::socket:
+      return "socket";
   }
   return "entry";
 }
@@ -104,7 +113,9 @@ Node* Tree::find(std::string_view path) {
   return parts ? lookup(*parts) : nullptr;
 }
 
-const Node* Tree::find(std::string_view path) const { return const_cast<Tree*>(this)->find(path); }
+const Node* Tree::find(std::string_view path) const {
+  return const_cast<Tree*>(this)->find(path);
+}
 
 Result<Node*> Tree::parent_dir(const std::vector<std::string>& parts, std::string_view raw) {
   Node* node = root_.get();
@@ -156,8 +167,8 @@ Result<void> Tree::put(std::string_view path, std::shared_ptr<Inode> inode) {
 Result<void> Tree::link(std::string_view path, std::string_view target) {
   auto target_parts = split_path(target);
   if (!target_parts)
-    return hostile("hard link '" + std::string(path) + "' points outside the image: " +
-                   target_parts.error().message());
+    return hostile("hard link '" + std::string(path) +
+                   "' points outside the image: " + target_parts.error().message());
   Node* target_node = lookup(*target_parts);
   if (target_node == nullptr)
     return hostile("hard link '" + std::string(path) + "' -> '" + std::string(target) +
@@ -209,16 +220,26 @@ TreeStats Tree::stats() const {
       return;
     }
     switch (inode->type) {
-      case NodeType::directory: ++s.directories; break;
+      case NodeType::directory:
+        ++s.directories;
+        break;
       case NodeType::regular:
         ++s.files;
         s.file_bytes += inode->size;
         break;
-      case NodeType::symlink: ++s.symlinks; break;
+      case NodeType::symlink:
+        ++s.symlinks;
+        break;
       case NodeType::char_device:
-      case NodeType::block_device: ++s.devices; break;
-      case NodeType::fifo: ++s.fifos; break;
-      case NodeType::socket: ++s.sockets; break;
+      case NodeType::block_device:
+        ++s.devices;
+        break;
+      case NodeType::fifo:
+        ++s.fifos;
+        break;
+      case NodeType::socket:
+        ++s.sockets;
+        break;
     }
     for (const auto& [name, child] : node.children) walk(*child);
   };

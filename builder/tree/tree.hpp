@@ -26,7 +26,15 @@
 
 namespace ef::tree {
 
-enum class NodeType : uint8_t { directory, regular, symlink, char_device, block_device, fifo, socket };
+enum class NodeType : uint8_t {
+  directory,
+  regular,
+  symlink,
+  char_device,
+  block_device,
+  fifo,
+  socket
+};
 
 /// Returns "directory", "regular file", ... for messages.
 const char* node_type_name(NodeType type);
@@ -38,8 +46,8 @@ const char* node_type_name(NodeType type);
 struct DataRef {
   enum class Kind : uint8_t { none, archive_entry, host_file, inline_bytes };
   Kind kind = Kind::none;
-  uint32_t source = 0;   // index into Tree::sources()
-  uint64_t ordinal = 0;  // position of the entry within its source
+  uint32_t source = 0;                      // index into Tree::sources()
+  uint64_t ordinal = 0;                     // position of the entry within its source
   std::shared_ptr<const std::string> text;  // host_file: host path; inline_bytes: the bytes
 };
 
@@ -49,9 +57,9 @@ struct Inode {
   uint32_t uid = 0;
   uint32_t gid = 0;
   int64_t mtime = 0;
-  uint64_t size = 0;    // regular files
-  uint64_t rdev = 0;    // devices (Linux dev_t encoding)
-  std::string target;   // symlinks
+  uint64_t size = 0;                          // regular files
+  uint64_t rdev = 0;                          // devices (Linux dev_t encoding)
+  std::string target;                         // symlinks
   std::map<std::string, std::string> xattrs;  // sorted by name
   DataRef data;
 };
@@ -67,9 +75,10 @@ struct Node {
 struct SourceInfo {
   enum class Kind : uint8_t { archive_file, archive_member, host_files, inline_files };
   Kind kind = Kind::archive_file;
-  std::string path;    // archive on the host (host_files: the layer's directory)
-  std::string member;  // archive_member: path of the inner archive inside `path`
-  std::string label;   // for messages: "layer 2 (tarball extra.tar.zst)"
+  std::string path;          // archive on the host (host_files: the layer's directory)
+  std::string member;        // archive_member: path of the inner archive inside `path`
+  std::string label;         // for messages: "layer 2 (tarball extra.tar.zst)"
+  bool want_sha256 = false;  // archive_file: hash the whole file during the data pass
 };
 
 /// Counts reported in the build manifest.

@@ -47,7 +47,8 @@ std::vector<TarEntry> fixture_entries() {
   sgid.gid = 5;
   e.push_back(sgid);
   auto ping = TarEntry::file("usr/bin/ping", "ping-binary", 0755);
-  ping.xattrs["security.capability"] = std::string("\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
+  ping.xattrs["security.capability"] = std::string(
+      "\x01\x00\x00\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 20);
   ping.xattrs["user.origin"] = "fixture";
   ping.xattrs["trusted.note"] = "t";
   e.push_back(ping);
@@ -81,7 +82,8 @@ std::vector<TarEntry> fixture_entries() {
   user.gid = 1000;
   e.push_back(user);
   e.push_back(TarEntry::file("usr/share/doc/größe-ünïcode", "utf-8 name"));
-  e.push_back(TarEntry::file("usr/share/" + std::string(120, 'd') + "/" + std::string(250, 'f'), "long"));
+  e.push_back(
+      TarEntry::file("usr/share/" + std::string(120, 'd') + "/" + std::string(250, 'f'), "long"));
   e.push_back(TarEntry::file("empty", ""));
   return e;
 }
@@ -106,16 +108,25 @@ std::map<std::string, Expected> expected_from(const std::vector<TarEntry>& entri
         x.sha256 = sha256_hex(data);
         break;
       }
-      case TarEntry::Type::dir: x.type = 'd'; break;
+      case TarEntry::Type::dir:
+        x.type = 'd';
+        break;
       case TarEntry::Type::symlink:
         x.type = 'l';
         x.target = te.target;
         x.size = te.target.size();
         break;
-      case TarEntry::Type::chr: x.type = 'c'; break;
-      case TarEntry::Type::blk: x.type = 'b'; break;
-      case TarEntry::Type::fifo: x.type = 'p'; break;
-      case TarEntry::Type::hardlink: break;
+      case TarEntry::Type::chr:
+        x.type = 'c';
+        break;
+      case TarEntry::Type::blk:
+        x.type = 'b';
+        break;
+      case TarEntry::Type::fifo:
+        x.type = 'p';
+        break;
+      case TarEntry::Type::hardlink:
+        break;
     }
     x.major = te.rdev_major;
     x.minor = te.rdev_minor;
@@ -126,13 +137,20 @@ std::map<std::string, Expected> expected_from(const std::vector<TarEntry>& entri
 
 char type_letter(NodeType t) {
   switch (t) {
-    case NodeType::directory: return 'd';
-    case NodeType::symlink: return 'l';
-    case NodeType::char_device: return 'c';
-    case NodeType::block_device: return 'b';
-    case NodeType::fifo: return 'p';
-    case NodeType::socket: return 's';
-    default: return '-';
+    case NodeType::directory:
+      return 'd';
+    case NodeType::symlink:
+      return 'l';
+    case NodeType::char_device:
+      return 'c';
+    case NodeType::block_device:
+      return 'b';
+    case NodeType::fifo:
+      return 'p';
+    case NodeType::socket:
+      return 's';
+    default:
+      return '-';
   }
 }
 
@@ -255,9 +273,10 @@ TEST_F(WriterTest, UnsquashfsListingMatchesInputs) {
     std::string size = (x.type == 'c' || x.type == 'b')
                            ? std::to_string(x.major) + "," + std::to_string(x.minor)
                            : std::to_string(x.type == 'd' ? 0 : x.size);
-    std::string want = std::string(1, x.type) + perm_string(x.mode) + " " + std::to_string(x.uid) + "/" +
-                       std::to_string(x.gid) + " " + size;
-    if (x.type == 'd') want = want.substr(0, want.rfind(' '));  // directory sizes are layout-specific
+    std::string want = std::string(1, x.type) + perm_string(x.mode) + " " + std::to_string(x.uid) +
+                       "/" + std::to_string(x.gid) + " " + size;
+    if (x.type == 'd')
+      want = want.substr(0, want.rfind(' '));  // directory sizes are layout-specific
     EXPECT_EQ(lines.at(path).substr(0, want.size()), want);
   }
 }
@@ -315,13 +334,15 @@ TEST_F(WriterTest, GoldenDigestOfFixedFixture) {
   WriterOptions o;
   o.mod_time = 1700000000;
   auto image = build("golden.squashfs", o);
-  EXPECT_EQ(*sha256_file(image), "dcaee05fb56d3f4fbe1e02df6b8b82310b0cb8c2cf14826213bf892f49dc4655");
+  EXPECT_EQ(*sha256_file(image),
+            "dcaee05fb56d3f4fbe1e02df6b8b82310b0cb8c2cf14826213bf892f49dc4655");
 }
 
 // unsquashfs 4.5.1 cannot read lz4 images written by libsquashfs (tar2sqfs's
 // included), so lz4 is checked with squashfs-tools-ng's rdsquashfs instead.
 TEST_F(WriterTest, EveryCompressorIsReadableByOutsideTools) {
-  if (!test::have_tool("unsquashfs") || !test::have_tool("rdsquashfs")) GTEST_SKIP() << "tools missing";
+  if (!test::have_tool("unsquashfs") || !test::have_tool("rdsquashfs"))
+    GTEST_SKIP() << "tools missing";
   for (std::string c : {"zstd", "xz", "gzip", "lz4"}) {
     SCOPED_TRACE(c);
     ASSERT_TRUE(compressor_supported(c));

@@ -42,38 +42,62 @@ TarEntry TarEntry::hardlink(std::string path, std::string target) {
 
 namespace {
 void check(int rc, archive* a, const char* what) {
-  if (rc < ARCHIVE_WARN) throw std::runtime_error(std::string(what) + ": " + archive_error_string(a));
+  if (rc < ARCHIVE_WARN)
+    throw std::runtime_error(std::string(what) + ": " + archive_error_string(a));
 }
 }  // namespace
 
 void write_tar(const std::filesystem::path& out, const std::vector<TarEntry>& entries,
                TarCompression compression) {
-  std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), &archive_write_free);
+  std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(),
+                                                            &archive_write_free);
   check(archive_write_set_format_pax_restricted(a.get()), a.get(), "format");
   switch (compression) {
-    case TarCompression::none: break;
-    case TarCompression::gzip: check(archive_write_add_filter_gzip(a.get()), a.get(), "gzip"); break;
-    case TarCompression::zstd: check(archive_write_add_filter_zstd(a.get()), a.get(), "zstd"); break;
-    case TarCompression::xz: check(archive_write_add_filter_xz(a.get()), a.get(), "xz"); break;
+    case TarCompression::none:
+      break;
+    case TarCompression::gzip:
+      check(archive_write_add_filter_gzip(a.get()), a.get(), "gzip");
+      break;
+    case TarCompression::zstd:
+      check(archive_write_add_filter_zstd(a.get()), a.get(), "zstd");
+      break;
+    case TarCompression::xz:
+      check(archive_write_add_filter_xz(a.get()), a.get(), "xz");
+      break;
   }
   check(archive_write_open_filename(a.get(), out.c_str()), a.get(), "open");
   for (const auto& e : entries) {
     std::unique_ptr<archive_entry, decltype(&archive_entry_free)> ent(archive_entry_new(),
-                                                                       &archive_entry_free);
+                                                                      &archive_entry_free);
     archive_entry_set_pathname(ent.get(), e.path.c_str());
     archive_entry_set_uid(ent.get(), e.uid);
     archive_entry_set_gid(ent.get(), e.gid);
     archive_entry_set_mtime(ent.get(), e.mtime, 0);
-    for (const auto& [k, v] : e.xattrs) archive_entry_xattr_add_entry(ent.get(), k.c_str(), v.data(), v.size());
+    for (const auto& [k, v] : e.xattrs)
+      archive_entry_xattr_add_entry(ent.get(), k.c_str(), v.data(), v.size());
     unsigned type = AE_IFREG;
     switch (e.type) {
-      case TarEntry::Type::file: type = AE_IFREG; break;
-      case TarEntry::Type::dir: type = AE_IFDIR; break;
-      case TarEntry::Type::symlink: type = AE_IFLNK; break;
-      case TarEntry::Type::hardlink: type = AE_IFREG; break;
-      case TarEntry::Type::chr: type = AE_IFCHR; break;
-      case TarEntry::Type::blk: type = AE_IFBLK; break;
-      case TarEntry::Type::fifo: type = AE_IFIFO; break;
+      case TarEntry::Type::file:
+        type = AE_IFREG;
+        break;
+      case TarEntry::Type::dir:
+        type = AE_IFDIR;
+        break;
+      case TarEntry::Type::symlink:
+        type = AE_IFLNK;
+        break;
+      case TarEntry::Type::hardlink:
+        type = AE_IFREG;
+        break;
+      case TarEntry::Type::chr:
+        type = AE_IFCHR;
+        break;
+      case TarEntry::Type::blk:
+        type = AE_IFBLK;
+        break;
+      case TarEntry::Type::fifo:
+        type = AE_IFIFO;
+        break;
     }
     archive_entry_set_filetype(ent.get(), type);
     archive_entry_set_perm(ent.get(), e.mode & 07777);
@@ -89,7 +113,8 @@ void write_tar(const std::filesystem::path& out, const std::vector<TarEntry>& en
       size = e.sparse_offset + static_cast<int64_t>(e.content.size());
       archive_entry_set_size(ent.get(), size);
       if (e.sparse_offset > 0)
-        archive_entry_sparse_add_entry(ent.get(), e.sparse_offset, static_cast<int64_t>(e.content.size()));
+        archive_entry_sparse_add_entry(ent.get(), e.sparse_offset,
+                                       static_cast<int64_t>(e.content.size()));
     }
     check(archive_write_header(a.get(), ent.get()), a.get(), "header");
     if (e.type == TarEntry::Type::file && !e.content.empty()) {

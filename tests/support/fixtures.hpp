@@ -14,9 +14,9 @@ struct TarEntry {
   enum class Type { file, dir, symlink, hardlink, chr, blk, fifo };
   Type type = Type::file;
   std::string path;
-  std::string content;  // file data
-  std::string target;   // symlink / hard link target
-  uint32_t mode = 0644; // permission bits incl. setuid/setgid/sticky
+  std::string content;   // file data
+  std::string target;    // symlink / hard link target
+  uint32_t mode = 0644;  // permission bits incl. setuid/setgid/sticky
   uint32_t uid = 0, gid = 0;
   int64_t mtime = 1700000000;
   uint32_t rdev_major = 0, rdev_minor = 0;

@@ -49,9 +49,11 @@ TEST_F(ArchiveInputTest, PreservesMetadataOfEveryEntryType) {
   auto sparse = TarEntry::file("var/sparse.img", "tail", 0644);
   sparse.sparse_offset = 1 << 20;
   std::string long_name = "usr/share/" + std::string(200, 'L') + "/" + std::string(255, 'x');
-  auto src = tar("base.tar", {setuid, owned, sticky, caps, chr, fifo, sparse,
-                              TarEntry::symlink("bin", "usr/bin"), TarEntry::hardlink("usr/bin/chfn", "usr/bin/passwd"),
-                              TarEntry::file("etc/größe-📦", "utf8"), TarEntry::file(long_name, "long")});
+  auto src =
+      tar("base.tar",
+          {setuid, owned, sticky, caps, chr, fifo, sparse, TarEntry::symlink("bin", "usr/bin"),
+           TarEntry::hardlink("usr/bin/chfn", "usr/bin/passwd"),
+           TarEntry::file("etc/größe-📦", "utf8"), TarEntry::file(long_name, "long")});
   Tree t;
   ASSERT_TRUE(apply_archive(t, src));
 
@@ -76,7 +78,8 @@ TEST_F(ArchiveInputTest, PreservesMetadataOfEveryEntryType) {
 }
 
 TEST_F(ArchiveInputTest, ReadsCompressedArchives) {
-  for (auto c : {test::TarCompression::gzip, test::TarCompression::zstd, test::TarCompression::xz}) {
+  for (auto c :
+       {test::TarCompression::gzip, test::TarCompression::zstd, test::TarCompression::xz}) {
     Tree t;
     ASSERT_TRUE(apply_archive(t, tar("c.tar", {TarEntry::file("a", "x")}, c)));
     EXPECT_NE(t.find("a"), nullptr);
@@ -91,18 +94,21 @@ TEST_F(ArchiveInputTest, AbsolutePathsLandInsideTheImage) {
 
 TEST_F(ArchiveInputTest, ParentComponentNamesLayerEntryAndOffset) {
   Tree t;
-  auto r = apply_archive(t, tar("evil.tar", {TarEntry::file("ok", "1"), TarEntry::file("a/../../etc/shadow", "x")}));
+  auto r = apply_archive(
+      t, tar("evil.tar", {TarEntry::file("ok", "1"), TarEntry::file("a/../../etc/shadow", "x")}));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::hostile_entry);
   const std::string& m = r.error().message();
-  EXPECT_NE(m.find("layer 1 (tarball evil.tar): entry 2 'a/../../etc/shadow' at offset "), std::string::npos) << m;
+  EXPECT_NE(m.find("layer 1 (tarball evil.tar): entry 2 'a/../../etc/shadow' at offset "),
+            std::string::npos)
+      << m;
   EXPECT_NE(m.find("'..'"), std::string::npos);
 }
 
 TEST_F(ArchiveInputTest, EntryBelowSymlinkIsRefusedAndNothingIsFollowed) {
   Tree t;
   auto r = apply_archive(t, tar("link.tar", {TarEntry::symlink("escape", "/etc"),
-                                              TarEntry::file("escape/passwd", "root::0:0")}));
+                                             TarEntry::file("escape/passwd", "root::0:0")}));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::hostile_entry);
   EXPECT_NE(r.error().message().find("entry 2 'escape/passwd'"), std::string::npos);
@@ -125,11 +131,12 @@ TEST_F(ArchiveInputTest, HardLinkOutsideTheTreeIsRefused) {
 
 TEST_F(ArchiveInputTest, LayersMergeWithWhiteouts) {
   Tree t;
-  ASSERT_TRUE(apply_archive(t, tar("l1.tar", {TarEntry::file("etc/a", "1"), TarEntry::file("etc/b", "1"),
-                                              TarEntry::file("opt/x/1", "1"), TarEntry::file("opt/y", "1")})));
-  ASSERT_TRUE(apply_archive(t, tar("l2.tar", {TarEntry::file("etc/.wh.a", ""), TarEntry::file("etc/b", "22"),
-                                              TarEntry::file("opt/.wh..wh..opq", ""),
-                                              TarEntry::file("opt/z", "2")})));
+  ASSERT_TRUE(apply_archive(
+      t, tar("l1.tar", {TarEntry::file("etc/a", "1"), TarEntry::file("etc/b", "1"),
+                        TarEntry::file("opt/x/1", "1"), TarEntry::file("opt/y", "1")})));
+  ASSERT_TRUE(apply_archive(
+      t, tar("l2.tar", {TarEntry::file("etc/.wh.a", ""), TarEntry::file("etc/b", "22"),
+                        TarEntry::file("opt/.wh..wh..opq", ""), TarEntry::file("opt/z", "2")})));
   EXPECT_EQ(t.find("etc/a"), nullptr);
   EXPECT_EQ(t.find("etc/b")->inode->size, 2u);
   EXPECT_EQ(t.find("opt/x"), nullptr);
@@ -140,13 +147,15 @@ TEST_F(ArchiveInputTest, LayersMergeWithWhiteouts) {
 }
 
 TEST_F(ArchiveInputTest, TruncatedArchiveIsAnErrorWithOffset) {
-  auto src = tar("t.tar", {TarEntry::file("a", std::string(10000, 'a')), TarEntry::file("b", std::string(10000, 'b'))});
+  auto src = tar("t.tar", {TarEntry::file("a", std::string(10000, 'a')),
+                           TarEntry::file("b", std::string(10000, 'b'))});
   std::filesystem::resize_file(src.path, 6000);
   Tree t;
   auto r = apply_archive(t, src);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::archive);
-  EXPECT_NE(r.error().message().find("layer 1 (tarball t.tar)"), std::string::npos) << r.error().message();
+  EXPECT_NE(r.error().message().find("layer 1 (tarball t.tar)"), std::string::npos)
+      << r.error().message();
 }
 
 TEST_F(ArchiveInputTest, GarbageIsAnError) {

@@ -16,7 +16,8 @@ TEST_F(HostInputTest, DirectoryLayerIsRootOwnedWithHostModes) {
   ::chmod(script.c_str(), 0755);
   std::filesystem::create_symlink("site.conf", tmp / "site/etc/link");
   Tree t;
-  ASSERT_TRUE(apply_directory(t, DirectoryInput{tmp / "site", 0, 0, 42, "layer 1 (directory site)"}));
+  ASSERT_TRUE(
+      apply_directory(t, DirectoryInput{tmp / "site", 0, 0, 42, "layer 1 (directory site)"}));
   const Inode& conf = *t.find("etc/site.conf")->inode;
   EXPECT_EQ(conf.mode, 0640u);
   EXPECT_EQ(conf.uid, 0u);

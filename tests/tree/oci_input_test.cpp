@@ -18,9 +18,11 @@ class OciInputTest : public test::TempDirTest {
  protected:
   // Two layers: the second deletes /etc/old and adds /etc/new.
   std::vector<std::string> make_layers() {
-    test::write_tar(tmp / "l1.tar", {TarEntry::file("etc/old", "old"), TarEntry::file("bin/sh", "sh", 0755)},
+    test::write_tar(tmp / "l1.tar",
+                    {TarEntry::file("etc/old", "old"), TarEntry::file("bin/sh", "sh", 0755)},
                     test::TarCompression::gzip);
-    test::write_tar(tmp / "l2.tar", {TarEntry::file("etc/.wh.old", ""), TarEntry::file("etc/new", "new")});
+    test::write_tar(tmp / "l2.tar",
+                    {TarEntry::file("etc/.wh.old", ""), TarEntry::file("etc/new", "new")});
     return {*read_file(tmp / "l1.tar"), *read_file(tmp / "l2.tar")};
   }
 
@@ -43,13 +45,15 @@ TEST_F(OciInputTest, ImageLayoutDirectory) {
   auto layout = tmp / "img";
   json manifest = {{"schemaVersion", 2}, {"layers", json::array()}};
   for (const auto& l : layers)
-    manifest["layers"].push_back({{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", add_blob(layout, l)}});
+    manifest["layers"].push_back(
+        {{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", add_blob(layout, l)}});
   std::string m = manifest.dump();
   json index = {{"schemaVersion", 2},
-                {"manifests", {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-                                {"digest", add_blob(layout, m)},
-                                {"size", m.size()},
-                                {"annotations", {{"org.opencontainers.image.ref.name", "latest"}}}}}}};
+                {"manifests",
+                 {{{"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                   {"digest", add_blob(layout, m)},
+                   {"size", m.size()},
+                   {"annotations", {{"org.opencontainers.image.ref.name", "latest"}}}}}}};
   tmp.write("img/index.json", index.dump());
   tmp.write("img/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
   Tree t;
@@ -63,10 +67,13 @@ TEST_F(OciInputTest, ImageLayoutDirectory) {
 
 TEST_F(OciInputTest, DockerSaveArchive) {
   auto layers = make_layers();
-  json manifest = json::array({{{"Config", "cfg.json"}, {"RepoTags", {"edge/app:1.0"}},
+  json manifest = json::array({{{"Config", "cfg.json"},
+                                {"RepoTags", {"edge/app:1.0"}},
                                 {"Layers", {"aaa/layer.tar", "bbb/layer.tar"}}}});
-  test::write_tar(tmp / "save.tar", {TarEntry::file("aaa/layer.tar", layers[0]), TarEntry::file("bbb/layer.tar", layers[1]),
-                                     TarEntry::file("cfg.json", "{}"), TarEntry::file("manifest.json", manifest.dump())});
+  test::write_tar(
+      tmp / "save.tar",
+      {TarEntry::file("aaa/layer.tar", layers[0]), TarEntry::file("bbb/layer.tar", layers[1]),
+       TarEntry::file("cfg.json", "{}"), TarEntry::file("manifest.json", manifest.dump())});
   Tree t;
   ASSERT_TRUE(apply_oci(t, tmp / "save.tar", "1.0", "base (docker-save save.tar)"));
   check(t);

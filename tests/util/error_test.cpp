@@ -22,7 +22,8 @@ Result<void> check(int v) {
 
 TEST(Error, ContextIsPrepended) {
   Error e(Errc::io, "disk full");
-  EXPECT_EQ(e.with_context("writing out/a.squashfs").message(), "writing out/a.squashfs: disk full");
+  EXPECT_EQ(e.with_context("writing out/a.squashfs").message(),
+            "writing out/a.squashfs: disk full");
   EXPECT_EQ(e.code(), Errc::io);
   EXPECT_STREQ(errc_name(Errc::hostile_entry), "hostile_entry");
 }

@@ -1,0 +1,197 @@
+#include "builder/build/build.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+
+#include "builder/build/inputs.hpp"
+#include "builder/profile/profile_loader.hpp"
+#include "builder/squashfs/writer.hpp"
+#include "builder/tree/data_stream.hpp"
+#include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
+
+#ifndef EF_VERSION
+#define EF_VERSION "0.0.0"
+#endif
+
+namespace ef::build {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr uint64_t kMaxDpkgStatus = 64ull << 20;
+
+void report(const BuildOptions& o, std::string stage, uint64_t done = 0, uint64_t total = 0) {
+  static auto last = std::chrono::steady_clock::now();
+  static std::string last_stage;
+  if (stage != last_stage) {
+    auto now = std::chrono::steady_clock::now();
+    if (!last_stage.empty())
+      spdlog::debug("{}: {:.2f} s", last_stage, std::chrono::duration<double>(now - last).count());
+    last = now;
+    last_stage = stage;
+  }
+  if (o.progress) o.progress(Progress{std::move(stage), done, total});
+}
+
+Result<void> check_offline(const profile::Profile& p, const fetch::Cache& cache,
+                           std::optional<int64_t> epoch) {
+  if (!cache.offline()) return Ok{};
+  auto missing = missing_offline(p, cache, epoch);
+  if (missing.empty()) return Ok{};
+  std::string msg = std::to_string(missing.size()) + " input(s) are not in the cache " +
+                    cache.dir().string() + " (--offline):";
+  for (const auto& m : missing) msg += "\n  - " + m;
+  return Error(Errc::offline, msg);
+}
+
+json entry_counts(const tree::TreeStats& s) {
+  return {{"directories", s.directories}, {"files", s.files},         {"symlinks", s.symlinks},
+          {"devices", s.devices},         {"fifos", s.fifos},         {"sockets", s.sockets},
+          {"hardlinks", s.hardlinks},     {"fileBytes", s.file_bytes}};
+}
+
+json packages_of(const tree::Tree& tree) {
+  const tree::Node* status = tree.find("var/lib/dpkg/status");
+  if (status == nullptr || status->inode->type != tree::NodeType::regular) return nullptr;
+  auto text = tree::read_file_content(tree, *status->inode, kMaxDpkgStatus);
+  if (!text) return nullptr;
+  return parse_dpkg_status(*text);
+}
+
+std::string epoch_source(const profile::Profile& p, std::optional<int64_t> sde) {
+  if (sde) return "SOURCE_DATE_EPOCH";
+  if (p.epoch) return "metadata.epoch";
+  return "none";
+}
+
+}  // namespace
+
+std::optional<int64_t> resolve_epoch(const profile::Profile& p, std::optional<int64_t> sde) {
+  return sde ? sde : p.epoch;
+}
+
+json parse_dpkg_status(const std::string& status) {
+  json packages = json::array();
+  std::istringstream in(status);
+  std::string line, name, version, arch, state;
+  auto flush = [&] {
+    if (!name.empty() && state.find("installed") != std::string::npos &&
+        state.find("not-installed") == std::string::npos)
+      packages.push_back({{"name", name}, {"version", version}, {"architecture", arch}});
+    name.clear();
+    version.clear();
+    arch.clear();
+    state.clear();
+  };
+  auto field = [&](const std::string& key, std::string& out) {
+    if (line.rfind(key + ": ", 0) == 0) out = line.substr(key.size() + 2);
+  };
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      flush();
+      continue;
+    }
+    field("Package", name);
+    field("Version", version);
+    field("Architecture", arch);
+    field("Status", state);
+  }
+  flush();
+  std::sort(packages.begin(), packages.end(), [](const json& a, const json& b) {
+    return a["name"].get<std::string>() < b["name"].get<std::string>();
+  });
+  return packages;
+}
+
+Result<profile::Profile> validate_profile(const fs::path& file,
+                                          const fetch::CacheOptions& cache_options) {
+  EF_ASSIGN(auto p, profile::load_profile(file));
+  fetch::Cache cache(cache_options);
+  EF_TRY(check_offline(p, cache, p.epoch));
+  if (!squashfs::compressor_supported(p.output.compression))
+    return Error(Errc::invalid_profile, p.file.string() + ": spec.output.compression: '" +
+                                            p.output.compression +
+                                            "' is not supported by this libsquashfs");
+  return p;
+}
+
+Result<BuildResult> build_image(const BuildOptions& o) {
+  report(o, "loading profile");
+  EF_ASSIGN(auto p, profile::load_profile(o.profile));
+  auto epoch = resolve_epoch(p, o.source_date_epoch);
+  fetch::Cache cache(o.cache);
+  EF_TRY(check_offline(p, cache, epoch));
+
+  report(o, "resolving inputs");
+  EF_ASSIGN(auto inputs, resolve_inputs(p, cache, epoch));
+
+  report(o, "reading layers");
+  tree::Tree tree(epoch.value_or(0));
+  EF_TRY(compose_tree(p, inputs, epoch.value_or(0), tree));
+  if (epoch) tree.clamp_mtimes(*epoch);
+  auto stats = tree.stats();
+
+  squashfs::WriterOptions wo;
+  wo.compression = p.output.compression;
+  wo.level = p.output.level;
+  wo.block_size = p.output.block_size;
+  wo.workers = o.workers;
+  wo.mod_time = epoch.value_or(0);
+  std::string stem = p.name + "-" + p.version;
+  BuildResult result;
+  result.image = o.output_dir / (stem + ".squashfs");
+  result.manifest = o.output_dir / (stem + ".manifest.json");
+  report(o, "writing image", 0, stats.file_bytes);
+  auto progress = [&](uint64_t done) { report(o, "writing image", done, stats.file_bytes); };
+  EF_ASSIGN(auto image_stats, squashfs::write_image(tree, result.image, wo, progress));
+  fill_digests(tree, image_stats.source_sha256, inputs);
+
+  report(o, "hashing image");
+  EF_ASSIGN(result.image_sha256, sha256_file(result.image));
+  result.image_size = image_stats.bytes;
+
+  report(o, "reading package list");
+  json packages = packages_of(tree);
+  json input_records = json::array();
+  for (const auto& in : inputs) input_records.push_back(in.record);
+  json sources = json::array();
+  for (const auto& s : p.sources)
+    sources.push_back(s.lexically_relative(p.file.parent_path()).string());
+  json warnings = json::array();
+  if (image_stats.dropped_xattrs)
+    warnings.push_back(
+        std::to_string(image_stats.dropped_xattrs) +
+        " extended attribute(s) outside the user., trusted. and security. namespaces were "
+        "dropped (squashfs cannot store them)");
+  result.manifest_json = {
+      {"manifestVersion", 1},
+      {"tool", {{"name", "edgeforge"}, {"version", EF_VERSION}}},
+      {"profile",
+       {{"name", p.name}, {"version", p.version}, {"digest", p.digest}, {"sources", sources}}},
+      {"epoch", epoch ? json(*epoch) : json(nullptr)},
+      {"epochSource", epoch_source(p, o.source_date_epoch)},
+      {"inputs", input_records},
+      {"image",
+       {{"file", result.image.filename().string()},
+        {"sha256", result.image_sha256},
+        {"size", result.image_size},
+        {"compression", wo.compression},
+        {"level", wo.level ? json(*wo.level) : json(nullptr)},
+        {"blockSize", wo.block_size},
+        {"inodes", image_stats.inodes}}},
+      {"entries", entry_counts(stats)},
+      {"packages", packages},
+      {"warnings", warnings},
+  };
+  EF_TRY(write_file_atomic(result.manifest, result.manifest_json.dump(2) + "\n"));
+  report(o, "done");
+  return result;
+}
+
+}  // namespace ef::build

@@ -1,0 +1,62 @@
+// `edgeforge build`: profile -> inputs -> tree -> squashfs image + manifest.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/fetch/cache.hpp"
+#include "builder/profile/profile.hpp"
+#include "util/error.hpp"
+
+namespace ef::build {
+
+/// A progress report: what the build is doing and, for the data pass, how
+/// far it is (bytes of file data written out of the total).
+struct Progress {
+  std::string stage;  // "resolving inputs", "reading layers", "writing image", ...
+  uint64_t done = 0;
+  uint64_t total = 0;
+};
+
+struct BuildOptions {
+  std::filesystem::path profile;
+  std::filesystem::path output_dir = "out";
+  fetch::CacheOptions cache;
+  unsigned workers = 0;                      // 0: one per CPU
+  std::optional<int64_t> source_date_epoch;  // SOURCE_DATE_EPOCH, when set
+  std::string artifact_note;                 // reserved
+  std::function<void(const Progress&)> progress;
+};
+
+struct BuildResult {
+  std::filesystem::path image;
+  std::filesystem::path manifest;
+  std::string image_sha256;
+  uint64_t image_size = 0;
+  nlohmann::json manifest_json;
+};
+
+/// Runs the whole build. Outputs appear only when complete (written to
+/// temporary names and renamed).
+Result<BuildResult> build_image(const BuildOptions& options);
+
+/// Loads and validates a profile and checks that every input is available
+/// (local files exist; with `cache.offline`, remote inputs are cached)
+/// without building anything. Returns the merged profile.
+Result<profile::Profile> validate_profile(const std::filesystem::path& file,
+                                          const fetch::CacheOptions& cache);
+
+/// The epoch the build uses: SOURCE_DATE_EPOCH, else metadata.epoch.
+std::optional<int64_t> resolve_epoch(const profile::Profile& profile,
+                                     std::optional<int64_t> source_date_epoch);
+
+/// Parses a dpkg status file into [{name, version, architecture}], sorted
+/// by name, installed packages only.
+nlohmann::json parse_dpkg_status(const std::string& status);
+
+}  // namespace ef::build

@@ -1,0 +1,228 @@
+#include "builder/build/inputs.hpp"
+
+#include "builder/fetch/mmdebstrap.hpp"
+#include "builder/tree/inputs.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::build {
+
+namespace {
+
+namespace fs = std::filesystem;
+using profile::ArtifactRef;
+using profile::Base;
+using profile::Layer;
+using profile::Profile;
+
+// Paths in messages and the manifest are relative to the profile, so the
+// manifest does not depend on where the checkout lives.
+std::string shown(const Profile& p, const fs::path& path) {
+  auto rel = path.lexically_relative(p.file.parent_path());
+  return rel.empty() ? path.string() : rel.string();
+}
+
+Result<ResolvedInput> resolve_artifact(const Profile& p, const ArtifactRef& ref,
+                                       fetch::Cache& cache, ResolvedInput in) {
+  if (ref.is_remote()) {
+    auto blob = cache.fetch(ref.url, ref.sha256);
+    if (!blob) return std::move(blob).error().with_context(ref.loc.str() + ": " + in.role);
+    in.local = *blob;
+    in.sha256 = ref.sha256;
+    in.record["url"] = ref.url;
+  } else {
+    in.local = ref.path;
+    in.record["path"] = shown(p, ref.path);
+    std::error_code ec;
+    if (fs::is_directory(ref.path, ec)) return in;  // OCI layout directories have no single digest
+    // A pinned local file is checked before use. An unpinned tarball is
+    // hashed while the image is written (see fill_digests), saving a pass.
+    if (ref.sha256.empty() && in.kind == "tarball") return in;
+    auto digest = sha256_file(ref.path);
+    if (!digest) return std::move(digest).error().with_context(ref.loc.str() + ": " + in.role);
+    if (!ref.sha256.empty() && *digest != ref.sha256)
+      return Error(Errc::checksum, ref.loc.str() + ": " + in.role + ": " + ref.path.string() +
+                                       " has sha256 " + *digest + ", the profile pins " +
+                                       ref.sha256);
+    in.sha256 = *digest;
+  }
+  in.record["sha256"] = in.sha256;
+  return in;
+}
+
+Result<ResolvedInput> resolve_base(const Profile& p, fetch::Cache& cache,
+                                   std::optional<int64_t> epoch) {
+  const Base& base = p.base;
+  ResolvedInput in;
+  in.role = "base";
+  switch (base.kind) {
+    case Base::Kind::tarball:
+      in.kind = "tarball";
+      break;
+    case Base::Kind::oci:
+      in.kind = "oci";
+      break;
+    case Base::Kind::mmdebstrap:
+      in.kind = "mmdebstrap";
+      break;
+    case Base::Kind::none:
+      return Error(Errc::invalid_profile, p.file.string() + ": spec.base is required");
+  }
+  in.record = {{"role", in.role}, {"kind", in.kind}};
+  if (base.kind == Base::Kind::tarball) return resolve_artifact(p, base.tarball, cache, in);
+  if (base.kind == Base::Kind::oci) {
+    in.record["ref"] = base.oci.ref;
+    return resolve_artifact(p, base.oci.source, cache, in);
+  }
+  const auto& recipe = base.mmdebstrap;
+  auto tarball = fetch::materialize_mmdebstrap(cache, recipe, epoch);
+  if (!tarball) return std::move(tarball).error().with_context(recipe.loc.str() + ": base");
+  in.local = *tarball;
+  EF_ASSIGN(in.sha256, fetch::Cache::keyed_digest(in.local));
+  in.record["sha256"] = in.sha256;
+  in.record["recipe"] = {{"suite", recipe.suite},
+                         {"variant", recipe.variant},
+                         {"architecture", recipe.architecture},
+                         {"components", recipe.components},
+                         {"packages", recipe.packages},
+                         {"mirror", recipe.mirror},
+                         {"cacheKey", fetch::mmdebstrap_cache_key(recipe, epoch)}};
+  return in;
+}
+
+Result<ResolvedInput> resolve_layer(const Profile& p, size_t index, fetch::Cache& cache) {
+  const Layer& layer = p.layers[index];
+  ResolvedInput in;
+  in.role = "layer " + std::to_string(index + 1);
+  in.record = {{"role", in.role}};
+  switch (layer.kind) {
+    case Layer::Kind::tarball:
+      in.kind = "tarball";
+      in.record["kind"] = in.kind;
+      return resolve_artifact(p, layer.tarball, cache, in);
+    case Layer::Kind::oci:
+      in.kind = "oci";
+      in.record["kind"] = in.kind;
+      in.record["ref"] = layer.oci.ref;
+      return resolve_artifact(p, layer.oci.source, cache, in);
+    case Layer::Kind::directory:
+      in.kind = "directory";
+      in.local = layer.directory;
+      in.record["kind"] = in.kind;
+      in.record["path"] = shown(p, layer.directory);
+      return in;
+    case Layer::Kind::files: {
+      in.kind = "files";
+      in.record["kind"] = in.kind;
+      nlohmann::json files = nlohmann::json::array();
+      for (const auto& f : layer.files) {
+        nlohmann::json entry = {{"path", f.path}};
+        if (f.content) {
+          entry["sha256"] = sha256_hex(*f.content);
+        } else {
+          EF_ASSIGN(auto digest, sha256_file(f.source));
+          entry["source"] = shown(p, f.source);
+          entry["sha256"] = digest;
+        }
+        files.push_back(entry);
+      }
+      in.record["files"] = files;
+      return in;
+    }
+  }
+  return Error(Errc::internal, "unknown layer kind");
+}
+
+std::string base_label(const Profile& p, const ResolvedInput& in) {
+  if (in.kind == "mmdebstrap") return "base (mmdebstrap " + p.base.mmdebstrap.suite + ")";
+  const ArtifactRef& ref = in.kind == "oci" ? p.base.oci.source : p.base.tarball;
+  return "base (" + in.kind + " " + ref.describe() + ")";
+}
+
+}  // namespace
+
+std::vector<std::string> missing_offline(const Profile& p, const fetch::Cache& cache,
+                                         std::optional<int64_t> epoch) {
+  std::vector<std::string> missing;
+  auto check = [&](const ArtifactRef& ref, const std::string& role) {
+    if (ref.is_remote() && !cache.has_blob(ref.sha256))
+      missing.push_back(ref.loc.str() + ": " + role + ": " + ref.url + " (sha256 " + ref.sha256 +
+                        ")");
+  };
+  if (p.base.kind == Base::Kind::tarball) check(p.base.tarball, "base");
+  if (p.base.kind == Base::Kind::oci) check(p.base.oci.source, "base");
+  if (p.base.kind == Base::Kind::mmdebstrap) {
+    std::string key = fetch::mmdebstrap_cache_key(p.base.mmdebstrap, epoch);
+    std::error_code ec;
+    if (!fs::exists(cache.keyed_path(key), ec))
+      missing.push_back(p.base.mmdebstrap.loc.str() + ": base: mmdebstrap " +
+                        p.base.mmdebstrap.suite + " (recipe " + key.substr(0, 12) +
+                        "); run the build once online");
+  }
+  for (size_t i = 0; i < p.layers.size(); ++i) {
+    std::string role = "layer " + std::to_string(i + 1);
+    if (p.layers[i].kind == Layer::Kind::tarball) check(p.layers[i].tarball, role);
+    if (p.layers[i].kind == Layer::Kind::oci) check(p.layers[i].oci.source, role);
+  }
+  return missing;
+}
+
+Result<std::vector<ResolvedInput>> resolve_inputs(const Profile& p, fetch::Cache& cache,
+                                                  std::optional<int64_t> epoch) {
+  std::vector<ResolvedInput> inputs;
+  EF_ASSIGN(auto base, resolve_base(p, cache, epoch));
+  inputs.push_back(std::move(base));
+  for (size_t i = 0; i < p.layers.size(); ++i) {
+    EF_ASSIGN(auto layer, resolve_layer(p, i, cache));
+    inputs.push_back(std::move(layer));
+  }
+  return inputs;
+}
+
+Result<void> compose_tree(const Profile& p, const std::vector<ResolvedInput>& inputs, int64_t mtime,
+                          tree::Tree& tree) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ResolvedInput& in = inputs[i];
+    const Layer* layer = i == 0 ? nullptr : &p.layers[i - 1];
+    std::string label = i == 0 ? base_label(p, in) : layer->describe(i - 1);
+    const profile::SourceLoc& loc = i == 0 ? p.base.loc : layer->loc;
+    Result<void> applied = Ok{};
+    if (in.kind == "tarball" || in.kind == "mmdebstrap") {
+      tree::SourceInfo src;
+      src.path = in.local.string();
+      src.label = label;
+      src.want_sha256 = in.sha256.empty();
+      applied = tree::apply_archive(tree, std::move(src));
+    } else if (in.kind == "oci") {
+      applied = tree::apply_oci(tree, in.local, i == 0 ? p.base.oci.ref : layer->oci.ref, label);
+    } else if (in.kind == "directory") {
+      applied =
+          tree::apply_directory(tree, tree::DirectoryInput{in.local, layer->uid.value_or(0),
+                                                           layer->gid.value_or(0), mtime, label});
+    } else {
+      std::vector<tree::InlineFile> files;
+      for (const auto& f : layer->files)
+        files.push_back({f.path, f.content, f.source, f.mode, f.uid, f.gid});
+      applied = tree::apply_files(tree, files, mtime, label);
+    }
+    if (!applied) return std::move(applied).error().with_context(loc.str());
+  }
+  return Ok{};
+}
+
+void fill_digests(const tree::Tree& tree, const std::vector<std::string>& digests,
+                  std::vector<ResolvedInput>& inputs) {
+  const auto& sources = tree.sources();
+  for (auto& in : inputs) {
+    if (!in.sha256.empty()) continue;
+    for (size_t i = 0; i < sources.size() && i < digests.size(); ++i) {
+      if (sources[i].kind != tree::SourceInfo::Kind::archive_file ||
+          sources[i].path != in.local.string())
+        continue;
+      if (digests[i].empty()) continue;
+      in.sha256 = digests[i];
+      in.record["sha256"] = in.sha256;
+    }
+  }
+}
+
+}  // namespace ef::build

@@ -1,0 +1,177 @@
+#include "builder/profile/profile_loader.hpp"
+
+#include <cerrno>
+#include <fstream>
+#include <set>
+#include <system_error>
+#include <utility>
+
+#include "builder/profile/profile_parser.hpp"
+#include "builder/profile/values.hpp"
+#include "util/sha256.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ef::profile {
+namespace {
+
+using detail::PartialProfile;
+
+struct LoadedFile {
+  PartialProfile profile;
+  std::string bytes;  // exactly what was parsed, for the digest
+};
+
+Result<std::string> read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    int err = errno;
+    return errno_error(err == ENOENT ? Errc::not_found : Errc::io,
+                       path.string() + ": cannot read profile", err);
+  }
+  std::string bytes;
+  char buf[16384];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    bytes.append(buf, static_cast<size_t>(in.gcount()));
+  }
+  if (in.bad()) return Error(Errc::io, path.string() + ": cannot read profile");
+  return bytes;
+}
+
+// Walks `extends` depth-first and collects every file once, in merge order:
+// a file always comes after everything it extends (post-order). A file
+// reached again through another path (a diamond) is not loaded again, so its
+// layers are not applied twice.
+class ExtendsWalker {
+ public:
+  Result<void> visit(const fs::path& file) {
+    std::error_code ec;
+    // Identity is the canonical path, so symlinks cannot hide a cycle.
+    fs::path id = fs::weakly_canonical(file, ec);
+    if (ec) id = file;
+    stack_.push_back({id, file});
+    EF_ASSIGN(auto bytes, read_file(file));
+    EF_ASSIGN(auto profile, detail::parse_profile(file, bytes));
+    for (const auto& ext : profile.extends) {
+      fs::path ext_id = fs::weakly_canonical(ext.path, ec);
+      if (ec) ext_id = ext.path;
+      if (auto cycle = find_cycle(ext_id, ext.path); !cycle.empty()) {
+        return Error(Errc::invalid_profile, ext.loc.str() + ": extends cycle: " + cycle);
+      }
+      if (done_.count(ext_id)) continue;
+      EF_TRY(visit(ext.path));
+    }
+    stack_.pop_back();
+    done_.insert(id);
+    files_.push_back(LoadedFile{std::move(profile), std::move(bytes)});
+    return Ok{};
+  }
+
+  std::vector<LoadedFile>& files() { return files_; }
+
+ private:
+  struct Frame {
+    fs::path id;
+    fs::path file;
+  };
+
+  // "a.yaml -> b.yaml -> a.yaml" when `id` is being loaded already, paths
+  // relative to the directory of the file where the cycle starts.
+  std::string find_cycle(const fs::path& id, const fs::path& file) const {
+    for (size_t i = 0; i < stack_.size(); ++i) {
+      if (stack_[i].id != id) continue;
+      fs::path dir = stack_[i].file.parent_path();
+      std::string chain;
+      for (size_t j = i; j < stack_.size(); ++j) {
+        chain += stack_[j].file.lexically_relative(dir).string() + " -> ";
+      }
+      return chain + file.lexically_relative(dir).string();
+    }
+    return "";
+  }
+
+  std::vector<Frame> stack_;
+  std::set<fs::path> done_;
+  std::vector<LoadedFile> files_;
+};
+
+// Later wins for scalars and for `base` as a whole; layers append.
+void merge(PartialProfile& acc, PartialProfile&& next) {
+  if (next.name) acc.name = std::move(next.name);
+  if (next.version) acc.version = std::move(next.version);
+  if (next.epoch) acc.epoch = next.epoch;
+  if (next.base) acc.base = std::move(next.base);
+  for (auto& layer : next.layers) acc.layers.push_back(std::move(layer));
+  if (next.compression) acc.compression = std::move(next.compression);
+  if (next.level) acc.level = next.level;
+  if (next.block_size) acc.block_size = next.block_size;
+}
+
+Error missing(const SourceLoc& loc, const std::string& what) {
+  return Error(Errc::invalid_profile, loc.str() + ": " + what +
+                                          " is required (set it here or in a profile this one "
+                                          "extends)");
+}
+
+// Completeness is checked on the merged result only: a profile used through
+// `extends` may leave out name, version and base.
+Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
+  if (!merged.name) return missing(top.metadata_loc, "metadata.name");
+  if (!merged.version) return missing(top.metadata_loc, "metadata.version");
+  if (!merged.base) return missing(top.spec_loc, "spec.base");
+  Profile profile;
+  profile.file = top.file;
+  profile.name = std::move(*merged.name);
+  profile.version = std::move(*merged.version);
+  profile.epoch = merged.epoch;
+  profile.base = std::move(*merged.base);
+  profile.layers = std::move(merged.layers);
+  if (merged.compression) profile.output.compression = merged.compression->value;
+  if (merged.block_size) profile.output.block_size = *merged.block_size;
+  if (merged.level) {
+    auto why = detail::check_level(profile.output.compression, merged.level->value);
+    if (!why.empty()) {
+      if (merged.compression && merged.compression->loc.file != merged.level->loc.file) {
+        why += " (compression set at " + merged.compression->loc.str() + ")";
+      }
+      return Error(Errc::invalid_profile, merged.level->loc.str() + ": spec.output.level: " + why);
+    }
+    profile.output.level = merged.level->value;
+  }
+  return profile;
+}
+
+// Each source is prefixed by its length so that moving bytes from one file
+// to the next changes the digest.
+std::string digest_of(const std::vector<LoadedFile>& files) {
+  Sha256 hash;
+  for (const auto& f : files) {
+    uint64_t size = f.bytes.size();
+    unsigned char prefix[8];
+    for (int i = 0; i < 8; ++i) prefix[i] = static_cast<unsigned char>(size >> (8 * i));
+    hash.update(prefix, sizeof prefix);
+    hash.update(f.bytes);
+  }
+  return hash.hex_digest();
+}
+
+}  // namespace
+
+Result<Profile> load_profile(const fs::path& file) {
+  std::error_code ec;
+  fs::path top = fs::absolute(file, ec).lexically_normal();
+  if (ec) return Error(Errc::io, file.string() + ": " + ec.message());
+
+  ExtendsWalker walker;
+  EF_TRY(walker.visit(top));
+  auto& files = walker.files();  // merge order; the top-level file is last
+
+  PartialProfile merged;
+  for (auto& f : files) merge(merged, PartialProfile(f.profile));
+  EF_ASSIGN(auto profile, finish(files.back().profile, std::move(merged)));
+  for (const auto& f : files) profile.sources.push_back(f.profile.file);
+  profile.digest = digest_of(files);
+  return profile;
+}
+
+}  // namespace ef::profile

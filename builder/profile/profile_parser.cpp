@@ -1,0 +1,146 @@
+#include "builder/profile/profile_parser.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <climits>
+
+#include "builder/profile/input_parser.hpp"
+#include "builder/profile/schema_node.hpp"
+#include "builder/profile/values.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ef::profile::detail {
+namespace {
+
+constexpr const char* kApiVersion = "edgeforge.dev/v1alpha1";
+
+Result<void> expect_value(const SchemaNode& root, const char* key, const std::string& want) {
+  EF_ASSIGN(auto node, root.require(key));
+  EF_ASSIGN(auto value, node.as_string());
+  if (value != want) return node.error("expected " + want + ", got \"" + value + "\"");
+  return Ok{};
+}
+
+Result<std::string> parse_checked(const SchemaNode& node, std::string (*check)(std::string_view)) {
+  EF_ASSIGN(auto value, node.as_string());
+  if (auto why = check(value); !why.empty()) return node.error("\"" + value + "\" " + why);
+  return value;
+}
+
+Result<void> parse_metadata(const SchemaNode& node, PartialProfile& out) {
+  EF_TRY(node.expect_map({"name", "version", "epoch"}));
+  out.metadata_loc = node.loc();
+  if (auto n = node.get("name")) {
+    EF_ASSIGN(out.name, parse_checked(*n, check_name));
+  }
+  if (auto n = node.get("version")) {
+    EF_ASSIGN(out.version, parse_checked(*n, check_semver));
+  }
+  if (auto n = node.get("epoch")) {
+    // squashfs stores 32-bit unsigned timestamps.
+    EF_ASSIGN(out.epoch, n->as_int(0, UINT32_MAX));
+  }
+  return Ok{};
+}
+
+Result<void> parse_output(const SchemaNode& node, PartialProfile& out) {
+  EF_TRY(node.expect_map({"compression", "level", "blockSize"}));
+  if (auto n = node.get("compression")) {
+    EF_ASSIGN(auto name, n->as_string());
+    if (!is_known_compression(name)) {
+      return n->error("expected one of zstd, xz, gzip, lz4, got \"" + name + "\"");
+    }
+    out.compression = Located<std::string>{name, n->loc()};
+  }
+  if (auto n = node.get("level")) {
+    // The range depends on the compressor, which a child profile may change:
+    // it is checked after merging.
+    EF_ASSIGN(auto level, n->as_int(INT_MIN, INT_MAX));
+    out.level = Located<int>{static_cast<int>(level), n->loc()};
+  }
+  if (auto n = node.get("blockSize")) {
+    EF_ASSIGN(auto size, n->as_int(INT64_MIN, INT64_MAX));
+    if (size < 4096 || size > 1048576 || (size & (size - 1)) != 0) {
+      return n->error("expected a power of two from 4096 to 1048576, got " + std::to_string(size));
+    }
+    out.block_size = static_cast<uint32_t>(size);
+  }
+  return Ok{};
+}
+
+Result<void> parse_extends(const SchemaNode& node, const fs::path& dir, PartialProfile& out) {
+  EF_ASSIGN(auto items, node.items());
+  for (const auto& item : items) {
+    EF_ASSIGN(auto text, item.as_string());
+    if (text.empty()) return item.error("must not be empty");
+    fs::path path = resolve_path(dir, text);
+    std::error_code ec;
+    fs::file_status st = fs::status(path, ec);
+    if (st.type() == fs::file_type::not_found) {
+      return item.error("file not found: " + path.string(), Errc::not_found);
+    }
+    if (!fs::is_regular_file(st)) return item.error("not a profile file: " + path.string());
+    out.extends.push_back(ExtendsRef{path, item.loc()});
+  }
+  return Ok{};
+}
+
+Result<void> parse_spec(const SchemaNode& node, const fs::path& dir, PartialProfile& out) {
+  EF_TRY(node.expect_map({"extends", "base", "layers", "output"}));
+  out.spec_loc = node.loc();
+  if (auto n = node.get("extends")) EF_TRY(parse_extends(*n, dir, out));
+  if (auto n = node.get("base")) {
+    EF_ASSIGN(out.base, parse_base(*n, dir));
+  }
+  if (auto n = node.get("layers")) {
+    EF_ASSIGN(auto items, n->items());
+    for (const auto& item : items) {
+      EF_ASSIGN(auto layer, parse_layer(item, dir));
+      out.layers.push_back(std::move(layer));
+    }
+  }
+  if (auto n = node.get("output")) EF_TRY(parse_output(*n, out));
+  return Ok{};
+}
+
+Result<PartialProfile> parse_root(const SchemaNode& root, const fs::path& file) {
+  PartialProfile out;
+  out.file = file;
+  out.root_loc = out.metadata_loc = out.spec_loc = root.loc();
+  EF_TRY(root.expect_map({"apiVersion", "kind", "metadata", "spec"}));
+  EF_TRY(expect_value(root, "apiVersion", kApiVersion));
+  EF_TRY(expect_value(root, "kind", "Profile"));
+  if (auto n = root.get("metadata")) EF_TRY(parse_metadata(*n, out));
+  if (auto n = root.get("spec")) EF_TRY(parse_spec(*n, file.parent_path(), out));
+  return out;
+}
+
+Error located(const fs::path& file, const YAML::Mark& mark, const std::string& message) {
+  SourceLoc loc{file.string(), mark.is_null() ? 0 : mark.line + 1,
+                mark.is_null() ? 0 : mark.column + 1};
+  return Error(Errc::invalid_profile, loc.str() + ": " + message);
+}
+
+}  // namespace
+
+Result<PartialProfile> parse_profile(const fs::path& file, const std::string& text) {
+  try {
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.empty()) {
+      return Error(Errc::invalid_profile,
+                   SourceLoc{file.string(), 1, 1}.str() + ": the profile is empty");
+    }
+    if (docs.size() > 1) {
+      return located(file, docs[1].Mark(),
+                     "a profile is one YAML document, found a second one (remove the '---')");
+    }
+    return parse_root(SchemaNode(docs[0], file.string()), file);
+  } catch (const YAML::Exception& e) {
+    return located(file, e.mark, "YAML syntax error: " + e.msg);
+  } catch (const std::exception& e) {
+    return Error(Errc::internal, file.string() + ": reading YAML failed: " + e.what());
+  }
+}
+
+}  // namespace ef::profile::detail

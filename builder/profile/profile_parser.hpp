@@ -1,0 +1,49 @@
+// One profile file parsed on its own, before `extends` are merged: every
+// field is optional because a parent or a child may provide it. Internal to
+// ef_profile.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "builder/profile/profile.hpp"
+#include "util/error.hpp"
+
+namespace ef::profile::detail {
+
+/// A value and where it was declared, for errors found after merging.
+template <typename T>
+struct Located {
+  T value;
+  SourceLoc loc;
+};
+
+struct ExtendsRef {
+  std::filesystem::path path;  // absolute, lexically normal
+  SourceLoc loc;
+};
+
+struct PartialProfile {
+  std::filesystem::path file;  // absolute, lexically normal
+  SourceLoc root_loc;          // the document, for "missing" errors
+  SourceLoc metadata_loc;      // metadata mapping, or the document
+  SourceLoc spec_loc;          // spec mapping, or the document
+  std::vector<ExtendsRef> extends;
+  std::optional<std::string> name;
+  std::optional<std::string> version;
+  std::optional<int64_t> epoch;
+  std::optional<Base> base;
+  std::vector<Layer> layers;
+  std::optional<Located<std::string>> compression;
+  std::optional<Located<int>> level;  // checked against the merged compression
+  std::optional<uint32_t> block_size;
+};
+
+/// Parses and validates the profile `file` whose content is `text`. Relative
+/// paths resolve against the file's directory; local inputs must exist.
+Result<PartialProfile> parse_profile(const std::filesystem::path& file, const std::string& text);
+
+}  // namespace ef::profile::detail
