@@ -1,5 +1,7 @@
 #include "builder/tree/archive_reader.hpp"
 
+#include "util/unique_fd.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -88,17 +90,14 @@ struct ArchiveReader::Outer {
 // a skip callback libarchive reads through entries it skips, so the hash
 // covers the whole file at no extra pass.
 struct ArchiveReader::HashingFile {
-  int fd = -1;
+  UniqueFd fd;
   Sha256* hash = nullptr;
   std::vector<char> buf = std::vector<char>(kReadBlock);
-  ~HashingFile() {
-    if (fd >= 0) ::close(fd);
-  }
   static la_ssize_t read(archive* a, void* self, const void** out) {
     auto* f = static_cast<HashingFile*>(self);
     ssize_t n;
     do {
-      n = ::read(f->fd, f->buf.data(), f->buf.size());
+      n = ::read(f->fd.get(), f->buf.data(), f->buf.size());
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       archive_set_error(a, errno, "read error");
@@ -111,7 +110,7 @@ struct ArchiveReader::HashingFile {
   // Hashes what libarchive did not need (the zero blocks after the end).
   Result<void> finish() {
     for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return errno_error(Errc::io, "read error", errno);
       if (n == 0) return Ok{};
@@ -170,10 +169,10 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const SourceInfo& sou
   if (hash) {
     r->hashing_ = std::make_unique<HashingFile>();
     r->hashing_->hash = hash;
-    r->hashing_->fd = ::open(source.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (r->hashing_->fd < 0)
+    r->hashing_->fd.reset(::open(source.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!r->hashing_->fd)
       return errno_error(Errc::io, r->label_ + ": cannot open " + source.path, errno);
-    ::posix_fadvise(r->hashing_->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    ::posix_fadvise(r->hashing_->fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     if (archive_read_open(r->a_, r->hashing_.get(), nullptr, &HashingFile::read, nullptr) !=
         ARCHIVE_OK)
       return r->error("cannot open " + source.path);

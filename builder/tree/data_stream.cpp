@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "builder/tree/archive_reader.hpp"
+#include "util/unique_fd.hpp"
 
 namespace ef::tree {
 
@@ -32,13 +33,13 @@ std::vector<Inode*> files_in_data_order(Tree& tree) {
 }
 
 Result<void> stream_host_file(const std::string& path, uint64_t size, FileSink& sink) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error(Errc::io, "cannot open " + path, errno);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error(Errc::io, "cannot open " + path, errno);
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
   Result<void> result = Ok{};
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       result = errno_error(Errc::io, "cannot read " + path, errno);
@@ -50,7 +51,6 @@ Result<void> stream_host_file(const std::string& path, uint64_t size, FileSink& 
     result = sink.append(buf.data(), static_cast<size_t>(n));
     if (!result) break;
   }
-  ::close(fd);
   if (result && total != size)
     return Error(Errc::io, path + " changed while the image was built (" + std::to_string(size) +
                                " bytes expected)");
