@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs everything edgeforge needs to build, test and benchmark on Debian 12.
+# Run as root (or with sudo). Safe to run again.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  # libraries
+  libarchive-dev libsquashfs-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev
+  # base root filesystems
+  mmdebstrap
+  # outside oracles and benchmark peers
+  squashfs-tools squashfs-tools-ng time
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+export DEBIAN_FRONTEND=noninteractive
+as_root apt-get update -q
+as_root apt-get install -y -q --no-install-recommends "${packages[@]}"
