@@ -26,18 +26,27 @@ using nlohmann::json;
 
 constexpr uint64_t kMaxDpkgStatus = 64ull << 20;
 
-void report(const BuildOptions& o, std::string stage, uint64_t done = 0, uint64_t total = 0) {
-  static auto last = std::chrono::steady_clock::now();
-  static std::string last_stage;
-  if (stage != last_stage) {
-    auto now = std::chrono::steady_clock::now();
-    if (!last_stage.empty())
-      spdlog::debug("{}: {:.2f} s", last_stage, std::chrono::duration<double>(now - last).count());
-    last = now;
-    last_stage = stage;
+// Forwards progress to the caller and logs how long each stage took (-v).
+class StageReporter {
+ public:
+  explicit StageReporter(const BuildOptions& o) : options_(o) {}
+  void operator()(const std::string& stage, uint64_t done = 0, uint64_t total = 0) {
+    if (stage != stage_) {
+      auto now = std::chrono::steady_clock::now();
+      if (!stage_.empty())
+        spdlog::debug("{}: {:.2f} s", stage_,
+                      std::chrono::duration<double>(now - started_).count());
+      started_ = now;
+      stage_ = stage;
+    }
+    if (options_.progress) options_.progress(Progress{stage, done, total});
   }
-  if (o.progress) o.progress(Progress{std::move(stage), done, total});
-}
+
+ private:
+  const BuildOptions& options_;
+  std::string stage_;
+  std::chrono::steady_clock::time_point started_;
+};
 
 Result<void> check_offline(const profile::Profile& p, const fetch::Cache& cache,
                            std::optional<int64_t> epoch) {
@@ -122,16 +131,17 @@ Result<profile::Profile> validate_profile(const fs::path& file,
 }
 
 Result<BuildResult> build_image(const BuildOptions& o) {
-  report(o, "loading profile");
+  StageReporter report(o);
+  report("loading profile");
   EF_ASSIGN(auto p, profile::load_profile(o.profile));
   auto epoch = resolve_epoch(p, o.source_date_epoch);
   fetch::Cache cache(o.cache);
   EF_TRY(check_offline(p, cache, epoch));
 
-  report(o, "resolving inputs");
+  report("resolving inputs");
   EF_ASSIGN(auto inputs, resolve_inputs(p, cache, epoch));
 
-  report(o, "reading layers");
+  report("reading layers");
   tree::Tree tree(epoch.value_or(0));
   EF_TRY(compose_tree(p, inputs, epoch.value_or(0), tree));
   if (epoch) tree.clamp_mtimes(*epoch);
@@ -147,16 +157,16 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   BuildResult result;
   result.image = o.output_dir / (stem + ".squashfs");
   result.manifest = o.output_dir / (stem + ".manifest.json");
-  report(o, "writing image", 0, stats.file_bytes);
-  auto progress = [&](uint64_t done) { report(o, "writing image", done, stats.file_bytes); };
+  report("writing image", 0, stats.file_bytes);
+  auto progress = [&](uint64_t done) { report("writing image", done, stats.file_bytes); };
   EF_ASSIGN(auto image_stats, squashfs::write_image(tree, result.image, wo, progress));
   fill_digests(tree, image_stats.source_sha256, inputs);
 
-  report(o, "hashing image");
+  report("hashing image");
   EF_ASSIGN(result.image_sha256, sha256_file(result.image));
   result.image_size = image_stats.bytes;
 
-  report(o, "reading package list");
+  report("reading package list");
   json packages = packages_of(tree);
   json input_records = json::array();
   for (const auto& in : inputs) input_records.push_back(in.record);
@@ -190,7 +200,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
       {"warnings", warnings},
   };
   EF_TRY(write_file_atomic(result.manifest, result.manifest_json.dump(2) + "\n"));
-  report(o, "done");
+  report("done");
   return result;
 }
 

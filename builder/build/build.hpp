@@ -29,7 +29,6 @@ struct BuildOptions {
   fetch::CacheOptions cache;
   unsigned workers = 0;                      // 0: one per CPU
   std::optional<int64_t> source_date_epoch;  // SOURCE_DATE_EPOCH, when set
-  std::string artifact_note;                 // reserved
   std::function<void(const Progress&)> progress;
 };
 

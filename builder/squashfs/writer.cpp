@@ -146,8 +146,8 @@ Result<void> Writer::open(const std::string& path, const WriterOptions& o) {
   int rc = sqfs_compressor_config_init(&cfg, id, o.block_size, 0);
   if (rc)
     return sqfs_error(rc, "compressor settings (block size " + std::to_string(o.block_size) + ")");
-  if (o.level && id != SQFS_COMP_LZ4) cfg.level = static_cast<sqfs_u32>(*o.level);
-  if (o.level && id == SQFS_COMP_LZ4 && *o.level > 0) cfg.flags |= SQFS_COMP_FLAG_LZ4_HC;
+  if (o.level)
+    cfg.level = static_cast<sqfs_u32>(*o.level);  // lz4 has no level (the profile refuses one)
 
   file_.reset(sqfs_open_file(path.c_str(), SQFS_FILE_OPEN_OVERWRITE));
   if (!file_) return errno_error(Errc::io, "cannot open " + path, errno);
@@ -239,14 +239,13 @@ void Writer::number_inodes(const Node& dir) {
 }
 
 Result<uint32_t> Writer::xattr_index(const Inode& inode) {
-  bool any = false;
-  for (const auto& [name, value] : inode.xattrs) any = any || storable_xattr(name);
-  stats_.dropped_xattrs += inode.xattrs.size();
-  if (!any) return 0xFFFFFFFFu;
+  size_t storable = 0;
+  for (const auto& [name, value] : inode.xattrs) storable += storable_xattr(name) ? 1 : 0;
+  stats_.dropped_xattrs += inode.xattrs.size() - storable;
+  if (storable == 0) return 0xFFFFFFFFu;
   int rc = sqfs_xattr_writer_begin(xwr_.get(), 0);
   for (const auto& [name, value] : inode.xattrs) {
     if (rc || !storable_xattr(name)) continue;
-    --stats_.dropped_xattrs;
     rc = sqfs_xattr_writer_add(xwr_.get(), name.c_str(), value.data(), value.size());
   }
   uint32_t index = 0xFFFFFFFFu;
