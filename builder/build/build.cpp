@@ -160,7 +160,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   report("writing image", 0, stats.file_bytes);
   auto progress = [&](uint64_t done) { report("writing image", done, stats.file_bytes); };
   EF_ASSIGN(auto image_stats, squashfs::write_image(tree, result.image, wo, progress));
-  fill_digests(tree, image_stats.source_sha256, inputs);
+  fill_digests(tree, image_stats.source_sha256, inputs, cache);
 
   report("hashing image");
   EF_ASSIGN(result.image_sha256, sha256_file(result.image));

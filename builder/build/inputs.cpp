@@ -34,16 +34,24 @@ Result<ResolvedInput> resolve_artifact(const Profile& p, const ArtifactRef& ref,
     in.record["path"] = shown(p, ref.path);
     std::error_code ec;
     if (fs::is_directory(ref.path, ec)) return in;  // OCI layout directories have no single digest
-    // A pinned local file is checked before use. An unpinned tarball is
-    // hashed while the image is written (see fill_digests), saving a pass.
-    if (ref.sha256.empty() && in.kind == "tarball") return in;
-    auto digest = sha256_file(ref.path);
-    if (!digest) return std::move(digest).error().with_context(ref.loc.str() + ": " + in.role);
-    if (!ref.sha256.empty() && *digest != ref.sha256)
+    auto identity = fetch::file_identity(ref.path);
+    if (!identity) return std::move(identity).error().with_context(ref.loc.str() + ": " + in.role);
+    auto memo = cache.digest_memo();
+    if (auto known = memo.lookup(ref.path, *identity)) {
+      in.sha256 = *known;
+    } else if (ref.sha256.empty() && in.kind == "tarball") {
+      in.identity = *identity;  // hashed while the data pass reads it (see fill_digests)
+      return in;
+    } else {
+      auto digest = sha256_file(ref.path);
+      if (!digest) return std::move(digest).error().with_context(ref.loc.str() + ": " + in.role);
+      memo.remember(ref.path, *identity, *digest);
+      in.sha256 = *digest;
+    }
+    if (!ref.sha256.empty() && in.sha256 != ref.sha256)
       return Error(Errc::checksum, ref.loc.str() + ": " + in.role + ": " + ref.path.string() +
-                                       " has sha256 " + *digest + ", the profile pins " +
+                                       " has sha256 " + in.sha256 + ", the profile pins " +
                                        ref.sha256);
-    in.sha256 = *digest;
   }
   in.record["sha256"] = in.sha256;
   return in;
@@ -210,7 +218,7 @@ Result<void> compose_tree(const Profile& p, const std::vector<ResolvedInput>& in
 }
 
 void fill_digests(const tree::Tree& tree, const std::vector<std::string>& digests,
-                  std::vector<ResolvedInput>& inputs) {
+                  std::vector<ResolvedInput>& inputs, const fetch::Cache& cache) {
   const auto& sources = tree.sources();
   for (auto& in : inputs) {
     if (!in.sha256.empty()) continue;
@@ -221,6 +229,7 @@ void fill_digests(const tree::Tree& tree, const std::vector<std::string>& digest
       if (digests[i].empty()) continue;
       in.sha256 = digests[i];
       in.record["sha256"] = in.sha256;
+      if (in.identity) cache.digest_memo().remember(in.local, *in.identity, in.sha256);
     }
   }
 }

@@ -21,6 +21,7 @@ struct ResolvedInput {
   std::string kind;             // tarball, oci, mmdebstrap, directory, files
   std::filesystem::path local;  // file or directory to read
   std::string sha256;           // of the file; empty for directories and inline files
+  std::optional<fetch::FileIdentity> identity;  // set when the data pass must hash the file
   nlohmann::json record;        // what the manifest says about it
 };
 
@@ -39,8 +40,9 @@ Result<void> compose_tree(const profile::Profile& profile, const std::vector<Res
                           int64_t synthesized_mtime, tree::Tree& tree);
 
 /// Records the digests computed while writing the image (indexed like
-/// Tree::sources()) for inputs that were not hashed before.
+/// Tree::sources()) for inputs that were not hashed before, and remembers
+/// them in the cache's digest memo for later builds.
 void fill_digests(const tree::Tree& tree, const std::vector<std::string>& digests,
-                  std::vector<ResolvedInput>& inputs);
+                  std::vector<ResolvedInput>& inputs, const fetch::Cache& cache);
 
 }  // namespace ef::build

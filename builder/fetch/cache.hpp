@@ -4,6 +4,7 @@
 //   <dir>/blobs/sha256/<hex>          verified downloads, named by their digest
 //   <dir>/keyed/<key-hex>.tar         generated inputs (mmdebstrap bases), named
 //                                     by the sha256 of their recipe
+//   <dir>/digests/<path-hash>         sha256 of local inputs by file identity
 //   <dir>/tmp/                        partial downloads (resumed on retry)
 // Nothing lands under blobs/ or keyed/ unless complete and verified.
 #pragma once
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "builder/fetch/digest_memo.hpp"
 #include "util/error.hpp"
 
 namespace ef::fetch {
@@ -62,6 +64,9 @@ class Cache {
   /// sidecar, or computed once and stored there, so later builds from the
   /// cache do not hash gigabytes again.
   static Result<std::string> keyed_digest(const std::filesystem::path& path);
+
+  /// The memo of local input digests (<dir>/digests).
+  DigestMemo digest_memo() const { return DigestMemo(options_.dir / "digests"); }
 
  private:
   CacheOptions options_;

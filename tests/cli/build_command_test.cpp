@@ -42,6 +42,37 @@ TEST_F(BuildCommandTest, WritesImageAndManifest) {
   EXPECT_EQ(manifest["epochSource"], "none");
 }
 
+// The second build takes the base's digest from the cache's memo; a base
+// rewritten in place (same size, mtime put back) must not fool it.
+TEST_F(BuildCommandTest, ManifestDigestFollowsAChangedBase) {
+  write_basic_profile();
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o a -q --cache-dir cache").status, 0)
+      << last_stderr();
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o b -q --cache-dir cache").status, 0)
+      << last_stderr();
+  auto first = json::parse(*read_file(tmp / "b/edge-1.2.3.manifest.json"));
+  EXPECT_EQ(first["inputs"][0]["sha256"], *sha256_file(tmp / "rootfs.tar"));
+
+  auto tar = *read_file(tmp / "rootfs.tar");
+  auto pos = tar.find("bookworm");
+  ASSERT_NE(pos, std::string::npos);
+  tar.replace(pos, 8, "trixie!!");
+  ASSERT_EQ(
+      run_command("touch -r " + (tmp / "rootfs.tar").string() + " " + (tmp / "stamp").string())
+          .status,
+      0);
+  tmp.write("rootfs.tar", tar);
+  ASSERT_EQ(
+      run_command("touch -r " + (tmp / "stamp").string() + " " + (tmp / "rootfs.tar").string())
+          .status,
+      0);
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o c -q --cache-dir cache").status, 0)
+      << last_stderr();
+  auto second = json::parse(*read_file(tmp / "c/edge-1.2.3.manifest.json"));
+  EXPECT_EQ(second["inputs"][0]["sha256"], *sha256_file(tmp / "rootfs.tar"));
+  EXPECT_NE(second["inputs"][0]["sha256"], first["inputs"][0]["sha256"]);
+}
+
 TEST_F(BuildCommandTest, SameBytesAcrossDirectoriesAndWorkerCounts) {
   write_basic_profile();
   ASSERT_EQ(edgeforge("build -p profile.yaml -o a -j 1 -q").status, 0) << last_stderr();
