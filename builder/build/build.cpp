@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <sstream>
 
 #include "builder/build/inputs.hpp"
@@ -162,12 +163,15 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   EF_ASSIGN(auto image_stats, squashfs::write_image(tree, result.image, wo, progress));
   fill_digests(tree, image_stats.source_sha256, inputs, cache);
 
-  report("hashing image");
-  EF_ASSIGN(result.image_sha256, sha256_file(result.image));
-  result.image_size = image_stats.bytes;
-
-  report("reading package list");
+  // The compressor threads are done: hash the image while this thread reads
+  // the package list from the inputs.
+  report("hashing image and reading package list");
+  auto image_digest = std::async(std::launch::async, [&] { return sha256_file(result.image); });
   json packages = packages_of(tree);
+  auto digest = image_digest.get();
+  if (!digest) return std::move(digest).error();
+  result.image_sha256 = *digest;
+  result.image_size = image_stats.bytes;
   json input_records = json::array();
   for (const auto& in : inputs) input_records.push_back(in.record);
   json sources = json::array();
