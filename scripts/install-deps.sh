@@ -12,7 +12,7 @@ packages=(
   # base root filesystems
   mmdebstrap
   # outside oracles and benchmark peers
-  squashfs-tools squashfs-tools-ng time
+  squashfs-tools squashfs-tools-ng cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -1,0 +1,428 @@
+#include "signing/verity.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "util/sha256.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ef::signing {
+namespace {
+
+constexpr size_t kDigestSize = 32;       // sha256
+constexpr size_t kReadChunk = 1 << 20;   // a multiple of every valid block size
+constexpr size_t kMaxSaltBytes = 256;    // what veritysetup accepts
+constexpr uint32_t kMinBlockSize = 512;  // the kernel's and veritysetup's limits
+constexpr uint32_t kMaxBlockSize = 512 * 1024;
+constexpr const char* kSaltPrefix = "edgeforge-verity-salt:";
+
+// ---- hex -------------------------------------------------------------------
+
+std::string to_hex(const uint8_t* bytes, size_t size) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out.push_back(kHex[bytes[i] >> 4]);
+    out.push_back(kHex[bytes[i] & 0xf]);
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Result<std::vector<uint8_t>> from_hex(std::string_view hex, const char* what) {
+  if (hex.size() % 2 != 0) {
+    return Error(Errc::invalid_argument, std::string(what) + " has an odd number of hex digits");
+  }
+  std::vector<uint8_t> out(hex.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = hex_value(hex[2 * i]);
+    int lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      return Error(Errc::invalid_argument, std::string(what) + " is not hex: " + std::string(hex));
+    }
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return out;
+}
+
+// ---- hashing ---------------------------------------------------------------
+
+/// sha256(salt || block), the digest of hash format version 1. One context is
+/// reused for every block: creating one per block costs more than hashing 4 KiB.
+class BlockHasher {
+ public:
+  static Result<BlockHasher> create(std::vector<uint8_t> salt) {
+    // An explicit fetch avoids OpenSSL's per-init implicit algorithm lookup.
+    std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md(EVP_MD_fetch(nullptr, "SHA256", nullptr),
+                                                       &EVP_MD_free);
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    if (!md || !ctx) return Error(Errc::internal, "OpenSSL has no SHA-256");
+    return BlockHasher(std::move(md), std::move(ctx), std::move(salt));
+  }
+
+  /// Writes the kDigestSize-byte digest of `size` bytes at `block` to `out`.
+  void digest(const uint8_t* block, size_t size, uint8_t* out) {
+    EVP_DigestInit_ex2(ctx_.get(), md_.get(), nullptr);
+    EVP_DigestUpdate(ctx_.get(), salt_.data(), salt_.size());
+    EVP_DigestUpdate(ctx_.get(), block, size);
+    EVP_DigestFinal_ex(ctx_.get(), out, nullptr);
+  }
+
+ private:
+  BlockHasher(std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md,
+              std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx,
+              std::vector<uint8_t> salt)
+      : md_(std::move(md)), ctx_(std::move(ctx)), salt_(std::move(salt)) {}
+
+  std::unique_ptr<EVP_MD, decltype(&EVP_MD_free)> md_;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx_;
+  std::vector<uint8_t> salt_;
+};
+
+// ---- geometry --------------------------------------------------------------
+
+/// Where each level of the tree lives. Level 0 hashes the data blocks; the
+/// top level is one block. On disk the top level comes first (the kernel's
+/// and veritysetup's layout), so levels are stored in reverse.
+struct Layout {
+  uint32_t data_block_size = 0;
+  uint32_t hash_block_size = 0;
+  uint64_t data_blocks = 0;
+  size_t slot_size = 0;                // bytes per digest slot in a hash block
+  std::vector<uint64_t> level_blocks;  // hash blocks per level, level 0 first
+  std::vector<uint64_t> level_start;   // first block of each level in the tree
+  uint64_t tree_blocks = 0;
+
+  size_t levels() const { return level_blocks.size(); }
+  uint64_t tree_bytes() const { return tree_blocks * hash_block_size; }
+  uint64_t level_offset(size_t level) const { return level_start[level] * hash_block_size; }
+  /// Byte offset in the tree of the digest slot for `index` at `level`.
+  uint64_t slot_offset(size_t level, uint64_t index) const {
+    return level_offset(level) + index * slot_size;
+  }
+};
+
+bool valid_block_size(uint32_t size) {
+  return size >= kMinBlockSize && size <= kMaxBlockSize && (size & (size - 1)) == 0;
+}
+
+Result<void> check_block_sizes(uint32_t data_block_size, uint32_t hash_block_size) {
+  if (!valid_block_size(data_block_size) || !valid_block_size(hash_block_size)) {
+    return Error(Errc::invalid_argument,
+                 "verity block sizes must be powers of two from 512 to 524288 bytes (got " +
+                     std::to_string(data_block_size) + " and " + std::to_string(hash_block_size) +
+                     ")");
+  }
+  return Ok{};
+}
+
+Layout make_layout(uint32_t data_block_size, uint32_t hash_block_size, uint64_t data_blocks) {
+  Layout l;
+  l.data_block_size = data_block_size;
+  l.hash_block_size = hash_block_size;
+  l.data_blocks = data_blocks;
+  // Hash blocks hold a power of two of slots; version 1 pads each slot so
+  // the slots fill the block exactly (32 bytes for sha256 either way).
+  unsigned bits = 0;
+  while ((hash_block_size / kDigestSize) >> (bits + 1)) ++bits;
+  l.slot_size = hash_block_size >> bits;
+  // Same count as the kernel: the levels needed to address data_blocks - 1,
+  // so a single data block has no tree and its digest is the root hash.
+  for (size_t level = 0; bits * level < 64 && ((data_blocks - 1) >> (bits * level)) != 0; ++level) {
+    unsigned shift = bits * static_cast<unsigned>(level + 1);
+    uint64_t blocks = shift >= 64 ? 1 : ((data_blocks - 1) >> shift) + 1;
+    l.level_blocks.push_back(blocks);
+  }
+  l.level_start.resize(l.levels());
+  for (size_t level = l.levels(); level-- > 0;) {
+    l.level_start[level] = l.tree_blocks;
+    l.tree_blocks += l.level_blocks[level];
+  }
+  return l;
+}
+
+// ---- file access -----------------------------------------------------------
+
+Result<UniqueFd> open_file(const std::filesystem::path& path, int flags) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC, 0644));
+  if (!fd) {
+    int err = errno;
+    return errno_error(err == ENOENT ? Errc::not_found : Errc::io, "cannot open " + path.string(),
+                       err);
+  }
+  return fd;
+}
+
+Result<struct stat> stat_fd(int fd, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno_error(Errc::io, "cannot stat " + path.string(), errno);
+  return st;
+}
+
+Result<void> pread_all(int fd, uint8_t* buf, size_t size, uint64_t offset,
+                       const std::filesystem::path& path) {
+  while (size > 0) {
+    ssize_t n = ::pread(fd, buf, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error(Errc::io, "cannot read " + path.string(), errno);
+    if (n == 0) {
+      return Error(Errc::io,
+                   path.string() + ": unexpected end of file at byte " + std::to_string(offset));
+    }
+    buf += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return Ok{};
+}
+
+Result<void> pwrite_all(int fd, const uint8_t* buf, size_t size, uint64_t offset,
+                        const std::filesystem::path& path) {
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, buf, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error(Errc::io, "cannot write " + path.string(), errno);
+    buf += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return Ok{};
+}
+
+/// Reads `length` bytes from the start of `fd` in bounded chunks and hands
+/// each to `fn(bytes, size, offset)`, which returns Result<void>. Chunks are
+/// multiples of any valid block size when `length` is.
+template <typename Fn>
+Result<void> stream_file(int fd, uint64_t length, const std::filesystem::path& path, Fn&& fn) {
+  ::posix_fadvise(fd, 0, static_cast<off_t>(length), POSIX_FADV_SEQUENTIAL);
+  std::vector<uint8_t> buf(kReadChunk);
+  for (uint64_t offset = 0; offset < length;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - offset));
+    EF_TRY(pread_all(fd, buf.data(), n, offset, path));
+    EF_TRY(fn(buf.data(), n, offset));
+    offset += n;
+  }
+  return Ok{};
+}
+
+// ---- building --------------------------------------------------------------
+
+/// The documented default: sha256("edgeforge-verity-salt:" + sha256 hex of
+/// the data), so the same image always gets the same tree and root hash.
+Result<std::vector<uint8_t>> default_salt(int fd, uint64_t length,
+                                          const std::filesystem::path& path) {
+  Sha256 image;
+  EF_TRY(stream_file(fd, length, path, [&](const uint8_t* p, size_t n, uint64_t) -> Result<void> {
+    image.update(p, n);
+    return Ok{};
+  }));
+  return from_hex(sha256_hex(kSaltPrefix + image.hex_digest()), "salt");
+}
+
+Result<std::vector<uint8_t>> choose_salt(const VerityParams& params, int fd, uint64_t length,
+                                         const std::filesystem::path& path) {
+  if (params.salt_hex.empty()) return default_salt(fd, length, path);
+  EF_ASSIGN(auto salt, from_hex(params.salt_hex, "verity salt"));
+  if (salt.size() > kMaxSaltBytes) {
+    return Error(Errc::invalid_argument, "verity salt is longer than 256 bytes");
+  }
+  return salt;
+}
+
+/// Hashes every data block into level 0 (or, with no levels, into `root`).
+Result<void> hash_data(int fd, const Layout& l, const std::filesystem::path& path,
+                       BlockHasher& hasher, std::vector<uint8_t>& tree, uint8_t* root) {
+  uint64_t length = l.data_blocks * l.data_block_size;
+  return stream_file(fd, length, path, [&](const uint8_t* p, size_t n, uint64_t offset) {
+    uint64_t block = offset / l.data_block_size;
+    for (size_t pos = 0; pos < n; pos += l.data_block_size, ++block) {
+      uint8_t* out = l.levels() == 0 ? root : tree.data() + l.slot_offset(0, block);
+      hasher.digest(p + pos, l.data_block_size, out);
+    }
+    return Result<void>(Ok{});
+  });
+}
+
+/// Fills levels 1.. from the level below, then the root from the top block.
+void hash_levels(const Layout& l, BlockHasher& hasher, std::vector<uint8_t>& tree, uint8_t* root) {
+  if (l.levels() == 0) return;
+  for (size_t level = 1; level < l.levels(); ++level) {
+    for (uint64_t b = 0; b < l.level_blocks[level - 1]; ++b) {
+      const uint8_t* block = tree.data() + l.level_offset(level - 1) + b * l.hash_block_size;
+      hasher.digest(block, l.hash_block_size, tree.data() + l.slot_offset(level, b));
+    }
+  }
+  hasher.digest(tree.data() + l.level_offset(l.levels() - 1), l.hash_block_size, root);
+}
+
+/// How many bytes of `data_fd` are data: the whole file, or when the tree
+/// goes into the same file, everything before `hash_offset`.
+Result<uint64_t> data_length(int data_fd, int tree_fd, uint64_t hash_offset,
+                             const std::filesystem::path& data, const std::filesystem::path& tree) {
+  EF_ASSIGN(struct stat ds, stat_fd(data_fd, data));
+  EF_ASSIGN(struct stat ts, stat_fd(tree_fd, tree));
+  uint64_t size = static_cast<uint64_t>(ds.st_size);
+  bool same_file = ds.st_dev == ts.st_dev && ds.st_ino == ts.st_ino;
+  return same_file ? std::min(size, hash_offset) : size;
+}
+
+Result<uint64_t> count_data_blocks(uint64_t length, uint32_t block_size,
+                                   const std::filesystem::path& data) {
+  if (length == 0) {
+    return Error(Errc::invalid_argument,
+                 data.string() + ": cannot build a verity tree over empty data");
+  }
+  if (length % block_size != 0) {
+    return Error(Errc::invalid_argument, data.string() + ": size " + std::to_string(length) +
+                                             " is not a multiple of the verity data block size " +
+                                             std::to_string(block_size) + "; pad the image first");
+  }
+  return length / block_size;
+}
+
+Result<void> check_hash_offset(uint64_t hash_offset, uint32_t hash_block_size) {
+  // The kernel takes the tree's start in hash blocks, so it must be aligned.
+  if (hash_offset % hash_block_size != 0) {
+    return Error(Errc::invalid_argument, "verity hash offset " + std::to_string(hash_offset) +
+                                             " is not a multiple of the hash block size " +
+                                             std::to_string(hash_block_size));
+  }
+  return Ok{};
+}
+
+// ---- verifying -------------------------------------------------------------
+
+Error mismatch(const std::string& what) {
+  return Error(Errc::checksum, what + " does not match the verity tree");
+}
+
+std::string hash_block_name(const Layout& l, size_t level, uint64_t block, uint64_t hash_offset) {
+  uint64_t offset = hash_offset + l.level_offset(level) + block * l.hash_block_size;
+  return "hash block " + std::to_string(l.level_start[level] + block) + " (level " +
+         std::to_string(level) + ", byte offset " + std::to_string(offset) + ")";
+}
+
+/// Checks the top block against the root hash and every lower hash block
+/// against its slot in the level above, top down.
+Result<void> verify_levels(const Layout& l, BlockHasher& hasher, const std::vector<uint8_t>& tree,
+                           const std::vector<uint8_t>& root, uint64_t hash_offset) {
+  uint8_t digest[kDigestSize];
+  if (l.levels() == 0) return Ok{};
+  size_t top = l.levels() - 1;
+  hasher.digest(tree.data() + l.level_offset(top), l.hash_block_size, digest);
+  if (std::memcmp(digest, root.data(), kDigestSize) != 0) {
+    return mismatch(hash_block_name(l, top, 0, hash_offset) + " (root hash)");
+  }
+  for (size_t level = top; level-- > 0;) {
+    for (uint64_t b = 0; b < l.level_blocks[level]; ++b) {
+      hasher.digest(tree.data() + l.level_offset(level) + b * l.hash_block_size, l.hash_block_size,
+                    digest);
+      if (std::memcmp(digest, tree.data() + l.slot_offset(level + 1, b), kDigestSize) != 0) {
+        return mismatch(hash_block_name(l, level, b, hash_offset));
+      }
+    }
+  }
+  return Ok{};
+}
+
+Result<void> verify_data(int fd, const Layout& l, const std::filesystem::path& path,
+                         BlockHasher& hasher, const std::vector<uint8_t>& tree,
+                         const std::vector<uint8_t>& root) {
+  uint64_t length = l.data_blocks * l.data_block_size;
+  return stream_file(fd, length, path, [&](const uint8_t* p, size_t n, uint64_t offset) {
+    uint8_t digest[kDigestSize];
+    uint64_t block = offset / l.data_block_size;
+    for (size_t pos = 0; pos < n; pos += l.data_block_size, ++block) {
+      hasher.digest(p + pos, l.data_block_size, digest);
+      const uint8_t* want = l.levels() == 0 ? root.data() : tree.data() + l.slot_offset(0, block);
+      if (std::memcmp(digest, want, kDigestSize) != 0) {
+        return Result<void>(mismatch(path.string() + ": data block " + std::to_string(block) +
+                                     " (byte offset " + std::to_string(offset + pos) + ")"));
+      }
+    }
+    return Result<void>(Ok{});
+  });
+}
+
+Result<Layout> layout_from_info(const VerityInfo& info) {
+  if (info.algorithm != "sha256") {
+    return Error(Errc::invalid_argument, "unsupported verity hash algorithm: " + info.algorithm);
+  }
+  EF_TRY(check_block_sizes(info.data_block_size, info.hash_block_size));
+  EF_TRY(check_hash_offset(info.hash_offset, info.hash_block_size));
+  if (info.data_blocks == 0) return Error(Errc::invalid_argument, "verity info has no data blocks");
+  Layout l = make_layout(info.data_block_size, info.hash_block_size, info.data_blocks);
+  if (l.tree_bytes() != info.tree_size) {
+    return Error(Errc::invalid_argument, "verity tree size " + std::to_string(info.tree_size) +
+                                             " does not match " + std::to_string(l.tree_bytes()) +
+                                             " expected for " + std::to_string(info.data_blocks) +
+                                             " data blocks");
+  }
+  return l;
+}
+
+}  // namespace
+
+Result<VerityInfo> build_verity_tree(const std::filesystem::path& data,
+                                     const std::filesystem::path& tree, uint64_t hash_offset,
+                                     const VerityParams& params) {
+  EF_TRY(check_block_sizes(params.data_block_size, params.hash_block_size));
+  EF_TRY(check_hash_offset(hash_offset, params.hash_block_size));
+  EF_ASSIGN(UniqueFd data_fd, open_file(data, O_RDONLY));
+  EF_ASSIGN(UniqueFd tree_fd, open_file(tree, O_WRONLY | O_CREAT));
+  EF_ASSIGN(uint64_t length, data_length(data_fd.get(), tree_fd.get(), hash_offset, data, tree));
+  EF_ASSIGN(uint64_t data_blocks, count_data_blocks(length, params.data_block_size, data));
+  EF_ASSIGN(auto salt, choose_salt(params, data_fd.get(), length, data));
+
+  Layout l = make_layout(params.data_block_size, params.hash_block_size, data_blocks);
+  VerityInfo info;
+  info.data_block_size = l.data_block_size;
+  info.hash_block_size = l.hash_block_size;
+  info.data_blocks = data_blocks;
+  info.salt_hex = to_hex(salt.data(), salt.size());
+  info.hash_offset = hash_offset;
+  info.tree_size = l.tree_bytes();
+
+  EF_ASSIGN(auto hasher, BlockHasher::create(std::move(salt)));
+  std::vector<uint8_t> bytes(l.tree_bytes());  // zeroes: the padding of every hash block
+  uint8_t root[kDigestSize];
+  EF_TRY(hash_data(data_fd.get(), l, data, hasher, bytes, root));
+  hash_levels(l, hasher, bytes, root);
+  EF_TRY(pwrite_all(tree_fd.get(), bytes.data(), bytes.size(), hash_offset, tree));
+  info.root_hash_hex = to_hex(root, kDigestSize);
+  return info;
+}
+
+Result<void> verify_verity_tree(const std::filesystem::path& data,
+                                const std::filesystem::path& tree, const VerityInfo& info) {
+  EF_ASSIGN(Layout l, layout_from_info(info));
+  EF_ASSIGN(auto salt, from_hex(info.salt_hex, "verity salt"));
+  EF_ASSIGN(auto root, from_hex(info.root_hash_hex, "verity root hash"));
+  if (root.size() != kDigestSize) {
+    return Error(Errc::invalid_argument, "verity root hash is not a sha256 digest");
+  }
+  EF_ASSIGN(UniqueFd tree_fd, open_file(tree, O_RDONLY));
+  std::vector<uint8_t> bytes(l.tree_bytes());
+  EF_TRY(pread_all(tree_fd.get(), bytes.data(), bytes.size(), info.hash_offset, tree));
+  EF_ASSIGN(auto hasher, BlockHasher::create(std::move(salt)));
+  EF_TRY(verify_levels(l, hasher, bytes, root, info.hash_offset));
+  EF_ASSIGN(UniqueFd data_fd, open_file(data, O_RDONLY));
+  return verify_data(data_fd.get(), l, data, hasher, bytes, root);
+}
+
+}  // namespace ef::signing
