@@ -79,6 +79,18 @@ Result<void> stream_archive(const SourceInfo& source, std::vector<Inode*>::const
   return Ok{};
 }
 
+// Streams one file that is not inside an archive (inline or on the host).
+Result<void> stream_loose_file(Inode& inode, const SourceInfo& info, FileSink& sink) {
+  EF_TRY(sink.begin_file(inode));
+  if (inode.data.kind == DataRef::Kind::inline_bytes) {
+    EF_TRY(sink.append(inode.data.text->data(), inode.data.text->size()));
+  } else if (inode.data.kind == DataRef::Kind::host_file) {
+    auto streamed = stream_host_file(*inode.data.text, inode.size, sink);
+    if (!streamed) return std::move(streamed).error().with_context(info.label);
+  }
+  return sink.end_file();
+}
+
 // Collects a file's bytes in memory.
 class StringSink final : public FileSink {
  public:
@@ -111,10 +123,8 @@ Result<std::string> read_file_content(const Tree& tree, const Inode& inode, uint
   const SourceInfo& info = tree.sources().at(inode.data.source);
   if (inode.data.kind == DataRef::Kind::archive_entry) {
     EF_TRY(stream_archive(info, one.cbegin(), one.cend(), sink));
-  } else if (inode.data.kind == DataRef::Kind::host_file) {
-    EF_TRY(stream_host_file(*inode.data.text, inode.size, sink));
-  } else if (inode.data.kind == DataRef::Kind::inline_bytes) {
-    return *inode.data.text;
+  } else {
+    EF_TRY(stream_loose_file(mutable_inode, info, sink));
   }
   return sink.take();
 }
@@ -136,17 +146,7 @@ Result<std::vector<std::string>> stream_file_data(Tree& tree, FileSink& sink) {
                info.kind == SourceInfo::Kind::archive_member) {
       EF_TRY(stream_archive(info, it, group_end, sink));
     } else {
-      for (auto f = it; f != group_end; ++f) {
-        Inode& inode = **f;
-        EF_TRY(sink.begin_file(inode));
-        if (inode.data.kind == DataRef::Kind::inline_bytes) {
-          EF_TRY(sink.append(inode.data.text->data(), inode.data.text->size()));
-        } else if (inode.data.kind == DataRef::Kind::host_file) {
-          auto streamed = stream_host_file(*inode.data.text, inode.size, sink);
-          if (!streamed) return std::move(streamed).error().with_context(info.label);
-        }
-        EF_TRY(sink.end_file());
-      }
+      for (auto f = it; f != group_end; ++f) EF_TRY(stream_loose_file(**f, info, sink));
     }
     it = group_end;
   }
