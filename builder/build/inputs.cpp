@@ -21,6 +21,24 @@ std::string shown(const Profile& p, const fs::path& path) {
   return rel.empty() ? path.string() : rel.string();
 }
 
+// Sets in.sha256 for the local file in.local: from the cache's digest memo
+// when the file is unchanged, else by hashing it now, or (with `may_defer`)
+// by leaving in.identity set so the data pass hashes it while reading it
+// anyway (see fill_digests).
+Result<void> local_digest(fetch::Cache& cache, bool may_defer, ResolvedInput& in) {
+  EF_ASSIGN(auto identity, fetch::file_identity(in.local));
+  auto memo = cache.digest_memo();
+  if (auto known = memo.lookup(in.local, identity)) {
+    in.sha256 = *known;
+  } else if (may_defer) {
+    in.identity = identity;
+  } else {
+    EF_ASSIGN(in.sha256, sha256_file(in.local));
+    memo.remember(in.local, identity, in.sha256);
+  }
+  return Ok{};
+}
+
 Result<ResolvedInput> resolve_artifact(const Profile& p, const ArtifactRef& ref,
                                        fetch::Cache& cache, ResolvedInput in) {
   if (ref.is_remote()) {
@@ -34,20 +52,11 @@ Result<ResolvedInput> resolve_artifact(const Profile& p, const ArtifactRef& ref,
     in.record["path"] = shown(p, ref.path);
     std::error_code ec;
     if (fs::is_directory(ref.path, ec)) return in;  // OCI layout directories have no single digest
-    auto identity = fetch::file_identity(ref.path);
-    if (!identity) return std::move(identity).error().with_context(ref.loc.str() + ": " + in.role);
-    auto memo = cache.digest_memo();
-    if (auto known = memo.lookup(ref.path, *identity)) {
-      in.sha256 = *known;
-    } else if (ref.sha256.empty() && in.kind == "tarball") {
-      in.identity = *identity;  // hashed while the data pass reads it (see fill_digests)
-      return in;
-    } else {
-      auto digest = sha256_file(ref.path);
-      if (!digest) return std::move(digest).error().with_context(ref.loc.str() + ": " + in.role);
-      memo.remember(ref.path, *identity, *digest);
-      in.sha256 = *digest;
-    }
+    // A pinned file is checked before use; an unpinned tarball may be hashed later.
+    bool may_defer = ref.sha256.empty() && in.kind == "tarball";
+    auto digested = local_digest(cache, may_defer, in);
+    if (!digested) return std::move(digested).error().with_context(ref.loc.str() + ": " + in.role);
+    if (in.identity) return in;
     if (!ref.sha256.empty() && in.sha256 != ref.sha256)
       return Error(Errc::checksum, ref.loc.str() + ": " + in.role + ": " + ref.path.string() +
                                        " has sha256 " + in.sha256 + ", the profile pins " +
@@ -85,8 +94,8 @@ Result<ResolvedInput> resolve_base(const Profile& p, fetch::Cache& cache,
   auto tarball = fetch::materialize_mmdebstrap(cache, recipe, epoch);
   if (!tarball) return std::move(tarball).error().with_context(recipe.loc.str() + ": base");
   in.local = *tarball;
-  EF_ASSIGN(in.sha256, fetch::Cache::keyed_digest(in.local));
-  in.record["sha256"] = in.sha256;
+  EF_TRY(local_digest(cache, /*may_defer=*/true, in));
+  if (!in.sha256.empty()) in.record["sha256"] = in.sha256;
   in.record["recipe"] = {{"suite", recipe.suite},
                          {"variant", recipe.variant},
                          {"architecture", recipe.architecture},

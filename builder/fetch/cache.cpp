@@ -495,14 +495,4 @@ Result<fs::path> Cache::get_or_create(const std::string& key,
   return target;
 }
 
-Result<std::string> Cache::keyed_digest(const std::filesystem::path& path) {
-  std::filesystem::path sidecar = path.string() + ".sha256";
-  auto stored = read_file(sidecar);
-  if (stored && stored->size() >= 64 && is_sha256_hex(stored->substr(0, 64)))
-    return stored->substr(0, 64);
-  EF_ASSIGN(auto digest, sha256_file(path));
-  EF_TRY(write_file_atomic(sidecar, digest + "\n"));
-  return digest;
-}
-
 }  // namespace ef::fetch

@@ -60,11 +60,6 @@ class Cache {
       const std::string& key,
       const std::function<Result<void>(const std::filesystem::path&)>& produce);
 
-  /// Returns the sha256 of a keyed entry at `path`, from its `.sha256`
-  /// sidecar, or computed once and stored there, so later builds from the
-  /// cache do not hash gigabytes again.
-  static Result<std::string> keyed_digest(const std::filesystem::path& path);
-
   /// The memo of local input digests (<dir>/digests).
   DigestMemo digest_memo() const { return DigestMemo(options_.dir / "digests"); }
 
