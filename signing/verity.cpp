@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -317,46 +318,112 @@ std::string hash_block_name(const Layout& l, size_t level, uint64_t block, uint6
          std::to_string(level) + ", byte offset " + std::to_string(offset) + ")";
 }
 
-/// Checks the top block against the root hash and every lower hash block
-/// against its slot in the level above, top down.
-Result<void> verify_levels(const Layout& l, BlockHasher& hasher, const std::vector<uint8_t>& tree,
-                           const std::vector<uint8_t>& root, uint64_t hash_offset) {
-  uint8_t digest[kDigestSize];
-  if (l.levels() == 0) return Ok{};
-  size_t top = l.levels() - 1;
-  hasher.digest(tree.data() + l.level_offset(top), l.hash_block_size, digest);
-  if (std::memcmp(digest, root.data(), kDigestSize) != 0) {
-    return mismatch(hash_block_name(l, top, 0, hash_offset) + " (root hash)");
+/// Reads consecutive digest slots (one per block of the level below) through
+/// a small buffer, so checking a level never holds more than a chunk.
+class SlotReader {
+ public:
+  SlotReader(int fd, uint64_t first_slot_offset, size_t slot_size, uint64_t slots,
+             const std::filesystem::path& path)
+      : fd_(fd), base_(first_slot_offset), slot_size_(slot_size), slots_(slots), path_(path) {}
+
+  /// The digest in slot `index` (< the slot count); reads ahead in order.
+  Result<const uint8_t*> get(uint64_t index) {
+    if (index < first_ || index >= first_ + buffered_) {
+      buffered_ = std::min<uint64_t>(kSlotsPerRead, slots_ - index);
+      first_ = index;
+      buf_.resize(buffered_ * slot_size_);
+      EF_TRY(pread_all(fd_, buf_.data(), buf_.size(), base_ + index * slot_size_, path_));
+    }
+    return buf_.data() + (index - first_) * slot_size_;
   }
-  for (size_t level = top; level-- > 0;) {
-    for (uint64_t b = 0; b < l.level_blocks[level]; ++b) {
-      hasher.digest(tree.data() + l.level_offset(level) + b * l.hash_block_size, l.hash_block_size,
-                    digest);
-      if (std::memcmp(digest, tree.data() + l.slot_offset(level + 1, b), kDigestSize) != 0) {
-        return mismatch(hash_block_name(l, level, b, hash_offset));
-      }
+
+ private:
+  static constexpr uint64_t kSlotsPerRead = 4096;
+
+  int fd_;
+  uint64_t base_;
+  size_t slot_size_;
+  uint64_t slots_;
+  const std::filesystem::path& path_;
+  std::vector<uint8_t> buf_;
+  uint64_t first_ = 0, buffered_ = 0;
+};
+
+/// Where the blocks being checked live and what to call them in errors.
+struct BlockRun {
+  int fd = -1;
+  uint64_t offset = 0;  // of the first block in the file
+  uint64_t blocks = 0;
+  uint32_t block_size = 0;
+  const std::filesystem::path* path = nullptr;
+  std::function<std::string(uint64_t)> name;  // describes block i
+};
+
+/// Hashes each block of `run` and compares it with consecutive slots.
+Result<void> check_run(const BlockRun& run, BlockHasher& hasher, SlotReader& slots) {
+  std::vector<uint8_t> buf(std::max<size_t>(kReadChunk, run.block_size));
+  uint64_t per_read = buf.size() / run.block_size;
+  uint8_t digest[kDigestSize];
+  for (uint64_t first = 0; first < run.blocks; first += per_read) {
+    uint64_t n = std::min(per_read, run.blocks - first);
+    EF_TRY(pread_all(run.fd, buf.data(), n * run.block_size, run.offset + first * run.block_size,
+                     *run.path));
+    for (uint64_t i = 0; i < n; ++i) {
+      hasher.digest(buf.data() + i * run.block_size, run.block_size, digest);
+      EF_ASSIGN(const uint8_t* want, slots.get(first + i));
+      if (std::memcmp(digest, want, kDigestSize) != 0) return mismatch(run.name(first + i));
     }
   }
   return Ok{};
 }
 
-Result<void> verify_data(int fd, const Layout& l, const std::filesystem::path& path,
-                         BlockHasher& hasher, const std::vector<uint8_t>& tree,
-                         const std::vector<uint8_t>& root) {
-  uint64_t length = l.data_blocks * l.data_block_size;
-  return stream_file(fd, length, path, [&](const uint8_t* p, size_t n, uint64_t offset) {
+/// Checks the tree top down (root, then each level against the one above),
+/// then the data against level 0. Reads through fixed-size buffers: memory
+/// does not grow with the image or with what `info` claims.
+Result<void> verify_streaming(int data_fd, uint64_t data_base, int tree_fd, uint64_t tree_base,
+                              const Layout& l, const VerityInfo& info, BlockHasher& hasher,
+                              const std::vector<uint8_t>& root, const std::filesystem::path& data,
+                              const std::filesystem::path& tree) {
+  uint64_t hash_base = tree_base + info.hash_offset;
+  if (l.levels() > 0) {
+    size_t top = l.levels() - 1;
+    std::vector<uint8_t> block(l.hash_block_size);
     uint8_t digest[kDigestSize];
-    uint64_t block = offset / l.data_block_size;
-    for (size_t pos = 0; pos < n; pos += l.data_block_size, ++block) {
-      hasher.digest(p + pos, l.data_block_size, digest);
-      const uint8_t* want = l.levels() == 0 ? root.data() : tree.data() + l.slot_offset(0, block);
-      if (std::memcmp(digest, want, kDigestSize) != 0) {
-        return Result<void>(mismatch(path.string() + ": data block " + std::to_string(block) +
-                                     " (byte offset " + std::to_string(offset + pos) + ")"));
-      }
+    EF_TRY(pread_all(tree_fd, block.data(), block.size(), hash_base + l.level_offset(top), tree));
+    hasher.digest(block.data(), block.size(), digest);
+    if (std::memcmp(digest, root.data(), kDigestSize) != 0) {
+      return mismatch(hash_block_name(l, top, 0, info.hash_offset) + " (root hash)");
     }
-    return Result<void>(Ok{});
-  });
+    for (size_t level = top; level-- > 0;) {
+      SlotReader slots(tree_fd, hash_base + l.slot_offset(level + 1, 0), l.slot_size,
+                       l.level_blocks[level], tree);
+      BlockRun run{
+          tree_fd,
+          hash_base + l.level_offset(level),
+          l.level_blocks[level],
+          l.hash_block_size,
+          &tree,
+          [&, level](uint64_t b) { return hash_block_name(l, level, b, info.hash_offset); }};
+      EF_TRY(check_run(run, hasher, slots));
+    }
+  }
+  ::posix_fadvise(data_fd, static_cast<off_t>(data_base),
+                  static_cast<off_t>(l.data_blocks * l.data_block_size), POSIX_FADV_SEQUENTIAL);
+  BlockRun run{data_fd, data_base, l.data_blocks, l.data_block_size, &data, [&](uint64_t b) {
+                 return data.string() + ": data block " + std::to_string(b) + " (byte offset " +
+                        std::to_string(b * l.data_block_size) + ")";
+               }};
+  if (l.levels() == 0) {
+    // One data block: its digest is the root hash.
+    std::vector<uint8_t> block(l.data_block_size);
+    uint8_t digest[kDigestSize];
+    EF_TRY(pread_all(data_fd, block.data(), block.size(), data_base, data));
+    hasher.digest(block.data(), block.size(), digest);
+    if (std::memcmp(digest, root.data(), kDigestSize) != 0) return mismatch(run.name(0));
+    return Ok{};
+  }
+  SlotReader slots(tree_fd, hash_base + l.slot_offset(0, 0), l.slot_size, l.data_blocks, tree);
+  return check_run(run, hasher, slots);
 }
 
 Result<Layout> layout_from_info(const VerityInfo& info) {
@@ -410,19 +477,26 @@ Result<VerityInfo> build_verity_tree(const std::filesystem::path& data,
 
 Result<void> verify_verity_tree(const std::filesystem::path& data,
                                 const std::filesystem::path& tree, const VerityInfo& info) {
+  EF_ASSIGN(UniqueFd data_fd, open_file(data, O_RDONLY));
+  EF_ASSIGN(UniqueFd tree_fd, open_file(tree, O_RDONLY));
+  return verify_verity_fds(data_fd.get(), 0, tree_fd.get(), 0, info, data, tree);
+}
+
+Result<void> verify_verity_fds(int data_fd, uint64_t data_base, int tree_fd, uint64_t tree_base,
+                               const VerityInfo& info, const std::filesystem::path& data_name,
+                               const std::filesystem::path& tree_name) {
   EF_ASSIGN(Layout l, layout_from_info(info));
   EF_ASSIGN(auto salt, from_hex(info.salt_hex, "verity salt"));
+  if (salt.size() > kMaxSaltBytes) {
+    return Error(Errc::invalid_argument, "verity salt is longer than 256 bytes");
+  }
   EF_ASSIGN(auto root, from_hex(info.root_hash_hex, "verity root hash"));
   if (root.size() != kDigestSize) {
     return Error(Errc::invalid_argument, "verity root hash is not a sha256 digest");
   }
-  EF_ASSIGN(UniqueFd tree_fd, open_file(tree, O_RDONLY));
-  std::vector<uint8_t> bytes(l.tree_bytes());
-  EF_TRY(pread_all(tree_fd.get(), bytes.data(), bytes.size(), info.hash_offset, tree));
   EF_ASSIGN(auto hasher, BlockHasher::create(std::move(salt)));
-  EF_TRY(verify_levels(l, hasher, bytes, root, info.hash_offset));
-  EF_ASSIGN(UniqueFd data_fd, open_file(data, O_RDONLY));
-  return verify_data(data_fd.get(), l, data, hasher, bytes, root);
+  return verify_streaming(data_fd, data_base, tree_fd, tree_base, l, info, hasher, root, data_name,
+                          tree_name);
 }
 
 }  // namespace ef::signing

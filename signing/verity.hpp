@@ -65,4 +65,12 @@ Result<VerityInfo> build_verity_tree(const std::filesystem::path& data,
 Result<void> verify_verity_tree(const std::filesystem::path& data,
                                 const std::filesystem::path& tree, const VerityInfo& info);
 
+/// The same check on open files: the data starts at byte `data_base` of
+/// `data_fd` and the tree at `tree_base + info.hash_offset` of `tree_fd`
+/// (e.g. both inside one bundle file). Reads through fixed-size buffers, so
+/// memory stays bounded whatever `info` claims. The names appear in errors.
+Result<void> verify_verity_fds(int data_fd, uint64_t data_base, int tree_fd, uint64_t tree_base,
+                               const VerityInfo& info, const std::filesystem::path& data_name,
+                               const std::filesystem::path& tree_name);
+
 }  // namespace ef::signing

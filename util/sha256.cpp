@@ -37,6 +37,12 @@ std::string Sha256::hex_digest() {
   return out;
 }
 
+std::string Sha256::hex_digest_so_far() const {
+  Sha256 copy;
+  EVP_MD_CTX_copy_ex(copy.impl_->ctx.get(), impl_->ctx.get());
+  return copy.hex_digest();
+}
+
 std::string sha256_hex(std::string_view data) {
   Sha256 h;
   h.update(data);

@@ -27,6 +27,9 @@ class Sha256 {
   void update(std::string_view data) { update(data.data(), data.size()); }
   /// Finishes and returns the digest as 64 lower-case hex characters.
   std::string hex_digest();
+  /// The digest of what was fed so far, leaving this hasher open for more
+  /// (e.g. an image's digest on the way to the digest of image + tree).
+  std::string hex_digest_so_far() const;
 
  private:
   struct Impl;

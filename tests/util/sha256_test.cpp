@@ -19,6 +19,14 @@ TEST(Sha256, IncrementalEqualsOneShot) {
   EXPECT_EQ(h.hex_digest(), sha256_hex("abc"));
 }
 
+TEST(Sha256, DigestSoFarLeavesTheHasherOpen) {
+  Sha256 h;
+  h.update("ab");
+  EXPECT_EQ(h.hex_digest_so_far(), sha256_hex("ab"));
+  h.update("c");
+  EXPECT_EQ(h.hex_digest(), sha256_hex("abc"));
+}
+
 TEST(Sha256, FileAndValidation) {
   test::TempDir tmp;
   auto p = tmp.write("f", "abc");
