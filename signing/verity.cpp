@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "util/file_io.hpp"
 #include "util/sha256.hpp"
 #include "util/unique_fd.hpp"
 
@@ -175,36 +176,6 @@ Result<struct stat> stat_fd(int fd, const std::filesystem::path& path) {
   return st;
 }
 
-Result<void> pread_all(int fd, uint8_t* buf, size_t size, uint64_t offset,
-                       const std::filesystem::path& path) {
-  while (size > 0) {
-    ssize_t n = ::pread(fd, buf, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error(Errc::io, "cannot read " + path.string(), errno);
-    if (n == 0) {
-      return Error(Errc::io,
-                   path.string() + ": unexpected end of file at byte " + std::to_string(offset));
-    }
-    buf += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return Ok{};
-}
-
-Result<void> pwrite_all(int fd, const uint8_t* buf, size_t size, uint64_t offset,
-                        const std::filesystem::path& path) {
-  while (size > 0) {
-    ssize_t n = ::pwrite(fd, buf, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error(Errc::io, "cannot write " + path.string(), errno);
-    buf += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return Ok{};
-}
-
 /// Reads `length` bytes from the start of `fd` in bounded chunks and hands
 /// each to `fn(bytes, size, offset)`, which returns Result<void>. Chunks are
 /// multiples of any valid block size when `length` is.
@@ -360,8 +331,8 @@ struct BlockRun {
 };
 
 /// Hashes each block of `run` and compares it with consecutive slots.
-Result<void> check_run(const BlockRun& run, BlockHasher& hasher, SlotReader& slots) {
-  std::vector<uint8_t> buf(std::max<size_t>(kReadChunk, run.block_size));
+Result<void> check_run(const BlockRun& run, BlockHasher& hasher, SlotReader& slots,
+                       std::vector<uint8_t>& buf) {
   uint64_t per_read = buf.size() / run.block_size;
   uint8_t digest[kDigestSize];
   for (uint64_t first = 0; first < run.blocks; first += per_read) {
@@ -385,6 +356,9 @@ Result<void> verify_streaming(int data_fd, uint64_t data_base, int tree_fd, uint
                               const std::vector<uint8_t>& root, const std::filesystem::path& data,
                               const std::filesystem::path& tree) {
   uint64_t hash_base = tree_base + info.hash_offset;
+  // One read buffer for every level and the data (block sizes divide it).
+  std::vector<uint8_t> buf(
+      std::max<size_t>(kReadChunk, std::max(l.hash_block_size, l.data_block_size)));
   if (l.levels() > 0) {
     size_t top = l.levels() - 1;
     std::vector<uint8_t> block(l.hash_block_size);
@@ -404,7 +378,7 @@ Result<void> verify_streaming(int data_fd, uint64_t data_base, int tree_fd, uint
           l.hash_block_size,
           &tree,
           [&, level](uint64_t b) { return hash_block_name(l, level, b, info.hash_offset); }};
-      EF_TRY(check_run(run, hasher, slots));
+      EF_TRY(check_run(run, hasher, slots, buf));
     }
   }
   ::posix_fadvise(data_fd, static_cast<off_t>(data_base),
@@ -423,7 +397,7 @@ Result<void> verify_streaming(int data_fd, uint64_t data_base, int tree_fd, uint
     return Ok{};
   }
   SlotReader slots(tree_fd, hash_base + l.slot_offset(0, 0), l.slot_size, l.data_blocks, tree);
-  return check_run(run, hasher, slots);
+  return check_run(run, hasher, slots, buf);
 }
 
 Result<Layout> layout_from_info(const VerityInfo& info) {

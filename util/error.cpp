@@ -28,6 +28,12 @@ const char* errc_name(Errc code) {
       return "image";
     case Errc::subprocess:
       return "subprocess";
+    case Errc::bad_bundle:
+      return "bad_bundle";
+    case Errc::untrusted:
+      return "untrusted";
+    case Errc::refused:
+      return "refused";
     case Errc::internal:
       return "internal";
   }

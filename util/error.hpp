@@ -24,6 +24,9 @@ enum class Errc {
   hostile_entry,     // an input entry tries to escape or corrupt the tree
   image,             // writing or reading a squashfs image failed
   subprocess,        // an external tool failed
+  bad_bundle,        // a bundle file is malformed (header, manifest, signature block)
+  untrusted,         // a bundle has no valid signature by a trusted, non-revoked key
+  refused,           // a valid bundle that policy refuses (compatible, version floor)
   internal,          // a bug in edgeforge
 };
 

@@ -1,0 +1,279 @@
+#include "signing/bundle.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <future>
+#include <vector>
+
+#include "util/atomic_file.hpp"
+#include "util/file_io.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::signing {
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+constexpr const char* kSaltPrefix = "edgeforge-verity-salt:";
+
+Error bad(const std::string& message) {
+  return Error(Errc::bad_bundle, message);
+}
+
+Result<UniqueFd> open_read(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    int err = errno;
+    return errno_error(err == ENOENT ? Errc::not_found : Errc::io, "cannot open " + path.string(),
+                       err);
+  }
+  return fd;
+}
+
+Result<uint64_t> file_size(int fd, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno_error(Errc::io, "cannot stat " + path.string(), errno);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+/// Feeds `length` bytes of `fd` from `offset` to `fn(data, size)`.
+template <typename Fn>
+Result<void> stream_range(int fd, uint64_t offset, uint64_t length,
+                          const std::filesystem::path& path, Fn&& fn) {
+  ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length),
+                  POSIX_FADV_SEQUENTIAL);
+  std::vector<char> buf(kChunk);
+  for (uint64_t done = 0; done < length;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+    EF_TRY(pread_all(fd, buf.data(), n, offset + done, path));
+    fn(buf.data(), n);
+    done += n;
+  }
+  return Ok{};
+}
+
+/// Copies `length` bytes of `in` to the end of `out` (in-kernel when it can).
+Result<void> append_file(int in, uint64_t length, const std::filesystem::path& in_path,
+                         AtomicFile& out) {
+  loff_t in_off = 0;
+  while (length > 0) {
+    ssize_t n = ::copy_file_range(in, &in_off, out.fd(), nullptr, length, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // unsupported here (or EOF): finish with plain copies
+    length -= static_cast<uint64_t>(n);
+  }
+  std::vector<char> buf(kChunk);
+  while (length > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length));
+    EF_TRY(pread_all(in, buf.data(), n, static_cast<uint64_t>(in_off), in_path));
+    EF_TRY(out.write(std::string_view(buf.data(), n)));
+    in_off += static_cast<loff_t>(n);
+    length -= n;
+  }
+  return Ok{};
+}
+
+std::string short_id(const std::string& key_id) {
+  return key_id.substr(0, 16);
+}
+
+}  // namespace
+
+// ---- writing ---------------------------------------------------------------
+
+Result<BundleManifest> create_bundle(const BundleInputs& in,
+                                     const std::vector<const SigningKey*>& keys,
+                                     const std::filesystem::path& out) {
+  if (keys.empty()) return Error(Errc::invalid_argument, "a bundle needs at least one signing key");
+  EF_ASSIGN(UniqueFd image, open_read(in.image));
+  EF_ASSIGN(uint64_t image_size, file_size(image.get(), in.image));
+  if (image_size == 0 || image_size % 4096 != 0) {
+    return Error(Errc::invalid_argument,
+                 in.image.string() + ": size " + std::to_string(image_size) +
+                     " is not a non-zero multiple of 4096; squashfs images are padded to 4 KiB "
+                     "(mksquashfs and edgeforge do this by default)");
+  }
+
+  // One pass gives the image digest and starts the payload digest.
+  Sha256 payload_hash;
+  EF_TRY(stream_range(image.get(), 0, image_size, in.image,
+                      [&](const char* p, size_t n) { payload_hash.update(p, n); }));
+  std::string image_sha = payload_hash.hex_digest_so_far();
+
+  // The tree goes to a scratch file beside the output, removed on return.
+  EF_ASSIGN(AtomicFile tree_file, AtomicFile::create(out.string() + ".verity"));
+  VerityParams params;
+  params.salt_hex = sha256_hex(kSaltPrefix + image_sha);
+  EF_ASSIGN(VerityInfo verity, build_verity_tree(in.image, tree_file.temp_path(), 0, params));
+  verity.hash_offset = image_size;  // in the payload, the tree follows the image
+  EF_TRY(stream_range(tree_file.fd(), 0, verity.tree_size, tree_file.temp_path(),
+                      [&](const char* p, size_t n) { payload_hash.update(p, n); }));
+
+  BundleManifest m;
+  m.product = in.product;
+  m.compatible = in.compatible;
+  m.version = in.version;
+  m.min_version = in.min_version;
+  m.epoch = in.epoch;
+  m.image = {image_size, image_sha};
+  m.payload = {image_size + verity.tree_size, payload_hash.hex_digest()};
+  m.verity = verity;
+  m.boot = in.boot;
+  EF_ASSIGN(std::string manifest, encode_manifest(m));
+
+  std::vector<BundleSignature> signatures;
+  for (const SigningKey* key : keys) {
+    EF_ASSIGN(std::string sig, key->sign(manifest));
+    signatures.push_back({algorithm_name(key->algorithm()), key->key_id(), std::move(sig)});
+  }
+  EF_ASSIGN(std::string signature_block, encode_signature_block(signatures));
+  if (signature_block.size() > kMaxSignatureBlockSize) {
+    return Error(Errc::invalid_argument, "too many signatures for one bundle");
+  }
+
+  BundleHeader h;
+  h.manifest_size = static_cast<uint32_t>(manifest.size());
+  h.signatures_size = static_cast<uint32_t>(signature_block.size());
+  h.payload_offset = BundleHeader::payload_offset_for(h.manifest_size, h.signatures_size);
+  h.payload_size = m.payload.size;
+  std::string head = encode_header(h) + manifest + signature_block;
+  head.resize(h.payload_offset, '\0');
+
+  EF_ASSIGN(AtomicFile file, AtomicFile::create(out));
+  EF_TRY(file.write(head));
+  EF_TRY(append_file(image.get(), image_size, in.image, file));
+  EF_TRY(append_file(tree_file.fd(), verity.tree_size, tree_file.temp_path(), file));
+  EF_TRY(file.commit());
+  return m;
+}
+
+// ---- reading ---------------------------------------------------------------
+
+Result<Bundle> Bundle::open(const std::filesystem::path& path) {
+  Bundle b;
+  b.path_ = path;
+  EF_ASSIGN(b.fd_, open_read(path));
+  EF_ASSIGN(uint64_t size, file_size(b.fd_.get(), path));
+
+  std::string head(std::min<uint64_t>(size, kBundleHeaderSize), '\0');
+  EF_TRY(pread_all(b.fd_.get(), head.data(), head.size(), 0, path));
+  EF_ASSIGN(b.header_, decode_header(head));
+  const BundleHeader& h = b.header_;
+  uint64_t end = h.payload_offset + h.payload_size;
+  if (size < end) {
+    return bad("truncated: the file is " + std::to_string(size) + " bytes, its header says " +
+               std::to_string(end) + " (copy it again)");
+  }
+  if (size > end) {
+    return bad("unexpected data after the payload: the file is " + std::to_string(size) +
+               " bytes, its header says " + std::to_string(end));
+  }
+
+  // Manifest, signature block and padding: bounded by decode_header.
+  std::string rest(h.payload_offset - kBundleHeaderSize, '\0');
+  EF_TRY(pread_all(b.fd_.get(), rest.data(), rest.size(), kBundleHeaderSize, path));
+  b.manifest_bytes_ = rest.substr(0, h.manifest_size);
+  std::string block = rest.substr(h.manifest_size, h.signatures_size);
+  size_t padding = h.manifest_size + h.signatures_size;
+  if (auto nz = rest.find_first_not_of('\0', padding); nz != std::string::npos) {
+    return bad("padding byte " + std::to_string(kBundleHeaderSize + nz) + " is not zero");
+  }
+  EF_ASSIGN(b.signatures_, parse_signature_block(block));
+  return b;
+}
+
+Result<BundleManifest> Bundle::manifest() const {
+  EF_ASSIGN(BundleManifest m, parse_manifest(manifest_bytes_));
+  if (m.payload.size != header_.payload_size) {
+    return bad("header payload size " + std::to_string(header_.payload_size) +
+               " differs from the manifest's " + std::to_string(m.payload.size));
+  }
+  return m;
+}
+
+Result<TrustedSignature> Bundle::check_signatures(const Keyring& keyring) const {
+  std::string reasons;
+  for (size_t i = 0; i < signatures_.size(); ++i) {
+    const BundleSignature& s = signatures_[i];
+    std::string why;
+    const TrustedKey* key = keyring.find(s.key_id);
+    auto algorithm = parse_algorithm(s.algorithm);
+    if (!algorithm) {
+      why = "unknown algorithm \"" + s.algorithm + "\"";
+    } else if (key == nullptr) {
+      why = "key not in the keyring (untrusted)";
+    } else if (keyring.is_revoked(s.key_id)) {
+      why = "key revoked by " + (keyring.dir() / "revoked").string();
+    } else if (*algorithm != key->key.algorithm()) {
+      why = "algorithm " + s.algorithm + " does not match the key (" +
+            algorithm_name(key->key.algorithm()) + ")";
+    } else if (!key->key.verify(manifest_bytes_, s.signature)) {
+      why = "signature does not match the manifest (bundle altered or corrupt)";
+    } else {
+      return TrustedSignature{i, s.key_id, key->file};
+    }
+    reasons += (reasons.empty() ? "" : "; ") + std::string("signature ") + std::to_string(i + 1) +
+               " (key " + short_id(s.key_id) + "): " + why;
+  }
+  return Error(Errc::untrusted,
+               "no valid signature by a trusted key in " + keyring.dir().string() + ": " + reasons);
+}
+
+Result<void> Bundle::verify_payload(const BundleManifest& m) const {
+  const uint64_t base = header_.payload_offset;
+  // The verity check (every block against the signed root hash) runs beside
+  // the sha256 of the payload; both read through fixed buffers.
+  auto verity = std::async(std::launch::async, [&] {
+    return verify_verity_fds(fd_.get(), base, fd_.get(), base, m.verity,
+                             path_.string() + " payload", path_.string() + " payload");
+  });
+  Sha256 hash;
+  auto read = stream_range(fd_.get(), base, m.payload.size, path_,
+                           [&](const char* p, size_t n) { hash.update(p, n); });
+  Result<void> tree = verity.get();
+  EF_TRY(read);
+  if (hash.hex_digest() != m.payload.sha256) {
+    std::string where = tree ? std::string() : " (" + tree.error().message() + ")";
+    return Error(Errc::checksum, "payload sha256 does not match the signed manifest" + where);
+  }
+  if (!tree) {
+    return Error(Errc::checksum,
+                 "payload matches its sha256 but not the signed verity root hash: " +
+                     tree.error().message());
+  }
+  return Ok{};
+}
+
+Result<void> check_policy(const BundleManifest& m, const VerifyPolicy& policy) {
+  if (!policy.compatible.empty() && m.compatible != policy.compatible) {
+    return Error(Errc::refused, "bundle is for \"" + m.compatible + "\", this device is \"" +
+                                    policy.compatible + "\"");
+  }
+  if (policy.min_version && m.version < *policy.min_version) {
+    return Error(Errc::refused, "version " + m.version.str() +
+                                    " is below the anti-rollback floor " +
+                                    policy.min_version->str());
+  }
+  if (policy.installed_version && m.version < *policy.installed_version &&
+      !policy.allow_downgrade) {
+    return Error(Errc::refused, "version " + m.version.str() + " is older than the installed " +
+                                    policy.installed_version->str() +
+                                    " (a downgrade needs the explicit override)");
+  }
+  return Ok{};
+}
+
+Result<VerifiedBundle> verify_bundle(const std::filesystem::path& path, const Keyring& keyring,
+                                     const VerifyPolicy& policy) {
+  EF_ASSIGN(Bundle bundle, Bundle::open(path));
+  EF_ASSIGN(TrustedSignature signature, bundle.check_signatures(keyring));
+  EF_ASSIGN(BundleManifest manifest, bundle.manifest());
+  EF_TRY(check_policy(manifest, policy));
+  EF_TRY(bundle.verify_payload(manifest));
+  return VerifiedBundle{std::move(manifest), std::move(signature)};
+}
+
+}  // namespace ef::signing

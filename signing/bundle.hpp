@@ -1,0 +1,107 @@
+// Signed upgrade bundles (.efb): writing one from a squashfs image, and
+// reading one back in the order that keeps a verifier safe: bounded header,
+// manifest and signatures first; signatures checked against a keyring before
+// the manifest is believed; policy (compatible, versions) next; the payload
+// last, streamed, against the sha256 and dm-verity root hash the signature
+// covers.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "signing/bundle_format.hpp"
+#include "signing/keyring.hpp"
+#include "signing/keys.hpp"
+#include "util/error.hpp"
+#include "util/semver.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ef::signing {
+
+/// What a bundle says about its image; the digests are computed.
+struct BundleInputs {
+  std::filesystem::path image;  // squashfs (size a multiple of 4096)
+  std::string product;
+  std::string compatible;
+  SemVer version;
+  SemVer min_version;  // defaults to 0.0.0: no floor raised
+  uint64_t epoch = 0;
+  std::vector<BootFile> boot;  // from the image, see find_boot_files
+};
+
+/// Writes `out` (temporary name, renamed when complete): the image, its
+/// dm-verity tree (salt derived from the image, as build_verity_tree's
+/// default) and a manifest signed by every key in `keys` (several keys: a
+/// rotation, any one of them trusted suffices). Returns the manifest.
+Result<BundleManifest> create_bundle(const BundleInputs& inputs,
+                                     const std::vector<const SigningKey*>& keys,
+                                     const std::filesystem::path& out);
+
+/// The signature that made a bundle trusted.
+struct TrustedSignature {
+  size_t index = 0;  // in the signature block
+  std::string key_id;
+  std::filesystem::path key_file;
+};
+
+/// What a device or operator accepts.
+struct VerifyPolicy {
+  std::string compatible;                   // empty: any
+  std::optional<SemVer> min_version;        // the device's anti-rollback floor
+  std::optional<SemVer> installed_version;  // refuse anything older
+  bool allow_downgrade = false;             // operator override for installed_version only
+};
+
+/// An opened bundle file. open() reads only the header, manifest bytes and
+/// signature block (at most ~132 KiB whatever the file claims) and checks
+/// their structure and the file's size; nothing in it is trusted until
+/// check_signatures() succeeds.
+class Bundle {
+ public:
+  static Result<Bundle> open(const std::filesystem::path& path);
+
+  const std::filesystem::path& path() const { return path_; }
+  const BundleHeader& header() const { return header_; }
+  const std::string& manifest_bytes() const { return manifest_bytes_; }
+  const std::vector<BundleSignature>& signatures() const { return signatures_; }
+  int fd() const { return fd_.get(); }
+
+  /// Parses the manifest strictly (see parse_manifest) and checks it against
+  /// the header. Does not make it trusted.
+  Result<BundleManifest> manifest() const;
+
+  /// Finds a signature over the manifest bytes by a key of `keyring` that is
+  /// not revoked. Errc::untrusted saying, per signature, why it did not count.
+  Result<TrustedSignature> check_signatures(const Keyring& keyring) const;
+
+  /// Hashes the payload (sha256) and checks it against the verity tree, on
+  /// two threads, through fixed-size buffers. `manifest` must come from
+  /// manifest() after check_signatures(). Errc::checksum on a mismatch.
+  Result<void> verify_payload(const BundleManifest& manifest) const;
+
+ private:
+  Bundle() = default;
+  std::filesystem::path path_;
+  UniqueFd fd_;
+  BundleHeader header_;
+  std::string manifest_bytes_;
+  std::vector<BundleSignature> signatures_;
+};
+
+/// Refuses what `policy` does not allow. Errc::refused.
+Result<void> check_policy(const BundleManifest& manifest, const VerifyPolicy& policy);
+
+struct VerifiedBundle {
+  BundleManifest manifest;
+  TrustedSignature signature;
+};
+
+/// Everything, in the safe order: open, signatures, manifest, policy, payload.
+Result<VerifiedBundle> verify_bundle(const std::filesystem::path& path, const Keyring& keyring,
+                                     const VerifyPolicy& policy);
+
+}  // namespace ef::signing
