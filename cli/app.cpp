@@ -10,8 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/build/build.hpp"
+#include "builder/build/bundle_output.hpp"
+#include "cli/common.hpp"
 #include "cli/inspect.hpp"
 #include "cli/progress.hpp"
+#include "cli/signing_commands.hpp"
 
 #ifndef EF_VERSION
 #define EF_VERSION "0.0.0"
@@ -47,23 +50,14 @@ fetch::CacheOptions cache_options(const CommonOptions& c) {
   return o;
 }
 
-int fail(const Error& e, bool json) {
-  if (json) {
-    nlohmann::json out = {{"ok", false},
-                          {"error",
-                           {{
-                                "code",
-                                errc_name(e.code()),
-                            },
-                            {"message", e.message()}}}};
-    std::cout << out.dump(2) << "\n";
-  }
-  std::cerr << "edgeforge: error: " << e.message() << "\n";
-  return 1;
-}
+/// What `build --sign-key` asks for.
+struct SignOptions {
+  std::vector<std::string> keys;
+  signing::Passphrase passphrase;
+};
 
 int run_build(const std::string& profile, const std::string& output, unsigned workers,
-              const CommonOptions& c) {
+              const CommonOptions& c, const SignOptions& sign) {
   auto sde = source_date_epoch();
   if (!sde) return fail(sde.error(), c.json);
   build::BuildOptions o;
@@ -77,6 +71,17 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
   auto result = build::build_image(o);
   display.finish();
   if (!result) return fail(result.error(), c.json);
+  std::optional<build::BundleResult> bundle;
+  if (!sign.keys.empty()) {
+    build::BundleRequest r;
+    r.image = result->image;
+    r.build_manifest = result->manifest;
+    r.keys = sign.keys;
+    r.passphrase = sign.passphrase;
+    auto made = build::make_bundle(r);
+    if (!made) return fail(made.error().with_context("signing the bundle"), c.json);
+    bundle = std::move(*made);
+  }
   if (c.json) {
     nlohmann::json out = {{"ok", true},
                           {"image", result->image.string()},
@@ -85,6 +90,7 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
                           {"size", result->image_size},
                           {"entries", result->manifest_json["entries"]},
                           {"warnings", result->manifest_json["warnings"]}};
+    if (bundle) out["bundle"] = bundle->bundle.string();
     std::cout << out.dump(2) << "\n";
   } else if (!c.quiet) {
     for (const auto& w : result->manifest_json["warnings"])
@@ -92,6 +98,10 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
     std::cout << result->image.string() << "  " << result->image_size << " bytes  sha256 "
               << result->image_sha256 << "\n"
               << result->manifest.string() << "\n";
+    if (bundle) {
+      std::cout << bundle->bundle.string() << "  verity root "
+                << bundle->manifest.verity.root_hash_hex << "\n";
+    }
   }
   return 0;
 }
@@ -113,7 +123,18 @@ int run_validate(const std::string& profile, const CommonOptions& c) {
   return 0;
 }
 
-int run_inspect(const std::string& image, const std::string& cat, bool json) {
+int run_inspect(const std::string& image, const std::string& cat, const std::string& keyring,
+                bool json) {
+  if (is_bundle_file(image)) {
+    if (!cat.empty()) {
+      return fail(
+          Error(Errc::invalid_argument, "--cat reads squashfs images; " + image + " is a bundle"),
+          false);
+    }
+    auto r = inspect_bundle(image, keyring, json, std::cout);
+    if (!r) return fail(r.error().with_context(image), false);
+    return 0;
+  }
   auto r = cat.empty() ? inspect_list(image, json, std::cout) : inspect_cat(image, cat, std::cout);
   if (!r) return fail(r.error().with_context(image), false);
   return 0;
@@ -152,9 +173,15 @@ int run_edgeforge(int argc, char** argv) {
   build->add_option("-o,--output", output, "Output directory (default: out)");
   build->add_option("-j,--workers", workers, "Compressor threads (default: one per CPU)");
   add_common(build, common);
+  SignOptions sign;
+  build->add_option("--sign-key", sign.keys,
+                    "Also write a signed bundle (.efb) with this key (PEM file or pkcs11: URI); "
+                    "repeat for several keys");
+  add_passphrase_options(build, sign.passphrase);
   build->footer(
-      "Writes OUTPUT/<name>-<version>.squashfs and .manifest.json. Timestamps come from\n"
-      "SOURCE_DATE_EPOCH when set, else from the profile's metadata.epoch.");
+      "Writes OUTPUT/<name>-<version>.squashfs and .manifest.json (and .efb with\n"
+      "--sign-key). Timestamps come from SOURCE_DATE_EPOCH when set, else from the\n"
+      "profile's metadata.epoch.");
 
   auto* validate =
       app.add_subcommand("validate", "Check a profile and its inputs without building");
@@ -162,11 +189,17 @@ int run_edgeforge(int argc, char** argv) {
   add_common(validate, common);
 
   bool inspect_json = false;
-  auto* inspect =
-      app.add_subcommand("inspect", "List a squashfs image's entries or print one file");
-  inspect->add_option("image", image, "Squashfs image")->required()->check(CLI::ExistingFile);
+  std::string inspect_keyring;
+  auto* inspect = app.add_subcommand(
+      "inspect", "List a squashfs image's entries or print one file; show a bundle's manifest");
+  inspect->add_option("image", image, "Squashfs image or bundle (.efb)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  inspect->add_option("--keyring", inspect_keyring,
+                      "Bundles: say which keyring key matches each signature");
   inspect->add_option("--cat", cat, "Print this file from the image (e.g. /etc/os-release)");
-  inspect->add_flag("--json", inspect_json, "List entries as JSON");
+  inspect->add_flag("--json", inspect_json, "List entries (or the bundle) as JSON");
+  SigningCommands signing_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -176,11 +209,13 @@ int run_edgeforge(int argc, char** argv) {
   spdlog::set_level(verbose ? spdlog::level::debug
                             : (common.quiet ? spdlog::level::warn : spdlog::level::info));
   try {
-    if (*build) return run_build(profile, output, workers, common);
+    if (*build) return run_build(profile, output, workers, common, sign);
     if (*validate) return run_validate(profile, common);
-    if (*inspect) return run_inspect(image, cat, inspect_json);
+    if (*inspect) return run_inspect(image, cat, inspect_keyring, inspect_json);
+    if (auto status = signing_commands.run()) return *status;
     std::cerr << app.help()
-              << "\nedgeforge: error: a command is required (build, validate or inspect)\n";
+              << "\nedgeforge: error: a command is required (build, validate, inspect, keygen, "
+                 "bundle or verify)\n";
     return 2;
   } catch (const std::exception& e) {
     return fail(Error(Errc::internal, std::string("unexpected failure: ") + e.what()), false);

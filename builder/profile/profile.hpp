@@ -91,6 +91,12 @@ struct Output {
   uint32_t block_size = 131072;      // power of two, 4 KiB .. 1 MiB
 };
 
+/// spec.bundle: what signed bundles of this image say about it.
+struct BundleSettings {
+  std::string compatible;             // devices that may install it; empty: the profile name
+  std::string min_version = "0.0.0";  // anti-rollback floor devices adopt (semver)
+};
+
 struct Profile {
   std::filesystem::path file;    // the profile given on the command line
   std::string name;              // metadata.name
@@ -99,6 +105,7 @@ struct Profile {
   Base base;
   std::vector<Layer> layers;  // extended profiles' layers first
   Output output;
+  BundleSettings bundle;
   /// Every profile file that contributed, in merge order (extends first).
   std::vector<std::filesystem::path> sources;
   /// sha256 over the sources' bytes, in merge order.

@@ -8,6 +8,7 @@
 
 #include "builder/profile/profile_parser.hpp"
 #include "builder/profile/values.hpp"
+#include "util/semver.hpp"
 #include "util/sha256.hpp"
 
 namespace fs = std::filesystem;
@@ -105,6 +106,8 @@ void merge(PartialProfile& acc, PartialProfile&& next) {
   if (next.compression) acc.compression = std::move(next.compression);
   if (next.level) acc.level = next.level;
   if (next.block_size) acc.block_size = next.block_size;
+  if (next.bundle_compatible) acc.bundle_compatible = std::move(next.bundle_compatible);
+  if (next.bundle_min_version) acc.bundle_min_version = std::move(next.bundle_min_version);
 }
 
 Error missing(const SourceLoc& loc, const std::string& what) {
@@ -137,6 +140,16 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
       return Error(Errc::invalid_profile, merged.level->loc.str() + ": spec.output.level: " + why);
     }
     profile.output.level = merged.level->value;
+  }
+  if (merged.bundle_compatible) profile.bundle.compatible = *merged.bundle_compatible;
+  if (merged.bundle_min_version) {
+    const auto& floor = *merged.bundle_min_version;
+    if (*SemVer::parse(floor.value) > *SemVer::parse(profile.version)) {
+      return Error(Errc::invalid_profile, floor.loc.str() + ": spec.bundle.minVersion " +
+                                              floor.value + " is above metadata.version " +
+                                              profile.version);
+    }
+    profile.bundle.min_version = floor.value;
   }
   return profile;
 }

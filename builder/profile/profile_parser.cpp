@@ -69,6 +69,18 @@ Result<void> parse_output(const SchemaNode& node, PartialProfile& out) {
   return Ok{};
 }
 
+Result<void> parse_bundle(const SchemaNode& node, PartialProfile& out) {
+  EF_TRY(node.expect_map({"compatible", "minVersion"}));
+  if (auto n = node.get("compatible")) {
+    EF_ASSIGN(out.bundle_compatible, parse_checked(*n, check_name));
+  }
+  if (auto n = node.get("minVersion")) {
+    EF_ASSIGN(auto v, parse_checked(*n, check_semver));
+    out.bundle_min_version = Located<std::string>{v, n->loc()};
+  }
+  return Ok{};
+}
+
 Result<void> parse_extends(const SchemaNode& node, const fs::path& dir, PartialProfile& out) {
   EF_ASSIGN(auto items, node.items());
   for (const auto& item : items) {
@@ -87,7 +99,7 @@ Result<void> parse_extends(const SchemaNode& node, const fs::path& dir, PartialP
 }
 
 Result<void> parse_spec(const SchemaNode& node, const fs::path& dir, PartialProfile& out) {
-  EF_TRY(node.expect_map({"extends", "base", "layers", "output"}));
+  EF_TRY(node.expect_map({"extends", "base", "layers", "output", "bundle"}));
   out.spec_loc = node.loc();
   if (auto n = node.get("extends")) EF_TRY(parse_extends(*n, dir, out));
   if (auto n = node.get("base")) {
@@ -101,6 +113,7 @@ Result<void> parse_spec(const SchemaNode& node, const fs::path& dir, PartialProf
     }
   }
   if (auto n = node.get("output")) EF_TRY(parse_output(*n, out));
+  if (auto n = node.get("bundle")) EF_TRY(parse_bundle(*n, out));
   return Ok{};
 }
 

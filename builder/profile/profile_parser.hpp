@@ -40,6 +40,8 @@ struct PartialProfile {
   std::optional<Located<std::string>> compression;
   std::optional<Located<int>> level;  // checked against the merged compression
   std::optional<uint32_t> block_size;
+  std::optional<std::string> bundle_compatible;
+  std::optional<Located<std::string>> bundle_min_version;  // checked against the merged version
 };
 
 /// Parses and validates the profile `file` whose content is `text`. Relative

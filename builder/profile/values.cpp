@@ -1,5 +1,7 @@
 #include "builder/profile/values.hpp"
 
+#include "util/semver.hpp"
+
 #include <filesystem>
 #include <vector>
 
@@ -8,12 +10,6 @@ namespace {
 
 bool is_lower_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_ident_char(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
 }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
@@ -25,18 +21,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
     if (end == std::string_view::npos) return parts;
     start = end + 1;
   }
-}
-
-bool all_of(std::string_view s, bool (*pred)(char)) {
-  for (char c : s) {
-    if (!pred(c)) return false;
-  }
-  return true;
-}
-
-// A numeric semver identifier: digits without a leading zero ("0" is fine).
-bool is_numeric_id(std::string_view s) {
-  return !s.empty() && all_of(s, is_digit) && (s.size() == 1 || s[0] != '0');
 }
 
 }  // namespace
@@ -54,30 +38,8 @@ std::string check_name(std::string_view name) {
 }
 
 std::string check_semver(std::string_view version) {
-  const std::string expected = "is not a semantic version like 1.4.0 or 2.0.0-rc.1+build.5";
-  std::string_view core = version;
-  std::string_view pre, build;
-  if (auto plus = core.find('+'); plus != std::string_view::npos) {
-    build = core.substr(plus + 1);
-    core = core.substr(0, plus);
-    for (auto id : split(build, '.')) {
-      if (id.empty() || !all_of(id, is_ident_char)) return expected;
-    }
-  }
-  if (auto dash = core.find('-'); dash != std::string_view::npos) {
-    pre = core.substr(dash + 1);
-    core = core.substr(0, dash);
-    for (auto id : split(pre, '.')) {
-      if (id.empty() || !all_of(id, is_ident_char)) return expected;
-      if (all_of(id, is_digit) && !is_numeric_id(id)) return expected;
-    }
-  }
-  auto nums = split(core, '.');
-  if (nums.size() != 3) return expected;
-  for (auto n : nums) {
-    if (!is_numeric_id(n)) return expected;
-  }
-  return "";
+  if (SemVer::parse(version)) return "";
+  return "is not a semantic version like 1.4.0 or 2.0.0-rc.1+build.5";
 }
 
 std::optional<uint32_t> parse_mode(std::string_view text) {

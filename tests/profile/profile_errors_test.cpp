@@ -329,5 +329,31 @@ TEST_F(ProfileTest, IncompleteTopLevelProfile) {
                        "metadata.name is required (set it here or in a profile this one extends)");
 }
 
+TEST_F(ProfileTest, BundleSettings) {
+  auto ok = load_with_base("  bundle: {compatible: store-nuc, minVersion: 1.0.0}\n");
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->bundle.compatible, "store-nuc");
+  EXPECT_EQ(ok->bundle.min_version, "1.0.0");
+  auto defaults = load_with_base("");
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->bundle.compatible, "");
+  EXPECT_EQ(defaults->bundle.min_version, "0.0.0");
+
+  const std::string floor = "  bundle: {minVersion: 9.0.0}";
+  auto r = load_with_base(floor + "\n");
+  EXPECT_PROFILE_ERROR(r, kInvalid, at("demo.yaml", 9, col(floor, "9.0.0")),
+                       "spec.bundle.minVersion 9.0.0 is above metadata.version 1.0.0");
+  const std::string bad = "  bundle: {minVersion: v1}";
+  r = load_with_base(bad + "\n");
+  EXPECT_PROFILE_ERROR(r, kInvalid, at("demo.yaml", 9, col(bad, "v1")),
+                       "spec.bundle.minVersion: \"v1\" is not a semantic version like 1.4.0 or "
+                       "2.0.0-rc.1+build.5");
+  const std::string unknown = "  bundle: {compat: x}";
+  r = load_with_base(unknown + "\n");
+  EXPECT_PROFILE_ERROR(r, kInvalid, at("demo.yaml", 9, col(unknown, "compat")),
+                       "unknown key 'compat' in spec.bundle (expected one of: compatible, "
+                       "minVersion)");
+}
+
 }  // namespace
 }  // namespace ef::profile

@@ -1,0 +1,161 @@
+#include "builder/build/bundle_output.hpp"
+
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "builder/squashfs/reader.hpp"
+#include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::build {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+/// Follows symlinks inside the image (relative or absolute targets).
+std::string resolve(const std::map<std::string, squashfs::ImageEntry>& entries, std::string path) {
+  for (int hops = 0; hops < 8; ++hops) {
+    auto it = entries.find(path);
+    if (it == entries.end() || it->second.type != tree::NodeType::symlink) return path;
+    const std::string& target = it->second.target;
+    fs::path next =
+        target.starts_with("/") ? fs::path(target) : fs::path(path).parent_path() / target;
+    path = next.lexically_normal().string();
+  }
+  return path;
+}
+
+Result<signing::BootFile> describe(squashfs::ImageReader& reader, const std::string& role,
+                                   const squashfs::ImageEntry& entry) {
+  Sha256 hash;
+  EF_TRY(reader.read_file(entry.path, [&](const void* p, size_t n) -> Result<void> {
+    hash.update(p, n);
+    return Ok{};
+  }));
+  return signing::BootFile{role, entry.path, entry.size, hash.hex_digest()};
+}
+
+Result<json> read_build_manifest(const BundleRequest& r) {
+  fs::path path = r.build_manifest;
+  if (path.empty()) {
+    fs::path guess = r.image;
+    guess.replace_extension(".manifest.json");
+    std::error_code ec;
+    if (!fs::exists(guess, ec)) return json::object();
+    path = guess;
+  }
+  EF_ASSIGN(std::string text, read_file(path));
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Error(Errc::invalid_argument, path.string() + ": not an edgeforge build manifest");
+  }
+  return j;
+}
+
+std::string from_manifest(const json& m, const char* section, const char* key) {
+  if (!m.contains(section) || !m[section].is_object()) return "";
+  const json& s = m[section];
+  return s.contains(key) && s[key].is_string() ? s[key].get<std::string>() : "";
+}
+
+Result<SemVer> version_option(const std::string& text, const char* option) {
+  auto v = SemVer::parse(text);
+  if (!v) return v.error().with_context(option);
+  return v;
+}
+
+}  // namespace
+
+Result<std::vector<signing::BootFile>> find_boot_files(const fs::path& image) {
+  EF_ASSIGN(auto reader, squashfs::ImageReader::open(image));
+  EF_ASSIGN(auto list, reader->list());
+  std::map<std::string, squashfs::ImageEntry> entries;
+  for (auto& e : list) entries.emplace(e.path, std::move(e));
+
+  auto regular = [&](const std::string& path) -> const squashfs::ImageEntry* {
+    auto it = entries.find(path);
+    return it != entries.end() && it->second.type == tree::NodeType::regular ? &it->second
+                                                                             : nullptr;
+  };
+  const squashfs::ImageEntry* kernel = regular(resolve(entries, "/vmlinuz"));
+  const squashfs::ImageEntry* initrd = regular(resolve(entries, "/initrd.img"));
+  if (kernel == nullptr) {
+    std::vector<const squashfs::ImageEntry*> kernels;
+    for (const auto& [path, e] : entries) {
+      if (path.starts_with("/boot/vmlinuz-") && e.type == tree::NodeType::regular) {
+        kernels.push_back(&e);
+      }
+    }
+    if (kernels.size() > 1) {
+      return Error(Errc::invalid_argument,
+                   image.string() +
+                       ": several kernels in /boot and no /vmlinuz link saying which "
+                       "one boots; keep one kernel or add the link");
+    }
+    if (kernels.empty()) return std::vector<signing::BootFile>{};
+    kernel = kernels[0];
+  }
+  if (initrd == nullptr) {
+    std::string version = kernel->path.substr(kernel->path.find("vmlinuz-") + 8);
+    initrd = regular("/boot/initrd.img-" + version);
+  }
+  std::vector<signing::BootFile> out;
+  EF_ASSIGN(auto k, describe(*reader, "kernel", *kernel));
+  out.push_back(std::move(k));
+  if (initrd != nullptr) {
+    EF_ASSIGN(auto i, describe(*reader, "initrd", *initrd));
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+Result<BundleResult> make_bundle(const BundleRequest& r) {
+  if (r.keys.empty()) {
+    return Error(Errc::invalid_argument, "no signing key given (--key FILE or --key pkcs11:...)");
+  }
+  EF_ASSIGN(json built, read_build_manifest(r));
+  signing::BundleInputs in;
+  in.image = r.image;
+  in.product = !r.product.empty() ? r.product : from_manifest(built, "profile", "name");
+  std::string version = !r.version.empty() ? r.version : from_manifest(built, "profile", "version");
+  in.compatible =
+      !r.compatible.empty() ? r.compatible : from_manifest(built, "bundle", "compatible");
+  std::string floor =
+      !r.min_version.empty() ? r.min_version : from_manifest(built, "bundle", "minVersion");
+  if (version.empty() || in.product.empty()) {
+    return Error(Errc::invalid_argument,
+                 r.image.string() +
+                     ": no build manifest beside the image; give --product and "
+                     "--version (and --compatible)");
+  }
+  if (in.compatible.empty()) in.compatible = in.product;
+  EF_ASSIGN(in.version, version_option(version, "--version"));
+  EF_ASSIGN(in.min_version, version_option(floor.empty() ? "0.0.0" : floor, "--min-version"));
+
+  {
+    EF_ASSIGN(auto reader, squashfs::ImageReader::open(r.image));
+    in.epoch = static_cast<uint64_t>(reader->info().mod_time);
+  }
+  EF_ASSIGN(in.boot, find_boot_files(r.image));
+
+  std::vector<signing::SigningKey> keys;
+  for (const auto& ref : r.keys) {
+    auto key = signing::SigningKey::load(ref, r.passphrase);
+    if (!key) return std::move(key).error().with_context("signing key " + ref);
+    keys.push_back(std::move(*key));
+  }
+  std::vector<const signing::SigningKey*> key_ptrs;
+  for (const auto& k : keys) key_ptrs.push_back(&k);
+
+  BundleResult result;
+  result.bundle = r.out;
+  if (result.bundle.empty()) {
+    result.bundle = r.image;
+    result.bundle.replace_extension(".efb");
+  }
+  EF_ASSIGN(result.manifest, signing::create_bundle(in, key_ptrs, result.bundle));
+  return result;
+}
+
+}  // namespace ef::build

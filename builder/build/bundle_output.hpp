@@ -1,0 +1,46 @@
+// Signed bundles of built images: `edgeforge bundle` and `build --sign-key`.
+// Finds what the bundle manifest needs in the image (kernel, initrd) and in
+// the build manifest beside it (name, version, compatible, floor), loads the
+// keys and hands off to signing::create_bundle.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "signing/bundle.hpp"
+#include "signing/keys.hpp"
+#include "util/error.hpp"
+
+namespace ef::build {
+
+/// The kernel and initrd of the image at `image`: the targets of the
+/// /vmlinuz and /initrd.img links Debian and Ubuntu keep, else the only
+/// /boot/vmlinuz-VERSION and its /boot/initrd.img-VERSION. An image without
+/// a kernel has none (empty list); an ambiguous one is an error.
+Result<std::vector<signing::BootFile>> find_boot_files(const std::filesystem::path& image);
+
+struct BundleRequest {
+  std::filesystem::path image;
+  std::filesystem::path out;  // empty: the image path with .efb
+  /// The build manifest written beside the image; empty: derived from the
+  /// image name (NAME-VERSION.squashfs -> NAME-VERSION.manifest.json) when
+  /// that file exists.
+  std::filesystem::path build_manifest;
+  // Overrides; empty/unset: from the build manifest.
+  std::string product, compatible, version, min_version;
+  std::vector<std::string> keys;  // PEM files or provider URIs (pkcs11:...)
+  signing::Passphrase passphrase;
+};
+
+struct BundleResult {
+  std::filesystem::path bundle;
+  signing::BundleManifest manifest;
+};
+
+/// Makes the bundle `request` describes. Missing facts (no build manifest
+/// and no --version) are Errc::invalid_argument saying which option to give.
+Result<BundleResult> make_bundle(const BundleRequest& request);
+
+}  // namespace ef::build
