@@ -18,7 +18,7 @@
 namespace ef::signing {
 namespace {
 
-using namespace test;
+using namespace fixture;
 using nlohmann::json;
 
 class BundleCorpusTest : public ::testing::Test {

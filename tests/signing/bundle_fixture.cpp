@@ -2,7 +2,7 @@
 
 #include "util/atomic_file.hpp"
 
-namespace ef::signing::test {
+namespace ef::signing::fixture {
 
 std::string image_bytes(size_t blocks, uint32_t seed) {
   std::string data(blocks * 4096, '\0');
@@ -70,4 +70,4 @@ std::string sign_block(const SigningKey& key, const std::string& manifest) {
   return block ? *block : std::string();
 }
 
-}  // namespace ef::signing::test
+}  // namespace ef::signing::fixture

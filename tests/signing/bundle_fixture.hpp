@@ -12,7 +12,7 @@
 #include "signing/bundle.hpp"
 #include "tests/support/temp_dir.hpp"
 
-namespace ef::signing::test {
+namespace ef::signing::fixture {
 
 namespace fs = std::filesystem;
 
@@ -44,4 +44,4 @@ std::string error_of(const Result<T>& r) {
   return r ? std::string("(ok)") : r.error().message();
 }
 
-}  // namespace ef::signing::test
+}  // namespace ef::signing::fixture

@@ -14,7 +14,7 @@
 namespace ef::signing {
 namespace {
 
-using namespace test;
+using namespace fixture;
 
 // The shell lines between `<!-- NAME:begin -->` and `<!-- NAME:end -->`.
 std::vector<std::string> doc_lines(const std::string& name) {

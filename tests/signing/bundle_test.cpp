@@ -12,7 +12,7 @@
 namespace ef::signing {
 namespace {
 
-using namespace test;
+using namespace fixture;
 
 class BundleTest : public ::testing::Test {
  protected:

@@ -13,6 +13,9 @@
 // clang-format on
 #include "signing/keys.hpp"
 
+#include "signing/bundle.hpp"
+#include "tests/signing/bundle_fixture.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -526,6 +529,22 @@ TEST_F(SigningKeyHsmTest, MissingPkcs11ObjectIsAnError) {
   ASSERT_FALSE(key);
   EXPECT_NE(key.error().message().find("object=nosuchkey"), std::string::npos)
       << key.error().message();
+}
+
+// A release signed by a key that never leaves the token, as CI would do it.
+TEST_F(SigningKeyHsmTest, BundleSignedOnTheTokenVerifies) {
+  auto key = SigningKey::load("pkcs11:token=edgeforge;object=release;pin-value=1234");
+  ASSERT_TRUE(key) << key.error().message();
+  auto image = fixture::write_image(tmp / "image.squashfs", 40);
+  auto made = create_bundle(fixture::inputs_for(image), {&*key}, tmp / "hsm.efb");
+  ASSERT_TRUE(made) << made.error().message();
+  fs::create_directories(tmp / "ring");
+  fs::copy_file(*dir / "pub.pem", tmp / "ring" / "release.pub");
+  auto ring = Keyring::load(tmp / "ring");
+  ASSERT_TRUE(ring) << ring.error().message();
+  auto v = verify_bundle(tmp / "hsm.efb", *ring, {});
+  ASSERT_TRUE(v) << v.error().message();
+  EXPECT_EQ(v->signature.key_id, openssl_key_id(*dir / "pub.pem"));
 }
 
 }  // namespace
