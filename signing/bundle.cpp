@@ -152,14 +152,10 @@ Result<BundleManifest> create_bundle(const BundleInputs& in,
 
 // ---- reading ---------------------------------------------------------------
 
-Result<Bundle> Bundle::open(const std::filesystem::path& path) {
-  Bundle b;
-  b.path_ = path;
-  EF_ASSIGN(b.fd_, open_read(path));
-  EF_ASSIGN(uint64_t size, file_size(b.fd_.get(), path));
-
+Result<BundleHead> BundleHead::read(const ReadAt& read_at, uint64_t size) {
+  BundleHead b;
   std::string head(std::min<uint64_t>(size, kBundleHeaderSize), '\0');
-  EF_TRY(pread_all(b.fd_.get(), head.data(), head.size(), 0, path));
+  EF_TRY(read_at(0, head.data(), head.size()));
   EF_ASSIGN(b.header_, decode_header(head));
   const BundleHeader& h = b.header_;
   uint64_t end = h.payload_offset + h.payload_size;
@@ -174,7 +170,7 @@ Result<Bundle> Bundle::open(const std::filesystem::path& path) {
 
   // Manifest, signature block and padding: bounded by decode_header.
   std::string rest(h.payload_offset - kBundleHeaderSize, '\0');
-  EF_TRY(pread_all(b.fd_.get(), rest.data(), rest.size(), kBundleHeaderSize, path));
+  EF_TRY(read_at(kBundleHeaderSize, rest.data(), rest.size()));
   b.manifest_bytes_ = rest.substr(0, h.manifest_size);
   std::string block = rest.substr(h.manifest_size, h.signatures_size);
   size_t padding = h.manifest_size + h.signatures_size;
@@ -185,7 +181,19 @@ Result<Bundle> Bundle::open(const std::filesystem::path& path) {
   return b;
 }
 
-Result<BundleManifest> Bundle::manifest() const {
+Result<Bundle> Bundle::open(const std::filesystem::path& path) {
+  Bundle b;
+  b.path_ = path;
+  EF_ASSIGN(b.fd_, open_read(path));
+  EF_ASSIGN(uint64_t size, file_size(b.fd_.get(), path));
+  int fd = b.fd_.get();
+  EF_ASSIGN(b.head_, BundleHead::read([&](uint64_t offset, char* out,
+                                          size_t n) { return pread_all(fd, out, n, offset, path); },
+                                      size));
+  return b;
+}
+
+Result<BundleManifest> BundleHead::manifest() const {
   EF_ASSIGN(BundleManifest m, parse_manifest(manifest_bytes_));
   if (m.payload.size != header_.payload_size) {
     return bad("header payload size " + std::to_string(header_.payload_size) +
@@ -194,7 +202,7 @@ Result<BundleManifest> Bundle::manifest() const {
   return m;
 }
 
-Result<TrustedSignature> Bundle::check_signatures(const Keyring& keyring) const {
+Result<TrustedSignature> BundleHead::check_signatures(const Keyring& keyring) const {
   std::string reasons;
   for (size_t i = 0; i < signatures_.size(); ++i) {
     const BundleSignature& s = signatures_[i];
@@ -223,7 +231,7 @@ Result<TrustedSignature> Bundle::check_signatures(const Keyring& keyring) const 
 }
 
 Result<void> Bundle::verify_payload(const BundleManifest& m) const {
-  const uint64_t base = header_.payload_offset;
+  const uint64_t base = header().payload_offset;
   // The verity check (every block against the signed root hash) runs beside
   // the sha256 of the payload; both read through fixed buffers.
   auto verity = std::async(std::launch::async, [&] {

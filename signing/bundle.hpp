@@ -56,19 +56,19 @@ struct VerifyPolicy {
   bool allow_downgrade = false;             // operator override for installed_version only
 };
 
-/// An opened bundle file. open() reads only the header, manifest bytes and
-/// signature block (at most ~132 KiB whatever the file claims) and checks
-/// their structure and the file's size; nothing in it is trusted until
-/// check_signatures() succeeds.
-class Bundle {
+/// The front of a bundle: header, manifest bytes and signature block, read
+/// through `read_at` from a file or a download (at most ~132 KiB whatever
+/// the source claims) and checked for structure and against the source's
+/// total size. Nothing in it is trusted until check_signatures() succeeds.
+class BundleHead {
  public:
-  static Result<Bundle> open(const std::filesystem::path& path);
+  /// Reads `size` bytes at `offset` into `out`.
+  using ReadAt = std::function<Result<void>(uint64_t offset, char* out, size_t size)>;
+  static Result<BundleHead> read(const ReadAt& read_at, uint64_t total_size);
 
-  const std::filesystem::path& path() const { return path_; }
   const BundleHeader& header() const { return header_; }
   const std::string& manifest_bytes() const { return manifest_bytes_; }
   const std::vector<BundleSignature>& signatures() const { return signatures_; }
-  int fd() const { return fd_.get(); }
 
   /// Parses the manifest strictly (see parse_manifest) and checks it against
   /// the header. Does not make it trusted.
@@ -77,6 +77,28 @@ class Bundle {
   /// Finds a signature over the manifest bytes by a key of `keyring` that is
   /// not revoked. Errc::untrusted saying, per signature, why it did not count.
   Result<TrustedSignature> check_signatures(const Keyring& keyring) const;
+
+ private:
+  BundleHeader header_;
+  std::string manifest_bytes_;
+  std::vector<BundleSignature> signatures_;
+};
+
+/// An opened bundle file: its head plus the descriptor to stream the payload.
+class Bundle {
+ public:
+  static Result<Bundle> open(const std::filesystem::path& path);
+
+  const std::filesystem::path& path() const { return path_; }
+  const BundleHead& head() const { return head_; }
+  const BundleHeader& header() const { return head_.header(); }
+  const std::string& manifest_bytes() const { return head_.manifest_bytes(); }
+  const std::vector<BundleSignature>& signatures() const { return head_.signatures(); }
+  int fd() const { return fd_.get(); }
+  Result<BundleManifest> manifest() const { return head_.manifest(); }
+  Result<TrustedSignature> check_signatures(const Keyring& keyring) const {
+    return head_.check_signatures(keyring);
+  }
 
   /// Hashes the payload (sha256) and checks it against the verity tree, on
   /// two threads, through fixed-size buffers. `manifest` must come from
@@ -87,9 +109,7 @@ class Bundle {
   Bundle() = default;
   std::filesystem::path path_;
   UniqueFd fd_;
-  BundleHeader header_;
-  std::string manifest_bytes_;
-  std::vector<BundleSignature> signatures_;
+  BundleHead head_;
 };
 
 /// Refuses what `policy` does not allow. Errc::refused.
