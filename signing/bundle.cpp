@@ -230,16 +230,15 @@ Result<TrustedSignature> BundleHead::check_signatures(const Keyring& keyring) co
                "no valid signature by a trusted key in " + keyring.dir().string() + ": " + reasons);
 }
 
-Result<void> Bundle::verify_payload(const BundleManifest& m) const {
-  const uint64_t base = header().payload_offset;
+Result<void> verify_payload_at(int fd, uint64_t base, const BundleManifest& m,
+                               const std::filesystem::path& name) {
   // The verity check (every block against the signed root hash) runs beside
   // the sha256 of the payload; both read through fixed buffers.
   auto verity = std::async(std::launch::async, [&] {
-    return verify_verity_fds(fd_.get(), base, fd_.get(), base, m.verity,
-                             path_.string() + " payload", path_.string() + " payload");
+    return verify_verity_fds(fd, base, fd, base, m.verity, name, name);
   });
   Sha256 hash;
-  auto read = stream_range(fd_.get(), base, m.payload.size, path_,
+  auto read = stream_range(fd, base, m.payload.size, name,
                            [&](const char* p, size_t n) { hash.update(p, n); });
   Result<void> tree = verity.get();
   EF_TRY(read);
@@ -253,6 +252,10 @@ Result<void> Bundle::verify_payload(const BundleManifest& m) const {
                      tree.error().message());
   }
   return Ok{};
+}
+
+Result<void> Bundle::verify_payload(const BundleManifest& m) const {
+  return verify_payload_at(fd_.get(), header().payload_offset, m, path_.string() + " payload");
 }
 
 Result<void> check_policy(const BundleManifest& m, const VerifyPolicy& policy) {

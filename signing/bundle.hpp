@@ -112,6 +112,12 @@ class Bundle {
   BundleHead head_;
 };
 
+/// The payload check on any descriptor: the payload (image + tree) starts at
+/// byte `base` of `fd` (a bundle, or a slot the payload was written to).
+/// `name` appears in errors.
+Result<void> verify_payload_at(int fd, uint64_t base, const BundleManifest& manifest,
+                               const std::filesystem::path& name);
+
 /// Refuses what `policy` does not allow. Errc::refused.
 Result<void> check_policy(const BundleManifest& manifest, const VerifyPolicy& policy);
 

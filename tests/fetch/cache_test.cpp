@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "tests/fetch/http_server.hpp"
+#include "tests/support/http_server.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"

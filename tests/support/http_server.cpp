@@ -1,4 +1,4 @@
-#include "tests/fetch/http_server.hpp"
+#include "tests/support/http_server.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

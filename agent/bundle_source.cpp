@@ -1,0 +1,88 @@
+#include "agent/bundle_source.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "util/file_io.hpp"
+
+namespace ef::agent {
+namespace {
+
+constexpr size_t kChunk = 1 << 20;
+
+class FileSource : public BundleSource {
+ public:
+  FileSource(std::string location, signing::Bundle bundle)
+      : BundleSource(std::move(location), bundle.head()), bundle_(std::move(bundle)) {}
+
+  Result<void> stream_payload(uint64_t offset, uint64_t length, const ByteSink& sink) override {
+    uint64_t base = head().header().payload_offset + offset;
+    std::vector<char> buf(kChunk);
+    for (uint64_t done = 0; done < length;) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+      EF_TRY(pread_all(bundle_.fd(), buf.data(), n, base + done, bundle_.path()));
+      EF_TRY(sink(buf.data(), n));
+      done += n;
+    }
+    return Ok{};
+  }
+
+ private:
+  signing::Bundle bundle_;
+};
+
+class HttpSource : public BundleSource {
+ public:
+  HttpSource(std::string url, signing::BundleHead head, HttpStreamOptions options)
+      : BundleSource(url, std::move(head)), url_(std::move(url)), options_(options) {}
+
+  Result<void> stream_payload(uint64_t offset, uint64_t length, const ByteSink& sink) override {
+    return http_stream(url_, head().header().payload_offset + offset, length, sink, options_);
+  }
+
+ private:
+  std::string url_;
+  HttpStreamOptions options_;
+};
+
+/// Reads [offset, offset + size) of `url` into `out`.
+Result<void> http_read(const std::string& url, uint64_t offset, char* out, size_t size,
+                       const HttpStreamOptions& options) {
+  size_t filled = 0;
+  return http_stream(
+      url, offset, size,
+      [&](const char* p, size_t n) -> Result<void> {
+        std::copy(p, p + n, out + filled);
+        filled += n;
+        return Ok{};
+      },
+      options);
+}
+
+bool is_url(const std::string& s) {
+  return s.starts_with("http://") || s.starts_with("https://");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BundleSource>> BundleSource::open(const std::string& location,
+                                                         const HttpStreamOptions& http) {
+  if (!is_url(location)) {
+    EF_ASSIGN(signing::Bundle bundle, signing::Bundle::open(location));
+    return std::unique_ptr<BundleSource>(new FileSource(location, std::move(bundle)));
+  }
+  // The header says how long the bundle is; the head is then read against
+  // that length (a short download is caught while streaming the payload).
+  std::string first(signing::kBundleHeaderSize, '\0');
+  EF_TRY(http_read(location, 0, first.data(), first.size(), http));
+  EF_ASSIGN(auto header, signing::decode_header(first));
+  uint64_t total = header.payload_offset + header.payload_size;
+  EF_ASSIGN(auto head, signing::BundleHead::read(
+                           [&](uint64_t offset, char* out, size_t size) {
+                             return http_read(location, offset, out, size, http);
+                           },
+                           total));
+  return std::unique_ptr<BundleSource>(new HttpSource(location, std::move(head), http));
+}
+
+}  // namespace ef::agent

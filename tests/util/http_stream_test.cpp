@@ -1,0 +1,112 @@
+#include "util/http_stream.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/support/http_server.hpp"
+
+namespace ef {
+namespace {
+
+using test::HttpServer;
+
+std::string body(size_t n) {
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + i / 251) % 26);
+  return s;
+}
+
+HttpStreamOptions fast() {
+  HttpStreamOptions o;
+  o.backoff = std::chrono::milliseconds(1);
+  return o;
+}
+
+Result<std::string> fetch(const std::string& url, uint64_t offset, uint64_t length,
+                          HttpStreamOptions o = fast()) {
+  std::string got;
+  auto r = http_stream(
+      url, offset, length,
+      [&](const char* p, size_t n) -> Result<void> {
+        got.append(p, n);
+        return Ok{};
+      },
+      o);
+  if (!r) return std::move(r).error();
+  return got;
+}
+
+TEST(HttpStream, DeliversExactlyTheRangeAsked) {
+  std::string b = body(300000);
+  HttpServer server(b);
+  EXPECT_EQ(*fetch(server.url(), 0, b.size()), b);
+  EXPECT_EQ(*fetch(server.url(), 1000, 5000), b.substr(1000, 5000));
+  EXPECT_EQ(*fetch(server.url(), 299990, 10), b.substr(299990));
+  EXPECT_EQ(*fetch(server.url(), 5, 0), "");
+}
+
+TEST(HttpStream, ResumesFromTheNextUndeliveredByteAfterADrop) {
+  std::string b = body(300000);
+  HttpServer server(b);
+  server.script({{HttpServer::Action::close_after, 70000},
+                 {HttpServer::Action::close_after, 50000},
+                 {HttpServer::Action::error_500, 0}});
+  auto got = fetch(server.url(), 100, b.size() - 100);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(*got, b.substr(100));
+  auto ranges = server.ranges();
+  ASSERT_EQ(ranges.size(), 4u);
+  EXPECT_EQ(ranges[0], "bytes=100-");
+  EXPECT_EQ(ranges[1], "bytes=70100-");  // 70000 body bytes delivered before the drop
+  EXPECT_EQ(ranges[2], "bytes=120100-");
+}
+
+TEST(HttpStream, AServerIgnoringRangeHasItsLeadingBytesSkipped) {
+  std::string b = body(100000);
+  HttpServer server(b);
+  server.script({{HttpServer::Action::close_after, 30000}, {HttpServer::Action::ignore_range, 0}});
+  auto got = fetch(server.url(), 10000, 80000);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(*got, b.substr(10000, 80000));
+}
+
+TEST(HttpStream, GivesUpWithOneLineNamingWhereItStopped) {
+  HttpServer server(body(1000));
+  server.script({{HttpServer::Action::error_404, 0}});
+  auto got = fetch(server.url(), 0, 1000);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code(), Errc::network);
+  EXPECT_NE(got.error().message().find("stopped at byte 0 of 1000"), std::string::npos)
+      << got.error().message();
+  EXPECT_EQ(server.requests(), 1);  // a 404 is not retried
+
+  HttpServer flaky(body(1000));
+  flaky.script({{HttpServer::Action::error_500, 0},
+                {HttpServer::Action::error_500, 0},
+                {HttpServer::Action::error_500, 0}});
+  HttpStreamOptions two = fast();
+  two.retries = 2;
+  got = fetch(flaky.url(), 0, 1000, two);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(flaky.requests(), 3);
+}
+
+TEST(HttpStream, ASinkErrorStopsAtOnce) {
+  HttpServer server(body(100000));
+  int calls = 0;
+  auto r = http_stream(
+      server.url(), 0, 100000,
+      [&](const char*, size_t) -> Result<void> {
+        ++calls;
+        return Error(Errc::io, "disk full");
+      },
+      fast());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(), "disk full");
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(server.requests(), 1);
+}
+
+}  // namespace
+}  // namespace ef

@@ -1,0 +1,128 @@
+#include "util/http_stream.hpp"
+
+#include <curl/curl.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <thread>
+
+namespace ef {
+namespace {
+
+using CurlHandle = std::unique_ptr<CURL, decltype(&curl_easy_cleanup)>;
+
+/// State of one attempt, shared with curl's callbacks.
+struct Transfer {
+  const ByteSink* sink = nullptr;
+  uint64_t next = 0;      // absolute offset of the next byte to deliver
+  uint64_t end = 0;       // one past the last byte wanted
+  uint64_t position = 0;  // absolute offset of the next byte in this response
+  bool started = false;   // status line and headers seen, position known
+  std::optional<Error> sink_error;
+  CURL* curl = nullptr;
+};
+
+size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  size_t total = size * nmemb;
+  if (!t.started) {
+    long code = 0;
+    curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &code);
+    // 206 starts where we asked; 200 starts at byte 0 (skip what we have).
+    t.position = code == 206 ? t.next : 0;
+    t.started = true;
+  }
+  const char* p = data;
+  size_t n = total;
+  if (t.position < t.next) {  // already delivered (a 200 answer): skip
+    uint64_t skip = std::min<uint64_t>(n, t.next - t.position);
+    p += skip;
+    n -= skip;
+    t.position += skip;
+  }
+  n = static_cast<size_t>(std::min<uint64_t>(n, t.end - t.next));
+  if (n > 0) {
+    auto r = (*t.sink)(p, n);
+    if (!r) {
+      t.sink_error = std::move(r).error();
+      return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+    }
+    t.next += n;
+    t.position += n;
+  }
+  // Everything wanted has arrived: abort the rest of the body (the caller
+  // sees that every byte came and ignores curl's write error).
+  return t.next == t.end ? 0 : total;
+}
+
+template <typename T>
+void set_opt(CURL* curl, CURLoption option, T value) {
+  (void)curl_easy_setopt(curl, option, value);
+}
+
+bool retryable(CURLcode rc, long http_code) {
+  if (rc == CURLE_HTTP_RETURNED_ERROR) {
+    return http_code >= 500 || http_code == 408 || http_code == 429;
+  }
+  switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t length,
+                         const ByteSink& sink, const HttpStreamOptions& options) {
+  Transfer t;
+  t.sink = &sink;
+  t.next = offset;
+  t.end = offset + length;
+  std::string last_failure;
+  for (int attempt = 0; attempt <= options.retries && t.next < t.end; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(options.backoff * attempt);
+    CurlHandle curl(curl_easy_init(), &curl_easy_cleanup);
+    if (!curl) return Error(Errc::internal, "curl_easy_init failed");
+    std::array<char, CURL_ERROR_SIZE> error_buffer{};
+    std::string range = std::to_string(t.next) + "-";
+    t.started = false;
+    t.curl = curl.get();
+    set_opt(curl.get(), CURLOPT_URL, url.c_str());
+    set_opt(curl.get(), CURLOPT_NOSIGNAL, 1L);
+    set_opt(curl.get(), CURLOPT_PROTOCOLS_STR, "http,https");
+    set_opt(curl.get(), CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    set_opt(curl.get(), CURLOPT_FOLLOWLOCATION, 1L);
+    set_opt(curl.get(), CURLOPT_MAXREDIRS, 5L);
+    set_opt(curl.get(), CURLOPT_FAILONERROR, 1L);
+    set_opt(curl.get(), CURLOPT_CONNECTTIMEOUT, options.connect_timeout_seconds);
+    set_opt(curl.get(), CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    set_opt(curl.get(), CURLOPT_LOW_SPEED_TIME, options.low_speed_seconds);
+    set_opt(curl.get(), CURLOPT_USERAGENT, "edgeforge");
+    set_opt(curl.get(), CURLOPT_ERRORBUFFER, error_buffer.data());
+    set_opt(curl.get(), CURLOPT_WRITEFUNCTION, &on_body);
+    set_opt(curl.get(), CURLOPT_WRITEDATA, static_cast<void*>(&t));
+    set_opt(curl.get(), CURLOPT_RANGE, range.c_str());
+    CURLcode rc = curl_easy_perform(curl.get());
+    if (t.sink_error) return std::move(*t.sink_error);
+    if (t.next == t.end) return Ok{};  // stopping early on purpose reports a write error
+    long code = 0;
+    curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &code);
+    last_failure = rc == CURLE_OK
+                       ? "the body ended " + std::to_string(t.end - t.next) + " bytes early"
+                       : (error_buffer[0] != '\0' ? error_buffer.data() : curl_easy_strerror(rc));
+    if (rc != CURLE_OK && !retryable(rc, code)) break;
+  }
+  if (t.next == t.end) return Ok{};
+  return Error(Errc::network, url + ": download stopped at byte " + std::to_string(t.next) +
+                                  " of " + std::to_string(t.end) + ": " + last_failure);
+}
+
+}  // namespace ef
