@@ -15,6 +15,12 @@ class FileSource : public BundleSource {
   FileSource(std::string location, signing::Bundle bundle)
       : BundleSource(std::move(location), bundle.head()), bundle_(std::move(bundle)) {}
 
+  bool can_read_at() const override { return true; }
+  Result<void> read_payload(uint64_t offset, char* out, size_t size) override {
+    return pread_all(bundle_.fd(), out, size, head().header().payload_offset + offset,
+                     bundle_.path());
+  }
+
   Result<void> stream_payload(uint64_t offset, uint64_t length, const ByteSink& sink) override {
     uint64_t base = head().header().payload_offset + offset;
     std::vector<char> buf(kChunk);

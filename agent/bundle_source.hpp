@@ -27,6 +27,15 @@ class BundleSource {
   /// Streams payload bytes [offset, offset + length) to `sink` in order.
   virtual Result<void> stream_payload(uint64_t offset, uint64_t length, const ByteSink& sink) = 0;
 
+  /// True when read_payload() works (local files): callers can then read
+  /// straight into their own buffers instead of copying from the sink.
+  virtual bool can_read_at() const { return false; }
+  /// Reads payload bytes [offset, offset + size) into `out`.
+  virtual Result<void> read_payload(uint64_t offset, char* out, size_t size) {
+    (void)offset, (void)out, (void)size;
+    return Error(Errc::internal, "this bundle source only streams");
+  }
+
  protected:
   BundleSource(std::string location, signing::BundleHead head)
       : location_(std::move(location)), head_(std::move(head)) {}

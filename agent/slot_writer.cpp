@@ -27,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kBufferSize = 4 << 20;  // a multiple of every device's logical block
-constexpr size_t kBuffers = 3;           // one filling, one writing, one spare
+constexpr size_t kBuffers = 4;           // filling, hashing, writing, spare
 constexpr size_t kAlignment = 4096;
 
 struct FreeDeleter {
@@ -41,30 +41,34 @@ Result<UniqueFd> open_slot(const fs::path& slot, int flags) {
   return fd;
 }
 
-/// Writes full buffers at increasing offsets on its own thread, so hashing
-/// and copying the next buffer overlap the device write.
-class BufferWriter {
+/// Filled buffers go to two threads at once: one hashes them in order, one
+/// writes them at increasing offsets. A buffer is reused when both are done,
+/// so the caller's copying, the hash and the device write all overlap.
+class SlotPipeline {
  public:
-  BufferWriter(int fd, const fs::path& slot) : fd_(fd), slot_(slot) {
+  SlotPipeline(int fd, const fs::path& slot) : fd_(fd), slot_(slot) {
     for (size_t i = 0; i < kBuffers; ++i) {
       void* p = nullptr;
       if (::posix_memalign(&p, kAlignment, kBufferSize) == 0) {
         free_.push_back(AlignedBuffer(static_cast<char*>(p)));
       }
     }
-    thread_ = std::thread([this] { run(); });
+    allocated_ = free_.size();
+    hasher_ = std::thread([this] { run(/*hash=*/true); });
+    writer_ = std::thread([this] { run(/*hash=*/false); });
   }
-  ~BufferWriter() {
+  ~SlotPipeline() {
     {
       std::lock_guard lock(mutex_);
       closing_ = true;
     }
     cv_.notify_all();
-    thread_.join();
+    hasher_.join();
+    writer_.join();
   }
-  bool ok() const { return free_.size() == kBuffers; }
+  bool ok() const { return allocated_ == kBuffers; }
 
-  /// A free buffer (waits for the writer to hand one back).
+  /// A free buffer (waits until one comes back).
   Result<AlignedBuffer> take() {
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [&] { return !free_.empty() || error_; });
@@ -73,56 +77,78 @@ class BufferWriter {
     free_.pop_front();
     return b;
   }
-  /// Queues `size` bytes of `buffer` for the next offset.
+  /// Queues the first `size` bytes of `buffer` as the next part of the payload.
   void put(AlignedBuffer buffer, size_t size) {
     {
       std::lock_guard lock(mutex_);
-      queue_.push_back({std::move(buffer), size});
+      jobs_.push_back(Job{std::move(buffer), size, 0});
     }
     cv_.notify_all();
   }
-  /// Waits until every queued buffer is written.
-  Result<void> drain() {
+  /// Waits for every queued buffer; returns the sha256 of all of them.
+  Result<std::string> finish() {
     std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return (queue_.empty() && !busy_) || error_; });
+    cv_.wait(lock, [&] { return jobs_.empty() || error_; });
     if (error_) return *error_;
-    return Ok{};
+    return hash_.hex_digest();
   }
 
  private:
   struct Job {
     AlignedBuffer buffer;
     size_t size;
+    int done;  // how many of the two stages are finished with it
   };
-  void run() {
+
+  // Both stages walk the same queue in order; `next_*` is each one's place.
+  void run(bool hash) {
+    size_t& next = hash ? next_hash_ : next_write_;
     std::unique_lock lock(mutex_);
     while (true) {
-      cv_.wait(lock, [&] { return !queue_.empty() || closing_; });
-      if (queue_.empty()) return;
-      Job job = std::move(queue_.front());
-      queue_.pop_front();
-      busy_ = true;
+      cv_.wait(lock, [&] { return next < first_ + jobs_.size() || closing_; });
+      if (next >= first_ + jobs_.size()) return;
+      Job& job = jobs_[next - first_];
       lock.unlock();
-      auto r = pwrite_all(fd_, job.buffer.get(), job.size, offset_, slot_);
-      offset_ += job.size;
+      if (hash) {
+        hash_.update(job.buffer.get(), job.size);
+      } else if (!error_) {
+        auto r = pwrite_all(fd_, job.buffer.get(), job.size, offset_, slot_);
+        offset_ += job.size;
+        if (!r) {
+          lock.lock();
+          error_ = r.error();
+          lock.unlock();
+        }
+      }
       lock.lock();
-      busy_ = false;
-      if (!r && !error_) error_ = r.error();
-      free_.push_back(std::move(job.buffer));
+      ++next;
+      // The oldest job leaves the queue once both stages are past it.
+      if (++job.done == 2 && &job == &jobs_.front()) retire();
       cv_.notify_all();
+    }
+  }
+  void retire() {
+    while (!jobs_.empty() && jobs_.front().done == 2) {
+      free_.push_back(std::move(jobs_.front().buffer));
+      jobs_.pop_front();
+      ++first_;
     }
   }
 
   int fd_;
   const fs::path& slot_;
-  uint64_t offset_ = 0;
+  uint64_t offset_ = 0;  // writer thread only
+  Sha256 hash_;          // hasher thread only until finish()
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<AlignedBuffer> free_;
-  std::deque<Job> queue_;
-  bool busy_ = false, closing_ = false;
+  std::deque<Job> jobs_;
+  size_t first_ = 0;  // index of jobs_.front() in the payload's job sequence
+  size_t next_hash_ = 0, next_write_ = 0;
+  size_t allocated_ = 0;
+  bool closing_ = false;
   std::optional<Error> error_;
-  std::thread thread_;
+  std::thread hasher_, writer_;
 };
 
 }  // namespace
@@ -159,17 +185,15 @@ Result<void> write_slot(BundleSource& source, const signing::BundleManifest& m,
   if (!fd) fd = open_slot(slot, O_WRONLY);
   if (!fd) return std::move(fd).error();
 
-  BufferWriter writer(fd->get(), slot);
-  if (!writer.ok()) return Error(Errc::internal, "cannot allocate slot write buffers");
-  Sha256 hash;
+  SlotPipeline pipeline(fd->get(), slot);
+  if (!pipeline.ok()) return Error(Errc::internal, "cannot allocate slot write buffers");
   AlignedBuffer current;
   size_t filled = 0;
   uint64_t done = 0;
   auto sink = [&](const char* p, size_t n) -> Result<void> {
-    hash.update(p, n);
     while (n > 0) {
       if (!current) {
-        EF_ASSIGN(current, writer.take());
+        EF_ASSIGN(current, pipeline.take());
         filled = 0;
       }
       size_t take = std::min(n, kBufferSize - filled);
@@ -179,21 +203,33 @@ Result<void> write_slot(BundleSource& source, const signing::BundleManifest& m,
       n -= take;
       done += take;
       if (filled == kBufferSize) {
-        writer.put(std::move(current), filled);
+        pipeline.put(std::move(current), filled);
         if (progress) progress(done, m.payload.size);
       }
     }
     return Ok{};
   };
-  EF_TRY(source.stream_payload(0, m.payload.size, sink));
+  if (source.can_read_at()) {
+    // A local bundle: read straight into the aligned buffers, no extra copy.
+    while (done < m.payload.size) {
+      EF_ASSIGN(current, pipeline.take());
+      filled = static_cast<size_t>(std::min<uint64_t>(kBufferSize, m.payload.size - done));
+      EF_TRY(source.read_payload(done, current.get(), filled));
+      done += filled;
+      pipeline.put(std::move(current), filled);
+      if (progress) progress(done, m.payload.size);
+    }
+  } else {
+    EF_TRY(source.stream_payload(0, m.payload.size, sink));
+  }
   // The payload is a multiple of 4096 bytes, so the last buffer stays aligned.
-  if (current && filled > 0) writer.put(std::move(current), filled);
-  EF_TRY(writer.drain());
+  if (current && filled > 0) pipeline.put(std::move(current), filled);
+  EF_ASSIGN(std::string digest, pipeline.finish());
   if (::fdatasync(fd->get()) != 0) {
     return errno_error(Errc::io, "cannot flush slot " + slot.string(), errno);
   }
   if (progress) progress(done, m.payload.size);
-  if (hash.hex_digest() != m.payload.sha256) {
+  if (digest != m.payload.sha256) {
     return Error(Errc::checksum, source.location() +
                                      ": payload sha256 does not match the signed manifest (the "
                                      "slot now holds an unusable image)");

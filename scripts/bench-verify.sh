@@ -49,19 +49,9 @@ edgeforge=$(realpath "$edgeforge")
 mkdir -p "$workdir"
 cd "$workdir"
 
-if [ -z "$image" ]; then
-  image=$workdir/image.squashfs
-  if [ ! -f "$image" ]; then
-    base=$(ls -S "$HOME"/.cache/edgeforge/keyed/*.tar 2>/dev/null | head -1 || true)
-    if [ -n "$base" ]; then
-      log "making $image from $base with tar2sqfs"
-      tar2sqfs -q -f -c zstd -X level=3 "$image" < "$base" >/dev/null
-    else
-      log "making $image from /usr with mksquashfs"
-      mksquashfs /usr "$image" -noappend -quiet -comp zstd -Xcompression-level 3 >/dev/null
-    fi
-  fi
-fi
+# shellcheck source=scripts/bench-image.sh
+source "$repo_root/scripts/bench-image.sh"
+[ -n "$image" ] || image=$(make_bench_image "$workdir")
 
 rm -rf keys ring
 "$edgeforge" keygen --out keys >/dev/null 2>&1

@@ -1,0 +1,31 @@
+#include "agent/slot_install.hpp"
+
+#include <chrono>
+
+namespace ef::agent {
+
+Result<SlotInstallResult> install_to_slot(const SlotInstallOptions& o) {
+  auto run = [&]() -> Result<SlotInstallResult> {
+    EF_ASSIGN(auto keyring, signing::Keyring::load(o.keyring));
+    EF_ASSIGN(auto source, BundleSource::open(o.bundle, o.http));
+    EF_ASSIGN(auto signature, source->head().check_signatures(keyring));
+    EF_ASSIGN(auto manifest, source->head().manifest());
+    EF_TRY(signing::check_policy(manifest, o.policy));
+    using Clock = std::chrono::steady_clock;
+    auto seconds = [](Clock::time_point a, Clock::time_point b) {
+      return std::chrono::duration<double>(b - a).count();
+    };
+    auto t0 = Clock::now();
+    EF_TRY(write_slot(*source, manifest, o.slot, o.progress));
+    auto t1 = Clock::now();
+    EF_TRY(verify_slot(o.slot, manifest));
+    auto t2 = Clock::now();
+    return SlotInstallResult{std::move(manifest), std::move(signature), seconds(t0, t1),
+                             seconds(t1, t2)};
+  };
+  auto r = run();
+  if (!r) return std::move(r).error().with_context(o.bundle);
+  return r;
+}
+
+}  // namespace ef::agent

@@ -1,0 +1,37 @@
+// Installing a bundle into one slot, every check in the safe order: the
+// bundle's head, its signatures against the device keyring, the manifest,
+// the device's policy (compatible, floor, installed version), then the
+// payload streamed into the slot and read back. Boot state is not touched
+// here; the upgrade flow switches it only after this succeeds.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "agent/slot_writer.hpp"
+#include "signing/bundle.hpp"
+#include "util/error.hpp"
+
+namespace ef::agent {
+
+struct SlotInstallOptions {
+  std::string bundle;             // path or http(s) URL
+  std::filesystem::path slot;     // block device or preallocated file
+  std::filesystem::path keyring;  // trusted *.pub and the revoked list
+  signing::VerifyPolicy policy;
+  HttpStreamOptions http;
+  WriteProgress progress;
+};
+
+struct SlotInstallResult {
+  signing::BundleManifest manifest;
+  signing::TrustedSignature signature;
+  double write_seconds = 0;      // streaming the payload in, hashing, syncing
+  double read_back_seconds = 0;  // reading the slot back and checking it
+};
+
+/// Verifies and writes `options.bundle` into `options.slot`. Nothing is
+/// written unless the signature and the policy pass; errors name the bundle.
+Result<SlotInstallResult> install_to_slot(const SlotInstallOptions& options);
+
+}  // namespace ef::agent

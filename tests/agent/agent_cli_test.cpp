@@ -1,0 +1,76 @@
+// edgeforge-agent write-slot as an operator runs it: nothing touches the
+// slot unless the bundle is trusted and allowed.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/signing/bundle_fixture.hpp"
+#include "tests/support/command.hpp"
+#include "util/atomic_file.hpp"
+
+namespace ef::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace signing::fixture;
+
+class AgentCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto k = signing::SigningKey::generate(signing::Algorithm::ed25519);
+    auto other = signing::SigningKey::generate(signing::Algorithm::ed25519);
+    ASSERT_TRUE(k && other);
+    auto in = inputs_for(write_image(tmp / "image", 100));
+    ASSERT_TRUE(signing::create_bundle(in, {&*k}, tmp / "good.efb"));
+    ASSERT_TRUE(signing::create_bundle(in, {&*other}, tmp / "stranger.efb"));
+    write_keyring(tmp / "ring", {&*k});
+    ASSERT_TRUE(write_file_atomic(tmp / "slot", std::string(1 << 20, '\x11')));
+  }
+
+  test::CommandOutput agent(const std::string& args) {
+    return test::run_command("cd " + tmp.path().string() + " && " + EF_AGENT_BIN + " " + args +
+                             " 2>stderr");
+  }
+  std::string stderr_text() { return *read_file(tmp / "stderr"); }
+  bool slot_untouched() { return *read_file(tmp / "slot") == std::string(1 << 20, '\x11'); }
+
+  ::ef::test::TempDir tmp;
+};
+
+TEST_F(AgentCliTest, WriteSlotVerifiesWritesAndReportsJson) {
+  auto r = agent(
+      "write-slot good.efb --slot slot --keyring ring --compatible store-edge-nuc "
+      "--min-version 1.0.0 --json");
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["version"], "1.4.0");
+  EXPECT_EQ(j["bytes"].get<uint64_t>(), 100u * 4096 + 4096);
+  EXPECT_EQ(read_file(tmp / "slot")->substr(0, 100 * 4096), image_bytes(100));
+}
+
+TEST_F(AgentCliTest, RefusedBundlesLeaveTheSlotAlone) {
+  struct Case {
+    std::string args, error;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"stranger.efb", "key not in the keyring"},
+           {"good.efb --compatible other", "bundle is for \"store-edge-nuc\""},
+           {"good.efb --min-version 2.0.0", "below the anti-rollback floor 2.0.0"},
+           {"good.efb --installed-version 1.5.0", "older than the installed 1.5.0"},
+           {"missing.efb", "cannot open missing.efb"},
+       }) {
+    auto r = agent("write-slot " + c.args + " --slot slot --keyring ring");
+    EXPECT_EQ(r.status, 1) << c.args;
+    EXPECT_NE(stderr_text().find("edgeforge-agent: error: "), std::string::npos);
+    EXPECT_NE(stderr_text().find(c.error), std::string::npos) << stderr_text();
+    EXPECT_TRUE(slot_untouched()) << c.args;
+  }
+  EXPECT_EQ(agent("write-slot good.efb --slot slot --keyring ring --installed-version 1.5.0 "
+                  "--allow-downgrade")
+                .status,
+            0)
+      << stderr_text();
+}
+
+}  // namespace
+}  // namespace ef::agent
