@@ -1,8 +1,9 @@
+# shellcheck shell=bash
 # Sourced by the bench-*.sh scripts: make_bench_image DIR prints the path of
 # a realistic squashfs image in DIR, making it on first use from the cached
 # mmdebstrap bookworm base (tar2sqfs, zstd level 3) or, without one, from /usr.
 make_bench_image() {
-  local dir=$1 image=$1/image.squashfs base
+  local image=$1/image.squashfs base
   if [ ! -f "$image" ]; then
     base=$(ls -S "$HOME"/.cache/edgeforge/keyed/*.tar 2>/dev/null | head -1 || true)
     if [ -n "$base" ]; then
