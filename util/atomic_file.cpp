@@ -80,6 +80,16 @@ Result<void> AtomicFile::commit() {
     return errno_error(Errc::io, "cannot rename " + temp_.string() + " to " + target_.string(),
                        errno);
   temp_.clear();
+  // The rename is only durable once the directory entry is: without this a
+  // power cut can bring back the old file (or none) after commit() returned.
+  std::filesystem::path dir = target_.has_parent_path() ? target_.parent_path() : ".";
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    int rc = ::fsync(dfd);
+    int err = errno;
+    ::close(dfd);
+    if (rc != 0) return errno_error(Errc::io, "cannot sync directory " + dir.string(), err);
+  }
   return Ok{};
 }
 

@@ -29,7 +29,8 @@ class AtomicFile {
 
   /// Appends `data` to the temporary file.
   Result<void> write(std::string_view data);
-  /// fsyncs, closes and renames the temporary file over the target.
+  /// fsyncs, closes and renames the temporary file over the target, then
+  /// fsyncs the directory so the new name survives a power cut.
   Result<void> commit();
 
  private:
