@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/slot_install.hpp"
+#include "agent/state.hpp"
+#include "util/atomic_file.hpp"
 
 #ifndef EF_VERSION
 #define EF_VERSION "0.0.0"
@@ -66,6 +68,68 @@ int run_write_slot(WriteSlotArgs& a) {
   return 0;
 }
 
+struct StatusArgs {
+  std::string state = "/var/lib/edgeforge/agent/state.json";
+  std::string cmdline = "/proc/cmdline";
+  bool json = false;
+};
+
+/// The slot the running system booted from: edgeforge.slot=A|B on the
+/// kernel command line (the boot script puts it there); "" when absent.
+std::string booted_slot(const std::string& cmdline_file) {
+  auto text = read_file(cmdline_file);
+  if (!text) return "";
+  std::string key = "edgeforge.slot=";
+  for (size_t pos = text->find(key); pos != std::string::npos; pos = text->find(key, pos + 1)) {
+    if (pos > 0 && (*text)[pos - 1] != ' ') continue;
+    std::string v = text->substr(pos + key.size(), 1);
+    if (v == "A" || v == "B") return v;
+  }
+  return "";
+}
+
+int run_status(const StatusArgs& a) {
+  auto state = load_state(a.state);
+  if (!state) return fail(state.error(), a.json);
+  std::string booted = booted_slot(a.cmdline);
+  auto slot_json = [](const SlotRecord& r) {
+    return nlohmann::json{{"state", slot_health_name(r.health)},
+                          {"product", r.product},
+                          {"version", r.version},
+                          {"imageSha256", r.image_sha256}};
+  };
+  nlohmann::json op = nullptr;
+  if (state->operation) {
+    const Operation& o = *state->operation;
+    op = {{"kind", o.kind},       {"phase", o.phase},   {"slot", o.slot},
+          {"version", o.version}, {"bundle", o.bundle}, {"error", o.error}};
+  }
+  if (a.json) {
+    std::cout << nlohmann::json(
+                     {{"booted", booted.empty() ? nlohmann::json(nullptr) : nlohmann::json(booted)},
+                      {"slots", {{"A", slot_json(state->a)}, {"B", slot_json(state->b)}}},
+                      {"floor", state->floor},
+                      {"lastOperation", op}})
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  std::cout << "booted slot: " << (booted.empty() ? "unknown (not booted by edgeforge)" : booted)
+            << "\nanti-rollback floor: " << state->floor << "\n";
+  for (const char* name : {"A", "B"}) {
+    const SlotRecord& r = state->slot(name);
+    std::cout << "slot " << name << ": " << slot_health_name(r.health);
+    if (!r.version.empty()) std::cout << "  " << r.product << " " << r.version;
+    std::cout << "\n";
+  }
+  if (state->operation) {
+    const Operation& o = *state->operation;
+    std::cout << "last operation: " << o.kind << " " << o.version << " into slot " << o.slot << ": "
+              << o.phase << (o.error.empty() ? "" : " (" + o.error + ")") << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_agent(int argc, char** argv) {
@@ -98,6 +162,15 @@ int run_agent(int argc, char** argv) {
       "squashfs image followed by its dm-verity tree. Boot state is not changed: this is the\n"
       "building block of 'upgrade' and of factory provisioning.");
 
+  StatusArgs st;
+  auto* status_cmd =
+      app.add_subcommand("status", "Show the slots, the floor and the last operation");
+  status_cmd->add_option("--state", st.state, "Agent state file (default: " + st.state + ")");
+  status_cmd->add_option(
+      "--cmdline", st.cmdline,
+      "Kernel command line to read edgeforge.slot= from (default: /proc/cmdline)");
+  status_cmd->add_flag("--json", st.json, "Print JSON");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +178,7 @@ int run_agent(int argc, char** argv) {
   }
   try {
     if (*write_slot_cmd) return run_write_slot(ws);
+    if (*status_cmd) return run_status(st);
     std::cerr << app.help() << "\nedgeforge-agent: error: a command is required\n";
     return 2;
   } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/state.hpp"
 #include "tests/signing/bundle_fixture.hpp"
 #include "tests/support/command.hpp"
 #include "util/atomic_file.hpp"
@@ -70,6 +71,29 @@ TEST_F(AgentCliTest, RefusedBundlesLeaveTheSlotAlone) {
                 .status,
             0)
       << stderr_text();
+}
+
+TEST_F(AgentCliTest, StatusReadsTheStateAndTheBootedSlot) {
+  AgentState st;
+  st.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a')};
+  st.b = {SlotHealth::bad, "store-edge", "1.1.0", std::string(64, 'b')};
+  st.floor = "1.0.0";
+  st.operation = Operation{"upgrade", "failed", "B", "b.efb", "1.1.0", "health check failed"};
+  ASSERT_TRUE(save_state(tmp / "state.json", st));
+  tmp.write("cmdline", "BOOT_IMAGE=/slot-a/vmlinuz boot=edgeforge edgeforge.slot=A ro quiet\n");
+  auto r = agent("status --state state.json --cmdline cmdline --json");
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["booted"], "A");
+  EXPECT_EQ(j["slots"]["A"]["state"], "good");
+  EXPECT_EQ(j["slots"]["B"]["state"], "bad");
+  EXPECT_EQ(j["slots"]["B"]["version"], "1.1.0");
+  EXPECT_EQ(j["lastOperation"]["error"], "health check failed");
+  r = agent("status --state state.json --cmdline cmdline");
+  EXPECT_NE(r.out.find("slot B: bad  store-edge 1.1.0"), std::string::npos) << r.out;
+  tmp.write("broken.json", "{");
+  EXPECT_EQ(agent("status --state broken.json").status, 1);
+  EXPECT_NE(stderr_text().find("broken.json: agent state is not JSON"), std::string::npos);
 }
 
 }  // namespace
