@@ -13,6 +13,8 @@ packages=(
   mmdebstrap
   # outside oracles and benchmark peers
   squashfs-tools squashfs-tools-ng cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
+  # provision-script test oracle
+  shellcheck
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -121,10 +121,12 @@ Result<std::string> render_native_config(const Distribution& d, const json& conf
   return Error(Errc::internal, d.file.string() + ": unknown config format '" + format + "'");
 }
 
-Result<KubernetesLayer> make_kubernetes_layer(const profile::Kubernetes& k,
-                                              const std::string& mirror, fetch::Cache& cache) {
+namespace {
+
+Result<KubernetesLayer> make_layer(const profile::Kubernetes& k, const std::string& mirror,
+                                   fetch::Cache& cache, Distribution dist) {
   KubernetesLayer layer;
-  EF_ASSIGN(layer.distribution, load_distribution(k));
+  layer.distribution = std::move(dist);
   const Distribution& d = layer.distribution;
   const json& def = d.definition;
   std::string origin = origin_of(d);
@@ -147,7 +149,8 @@ Result<KubernetesLayer> make_kubernetes_layer(const profile::Kubernetes& k,
     layer.requires_paths.push_back({r.at("path").get<std::string>(), r.value("package", "")});
   for (const auto& dir : def.value("directories", json::array()))
     layer.content.dir(dir.get<std::string>(), origin);
-  for (const auto& [path, target] : def.value("links", json::object()).items())
+  const json links = def.value("links", json::object());
+  for (const auto& [path, target] : links.items())
     layer.content.link(path, target.get<std::string>(), origin);
   for (const auto& f : def.value("files", json::array())) {
     if (!for_role(f, d.role)) continue;
@@ -175,6 +178,21 @@ Result<KubernetesLayer> make_kubernetes_layer(const profile::Kubernetes& k,
       {"distribution", d.name}, {"version", k.version},          {"role", d.role},
       {"arch", k.arch},         {"artifacts", artifact_records}, {"enabledUnits", enabled}};
   return layer;
+}
+
+}  // namespace
+
+Result<KubernetesLayer> make_kubernetes_layer(const profile::Kubernetes& k,
+                                              const std::string& mirror, fetch::Cache& cache) {
+  EF_ASSIGN(auto dist, load_distribution(k));
+  std::string file = dist.file.string();
+  // A definition with a wrong type (a list where a string belongs) surfaces
+  // as a JSON type error: report it against the file, as one line.
+  try {
+    return make_layer(k, mirror, cache, std::move(dist));
+  } catch (const nlohmann::json::exception& e) {
+    return Error(Errc::invalid_profile, file + ": malformed distribution definition: " + e.what());
+  }
 }
 
 }  // namespace ef::kubernetes
