@@ -12,6 +12,7 @@
 #include "builder/build/build.hpp"
 #include "builder/build/bundle_output.hpp"
 #include "cli/common.hpp"
+#include "builder/cluster/provision.hpp"
 #include "cli/inspect.hpp"
 #include "cli/progress.hpp"
 #include "cli/signing_commands.hpp"
@@ -29,6 +30,7 @@ struct CommonOptions {
   bool offline = false;
   bool json = false;
   bool quiet = false;
+  std::string artifact_mirror;
 };
 
 // SOURCE_DATE_EPOCH, when set, must be a plain non-negative integer.
@@ -66,6 +68,7 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
   o.cache = cache_options(c);
   o.workers = workers;
   o.source_date_epoch = *sde;
+  o.artifact_mirror = c.artifact_mirror;
   ProgressDisplay display(!c.quiet && !c.json && ::isatty(STDERR_FILENO));
   o.progress = [&](const build::Progress& p) { display.update(p); };
   auto result = build::build_image(o);
@@ -119,6 +122,22 @@ int run_validate(const std::string& profile, const CommonOptions& c) {
   } else if (!c.quiet) {
     std::cout << profile << ": ok (" << p->name << " " << p->version << ", " << p->layers.size()
               << " layer(s))\n";
+  }
+  return 0;
+}
+
+int run_provision_script(const std::string& profile, const std::string& output,
+                         const CommonOptions& c) {
+  fetch::Cache cache(cache_options(c));
+  auto b = cluster::write_provision_script(profile, cache, c.artifact_mirror, output);
+  if (!b) return fail(b.error(), c.json);
+  if (c.json) {
+    std::cout << nlohmann::json({{"ok", true}, {"script", b->script.string()}, {"files", b->files}})
+                     .dump(2)
+              << "\n";
+  } else if (!c.quiet) {
+    std::cout << b->script.string() << "  (" << b->files << " file(s) in " << b->files_dir.string()
+              << ")\n";
   }
   return 0;
 }
@@ -178,6 +197,9 @@ int run_edgeforge(int argc, char** argv) {
                     "Also write a signed bundle (.efb) with this key (PEM file or pkcs11: URI); "
                     "repeat for several keys");
   add_passphrase_options(build, sign.passphrase);
+  build->add_option("--artifact-mirror", common.artifact_mirror,
+                    "Fetch Kubernetes artifacts from this mirror: https://host/path becomes "
+                    "URL/host/path (sha256 unchanged; overrides spec.artifactMirror)");
   build->footer(
       "Writes OUTPUT/<name>-<version>.squashfs and .manifest.json (and .efb with\n"
       "--sign-key). Timestamps come from SOURCE_DATE_EPOCH when set, else from the\n"
@@ -187,6 +209,24 @@ int run_edgeforge(int argc, char** argv) {
       app.add_subcommand("validate", "Check a profile and its inputs without building");
   validate->add_option("-p,--profile", profile, "Profile YAML file")->required();
   add_common(validate, common);
+
+  std::string provision_out = "provision";
+  auto* provision = app.add_subcommand(
+      "provision-script",
+      "Write an idempotent shell script that turns an existing Ubuntu host into the node a "
+      "profile describes");
+  provision->add_option("-p,--profile", profile, "Profile YAML file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  provision->add_option("-o,--output", provision_out, "Output directory (default: provision)");
+  provision->add_option("--artifact-mirror", common.artifact_mirror,
+                        "Fetch Kubernetes artifacts from this mirror (see build --help)");
+  add_common(provision, common);
+  provision->footer(
+      "Writes OUTPUT/provision.sh and OUTPUT/files/<sha256> (every file it installs,\n"
+      "verified before use). Copy the folder to the host and run: sudo sh provision.sh\n"
+      "Running it again changes nothing. EF_ROOT=/dir installs under another root.\n"
+      "Uses spec.kubernetes, spec.packs and spec.site; the host replaces spec.base.");
 
   bool inspect_json = false;
   std::string inspect_keyring;
@@ -212,10 +252,11 @@ int run_edgeforge(int argc, char** argv) {
     if (*build) return run_build(profile, output, workers, common, sign);
     if (*validate) return run_validate(profile, common);
     if (*inspect) return run_inspect(image, cat, inspect_keyring, inspect_json);
+    if (*provision) return run_provision_script(profile, provision_out, common);
     if (auto status = signing_commands.run()) return *status;
     std::cerr << app.help()
               << "\nedgeforge: error: a command is required (build, validate, inspect, keygen, "
-                 "bundle or verify)\n";
+                 "bundle, verify or provision-script)\n";
     return 2;
   } catch (const std::exception& e) {
     return fail(Error(Errc::internal, std::string("unexpected failure: ") + e.what()), false);

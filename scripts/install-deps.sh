@@ -8,12 +8,14 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   # libraries
   libarchive-dev libsquashfs-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev
+  libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev libkainjow-mustache-dev
   # base root filesystems
   mmdebstrap
   # outside oracles and benchmark peers
   squashfs-tools squashfs-tools-ng cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
   jq bc
+  # provision-script test oracle
+  shellcheck
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

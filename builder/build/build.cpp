@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "builder/build/inputs.hpp"
+#include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile_loader.hpp"
 #include "builder/squashfs/writer.hpp"
 #include "builder/tree/data_stream.hpp"
@@ -139,12 +140,17 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   fetch::Cache cache(o.cache);
   EF_TRY(check_offline(p, cache, epoch));
 
+  // Packs are checked and Kubernetes artifacts fetched before the base.
+  report("resolving node layer");
+  EF_ASSIGN(auto node_layer, cluster::make_node_layer(p, cache, o.artifact_mirror));
+
   report("resolving inputs");
   EF_ASSIGN(auto inputs, resolve_inputs(p, cache, epoch));
 
   report("reading layers");
   tree::Tree tree(epoch.value_or(0));
   EF_TRY(compose_tree(p, inputs, epoch.value_or(0), tree));
+  EF_TRY(cluster::apply_node_layer(tree, node_layer, epoch.value_or(0)));
   if (epoch) tree.clamp_mtimes(*epoch);
   auto stats = tree.stats();
 
@@ -206,6 +212,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
       {"packages", packages},
       {"warnings", warnings},
   };
+  if (!node_layer.empty()) result.manifest_json["node"] = node_layer.record;
   EF_TRY(write_file_atomic(result.manifest, result.manifest_json.dump(2) + "\n"));
   report("done");
   return result;

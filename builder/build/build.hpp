@@ -29,6 +29,7 @@ struct BuildOptions {
   fetch::CacheOptions cache;
   unsigned workers = 0;                      // 0: one per CPU
   std::optional<int64_t> source_date_epoch;  // SOURCE_DATE_EPOCH, when set
+  std::string artifact_mirror;               // --artifact-mirror; overrides spec.artifactMirror
   std::function<void(const Progress&)> progress;
 };
 

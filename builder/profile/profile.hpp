@@ -7,9 +7,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace ef::profile {
 
@@ -97,6 +100,31 @@ struct BundleSettings {
   std::string min_version = "0.0.0";  // anti-rollback floor devices adopt (semver)
 };
 
+/// spec.kubernetes.artifacts.<name>: where one distribution artifact comes from.
+struct ArtifactOverride {
+  std::string url;     // empty: the distribution's upstream URL (mirror applies)
+  std::string sha256;  // lower-case hex; empty: from the distribution definition
+  SourceLoc loc;
+};
+
+/// spec.kubernetes: the distribution the image runs (see layers/kubernetes/).
+struct Kubernetes {
+  std::string distribution;    // k3s, kubeadm: layers/kubernetes/<distribution>.yaml
+  std::string version;         // e.g. v1.30.4+k3s1
+  std::string role;            // server|agent (k3s), control-plane|worker (kubeadm)
+  std::string arch;            // amd64 (when not set), arm64
+  nlohmann::json config = nlohmann::json::object();  // merged into the native config
+  std::map<std::string, ArtifactOverride> artifacts;
+  SourceLoc loc;
+};
+
+/// One entry of spec.packs.
+struct PackRef {
+  std::filesystem::path path;                        // pack directory or .tar.gz
+  nlohmann::json values = nlohmann::json::object();  // override the pack's defaults
+  SourceLoc loc;
+};
+
 struct Profile {
   std::filesystem::path file;    // the profile given on the command line
   std::string name;              // metadata.name
@@ -106,6 +134,10 @@ struct Profile {
   std::vector<Layer> layers;  // extended profiles' layers first
   Output output;
   BundleSettings bundle;
+  std::optional<Kubernetes> kubernetes;  // spec.kubernetes
+  std::vector<PackRef> packs;            // spec.packs, extended profiles' first
+  std::filesystem::path site;            // spec.site: a site.yaml baked into the image
+  std::string artifact_mirror;           // spec.artifactMirror: rewrites upstream URLs
   /// Every profile file that contributed, in merge order (extends first).
   std::vector<std::filesystem::path> sources;
   /// sha256 over the sources' bytes, in merge order.

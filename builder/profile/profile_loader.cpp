@@ -108,6 +108,26 @@ void merge(PartialProfile& acc, PartialProfile&& next) {
   if (next.block_size) acc.block_size = next.block_size;
   if (next.bundle_compatible) acc.bundle_compatible = std::move(next.bundle_compatible);
   if (next.bundle_min_version) acc.bundle_min_version = std::move(next.bundle_min_version);
+  // kubernetes: later wins per field; config is merged (RFC 7386), so a
+  // cluster profile can add to the config a system profile started.
+  if (next.kubernetes) {
+    if (!acc.kubernetes) {
+      acc.kubernetes = std::move(next.kubernetes);
+    } else {
+      auto& a = *acc.kubernetes;
+      auto& n = *next.kubernetes;
+      if (!n.distribution.empty()) a.distribution = n.distribution;
+      if (!n.version.empty()) a.version = n.version;
+      if (!n.role.empty()) a.role = n.role;
+      if (!n.arch.empty()) a.arch = n.arch;
+      a.config.merge_patch(n.config);
+      for (auto& [k, v] : n.artifacts) a.artifacts[k] = v;
+      a.loc = n.loc;
+    }
+  }
+  for (auto& pack : next.packs) acc.packs.push_back(std::move(pack));
+  if (next.site) acc.site = std::move(next.site);
+  if (next.artifact_mirror) acc.artifact_mirror = std::move(next.artifact_mirror);
 }
 
 Error missing(const SourceLoc& loc, const std::string& what) {
@@ -129,6 +149,16 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
   profile.epoch = merged.epoch;
   profile.base = std::move(*merged.base);
   profile.layers = std::move(merged.layers);
+  if (merged.kubernetes) {
+    const auto& k = *merged.kubernetes;
+    if (k.distribution.empty()) return missing(k.loc, "spec.kubernetes.distribution");
+    if (k.version.empty()) return missing(k.loc, "spec.kubernetes.version");
+    if (k.arch.empty()) merged.kubernetes->arch = "amd64";
+  }
+  profile.kubernetes = std::move(merged.kubernetes);
+  profile.packs = std::move(merged.packs);
+  if (merged.site) profile.site = *merged.site;
+  if (merged.artifact_mirror) profile.artifact_mirror = *merged.artifact_mirror;
   if (merged.compression) profile.output.compression = merged.compression->value;
   if (merged.block_size) profile.output.block_size = *merged.block_size;
   if (merged.level) {

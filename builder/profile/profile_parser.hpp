@@ -42,7 +42,17 @@ struct PartialProfile {
   std::optional<uint32_t> block_size;
   std::optional<std::string> bundle_compatible;
   std::optional<Located<std::string>> bundle_min_version;  // checked against the merged version
+  std::optional<Kubernetes> kubernetes;
+  std::vector<PackRef> packs;
+  std::optional<std::filesystem::path> site;
+  std::optional<std::string> artifact_mirror;
 };
+
+class SchemaNode;
+/// Parses spec.kubernetes, spec.packs, spec.site and spec.artifactMirror
+/// (cluster_parser.cpp).
+Result<void> parse_cluster_keys(const SchemaNode& spec, const std::filesystem::path& dir,
+                                PartialProfile& out);
 
 /// Parses and validates the profile `file` whose content is `text`. Relative
 /// paths resolve against the file's directory; local inputs must exist.

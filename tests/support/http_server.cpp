@@ -114,6 +114,16 @@ std::vector<std::string> HttpServer::ranges() const {
   return ranges_;
 }
 
+void HttpServer::route(const std::string& path, std::string body) {
+  std::lock_guard lock(mutex_);
+  routes_[path] = std::move(body);
+}
+
+std::vector<std::string> HttpServer::paths() const {
+  std::lock_guard lock(mutex_);
+  return paths_;
+}
+
 HttpServer::Step HttpServer::next_step() {
   std::lock_guard lock(mutex_);
   if (steps_.empty()) return {};
@@ -140,21 +150,34 @@ void HttpServer::loop() {
 void HttpServer::handle(int fd) {
   std::string head = read_head(fd);
   std::string range = range_header(head);
+  // "GET /path HTTP/1.1": the path is between the first two spaces.
+  size_t sp1 = head.find(' ');
+  size_t sp2 = sp1 == std::string::npos ? sp1 : head.find(' ', sp1 + 1);
+  std::string path = sp2 == std::string::npos ? "" : head.substr(sp1 + 1, sp2 - sp1 - 1);
+  std::string body_in = body_;
+  bool routed = true;
   {
     std::lock_guard lock(mutex_);
     ranges_.push_back(range);
+    paths_.push_back(path);
+    if (!routes_.empty()) {
+      auto it = routes_.find(path);
+      routed = it != routes_.end();
+      if (routed) body_in = it->second;
+    }
   }
   Step step = next_step();
   if (step.action == Action::error_500) return send_all(fd, status_response(500, "Server Error"));
-  if (step.action == Action::error_404) return send_all(fd, status_response(404, "Not Found"));
+  if (step.action == Action::error_404 || !routed)
+    return send_all(fd, status_response(404, "Not Found"));
 
   long start = step.action == Action::ignore_range ? -1 : range_start(range);
-  size_t size = body_.size();
+  size_t size = body_in.size();
   if (start >= 0 && static_cast<size_t>(start) >= size) {
     return send_all(fd, "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */" +
                             std::to_string(size) + "\r\nContent-Length: 0\r\n\r\n");
   }
-  std::string body = body_;
+  std::string body = body_in;
   if (step.action == Action::wrong_bytes) {
     for (char& c : body) c = static_cast<char>(c ^ 0x5a);
   }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -41,6 +42,11 @@ class HttpServer {
   int requests() const;
   /// The Range header value of each request so far ("" when absent).
   std::vector<std::string> ranges() const;
+  /// Serves `body` at `path` (e.g. "/k3s"); once any route is set, paths
+  /// without one answer 404.
+  void route(const std::string& path, std::string body);
+  /// The request path of each request so far.
+  std::vector<std::string> paths() const;
 
  private:
   void loop();
@@ -54,6 +60,8 @@ class HttpServer {
   mutable std::mutex mutex_;
   std::deque<Step> steps_;
   std::vector<std::string> ranges_;
+  std::vector<std::string> paths_;
+  std::map<std::string, std::string> routes_;
   std::thread thread_;
 };
 

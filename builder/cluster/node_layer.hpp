@@ -1,0 +1,37 @@
+// The node layer of a profile: spec.kubernetes, spec.packs and spec.site
+// turned into one node::Content, in that order (later wins on a path).
+// Pack constraints are checked before anything is downloaded or built.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/fetch/cache.hpp"
+#include "builder/node/content.hpp"
+#include "builder/node/provision_script.hpp"
+#include "builder/profile/profile.hpp"
+#include "builder/tree/tree.hpp"
+#include "util/error.hpp"
+
+namespace ef::cluster {
+
+struct NodeLayer {
+  node::Content content;
+  std::vector<node::HostPackage> host_packages;  // paths the base must provide
+  nlohmann::json record;                         // for the build manifest (no secrets)
+  bool empty() const { return content.entries().empty(); }
+};
+
+/// Loads packs and checks their constraints, then builds the Kubernetes
+/// layer (downloading artifacts through `cache`), pack content and site
+/// files. `mirror` (from --artifact-mirror) overrides spec.artifactMirror.
+Result<NodeLayer> make_node_layer(const profile::Profile& profile, fetch::Cache& cache,
+                                  const std::string& mirror);
+
+/// Checks the base provides what the distribution needs, then merges the
+/// node layer into `tree` as one layer after the profile's layers.
+Result<void> apply_node_layer(tree::Tree& tree, const NodeLayer& layer, int64_t mtime);
+
+}  // namespace ef::cluster

@@ -1,0 +1,87 @@
+// Site configuration (site.yaml): what differs between the sites that run
+// the same image: host name, users, network, NTP, CA certificates, proxy,
+// registry mirrors and credentials, registration, tags. docs/site-config.md
+// documents the schema.
+//
+// This library depends on nothing of the image builder so the device agent
+// can link it and render the same files at install time.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ef::site {
+
+struct User {
+  std::string name;
+  std::string gecos;
+  std::string shell = "/bin/bash";
+  std::vector<std::string> groups;
+  std::string password_hash;  // crypt(3) hash; secret
+  std::vector<std::string> ssh_authorized_keys;
+};
+
+struct Interface {
+  std::string name;  // interface name or glob (en*), matched by systemd-networkd
+  bool dhcp = false;
+  std::vector<std::string> addresses;  // CIDR
+  std::string gateway;
+  std::vector<std::string> dns;
+};
+
+struct Proxy {
+  std::string http, https, no_proxy;
+};
+
+struct RegistryMirror {
+  std::string host;                    // docker.io
+  std::vector<std::string> endpoints;  // https://mirror.local:5000
+};
+
+struct RegistryAuth {
+  std::string host;  // mirror.local:5000
+  std::string username;
+  std::string password;  // secret
+  bool insecure_skip_verify = false;
+};
+
+struct Site {
+  std::string hostname;
+  std::vector<User> users;
+  std::vector<Interface> interfaces;
+  std::vector<std::string> ntp;
+  std::vector<std::string> ca_certificates;  // PEM text
+  Proxy proxy;
+  std::vector<RegistryMirror> mirrors;
+  std::vector<RegistryAuth> registry_auth;
+  std::string registration_endpoint;
+  std::string registration_token;  // secret
+  std::map<std::string, std::string> tags;
+};
+
+/// Parses site.yaml text; errors say "label:line:col: key: what is wrong".
+Result<Site> parse_site(const std::string& text, const std::string& label);
+
+/// One file to write on the node.
+struct SiteFile {
+  enum class Kind { file, symlink };
+  Kind kind = Kind::file;
+  std::string path;
+  std::string content;  // file content, or the symlink target
+  uint32_t mode = 0644;
+  bool secret = false;  // carries credentials: never log or record its content
+};
+
+/// Which container runtime reads registry settings.
+enum class RegistryTarget { none, k3s, containerd };
+
+/// Renders the files a Debian/Ubuntu base uses (systemd-networkd,
+/// /etc/hosts, sysusers.d, timesyncd, ...), sorted by path.
+std::vector<SiteFile> render_site(const Site& site, RegistryTarget registries);
+
+}  // namespace ef::site
