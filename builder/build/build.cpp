@@ -146,6 +146,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
 
   report("resolving inputs");
   EF_ASSIGN(auto inputs, resolve_inputs(p, cache, epoch));
+  InputHasher input_hasher(inputs);
 
   report("reading layers");
   tree::Tree tree(epoch.value_or(0));
@@ -167,14 +168,15 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   report("writing image", 0, stats.file_bytes);
   auto progress = [&](uint64_t done) { report("writing image", done, stats.file_bytes); };
   EF_ASSIGN(auto image_stats, squashfs::write_image(tree, result.image, wo, progress));
-  fill_digests(tree, image_stats.source_sha256, inputs, cache);
 
   // The compressor threads are done: hash the image while this thread reads
-  // the package list from the inputs.
+  // the package list and waits for the input digests.
   report("hashing image and reading package list");
   auto image_digest = std::async(std::launch::async, [&] { return sha256_file(result.image); });
   json packages = packages_of(tree);
+  auto input_digests = input_hasher.finish(inputs, cache);
   auto digest = image_digest.get();
+  if (!input_digests) return std::move(input_digests).error();
   if (!digest) return std::move(digest).error();
   result.image_sha256 = *digest;
   result.image_size = image_stats.bytes;

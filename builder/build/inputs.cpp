@@ -1,8 +1,14 @@
 #include "builder/build/inputs.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "builder/fetch/mmdebstrap.hpp"
 #include "builder/tree/inputs.hpp"
 #include "util/sha256.hpp"
+#include "util/unique_fd.hpp"
 
 namespace ef::build {
 
@@ -23,8 +29,8 @@ std::string shown(const Profile& p, const fs::path& path) {
 
 // Sets in.sha256 for the local file in.local: from the cache's digest memo
 // when the file is unchanged, else by hashing it now, or (with `may_defer`)
-// by leaving in.identity set so the data pass hashes it while reading it
-// anyway (see fill_digests).
+// by leaving in.identity set so that an InputHasher hashes it while the
+// image is built.
 Result<void> local_digest(fetch::Cache& cache, bool may_defer, ResolvedInput& in) {
   EF_ASSIGN(auto identity, fetch::file_identity(in.local));
   auto memo = cache.digest_memo();
@@ -207,7 +213,6 @@ Result<void> compose_tree(const Profile& p, const std::vector<ResolvedInput>& in
       tree::SourceInfo src;
       src.path = in.local.string();
       src.label = label;
-      src.want_sha256 = in.sha256.empty();
       applied = tree::apply_archive(tree, std::move(src));
     } else if (in.kind == "oci") {
       applied = tree::apply_oci(tree, in.local, i == 0 ? p.base.oci.ref : layer->oci.ref, label);
@@ -226,21 +231,64 @@ Result<void> compose_tree(const Profile& p, const std::vector<ResolvedInput>& in
   return Ok{};
 }
 
-void fill_digests(const tree::Tree& tree, const std::vector<std::string>& digests,
-                  std::vector<ResolvedInput>& inputs, const fetch::Cache& cache) {
-  const auto& sources = tree.sources();
-  for (auto& in : inputs) {
-    if (!in.sha256.empty()) continue;
-    for (size_t i = 0; i < sources.size() && i < digests.size(); ++i) {
-      if (sources[i].kind != tree::SourceInfo::Kind::archive_file ||
-          sources[i].path != in.local.string())
-        continue;
-      if (digests[i].empty()) continue;
-      in.sha256 = digests[i];
-      in.record["sha256"] = in.sha256;
-      if (in.identity) cache.digest_memo().remember(in.local, *in.identity, in.sha256);
+InputHasher::InputHasher(const std::vector<ResolvedInput>& inputs) {
+  std::vector<fs::path> files;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].identity) continue;
+    indexes_.push_back(i);
+    files.push_back(inputs[i].local);
+  }
+  digests_.assign(files.size(), Result<std::string>(std::string()));
+  if (!files.empty()) thread_ = std::thread([this, files = std::move(files)] { run(files); });
+}
+
+InputHasher::~InputHasher() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void InputHasher::run(std::vector<fs::path> files) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string name = files[i].string();
+    UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      digests_[i] = errno_error(Errc::io, "cannot open " + name, errno);
+      continue;
+    }
+    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    Sha256 hash;
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      if (stop_) return;
+      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        digests_[i] = errno_error(Errc::io, "cannot read " + name, errno);
+        break;
+      }
+      if (n == 0) {
+        digests_[i] = hash.hex_digest();
+        break;
+      }
+      hash.update(buf.data(), static_cast<size_t>(n));
     }
   }
+}
+
+Result<void> InputHasher::finish(std::vector<ResolvedInput>& inputs, const fetch::Cache& cache) {
+  if (thread_.joinable()) thread_.join();
+  for (size_t k = 0; k < indexes_.size(); ++k) {
+    ResolvedInput& in = inputs[indexes_[k]];
+    if (!digests_[k]) return std::move(digests_[k]).error().with_context(in.role);
+    EF_ASSIGN(auto now, fetch::file_identity(in.local));
+    if (now != *in.identity)
+      return Error(Errc::io, in.role + ": " + in.local.string() +
+                                 " changed while the image was built; build again");
+    in.sha256 = *digests_[k];
+    in.record["sha256"] = in.sha256;
+    cache.digest_memo().remember(in.local, *in.identity, in.sha256);
+  }
+  return Ok{};
 }
 
 }  // namespace ef::build

@@ -2,8 +2,10 @@
 // merging them into a tree (internal to the build module).
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -21,8 +23,8 @@ struct ResolvedInput {
   std::string kind;             // tarball, oci, mmdebstrap, directory, files
   std::filesystem::path local;  // file or directory to read
   std::string sha256;           // of the file; empty for directories and inline files
-  std::optional<fetch::FileIdentity> identity;  // set when the data pass must hash the file
-  nlohmann::json record;        // what the manifest says about it
+  std::optional<fetch::FileIdentity> identity;  // set when the build must still hash the file
+  nlohmann::json record;                        // what the manifest says about it
 };
 
 /// Lists every remote input missing from the cache, one line each.
@@ -39,10 +41,34 @@ Result<std::vector<ResolvedInput>> resolve_inputs(const profile::Profile& profil
 Result<void> compose_tree(const profile::Profile& profile, const std::vector<ResolvedInput>& inputs,
                           int64_t synthesized_mtime, tree::Tree& tree);
 
-/// Records the digests computed while writing the image (indexed like
-/// Tree::sources()) for inputs that were not hashed before, and remembers
-/// them in the cache's digest memo for later builds.
-void fill_digests(const tree::Tree& tree, const std::vector<std::string>& digests,
-                  std::vector<ResolvedInput>& inputs, const fetch::Cache& cache);
+/// Hashes the local inputs whose digest is not known yet (those with
+/// `identity` set) on a thread of its own, from when the inputs are resolved
+/// until the manifest needs the digests. The thread reads each file itself,
+/// so the threads that read the tree and feed the compressors never wait for
+/// it, and it uses the core they leave idle (while the headers are read and
+/// while the finished image is hashed).
+class InputHasher {
+ public:
+  /// Starts hashing the pending inputs of `inputs`, in order.
+  explicit InputHasher(const std::vector<ResolvedInput>& inputs);
+  /// Stops early (an unfinished build) and joins the thread.
+  ~InputHasher();
+  InputHasher(const InputHasher&) = delete;
+  InputHasher& operator=(const InputHasher&) = delete;
+
+  /// Waits for the digests and records them in `inputs` (the same vector,
+  /// unchanged in between) and in the cache's digest memo. A file whose
+  /// identity changed since it was resolved is an error: the image may hold
+  /// other bytes than the digest describes.
+  Result<void> finish(std::vector<ResolvedInput>& inputs, const fetch::Cache& cache);
+
+ private:
+  void run(std::vector<std::filesystem::path> files);
+
+  std::vector<size_t> indexes_;               // of the inputs being hashed
+  std::vector<Result<std::string>> digests_;  // one per index, set by the thread
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 }  // namespace ef::build

@@ -347,7 +347,7 @@ Result<void> Writer::write_inode(const Node& node, InodeInfo& info) {
 
 Result<void> Writer::write_tree(tree::Tree& tree, const std::function<void(uint64_t)>& progress) {
   progress_ = progress;
-  EF_ASSIGN(stats_.source_sha256, tree::stream_file_data(tree, *this));
+  EF_TRY(tree::stream_file_data(tree, *this));
   int rc = sqfs_block_processor_finish(proc_.get());
   if (rc) return sqfs_error(rc, "finishing data blocks");
   return finish(tree.root());

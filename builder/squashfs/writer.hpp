@@ -11,7 +11,6 @@
 #include <functional>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
@@ -31,9 +30,6 @@ struct ImageStats {
   uint32_t inodes = 0;
   uint64_t data_bytes_in = 0;   // file bytes fed to the compressor
   uint64_t dropped_xattrs = 0;  // xattrs with prefixes squashfs cannot store
-  /// sha256 of each archive file read whole while writing, indexed like
-  /// Tree::sources() (empty for other sources).
-  std::vector<std::string> source_sha256;
 };
 
 /// Returns the names of the compressors this libsquashfs supports.

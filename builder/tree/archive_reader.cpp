@@ -1,19 +1,9 @@
 #include "builder/tree/archive_reader.hpp"
 
-#include "util/unique_fd.hpp"
-
 #include <archive.h>
 #include <archive_entry.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <array>
-#include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 namespace ef::tree {
@@ -90,113 +80,8 @@ struct ArchiveReader::Outer {
   }
 };
 
-// Reads a file sequentially for libarchive and hashes every byte; without
-// a skip callback libarchive reads through entries it skips, so the hash
-// covers the whole file at no extra pass. Hashing runs on its own thread:
-// the reading thread feeds the compressors and is the bottleneck at fast
-// compression levels.
-struct ArchiveReader::HashingFile {
-  // libarchive may use a returned buffer until the next read callback, and
-  // the hasher one more: three buffers let reading, decoding and hashing
-  // overlap without copying.
-  static constexpr uint64_t kBuffers = 3;
-
-  UniqueFd fd;
-  Sha256* hash = nullptr;
-  std::array<std::vector<char>, kBuffers> buffers;
-  std::array<size_t, kBuffers> lengths{};
-  std::mutex mutex;
-  std::condition_variable changed;
-  uint64_t produced = 0, consumed = 0;  // buffers read / hashed so far
-  bool stopping = false;
-  std::thread hasher;
-
-  HashingFile() {
-    for (auto& b : buffers) b.resize(kReadBlock);
-    hasher = std::thread([this] { hash_queued(); });
-  }
-  ~HashingFile() { stop(); }
-
-  void hash_queued() {
-    std::unique_lock lock(mutex);
-    for (;;) {
-      changed.wait(lock, [&] { return consumed < produced || stopping; });
-      if (consumed == produced) return;  // stopping, and everything is hashed
-      const auto& buffer = buffers[consumed % kBuffers];
-      size_t length = lengths[consumed % kBuffers];
-      lock.unlock();
-      hash->update(buffer.data(), length);
-      lock.lock();
-      ++consumed;
-      changed.notify_all();
-    }
-  }
-
-  // Reads the next chunk into a buffer neither libarchive nor the hasher
-  // still uses, and queues it for hashing. Returns bytes read, 0 at the end.
-  ssize_t next(const void** out) {
-    uint64_t index;
-    {
-      std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return produced - consumed < kBuffers - 1; });
-      index = produced % kBuffers;
-    }
-    ssize_t n;
-    do {
-      n = ::read(fd.get(), buffers[index].data(), kReadBlock);
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) return n;
-    {
-      std::lock_guard lock(mutex);
-      lengths[index] = static_cast<size_t>(n);
-      ++produced;
-    }
-    changed.notify_all();
-    *out = buffers[index].data();
-    return n;
-  }
-
-  void stop() {
-    {
-      std::lock_guard lock(mutex);
-      stopping = true;
-    }
-    changed.notify_all();
-    if (hasher.joinable()) hasher.join();
-  }
-
-  static la_ssize_t read(archive* a, void* self, const void** out) {
-    ssize_t n = static_cast<HashingFile*>(self)->next(out);
-    if (n < 0) archive_set_error(a, errno, "read error");
-    return n;
-  }
-
-  // Hashes what libarchive did not need (the zero blocks after the end) and
-  // waits for the hasher, so the digest is complete.
-  Result<void> finish() {
-    const void* unused = nullptr;
-    for (;;) {
-      ssize_t n = next(&unused);
-      if (n < 0) return errno_error(Errc::io, "read error", errno);
-      if (n == 0) break;
-    }
-    stop();
-    return Ok{};
-  }
-};
-
 ArchiveReader::~ArchiveReader() {
   if (a_) archive_read_free(a_);
-}
-
-Result<void> ArchiveReader::drain() {
-  ArchiveEntry entry;
-  for (;;) {
-    EF_ASSIGN(bool more, next(entry));
-    if (!more) break;
-  }
-  if (hashing_) EF_TRY(hashing_->finish());
-  return Ok{};
 }
 
 Error ArchiveReader::error(const std::string& what) const {
@@ -205,7 +90,7 @@ Error ArchiveReader::error(const std::string& what) const {
                label_ + ": " + what + ": " + (msg ? msg : "unknown libarchive error"));
 }
 
-Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const SourceInfo& source, Sha256* hash) {
+Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const SourceInfo& source) {
   std::unique_ptr<ArchiveReader> r(new ArchiveReader());
   r->label_ = source.label.empty() ? source.path : source.label;
   if (source.kind == SourceInfo::Kind::archive_member) {
@@ -232,18 +117,6 @@ Result<std::unique_ptr<ArchiveReader>> ArchiveReader::open(const SourceInfo& sou
     return r;
   }
   r->a_ = new_reader();
-  if (hash) {
-    r->hashing_ = std::make_unique<HashingFile>();
-    r->hashing_->hash = hash;
-    r->hashing_->fd.reset(::open(source.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!r->hashing_->fd)
-      return errno_error(Errc::io, r->label_ + ": cannot open " + source.path, errno);
-    ::posix_fadvise(r->hashing_->fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-    if (archive_read_open(r->a_, r->hashing_.get(), nullptr, &HashingFile::read, nullptr) !=
-        ARCHIVE_OK)
-      return r->error("cannot open " + source.path);
-    return r;
-  }
   if (archive_read_open_filename(r->a_, source.path.c_str(), kReadBlock) != ARCHIVE_OK)
     return r->error("cannot open " + source.path);
   return r;

@@ -13,7 +13,6 @@
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
-#include "util/sha256.hpp"
 
 struct archive;
 struct archive_entry;
@@ -32,10 +31,7 @@ struct ArchiveEntry {
 class ArchiveReader {
  public:
   /// Opens `source` (an archive file, or a member inside an outer archive).
-  /// With `hash` (archive files only), every byte of the file is fed to it
-  /// as it is read; call drain() at the end so the digest covers the file.
-  static Result<std::unique_ptr<ArchiveReader>> open(const SourceInfo& source,
-                                                     Sha256* hash = nullptr);
+  static Result<std::unique_ptr<ArchiveReader>> open(const SourceInfo& source);
   ~ArchiveReader();
   ArchiveReader(const ArchiveReader&) = delete;
   ArchiveReader& operator=(const ArchiveReader&) = delete;
@@ -46,8 +42,6 @@ class ArchiveReader {
   /// `size` bytes in all. An error from `sink` stops the stream.
   Result<void> read_data(uint64_t size,
                          const std::function<Result<void>(const void*, size_t)>& sink);
-  /// Reads the rest of the archive, and of the file, without decoding data.
-  Result<void> drain();
   /// Reads the current entry's `size` bytes into memory (small metadata
   /// files only); more than `max_size` is an error.
   Result<std::string> read_all(uint64_t size, uint64_t max_size);
@@ -55,11 +49,9 @@ class ArchiveReader {
  private:
   ArchiveReader() = default;
   struct Outer;
-  struct HashingFile;
   Error error(const std::string& what) const;
 
-  std::unique_ptr<Outer> outer_;          // set when reading a member of an outer archive
-  std::unique_ptr<HashingFile> hashing_;  // set when hashing the file while reading
+  std::unique_ptr<Outer> outer_;  // set when reading a member of an outer archive
   archive* a_ = nullptr;
   std::string label_;
   uint64_t index_ = 0;

@@ -60,9 +60,8 @@ Result<void> stream_host_file(const std::string& path, uint64_t size, FileSink& 
 // Streams one archive source: entries are visited in order and the wanted
 // ones (sorted by ordinal) are fed to the sink.
 Result<void> stream_archive(const SourceInfo& source, std::vector<Inode*>::const_iterator begin,
-                            std::vector<Inode*>::const_iterator end, FileSink& sink,
-                            Sha256* hash = nullptr) {
-  EF_ASSIGN(auto reader, ArchiveReader::open(source, hash));
+                            std::vector<Inode*>::const_iterator end, FileSink& sink) {
+  EF_ASSIGN(auto reader, ArchiveReader::open(source));
   ArchiveEntry entry;
   uint64_t ordinal = 0;
   for (auto it = begin; it != end; ++ordinal) {
@@ -129,28 +128,23 @@ Result<std::string> read_file_content(const Tree& tree, const Inode& inode, uint
   return sink.take();
 }
 
-Result<std::vector<std::string>> stream_file_data(Tree& tree, FileSink& sink) {
+Result<void> stream_file_data(Tree& tree, FileSink& sink) {
   auto files = files_in_data_order(tree);
   const auto& sources = tree.sources();
-  std::vector<std::string> digests(sources.size());
   auto it = files.cbegin();
   for (uint32_t source = 0; source < sources.size(); ++source) {
     auto group_end =
         std::find_if(it, files.cend(), [&](const Inode* i) { return i->data.source != source; });
     const SourceInfo& info = sources[source];
-    if (info.kind == SourceInfo::Kind::archive_file && info.want_sha256) {
-      Sha256 hash;
-      EF_TRY(stream_archive(info, it, group_end, sink, &hash));
-      digests[source] = hash.hex_digest();
-    } else if (info.kind == SourceInfo::Kind::archive_file ||
-               info.kind == SourceInfo::Kind::archive_member) {
+    if (info.kind == SourceInfo::Kind::archive_file ||
+        info.kind == SourceInfo::Kind::archive_member) {
       EF_TRY(stream_archive(info, it, group_end, sink));
     } else {
       for (auto f = it; f != group_end; ++f) EF_TRY(stream_loose_file(**f, info, sink));
     }
     it = group_end;
   }
-  return digests;
+  return Ok{};
 }
 
 }  // namespace ef::tree

@@ -6,7 +6,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
@@ -23,10 +22,8 @@ class FileSink {
   virtual Result<void> end_file() = 0;
 };
 
-/// Streams every regular file of `tree` into `sink`. Returns the sha256 of
-/// every archive-file source that asked for it (read whole on the way),
-/// indexed like Tree::sources(); empty strings for other sources.
-Result<std::vector<std::string>> stream_file_data(Tree& tree, FileSink& sink);
+/// Streams every regular file of `tree` into `sink`.
+Result<void> stream_file_data(Tree& tree, FileSink& sink);
 
 /// Reads the content of one regular file of `tree` (at most `max_size`
 /// bytes; more is an error). For small files such as the dpkg status.

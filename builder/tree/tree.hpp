@@ -78,7 +78,6 @@ struct SourceInfo {
   std::string path;          // archive on the host (host_files: the layer's directory)
   std::string member;        // archive_member: path of the inner archive inside `path`
   std::string label;         // for messages: "layer 2 (tarball extra.tar.zst)"
-  bool want_sha256 = false;  // archive_file: hash the whole file during the data pass
 };
 
 /// Counts reported in the build manifest.
