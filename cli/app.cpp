@@ -13,9 +13,11 @@
 #include "builder/build/bundle_output.hpp"
 #include "cli/common.hpp"
 #include "builder/cluster/provision.hpp"
+#include "builder/site/site.hpp"
 #include "cli/inspect.hpp"
 #include "cli/progress.hpp"
 #include "cli/signing_commands.hpp"
+#include "util/atomic_file.hpp"
 
 #ifndef EF_VERSION
 #define EF_VERSION "0.0.0"
@@ -142,6 +144,24 @@ int run_provision_script(const std::string& profile, const std::string& output,
   return 0;
 }
 
+int run_render_site(const std::string& site_file, const std::string& root,
+                    const std::string& distribution, bool quiet) {
+  auto text = read_file(site_file);
+  if (!text) return fail(text.error(), false);
+  auto s = site::parse_site(*text, site_file);
+  if (!s) return fail(s.error(), false);
+  auto target = distribution == "k3s"    ? site::RegistryTarget::k3s
+                : distribution == "none" ? site::RegistryTarget::none
+                                         : site::RegistryTarget::containerd;
+  auto files = site::render_site(*s, target);
+  auto written = site::write_site_files(files, root);
+  if (!written) return fail(written.error(), false);
+  // Paths only: contents may carry credentials.
+  if (!quiet)
+    for (const auto& f : files) std::cout << f.path << "\n";
+  return 0;
+}
+
 int run_inspect(const std::string& image, const std::string& cat, const std::string& keyring,
                 bool json) {
   if (is_bundle_file(image)) {
@@ -228,6 +248,22 @@ int run_edgeforge(int argc, char** argv) {
       "Running it again changes nothing. EF_ROOT=/dir installs under another root.\n"
       "Uses spec.kubernetes, spec.packs and spec.site; the host replaces spec.base.");
 
+  std::string site_file, site_root, site_distribution = "k3s";
+  auto* render_site = app.add_subcommand(
+      "render-site", "Render a site.yaml into the files a node reads (at install time)");
+  render_site->add_option("--site", site_file, "Site file (docs/site-config.md)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  render_site->add_option("--root", site_root, "Root directory to write under (e.g. /mnt/target)")
+      ->required();
+  render_site
+      ->add_option("--distribution", site_distribution,
+                   "Who reads registry settings: k3s (registries.yaml), kubeadm "
+                   "(containerd certs.d) or none (default: k3s)")
+      ->check(CLI::IsMember({"k3s", "kubeadm", "none"}));
+  render_site->add_flag("-q,--quiet", common.quiet, "Print errors only");
+  render_site->footer("Prints the paths it wrote (never their contents: they may hold secrets).");
+
   bool inspect_json = false;
   std::string inspect_keyring;
   auto* inspect = app.add_subcommand(
@@ -254,6 +290,7 @@ int run_edgeforge(int argc, char** argv) {
     if (*inspect) return run_inspect(image, cat, inspect_keyring, inspect_json);
     if (*provision) return run_provision_script(profile, provision_out, common);
     if (auto status = signing_commands.run()) return *status;
+    if (*render_site) return run_render_site(site_file, site_root, site_distribution, common.quiet);
     std::cerr << app.help()
               << "\nedgeforge: error: a command is required (build, validate, inspect, keygen, "
                  "bundle, verify or provision-script)\n";

@@ -125,6 +125,7 @@ Result<profile::Profile> validate_profile(const fs::path& file,
   EF_ASSIGN(auto p, profile::load_profile(file));
   fetch::Cache cache(cache_options);
   EF_TRY(check_offline(p, cache, p.epoch));
+  EF_TRY(cluster::check_packs(p, cache));
   if (!squashfs::compressor_supported(p.output.compression))
     return Error(Errc::invalid_profile, p.file.string() + ": spec.output.compression: '" +
                                             p.output.compression +

@@ -34,6 +34,15 @@ Result<void> add_site(const profile::Profile& p, const std::string& distribution
 
 }  // namespace
 
+Result<void> check_packs(const profile::Profile& p, const fetch::Cache& cache) {
+  std::vector<packs::Pack> loaded;
+  for (const auto& ref : p.packs) {
+    EF_ASSIGN(auto pack, packs::load_pack(ref, cache));
+    loaded.push_back(std::move(pack));
+  }
+  return packs::check_constraints(loaded, p.kubernetes ? p.kubernetes->distribution : "");
+}
+
 Result<NodeLayer> make_node_layer(const profile::Profile& p, fetch::Cache& cache,
                                   const std::string& mirror_option) {
   NodeLayer layer;

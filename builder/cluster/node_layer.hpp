@@ -30,6 +30,10 @@ struct NodeLayer {
 Result<NodeLayer> make_node_layer(const profile::Profile& profile, fetch::Cache& cache,
                                   const std::string& mirror);
 
+/// Loads the profile's packs and checks their constraints (no downloads):
+/// what `edgeforge validate` runs.
+Result<void> check_packs(const profile::Profile& profile, const fetch::Cache& cache);
+
 /// Checks the base provides what the distribution needs, then merges the
 /// node layer into `tree` as one layer after the profile's layers.
 Result<void> apply_node_layer(tree::Tree& tree, const NodeLayer& layer, int64_t mtime);

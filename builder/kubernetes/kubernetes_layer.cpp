@@ -135,7 +135,15 @@ Result<KubernetesLayer> make_layer(const profile::Kubernetes& k, const std::stri
   for (const auto& a : layer.artifacts) {
     std::string label = "kubernetes artifact " + a.name + " (" + a.url + ")";
     auto blob = cache.fetch(a.url, a.sha256);
-    if (!blob) return std::move(blob).error().with_context(label);
+    if (!blob) {
+      Error e = std::move(blob).error().with_context(label);
+      if (e.code() != Errc::checksum) return e;
+      // Say what to do: the bytes are wrong, or the pin is.
+      return Error(Errc::checksum, e.message() +
+                                       " (the download is not the pinned artifact: check "
+                                       "the mirror, or spec.kubernetes.artifacts." +
+                                       a.name + ".sha256)");
+    }
     if (a.extract.empty()) {
       layer.content.blob(a.destination, *blob, a.sha256, origin, a.mode);
     } else {

@@ -84,8 +84,13 @@ ensure_link() {
   if [ -L "$dst" ] && [ "$(readlink "$dst")" = "$1" ]; then
     return 0
   fi
+  if [ -d "$dst" ] && [ ! -L "$dst" ]; then
+    # Never delete a host directory (e.g. existing CNI plugins in /opt/cni/bin).
+    say "warning: kept the directory $2 (the image has a link to $1 there)"
+    return 0
+  fi
   mkdir -p "$(dirname "$dst")"
-  rm -rf "$dst"
+  rm -f "$dst"
   ln -s "$1" "$dst"
   changed "linked $2 -> $1"
 }

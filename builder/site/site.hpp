@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -83,5 +84,10 @@ enum class RegistryTarget { none, k3s, containerd };
 /// Renders the files a Debian/Ubuntu base uses (systemd-networkd,
 /// /etc/hosts, sysusers.d, timesyncd, ...), sorted by path.
 std::vector<SiteFile> render_site(const Site& site, RegistryTarget registries);
+
+/// Writes `files` under `root` (install time): parents are created, each
+/// file is replaced atomically with its mode, links are replaced.
+Result<void> write_site_files(const std::vector<SiteFile>& files,
+                              const std::filesystem::path& root);
 
 }  // namespace ef::site

@@ -62,6 +62,15 @@ TEST_F(KubernetesLayerTest, K3sServerTree) {
             std::string::npos);
   EXPECT_EQ(content("/etc/os-release"), "ID=debian\n");  // the base is still there
 
+  if (have_tool("unsquashfs")) {  // an outside reader sees the same links and modes
+    auto ls = run_command("unsquashfs -lls " + result.image.string());
+    EXPECT_NE(ls.out.find("/etc/systemd/system/multi-user.target.wants/k3s.service -> "
+                          "/etc/systemd/system/k3s.service"),
+              std::string::npos)
+        << ls.out;
+    EXPECT_NE(ls.out.find("-rw------- root/root"), std::string::npos);  // config.yaml
+  }
+
   const auto& node = result.manifest_json["node"];
   EXPECT_EQ(node["kubernetes"]["distribution"], "k3s");
   EXPECT_EQ(node["kubernetes"]["artifacts"][0]["sha256"], sha);

@@ -105,3 +105,23 @@ TEST_F(ProvisionScriptTest, RepairsDriftAndRefusesCorruptFiles) {
 
 }  // namespace
 }  // namespace ef::test
+
+namespace ef::test {
+namespace {
+
+TEST(ProvisionScriptRenderTest, KeepsHostDirectoriesWhereTheImageHasALink) {
+  TempDir tmp;
+  node::Content c;
+  c.link("/opt/cni/bin", "/usr/lib/cni", "kubernetes kubeadm");
+  auto b = node::write_provision_bundle(c, {}, "test", tmp / "bundle");
+  ASSERT_TRUE(b) << b.error().message();
+  tmp.write("root/opt/cni/bin/bridge", "plugin");
+  auto out =
+      run_command("EF_ROOT=" + (tmp / "root").string() + " sh " + b->script.string() + " 2>&1");
+  EXPECT_EQ(out.status, 0) << out.out;
+  EXPECT_NE(out.out.find("warning: kept the directory /opt/cni/bin"), std::string::npos) << out.out;
+  EXPECT_EQ(run_command("cat " + (tmp / "root/opt/cni/bin/bridge").string()).out, "plugin");
+}
+
+}  // namespace
+}  // namespace ef::test

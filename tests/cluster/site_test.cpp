@@ -159,3 +159,28 @@ TEST_F(SiteBuildTest, BakedSiteIsInTheImageButSecretsAreNotInLogsOrManifest) {
 
 }  // namespace
 }  // namespace ef::test
+
+namespace ef::test {
+namespace {
+
+TEST(RenderSiteCommandTest, WritesFilesUnderRootWithoutPrintingSecrets) {
+  TempDir tmp;
+  tmp.write("site.yaml", kSite);
+  auto out = run_command(std::string(EF_EDGEFORGE_BIN) + " render-site --site " +
+                         (tmp / "site.yaml").string() + " --root " + (tmp / "root").string() +
+                         " --distribution kubeadm 2>&1");
+  ASSERT_EQ(out.status, 0) << out.out;
+  EXPECT_NE(out.out.find("/etc/containerd/certs.d/docker.io/hosts.toml"), std::string::npos);
+  for (const char* secret : kSecrets) EXPECT_EQ(out.out.find(secret), std::string::npos) << secret;
+  EXPECT_EQ(run_command("cat " + (tmp / "root/etc/hostname").string()).out,
+            "store-042.example.com\n");
+  EXPECT_EQ(run_command("stat -c %a " + (tmp / "root/etc/edgeforge/site/passwords").string()).out,
+            "600\n");
+  EXPECT_EQ(run_command("stat -c %a " +
+                        (tmp / "root/etc/containerd/certs.d/docker.io/hosts.toml").string())
+                .out,
+            "600\n");
+}
+
+}  // namespace
+}  // namespace ef::test
