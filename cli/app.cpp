@@ -6,11 +6,14 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "builder/build/build.hpp"
 #include "cli/inspect.hpp"
+#include "iso/vm.hpp"
+#include "util/subprocess.hpp"
 #include "cli/progress.hpp"
 
 #ifndef EF_VERSION
@@ -63,7 +66,7 @@ int fail(const Error& e, bool json) {
 }
 
 int run_build(const std::string& profile, const std::string& output, unsigned workers,
-              const CommonOptions& c) {
+              const std::vector<std::string>& formats, const CommonOptions& c) {
   auto sde = source_date_epoch();
   if (!sde) return fail(sde.error(), c.json);
   build::BuildOptions o;
@@ -71,6 +74,7 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
   o.output_dir = output;
   o.cache = cache_options(c);
   o.workers = workers;
+  o.formats = formats;
   o.source_date_epoch = *sde;
   ProgressDisplay display(!c.quiet && !c.json && ::isatty(STDERR_FILENO));
   o.progress = [&](const build::Progress& p) { display.update(p); };
@@ -85,6 +89,8 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
                           {"size", result->image_size},
                           {"entries", result->manifest_json["entries"]},
                           {"warnings", result->manifest_json["warnings"]}};
+    out["outputs"] = nlohmann::json::array();
+    for (const auto& f : result->outputs) out["outputs"].push_back(f.string());
     std::cout << out.dump(2) << "\n";
   } else if (!c.quiet) {
     for (const auto& w : result->manifest_json["warnings"])
@@ -92,6 +98,7 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
     std::cout << result->image.string() << "  " << result->image_size << " bytes  sha256 "
               << result->image_sha256 << "\n"
               << result->manifest.string() << "\n";
+    for (const auto& f : result->outputs) std::cout << f.string() << "\n";
   }
   return 0;
 }
@@ -111,6 +118,27 @@ int run_validate(const std::string& profile, const CommonOptions& c) {
               << " layer(s))\n";
   }
   return 0;
+}
+
+int run_vm(const std::string& image, bool bios, unsigned memory, bool snapshot) {
+  iso::VmSpec vm;
+  vm.image = image;
+  vm.firmware = bios ? iso::Firmware::bios : iso::Firmware::uefi;
+  vm.memory_mib = memory;
+  vm.snapshot = snapshot;
+  vm.work_dir = std::filesystem::temp_directory_path() / ("edgeforge-vm-" + std::to_string(::getpid()));
+  auto argv = iso::qemu_command(vm);
+  if (!argv) return fail(argv.error(), false);
+  std::cerr << "edgeforge: " << format_command(*argv) << "\n"
+            << "edgeforge: serial console on this terminal; Ctrl-A X quits QEMU\n";
+  ProcessOptions po;
+  po.capture_stderr = false;
+  po.stdin_file = "/dev/stdin";  // the console is interactive
+  auto res = run_process(*argv, po);
+  std::error_code ec;
+  std::filesystem::remove_all(vm.work_dir, ec);
+  if (!res) return fail(res.error(), false);
+  return res->success() ? 0 : 1;
 }
 
 int run_inspect(const std::string& image, const std::string& cat, bool json) {
@@ -151,10 +179,18 @@ int run_edgeforge(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   build->add_option("-o,--output", output, "Output directory (default: out)");
   build->add_option("-j,--workers", workers, "Compressor threads (default: one per CPU)");
+  std::vector<std::string> formats;
+  build->add_option("-f,--format", formats,
+                    "Output formats, overriding spec.output.formats: squashfs, raw, qcow2 "
+                    "(repeat or comma-separate)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"squashfs", "raw", "qcow2"}));
   add_common(build, common);
   build->footer(
       "Writes OUTPUT/<name>-<version>.squashfs and .manifest.json. Timestamps come from\n"
-      "SOURCE_DATE_EPOCH when set, else from the profile's metadata.epoch.");
+      "SOURCE_DATE_EPOCH when set, else from the profile's metadata.epoch. The raw and\n"
+      "qcow2 formats add OUTPUT/<name>-<version>.raw/.qcow2: the A/B disk image of\n"
+      "docs/disk-layout.md with slot A holding the image.");
 
   auto* validate =
       app.add_subcommand("validate", "Check a profile and its inputs without building");
@@ -168,6 +204,18 @@ int run_edgeforge(int argc, char** argv) {
   inspect->add_option("--cat", cat, "Print this file from the image (e.g. /etc/os-release)");
   inspect->add_flag("--json", inspect_json, "List entries as JSON");
 
+  std::string vm_image;
+  bool vm_bios = false, vm_snapshot = false;
+  unsigned vm_memory = 1024;
+  auto* run_vm_cmd = app.add_subcommand("run-vm", "Boot a disk image (.raw, .qcow2) or ISO in QEMU");
+  run_vm_cmd->add_option("image", vm_image, "Disk image or ISO")->required()->check(CLI::ExistingFile);
+  run_vm_cmd->add_flag("--bios", vm_bios, "Legacy BIOS (SeaBIOS) instead of UEFI (OVMF)");
+  run_vm_cmd->add_option("-m,--memory", vm_memory, "Guest memory in MiB (default: 1024)");
+  run_vm_cmd->add_flag("--snapshot", vm_snapshot, "Discard the guest's writes to the image");
+  run_vm_cmd->footer(
+      "Software emulation (TCG), serial console on this terminal (the images pass\n"
+      "console=ttyS0), UEFI variables in a temporary copy of OVMF_VARS.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -176,11 +224,12 @@ int run_edgeforge(int argc, char** argv) {
   spdlog::set_level(verbose ? spdlog::level::debug
                             : (common.quiet ? spdlog::level::warn : spdlog::level::info));
   try {
-    if (*build) return run_build(profile, output, workers, common);
+    if (*build) return run_build(profile, output, workers, formats, common);
+    if (*run_vm_cmd) return run_vm(vm_image, vm_bios, vm_memory, vm_snapshot);
     if (*validate) return run_validate(profile, common);
     if (*inspect) return run_inspect(image, cat, inspect_json);
     std::cerr << app.help()
-              << "\nedgeforge: error: a command is required (build, validate or inspect)\n";
+              << "\nedgeforge: error: a command is required (build, validate, inspect or run-vm)\n";
     return 2;
   } catch (const std::exception& e) {
     return fail(Error(Errc::internal, std::string("unexpected failure: ") + e.what()), false);

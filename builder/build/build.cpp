@@ -7,6 +7,7 @@
 #include <future>
 #include <sstream>
 
+#include "builder/build/disk_outputs.hpp"
 #include "builder/build/inputs.hpp"
 #include "builder/profile/profile_loader.hpp"
 #include "builder/squashfs/writer.hpp"
@@ -203,6 +204,11 @@ Result<BuildResult> build_image(const BuildOptions& o) {
       {"packages", packages},
       {"warnings", warnings},
   };
+  std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
+  EF_ASSIGN(auto disk, write_disk_outputs(p, result.image, formats, epoch.value_or(0),
+                                             [&](const std::string& s) { report(s); }));
+  result.outputs = std::move(disk.files);
+  if (!disk.record.is_null()) result.manifest_json["disk"] = disk.record;
   EF_TRY(write_file_atomic(result.manifest, result.manifest_json.dump(2) + "\n"));
   report("done");
   return result;

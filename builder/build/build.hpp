@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -30,6 +31,9 @@ struct BuildOptions {
   unsigned workers = 0;                      // 0: one per CPU
   std::optional<int64_t> source_date_epoch;  // SOURCE_DATE_EPOCH, when set
   std::function<void(const Progress&)> progress;
+  /// Output formats (squashfs, raw, qcow2); empty: the profile's
+  /// spec.output.formats.
+  std::vector<std::string> formats;
 };
 
 struct BuildResult {
@@ -38,6 +42,8 @@ struct BuildResult {
   std::string image_sha256;
   uint64_t image_size = 0;
   nlohmann::json manifest_json;
+  /// Disk images written besides the squashfs (raw, qcow2).
+  std::vector<std::filesystem::path> outputs;
 };
 
 /// Runs the whole build. Outputs appear only when complete (written to

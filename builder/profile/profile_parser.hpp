@@ -40,6 +40,9 @@ struct PartialProfile {
   std::optional<Located<std::string>> compression;
   std::optional<Located<int>> level;  // checked against the merged compression
   std::optional<uint32_t> block_size;
+  std::optional<std::vector<std::string>> formats;
+  std::optional<uint64_t> esp_mib, slot_mib, persistent_mib;
+  std::vector<std::string> persistent_paths;  // appended across extends
 };
 
 /// Parses and validates the profile `file` whose content is `text`. Relative
