@@ -181,16 +181,17 @@ int run_edgeforge(int argc, char** argv) {
   build->add_option("-j,--workers", workers, "Compressor threads (default: one per CPU)");
   std::vector<std::string> formats;
   build->add_option("-f,--format", formats,
-                    "Output formats, overriding spec.output.formats: squashfs, raw, qcow2 "
+                    "Output formats, overriding spec.output.formats: squashfs, raw, qcow2, iso "
                     "(repeat or comma-separate)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"squashfs", "raw", "qcow2"}));
+      ->check(CLI::IsMember({"squashfs", "raw", "qcow2", "iso"}));
   add_common(build, common);
   build->footer(
       "Writes OUTPUT/<name>-<version>.squashfs and .manifest.json. Timestamps come from\n"
       "SOURCE_DATE_EPOCH when set, else from the profile's metadata.epoch. The raw and\n"
       "qcow2 formats add OUTPUT/<name>-<version>.raw/.qcow2: the A/B disk image of\n"
-      "docs/disk-layout.md with slot A holding the image.");
+      "docs/disk-layout.md with slot A holding the image; iso adds the installer ISO\n"
+      "(OUTPUT/<name>-<version>.iso, BIOS and UEFI, CD and USB).");
 
   auto* validate =
       app.add_subcommand("validate", "Check a profile and its inputs without building");

@@ -209,6 +209,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
                                              [&](const std::string& s) { report(s); }));
   result.outputs = std::move(disk.files);
   if (!disk.record.is_null()) result.manifest_json["disk"] = disk.record;
+  if (!disk.iso_record.is_null()) result.manifest_json["iso"] = disk.iso_record;
   EF_TRY(write_file_atomic(result.manifest, result.manifest_json.dump(2) + "\n"));
   report("done");
   return result;

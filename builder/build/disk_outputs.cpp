@@ -4,6 +4,7 @@
 
 #include "iso/disk_image.hpp"
 #include "iso/initramfs.hpp"
+#include "iso/installer_iso.hpp"
 
 namespace ef::build {
 
@@ -11,10 +12,23 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
                                        const std::vector<std::string>& formats, int64_t epoch,
                                        const std::function<void(const std::string&)>& stage) {
   for (const auto& f : formats)
-    if (f != "squashfs" && f != "raw" && f != "qcow2")
-      return Error(Errc::invalid_argument, "unknown output format '" + f + "' (expected squashfs, raw, qcow2)");
+    if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
+      return Error(Errc::invalid_argument,
+                   "unknown output format '" + f + "' (expected squashfs, raw, qcow2, iso)");
   auto wants = [&](const char* f) { return std::find(formats.begin(), formats.end(), f) != formats.end(); };
   DiskOutputs out;
+  if (wants("iso")) {
+    std::filesystem::path iso_out = image;
+    iso_out.replace_extension(".iso");
+    std::filesystem::path work = image.parent_path() / ("." + image.stem().string() + ".iso-work");
+    stage("writing installer ISO");
+    auto info = iso::build_installer_iso({image, epoch, iso::kDefaultCmdline, 5, {}}, iso_out, work);
+    std::error_code ec;
+    std::filesystem::remove_all(work, ec);
+    if (!info) return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: iso");
+    out.files.push_back(iso_out);
+    out.iso_record = {{"file", iso_out.filename().string()}, {"volumeId", info->volume_id}, {"size", info->size}};
+  }
   if (!wants("raw") && !wants("qcow2")) return out;
 
   iso::DiskSpec spec;

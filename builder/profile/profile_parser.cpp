@@ -49,8 +49,8 @@ Result<void> parse_output(const SchemaNode& node, PartialProfile& out) {
   if (auto n = node.get("formats")) {
     EF_ASSIGN(auto formats, n->as_strings());
     for (const auto& f : formats)
-      if (f != "squashfs" && f != "raw" && f != "qcow2")
-        return n->error("expected formats from squashfs, raw, qcow2, got \"" + f + "\"");
+      if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
+        return n->error("expected formats from squashfs, raw, qcow2, iso, got \"" + f + "\"");
     out.formats = formats;
   }
   if (auto n = node.get("disk")) {

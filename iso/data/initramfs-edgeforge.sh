@@ -2,9 +2,9 @@
 # /scripts/edgeforge when the kernel command line says boot=edgeforge.
 # Layout and persistent paths: docs/disk-layout.md. Kernel arguments:
 #   edgeforge.slot=A|B      which slot's squashfs becomes /
-#   edgeforge.root=DEV      a squashfs device or file path instead of the slot
-#                           (the live ISO passes its medium's image)
-#   edgeforge.live=1        no persistent partition: upper layers on tmpfs
+#   edgeforge.live=LABEL    live system from the ISO with volume label LABEL:
+#                           / is its /edgeforge/rootfs.squashfs, upper
+#                           layers on tmpfs (no persistent partition)
 #   edgeforge.install=1     set by the installer menu (the agent acts on it)
 
 EF_MODULES=/edgeforge/modules
@@ -34,18 +34,39 @@ ef_wait_for() {
 }
 
 ef_cmdline() {
-  EF_SLOT=""; EF_ROOT=""; EF_LIVE=""
+  EF_SLOT=""; EF_LIVE=""
   for arg in $(cat /proc/cmdline); do
     case "$arg" in
       edgeforge.slot=*) EF_SLOT="${arg#edgeforge.slot=}" ;;
-      edgeforge.root=*) EF_ROOT="${arg#edgeforge.root=}" ;;
-      edgeforge.live=1) EF_LIVE=1 ;;
+      edgeforge.live=*) EF_LIVE="${arg#edgeforge.live=}" ;;
     esac
   done
 }
 
+ef_live_device() {
+  # Mounts the medium labelled $EF_LIVE and attaches its image to a loop device.
+  modprobe -q isofs 2>/dev/null; modprobe -q loop 2>/dev/null
+  # udev may not label CD drives in the initramfs: ask blkid as well.
+  n=0; medium=""
+  while [ -z "$medium" ] && [ "$n" -lt 300 ]; do
+    if [ -e "/dev/disk/by-label/$EF_LIVE" ]; then medium="/dev/disk/by-label/$EF_LIVE"
+    else medium=$(blkid -l -o device -t "LABEL=$EF_LIVE" 2>/dev/null); fi
+    [ -n "$medium" ] || sleep 0.1
+    n=$((n + 1))
+  done
+  [ -n "$medium" ] || ef_fail "boot medium labelled $EF_LIVE did not appear"
+  mkdir -p "$EF_RUN/medium"
+  mount -t iso9660 -o ro "$medium" "$EF_RUN/medium" || ef_fail "cannot mount $medium"
+  img="$EF_RUN/medium/edgeforge/rootfs.squashfs"
+  # The initrd's losetup may be klibc's: no --show, no -r (the medium is
+  # read-only anyway).
+  loopdev=$(losetup -f) && losetup "$loopdev" "$img" >/dev/null 2>&1 ||
+    loopdev=$(losetup -f --show -r "$img") || ef_fail "cannot attach the live image $img"
+  echo "$loopdev"
+}
+
 ef_root_device() {
-  if [ -n "$EF_ROOT" ]; then echo "$EF_ROOT"; return; fi
+  if [ -n "$EF_LIVE" ]; then ef_live_device; return; fi
   case "$EF_SLOT" in
     A) echo /dev/disk/by-partlabel/edgeforge-slot-a ;;
     B) echo /dev/disk/by-partlabel/edgeforge-slot-b ;;
@@ -95,7 +116,7 @@ mountroot() {
   [ -n "$dev" ] || ef_fail "no edgeforge.slot= or edgeforge.root= on the kernel command line"
   ef_wait_for "$dev" || ef_fail "root image $dev did not appear"
   mount -t squashfs -o ro "$dev" "${rootmnt}" || ef_fail "cannot mount squashfs $dev"
-  ef_log "slot ${EF_SLOT:-live}: / is squashfs $dev (read-only)"
+  ef_log "${EF_LIVE:+live }slot ${EF_SLOT:-none}: / is squashfs $dev (read-only)"
   ef_mount_persistent
   for d in /etc /var; do ef_overlay "$d"; done
   if [ -f /edgeforge/persistent-paths ]; then
