@@ -2,7 +2,9 @@
 // probe's markers from the serial console: slot A boots to multi-user with a
 // read-only squashfs root and writable /etc and /var; changes survive a
 // reboot; with slot A marked bad GRUB falls back to slot B and counts down
-// B's tries. One image is built per run and shared (the tests run in order).
+// B's tries; the installer ISO boots under UEFI and BIOS to its menu and
+// into the live system. One image is built per run and shared (the tests
+// run in order).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,6 +12,7 @@
 
 #include "iso/disk_image.hpp"
 #include "iso/grubenv.hpp"
+#include "iso/installer_iso.hpp"
 #include "iso/slot_state.hpp"
 #include "iso/vm.hpp"
 #include "tests/support/command.hpp"
@@ -58,15 +61,18 @@ class BootE2E : public ::testing::Test {
   void SetUp() override { ASSERT_NE(info_, nullptr) << "building the boot e2e disk failed"; }
 
   static fs::path disk() { return dir_->path() / "disk.raw"; }
+  static fs::path iso_file() { return dir_->path() / "installer.iso"; }
   // mtools addresses the ESP inside the disk image by byte offset.
   static std::string esp() {
     return disk().string() + "@@" + std::to_string(info_->partitions[0].offset);
   }
 
   // Boots the disk once (the probe powers the guest off) and returns the serial log.
-  static std::string boot(const std::string& name) {
+  static std::string boot(const std::string& name, const fs::path& image = disk(),
+                          iso::Firmware firmware = iso::Firmware::uefi) {
     iso::VmSpec vm;
-    vm.image = disk();
+    vm.image = image;
+    vm.firmware = firmware;
     vm.work_dir = dir_->path() / name;
     vm.serial_log = dir_->path() / (name + ".log");
     auto argv = iso::qemu_command(vm);
@@ -152,6 +158,27 @@ TEST_F(BootE2E, FallsBackToSlotBWhenSlotAIsBad) {
   auto listed = run_command("grub-editenv " + env.string() + " list");
   EXPECT_NE(listed.out.find("B_TRY=1"), std::string::npos) << listed.out;
   EXPECT_NE(listed.out.find("A_OK=0"), std::string::npos) << listed.out;
+}
+
+TEST_F(BootE2E, InstallerIsoBootsUefiAndBiosToMenuAndLiveSystem) {
+  iso::IsoSpec spec;
+  spec.squashfs = dir_->path() / "boot-e2e-0.1.0.squashfs";
+  spec.epoch = kEpoch;
+  spec.timeout = 1;
+  auto info = iso::build_installer_iso(spec, iso_file(), dir_->path() / "iso-work");
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  for (auto fw : {iso::Firmware::uefi, iso::Firmware::bios}) {
+    std::string name = fw == iso::Firmware::uefi ? "iso-uefi" : "iso-bios";
+    std::string log = boot(name, iso_file(), fw);
+    EXPECT_NE(log.find("Install edgeforge to disk"), std::string::npos) << name << log;
+    EXPECT_NE(log.find("Rescue shell"), std::string::npos) << name;
+    EXPECT_NE(log.find("edgeforge: starting the installer"), std::string::npos) << name;  // the default entry
+    EXPECT_NE(log.find("edgeforge.install=1"), std::string::npos) << name;
+    EXPECT_NE(log.find("EFTEST target=active"), std::string::npos) << name << log;
+    EXPECT_NE(log.find("EFTEST root=squashfs,ro"), std::string::npos) << name;
+    EXPECT_NE(log.find("EFTEST etc=writable"), std::string::npos) << name;
+    EXPECT_NE(log.find("EFTEST done"), std::string::npos) << name;
+  }
 }
 
 }  // namespace
