@@ -12,6 +12,7 @@
 
 #include "builder/build/build.hpp"
 #include "cli/inspect.hpp"
+#include "iso/disk_reader.hpp"
 #include "iso/vm.hpp"
 #include "util/subprocess.hpp"
 #include "cli/progress.hpp"
@@ -142,6 +143,11 @@ int run_vm(const std::string& image, bool bios, unsigned memory, bool snapshot) 
 }
 
 int run_inspect(const std::string& image, const std::string& cat, bool json) {
+  if (iso::is_gpt_disk(image)) {
+    auto d = inspect_disk(image, cat, std::cout);
+    if (!d) return fail(d.error().with_context(image), false);
+    return 0;
+  }
   auto r = cat.empty() ? inspect_list(image, json, std::cout) : inspect_cat(image, cat, std::cout);
   if (!r) return fail(r.error().with_context(image), false);
   return 0;
@@ -200,9 +206,11 @@ int run_edgeforge(int argc, char** argv) {
 
   bool inspect_json = false;
   auto* inspect =
-      app.add_subcommand("inspect", "List a squashfs image's entries or print one file");
-  inspect->add_option("image", image, "Squashfs image")->required()->check(CLI::ExistingFile);
-  inspect->add_option("--cat", cat, "Print this file from the image (e.g. /etc/os-release)");
+      app.add_subcommand("inspect", "List a squashfs image's entries or a disk image's partitions; print one file");
+  inspect->add_option("image", image, "Squashfs image or raw disk image")->required()->check(CLI::ExistingFile);
+  inspect->add_option("--cat", cat,
+                      "Print this file from the image (e.g. /etc/os-release); for a disk image, from "
+                      "its ESP (e.g. /grub/grubenv)");
   inspect->add_flag("--json", inspect_json, "List entries as JSON");
 
   std::string vm_image;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/command.hpp"
@@ -126,6 +127,38 @@ TEST(DiskGuid, DerivedFromSeedAndName) {
   EXPECT_EQ(a[14], '4');
   EXPECT_EQ(a, iso::derive_guid("seed", "disk"));
   EXPECT_NE(a, iso::derive_guid("seed", "esp"));
+}
+
+}  // namespace
+}  // namespace ef::test
+
+#include "iso/disk_reader.hpp"
+
+namespace ef::test {
+namespace {
+
+class DiskReaderTest : public DiskImageTest {};
+
+TEST_F(DiskReaderTest, OwnGptReaderAndEspFilesMatchWhatWasWritten) {
+  auto info = iso::build_raw_disk(spec(), tmp / "disk.raw", tmp / "work");
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  EXPECT_TRUE(iso::is_gpt_disk(tmp / "disk.raw"));
+  EXPECT_FALSE(iso::is_gpt_disk(image()));
+  auto parts = iso::read_gpt(tmp / "disk.raw");
+  ASSERT_TRUE(parts.ok()) << parts.error().message();
+  ASSERT_EQ(parts->size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ((*parts)[i].name, info->partitions[i].name);
+    EXPECT_EQ((*parts)[i].offset, info->partitions[i].offset);
+    EXPECT_EQ((*parts)[i].size, info->partitions[i].size);
+    EXPECT_EQ((*parts)[i].guid, info->partitions[i].guid);
+  }
+  auto env = iso::read_fat_file(tmp / "disk.raw", (*parts)[0], "/grub/grubenv");
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->size(), 1024u);
+  auto files = iso::list_fat_files(tmp / "disk.raw", (*parts)[0]);
+  ASSERT_TRUE(files.ok());
+  EXPECT_NE(std::find(files->begin(), files->end(), "/slot-a/vmlinuz"), files->end());
 }
 
 }  // namespace
