@@ -6,18 +6,22 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "builder/build/build.hpp"
 #include "builder/build/bundle_output.hpp"
-#include "cli/common.hpp"
 #include "builder/cluster/provision.hpp"
 #include "builder/site/site.hpp"
+#include "cli/common.hpp"
 #include "cli/inspect.hpp"
 #include "cli/progress.hpp"
 #include "cli/signing_commands.hpp"
+#include "iso/disk_reader.hpp"
+#include "iso/vm.hpp"
 #include "util/atomic_file.hpp"
+#include "util/subprocess.hpp"
 
 #ifndef EF_VERSION
 #define EF_VERSION "0.0.0"
@@ -61,7 +65,8 @@ struct SignOptions {
 };
 
 int run_build(const std::string& profile, const std::string& output, unsigned workers,
-              const CommonOptions& c, const SignOptions& sign) {
+              const std::vector<std::string>& formats, const CommonOptions& c,
+              const SignOptions& sign) {
   auto sde = source_date_epoch();
   if (!sde) return fail(sde.error(), c.json);
   build::BuildOptions o;
@@ -69,6 +74,7 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
   o.output_dir = output;
   o.cache = cache_options(c);
   o.workers = workers;
+  o.formats = formats;
   o.source_date_epoch = *sde;
   o.artifact_mirror = c.artifact_mirror;
   ProgressDisplay display(!c.quiet && !c.json && ::isatty(STDERR_FILENO));
@@ -96,6 +102,8 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
                           {"entries", result->manifest_json["entries"]},
                           {"warnings", result->manifest_json["warnings"]}};
     if (bundle) out["bundle"] = bundle->bundle.string();
+    out["outputs"] = nlohmann::json::array();
+    for (const auto& f : result->outputs) out["outputs"].push_back(f.string());
     std::cout << out.dump(2) << "\n";
   } else if (!c.quiet) {
     for (const auto& w : result->manifest_json["warnings"])
@@ -103,6 +111,7 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
     std::cout << result->image.string() << "  " << result->image_size << " bytes  sha256 "
               << result->image_sha256 << "\n"
               << result->manifest.string() << "\n";
+    for (const auto& f : result->outputs) std::cout << f.string() << "\n";
     if (bundle) {
       std::cout << bundle->bundle.string() << "  verity root "
                 << bundle->manifest.verity.root_hash_hex << "\n";
@@ -162,6 +171,28 @@ int run_render_site(const std::string& site_file, const std::string& root,
   return 0;
 }
 
+int run_vm(const std::string& image, bool bios, unsigned memory, bool snapshot) {
+  iso::VmSpec vm;
+  vm.image = image;
+  vm.firmware = bios ? iso::Firmware::bios : iso::Firmware::uefi;
+  vm.memory_mib = memory;
+  vm.snapshot = snapshot;
+  vm.work_dir =
+      std::filesystem::temp_directory_path() / ("edgeforge-vm-" + std::to_string(::getpid()));
+  auto argv = iso::qemu_command(vm);
+  if (!argv) return fail(argv.error(), false);
+  std::cerr << "edgeforge: " << format_command(*argv) << "\n"
+            << "edgeforge: serial console on this terminal; Ctrl-A X quits QEMU\n";
+  ProcessOptions po;
+  po.capture_stderr = false;
+  po.stdin_file = "/dev/stdin";  // the console is interactive
+  auto res = run_process(*argv, po);
+  std::error_code ec;
+  std::filesystem::remove_all(vm.work_dir, ec);
+  if (!res) return fail(res.error(), false);
+  return res->success() ? 0 : 1;
+}
+
 int run_inspect(const std::string& image, const std::string& cat, const std::string& keyring,
                 bool json) {
   if (is_bundle_file(image)) {
@@ -172,6 +203,11 @@ int run_inspect(const std::string& image, const std::string& cat, const std::str
     }
     auto r = inspect_bundle(image, keyring, json, std::cout);
     if (!r) return fail(r.error().with_context(image), false);
+    return 0;
+  }
+  if (iso::is_gpt_disk(image)) {
+    auto d = inspect_disk(image, cat, std::cout);
+    if (!d) return fail(d.error().with_context(image), false);
     return 0;
   }
   auto r = cat.empty() ? inspect_list(image, json, std::cout) : inspect_cat(image, cat, std::cout);
@@ -211,6 +247,13 @@ int run_edgeforge(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   build->add_option("-o,--output", output, "Output directory (default: out)");
   build->add_option("-j,--workers", workers, "Compressor threads (default: one per CPU)");
+  std::vector<std::string> formats;
+  build
+      ->add_option("-f,--format", formats,
+                   "Output formats, overriding spec.output.formats: squashfs, raw, qcow2, iso "
+                   "(repeat or comma-separate)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"squashfs", "raw", "qcow2", "iso"}));
   add_common(build, common);
   SignOptions sign;
   build->add_option("--sign-key", sign.keys,
@@ -223,7 +266,10 @@ int run_edgeforge(int argc, char** argv) {
   build->footer(
       "Writes OUTPUT/<name>-<version>.squashfs and .manifest.json (and .efb with\n"
       "--sign-key). Timestamps come from SOURCE_DATE_EPOCH when set, else from the\n"
-      "profile's metadata.epoch.");
+      "profile's metadata.epoch. The raw and qcow2 formats add\n"
+      "OUTPUT/<name>-<version>.raw/.qcow2: the A/B disk image of docs/disk-layout.md with\n"
+      "slot A holding the image; iso adds the installer ISO (OUTPUT/<name>-<version>.iso,\n"
+      "BIOS and UEFI, CD and USB).");
 
   auto* validate =
       app.add_subcommand("validate", "Check a profile and its inputs without building");
@@ -267,15 +313,35 @@ int run_edgeforge(int argc, char** argv) {
   bool inspect_json = false;
   std::string inspect_keyring;
   auto* inspect = app.add_subcommand(
-      "inspect", "List a squashfs image's entries or print one file; show a bundle's manifest");
-  inspect->add_option("image", image, "Squashfs image or bundle (.efb)")
+      "inspect",
+      "List a squashfs image's entries, a disk image's partitions or a bundle's manifest; print "
+      "one file");
+  inspect->add_option("image", image, "Squashfs image, raw disk image or bundle (.efb)")
       ->required()
       ->check(CLI::ExistingFile);
   inspect->add_option("--keyring", inspect_keyring,
                       "Bundles: say which keyring key matches each signature");
-  inspect->add_option("--cat", cat, "Print this file from the image (e.g. /etc/os-release)");
+  inspect->add_option(
+      "--cat", cat,
+      "Print this file from the image (e.g. /etc/os-release); for a disk image, from "
+      "its ESP (e.g. /grub/grubenv)");
   inspect->add_flag("--json", inspect_json, "List entries (or the bundle) as JSON");
   SigningCommands signing_commands(app);
+
+  std::string vm_image;
+  bool vm_bios = false, vm_snapshot = false;
+  unsigned vm_memory = 1024;
+  auto* run_vm_cmd =
+      app.add_subcommand("run-vm", "Boot a disk image (.raw, .qcow2) or ISO in QEMU");
+  run_vm_cmd->add_option("image", vm_image, "Disk image or ISO")
+      ->required()
+      ->check(CLI::ExistingFile);
+  run_vm_cmd->add_flag("--bios", vm_bios, "Legacy BIOS (SeaBIOS) instead of UEFI (OVMF)");
+  run_vm_cmd->add_option("-m,--memory", vm_memory, "Guest memory in MiB (default: 1024)");
+  run_vm_cmd->add_flag("--snapshot", vm_snapshot, "Discard the guest's writes to the image");
+  run_vm_cmd->footer(
+      "Software emulation (TCG), serial console on this terminal (the images pass\n"
+      "console=ttyS0), UEFI variables in a temporary copy of OVMF_VARS.");
 
   try {
     app.parse(argc, argv);
@@ -285,7 +351,8 @@ int run_edgeforge(int argc, char** argv) {
   spdlog::set_level(verbose ? spdlog::level::debug
                             : (common.quiet ? spdlog::level::warn : spdlog::level::info));
   try {
-    if (*build) return run_build(profile, output, workers, common, sign);
+    if (*build) return run_build(profile, output, workers, formats, common, sign);
+    if (*run_vm_cmd) return run_vm(vm_image, vm_bios, vm_memory, vm_snapshot);
     if (*validate) return run_validate(profile, common);
     if (*inspect) return run_inspect(image, cat, inspect_keyring, inspect_json);
     if (*provision) return run_provision_script(profile, provision_out, common);
@@ -293,7 +360,7 @@ int run_edgeforge(int argc, char** argv) {
     if (*render_site) return run_render_site(site_file, site_root, site_distribution, common.quiet);
     std::cerr << app.help()
               << "\nedgeforge: error: a command is required (build, validate, inspect, keygen, "
-                 "bundle, verify or provision-script)\n";
+                 "bundle, verify, provision-script, render-site or run-vm)\n";
     return 2;
   } catch (const std::exception& e) {
     return fail(Error(Errc::internal, std::string("unexpected failure: ") + e.what()), false);

@@ -1,5 +1,10 @@
 #include "cli/inspect.hpp"
 
+#include <algorithm>
+
+#include "iso/disk_reader.hpp"
+#include "iso/grubenv.hpp"
+
 #include <fmt/format.h>
 #include <sys/sysmacros.h>
 
@@ -115,6 +120,38 @@ Result<void> inspect_cat(const std::string& image, const std::string& path, std:
     if (!out) return Error(Errc::io, "cannot write to standard output");
     return Ok{};
   });
+}
+
+}  // namespace ef::cli
+
+namespace ef::cli {
+
+Result<void> inspect_disk(const std::string& disk, const std::string& path, std::ostream& out) {
+  EF_ASSIGN(auto parts, iso::read_gpt(disk));
+  auto esp = std::find_if(parts.begin(), parts.end(), [](const auto& p) { return p.name == iso::kEspLabel; });
+  if (!path.empty()) {
+    if (esp == parts.end()) return Error(Errc::not_found, "no " + std::string(iso::kEspLabel) + " partition");
+    EF_ASSIGN(std::string data, iso::read_fat_file(disk, *esp, path));
+    out << data;
+    return Ok{};
+  }
+  out << "partitions (GPT):\n";
+  for (size_t i = 0; i < parts.size(); ++i)
+    out << "  " << i + 1 << "  " << parts[i].name << "  offset " << parts[i].offset << "  size "
+        << parts[i].size / iso::kMiB << " MiB  guid " << parts[i].guid << "\n";
+  if (esp == parts.end()) return Ok{};
+  EF_ASSIGN(auto files, iso::list_fat_files(disk, *esp));
+  out << "ESP files:\n";
+  for (const auto& f : files) out << "  " << f << "\n";
+  auto env = iso::read_fat_file(disk, *esp, "/grub/grubenv");
+  if (env) {
+    auto parsed = iso::parse_grubenv(*env);
+    if (parsed) {
+      out << "slot state (grubenv):\n";
+      for (const auto& [k, v] : *parsed) out << "  " << k << "=" << v << "\n";
+    }
+  }
+  return Ok{};
 }
 
 }  // namespace ef::cli

@@ -125,7 +125,8 @@ Result<void> setup_actions(SpawnActions& actions, const ProcessOptions& options,
   if (!actions.ok()) return Error(Errc::subprocess, "posix_spawn_file_actions_init failed");
   auto* a = actions.get();
   // A tool that prompts must not hang the build waiting for the terminal.
-  int rc = ::posix_spawn_file_actions_addopen(a, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  const char* in = options.stdin_file.empty() ? "/dev/null" : options.stdin_file.c_str();
+  int rc = ::posix_spawn_file_actions_addopen(a, STDIN_FILENO, in, O_RDONLY, 0);
   if (rc == 0 && out != nullptr) rc = ::posix_spawn_file_actions_adddup2(a, out->write.get(), 1);
   if (rc == 0 && err != nullptr) rc = ::posix_spawn_file_actions_adddup2(a, err->write.get(), 2);
   if (rc == 0 && !options.cwd.empty())

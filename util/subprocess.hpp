@@ -29,6 +29,9 @@ struct ProcessOptions {
   /// running tools still show their progress.
   bool tee_stderr = false;
   size_t stderr_tail_bytes = 4096;
+  /// The child's stdin (for tools that read a script, like sfdisk); empty:
+  /// /dev/null.
+  std::filesystem::path stdin_file;
   /// Working directory of the child; empty: ours.
   std::filesystem::path cwd;
   /// The Debian package named in the "not found" error; empty: argv[0].
@@ -47,7 +50,7 @@ struct ProcessResult {
 };
 
 /// Runs `argv` (argv[0] is looked up on PATH unless it contains a '/') with
-/// stdin from /dev/null and waits for it. A child that runs and fails is not
+/// stdin from /dev/null (or options.stdin_file) and waits for it. A child that runs and fails is not
 /// an error here: inspect ProcessResult (or use process_failure()). Errors are
 /// a missing program (Errc::not_found) or a failure to start or watch it.
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,

@@ -7,6 +7,7 @@
 #include <future>
 #include <sstream>
 
+#include "builder/build/disk_outputs.hpp"
 #include "builder/build/inputs.hpp"
 #include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile_loader.hpp"
@@ -216,6 +217,12 @@ Result<BuildResult> build_image(const BuildOptions& o) {
       {"warnings", warnings},
   };
   if (!node_layer.empty()) result.manifest_json["node"] = node_layer.record;
+  std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
+  EF_ASSIGN(auto disk, write_disk_outputs(p, result.image, formats, epoch.value_or(0),
+                                             [&](const std::string& s) { report(s); }));
+  result.outputs = std::move(disk.files);
+  if (!disk.record.is_null()) result.manifest_json["disk"] = disk.record;
+  if (!disk.iso_record.is_null()) result.manifest_json["iso"] = disk.iso_record;
   EF_TRY(write_file_atomic(result.manifest, result.manifest_json.dump(2) + "\n"));
   report("done");
   return result;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,6 +32,9 @@ struct BuildOptions {
   std::optional<int64_t> source_date_epoch;  // SOURCE_DATE_EPOCH, when set
   std::string artifact_mirror;               // --artifact-mirror; overrides spec.artifactMirror
   std::function<void(const Progress&)> progress;
+  /// Output formats (squashfs, raw, qcow2); empty: the profile's
+  /// spec.output.formats.
+  std::vector<std::string> formats;
 };
 
 struct BuildResult {
@@ -39,6 +43,8 @@ struct BuildResult {
   std::string image_sha256;
   uint64_t image_size = 0;
   nlohmann::json manifest_json;
+  /// Disk images written besides the squashfs (raw, qcow2).
+  std::vector<std::filesystem::path> outputs;
 };
 
 /// Runs the whole build. Outputs appear only when complete (written to

@@ -92,6 +92,16 @@ struct Output {
   std::string compression = "zstd";  // zstd, xz, gzip, lz4
   std::optional<int> level;          // compressor default when unset
   uint32_t block_size = 131072;      // power of two, 4 KiB .. 1 MiB
+  /// What `build` writes: squashfs (always, the others derive from it), raw
+  /// and qcow2 (the A/B disk image), iso (the installer).
+  std::vector<std::string> formats = {"squashfs"};
+  /// Disk image partition sizes in MiB (spec.output.disk).
+  uint64_t esp_mib = 256;
+  uint64_t slot_mib = 2048;
+  uint64_t persistent_mib = 1024;
+  /// Extra paths kept on the persistent partition (spec.output.persistentPaths),
+  /// added to the built-in list (docs/disk-layout.md).
+  std::vector<std::string> persistent_paths;
 };
 
 /// spec.bundle: what signed bundles of this image say about it.

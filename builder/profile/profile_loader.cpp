@@ -128,6 +128,11 @@ void merge(PartialProfile& acc, PartialProfile&& next) {
   for (auto& pack : next.packs) acc.packs.push_back(std::move(pack));
   if (next.site) acc.site = std::move(next.site);
   if (next.artifact_mirror) acc.artifact_mirror = std::move(next.artifact_mirror);
+  if (next.formats) acc.formats = std::move(next.formats);
+  if (next.esp_mib) acc.esp_mib = next.esp_mib;
+  if (next.slot_mib) acc.slot_mib = next.slot_mib;
+  if (next.persistent_mib) acc.persistent_mib = next.persistent_mib;
+  for (auto& p : next.persistent_paths) acc.persistent_paths.push_back(std::move(p));
 }
 
 Error missing(const SourceLoc& loc, const std::string& what) {
@@ -161,6 +166,11 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
   if (merged.artifact_mirror) profile.artifact_mirror = *merged.artifact_mirror;
   if (merged.compression) profile.output.compression = merged.compression->value;
   if (merged.block_size) profile.output.block_size = *merged.block_size;
+  if (merged.formats) profile.output.formats = *merged.formats;
+  if (merged.esp_mib) profile.output.esp_mib = *merged.esp_mib;
+  if (merged.slot_mib) profile.output.slot_mib = *merged.slot_mib;
+  if (merged.persistent_mib) profile.output.persistent_mib = *merged.persistent_mib;
+  profile.output.persistent_paths = merged.persistent_paths;
   if (merged.level) {
     auto why = detail::check_level(profile.output.compression, merged.level->value);
     if (!why.empty()) {

@@ -45,7 +45,34 @@ Result<void> parse_metadata(const SchemaNode& node, PartialProfile& out) {
 }
 
 Result<void> parse_output(const SchemaNode& node, PartialProfile& out) {
-  EF_TRY(node.expect_map({"compression", "level", "blockSize"}));
+  EF_TRY(node.expect_map({"compression", "level", "blockSize", "formats", "disk", "persistentPaths"}));
+  if (auto n = node.get("formats")) {
+    EF_ASSIGN(auto formats, n->as_strings());
+    for (const auto& f : formats)
+      if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
+        return n->error("expected formats from squashfs, raw, qcow2, iso, got \"" + f + "\"");
+    out.formats = formats;
+  }
+  if (auto n = node.get("disk")) {
+    EF_TRY(n->expect_map({"espSize", "slotSize", "persistentSize"}));
+    // Sizes in MiB; the ESP holds two kernels and initrds (~50 MiB each on Debian).
+    if (auto s = n->get("espSize")) {
+      EF_ASSIGN(out.esp_mib, s->as_int(32, 65536));
+    }
+    if (auto s = n->get("slotSize")) {
+      EF_ASSIGN(out.slot_mib, s->as_int(16, 1 << 22));
+    }
+    if (auto s = n->get("persistentSize")) {
+      EF_ASSIGN(out.persistent_mib, s->as_int(16, 1 << 24));
+    }
+  }
+  if (auto n = node.get("persistentPaths")) {
+    EF_ASSIGN(auto paths, n->as_strings());
+    for (const auto& p : paths)
+      if (!p.starts_with("/") || p == "/" || p.find('\n') != std::string::npos)
+        return n->error("persistent paths must be absolute paths below /, got \"" + p + "\"");
+    out.persistent_paths = paths;
+  }
   if (auto n = node.get("compression")) {
     EF_ASSIGN(auto name, n->as_string());
     if (!is_known_compression(name)) {

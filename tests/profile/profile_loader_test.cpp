@@ -246,3 +246,30 @@ TEST(ProfileModel, Describe) {
 
 }  // namespace
 }  // namespace ef::profile
+
+namespace ef::profile {
+namespace {
+
+TEST_F(ProfileTest, DiskOutputFormatsSizesAndPersistentPaths) {
+  auto d = load_with_base("");
+  ASSERT_TRUE(d.ok()) << d.error().message();
+  EXPECT_EQ(d->output.formats, std::vector<std::string>{"squashfs"});
+  EXPECT_EQ(d->output.slot_mib, 2048u);
+  auto r = load_with_base(
+      "  output:\n"
+      "    formats: [squashfs, raw, qcow2]\n"
+      "    disk: {espSize: 128, slotSize: 512, persistentSize: 4096}\n"
+      "    persistentPaths: [/var/lib/longhorn]\n");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->output.formats, (std::vector<std::string>{"squashfs", "raw", "qcow2"}));
+  EXPECT_EQ(r->output.esp_mib, 128u);
+  EXPECT_EQ(r->output.slot_mib, 512u);
+  EXPECT_EQ(r->output.persistent_mib, 4096u);
+  EXPECT_EQ(r->output.persistent_paths, std::vector<std::string>{"/var/lib/longhorn"});
+  EXPECT_FALSE(load_with_base("  output:\n    formats: [vmdk]\n").ok());
+  EXPECT_FALSE(load_with_base("  output:\n    disk: {slotSize: 1}\n").ok());
+  EXPECT_FALSE(load_with_base("  output:\n    persistentPaths: [var/lib]\n").ok());
+}
+
+}  // namespace
+}  // namespace ef::profile

@@ -1,0 +1,72 @@
+#include "builder/build/disk_outputs.hpp"
+
+#include <algorithm>
+
+#include "iso/disk_image.hpp"
+#include "iso/initramfs.hpp"
+#include "iso/installer_iso.hpp"
+
+namespace ef::build {
+
+Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::filesystem::path& image,
+                                       const std::vector<std::string>& formats, int64_t epoch,
+                                       const std::function<void(const std::string&)>& stage) {
+  for (const auto& f : formats)
+    if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
+      return Error(Errc::invalid_argument,
+                   "unknown output format '" + f + "' (expected squashfs, raw, qcow2, iso)");
+  auto wants = [&](const char* f) { return std::find(formats.begin(), formats.end(), f) != formats.end(); };
+  DiskOutputs out;
+  if (wants("iso")) {
+    std::filesystem::path iso_out = image;
+    iso_out.replace_extension(".iso");
+    std::filesystem::path work = image.parent_path() / ("." + image.stem().string() + ".iso-work");
+    stage("writing installer ISO");
+    auto info = iso::build_installer_iso({image, epoch, iso::kDefaultCmdline, 5, {}}, iso_out, work);
+    std::error_code ec;
+    std::filesystem::remove_all(work, ec);
+    if (!info) return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: iso");
+    out.files.push_back(iso_out);
+    out.iso_record = {{"file", iso_out.filename().string()}, {"volumeId", info->volume_id}, {"size", info->size}};
+  }
+  if (!wants("raw") && !wants("qcow2")) return out;
+
+  iso::DiskSpec spec;
+  spec.squashfs = image;
+  spec.layout = {p.output.esp_mib * iso::kMiB, p.output.slot_mib * iso::kMiB,
+                 p.output.persistent_mib * iso::kMiB};
+  spec.epoch = epoch;
+  spec.persistent_paths = iso::default_persistent_paths();
+  for (const auto& path : p.output.persistent_paths)
+    if (std::find(spec.persistent_paths.begin(), spec.persistent_paths.end(), path) == spec.persistent_paths.end())
+      spec.persistent_paths.push_back(path);
+
+  std::filesystem::path raw = image;
+  raw.replace_extension(".raw");
+  std::filesystem::path work = image.parent_path() / ("." + image.stem().string() + ".disk-work");
+  stage("writing raw disk image");
+  auto info = iso::build_raw_disk(spec, raw, work);
+  std::error_code ec;
+  std::filesystem::remove_all(work, ec);
+  if (!info) return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: raw");
+  nlohmann::json parts = nlohmann::json::array();
+  for (const auto& part : info->partitions)
+    parts.push_back({{"name", part.name}, {"offset", part.offset}, {"size", part.size}, {"guid", part.guid}});
+  out.record = {{"diskGuid", info->disk_guid}, {"size", info->size}, {"espUuid", info->esp_uuid},
+                {"partitions", parts}, {"persistentPaths", spec.persistent_paths}};
+  if (wants("qcow2")) {
+    stage("converting to qcow2");
+    std::filesystem::path qcow = image;
+    qcow.replace_extension(".qcow2");
+    EF_TRY(iso::convert_to_qcow2(raw, qcow));
+    out.files.push_back(qcow);
+  }
+  if (wants("raw")) {
+    out.files.push_back(raw);
+  } else {
+    std::filesystem::remove(raw, ec);
+  }
+  return out;
+}
+
+}  // namespace ef::build

@@ -1,0 +1,30 @@
+// The disk images and installer ISO `build` derives from the squashfs (spec.output.formats).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/profile/profile.hpp"
+#include "util/error.hpp"
+
+namespace ef::build {
+
+struct DiskOutputs {
+  std::vector<std::filesystem::path> files;
+  nlohmann::json record;      // the manifest's "disk" object; null when none was written
+  nlohmann::json iso_record;  // the manifest's "iso" object; null when none was written
+};
+
+/// Writes <image stem>.raw, .qcow2 and/or .iso next to `image` when `formats`
+/// asks for them (the A/B layout of docs/disk-layout.md, sizes from the profile).
+/// `stage` reports progress. Errors: an unknown format, a slot too small.
+Result<DiskOutputs> write_disk_outputs(const profile::Profile& profile, const std::filesystem::path& image,
+                                       const std::vector<std::string>& formats, int64_t epoch,
+                                       const std::function<void(const std::string&)>& stage);
+
+}  // namespace ef::build

@@ -1,0 +1,128 @@
+# edgeforge root mounting for initramfs-tools: sourced by /init as
+# /scripts/edgeforge when the kernel command line says boot=edgeforge.
+# Layout and persistent paths: docs/disk-layout.md. Kernel arguments:
+#   edgeforge.slot=A|B      which slot's squashfs becomes /
+#   edgeforge.live=LABEL    live system from the ISO with volume label LABEL:
+#                           / is its /edgeforge/rootfs.squashfs, upper
+#                           layers on tmpfs (no persistent partition)
+#   edgeforge.install=1     set by the installer menu (the agent acts on it)
+
+EF_MODULES=/edgeforge/modules
+EF_RUN=/run/edgeforge
+
+ef_log() { echo "edgeforge: $*" > /dev/console 2>/dev/null || echo "edgeforge: $*"; }
+ef_fail() { ef_log "$*"; panic "edgeforge: $*"; }
+
+ef_load_modules() {
+  # The stock initrd lacks squashfs and overlay: the builder adds them in
+  # load order (dependencies first). A module that is built in or already
+  # loaded makes insmod fail harmlessly.
+  [ -f "$EF_MODULES/order" ] || return 0
+  while read -r ko; do
+    [ -n "$ko" ] && insmod "$EF_MODULES/$ko" 2>/dev/null
+  done < "$EF_MODULES/order"
+}
+
+ef_wait_for() {
+  # Waits up to 30 s for the block device $1 (udev creates by-partlabel links).
+  n=0
+  while [ ! -e "$1" ] && [ "$n" -lt 300 ]; do
+    sleep 0.1
+    n=$((n + 1))
+  done
+  [ -e "$1" ]
+}
+
+ef_cmdline() {
+  EF_SLOT=""; EF_LIVE=""
+  for arg in $(cat /proc/cmdline); do
+    case "$arg" in
+      edgeforge.slot=*) EF_SLOT="${arg#edgeforge.slot=}" ;;
+      edgeforge.live=*) EF_LIVE="${arg#edgeforge.live=}" ;;
+    esac
+  done
+}
+
+ef_live_device() {
+  # Mounts the medium labelled $EF_LIVE and attaches its image to a loop device.
+  modprobe -q isofs 2>/dev/null; modprobe -q loop 2>/dev/null
+  # udev may not label CD drives in the initramfs: ask blkid as well.
+  n=0; medium=""
+  while [ -z "$medium" ] && [ "$n" -lt 300 ]; do
+    if [ -e "/dev/disk/by-label/$EF_LIVE" ]; then medium="/dev/disk/by-label/$EF_LIVE"
+    else medium=$(blkid -l -o device -t "LABEL=$EF_LIVE" 2>/dev/null); fi
+    [ -n "$medium" ] || sleep 0.1
+    n=$((n + 1))
+  done
+  [ -n "$medium" ] || ef_fail "boot medium labelled $EF_LIVE did not appear"
+  mkdir -p "$EF_RUN/medium"
+  mount -t iso9660 -o ro "$medium" "$EF_RUN/medium" || ef_fail "cannot mount $medium"
+  img="$EF_RUN/medium/edgeforge/rootfs.squashfs"
+  # The initrd's losetup may be klibc's: no --show, no -r (the medium is
+  # read-only anyway).
+  loopdev=$(losetup -f) && losetup "$loopdev" "$img" >/dev/null 2>&1 ||
+    loopdev=$(losetup -f --show -r "$img") || ef_fail "cannot attach the live image $img"
+  echo "$loopdev"
+}
+
+ef_root_device() {
+  if [ -n "$EF_LIVE" ]; then ef_live_device; return; fi
+  case "$EF_SLOT" in
+    A) echo /dev/disk/by-partlabel/edgeforge-slot-a ;;
+    B) echo /dev/disk/by-partlabel/edgeforge-slot-b ;;
+    *) echo "" ;;
+  esac
+}
+
+ef_mount_persistent() {
+  mkdir -p "$EF_RUN/persist"
+  if [ -z "$EF_LIVE" ]; then
+    dev=/dev/disk/by-partlabel/edgeforge-persist
+    ef_wait_for "$dev" || ef_fail "persistent partition $dev did not appear"
+    mount -t ext4 -o rw,noatime "$dev" "$EF_RUN/persist" || ef_fail "cannot mount $dev"
+  else
+    mount -t tmpfs -o mode=0755 tmpfs "$EF_RUN/persist" || ef_fail "cannot mount tmpfs"
+  fi
+}
+
+ef_overlay() {
+  # Gives $1 (a directory of the read-only root) a writable upper layer kept
+  # on the persistent partition.
+  up="$EF_RUN/persist/overlay$1"
+  mkdir -p "$up/upper" "$up/work"
+  mount -t overlay -o "lowerdir=${rootmnt}$1,upperdir=$up/upper,workdir=$up/work" overlay \
+    "${rootmnt}$1" || ef_fail "cannot mount the overlay on $1"
+}
+
+ef_bind_state() {
+  # Bind-mounts a plain ext4 directory for state that must not sit on
+  # overlayfs (containerd's overlay snapshots cannot nest in an overlay).
+  src="$EF_RUN/persist/state$1"
+  mkdir -p "$src"
+  if [ ! -d "${rootmnt}$1" ]; then
+    mkdir -p "${rootmnt}$1" 2>/dev/null || { ef_log "skipping $1: not under a writable path"; return; }
+  fi
+  mount -o bind "$src" "${rootmnt}$1" || ef_fail "cannot bind-mount $1"
+}
+
+mount_top() { :; }
+mount_premount() { :; }
+mount_bottom() { :; }
+
+mountroot() {
+  ef_cmdline
+  ef_load_modules
+  dev=$(ef_root_device)
+  [ -n "$dev" ] || ef_fail "no edgeforge.slot= or edgeforge.root= on the kernel command line"
+  ef_wait_for "$dev" || ef_fail "root image $dev did not appear"
+  mount -t squashfs -o ro "$dev" "${rootmnt}" || ef_fail "cannot mount squashfs $dev"
+  ef_log "${EF_LIVE:+live }slot ${EF_SLOT:-none}: / is squashfs $dev (read-only)"
+  ef_mount_persistent
+  for d in /etc /var; do ef_overlay "$d"; done
+  if [ -f /edgeforge/persistent-paths ]; then
+    while read -r p; do
+      case "$p" in /*) ef_bind_state "$p" ;; esac
+    done < /edgeforge/persistent-paths
+  fi
+  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "${rootmnt}/tmp" || ef_fail "cannot mount /tmp"
+}

@@ -1,0 +1,200 @@
+#include "iso/disk_image.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "iso/boot_data.hpp"
+#include "iso/grub_image.hpp"
+#include "iso/initramfs.hpp"
+#include "iso/kernel_files.hpp"
+#include "iso/slot_state.hpp"
+#include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
+#include "util/subprocess.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ef::iso {
+namespace {
+
+constexpr uint64_t kSector = 512;
+constexpr const char* kEspType = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
+// Plain "Linux data" for slots and state: systemd's gpt-auto generator must
+// not claim them, the initramfs finds them by PARTLABEL.
+constexpr const char* kLinuxType = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
+  return s;
+}
+
+// Copies `src` into `fd` at `offset`, leaving all-zero chunks as holes.
+Result<void> copy_into(int fd, const std::filesystem::path& src, uint64_t offset) {
+  UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) return Error(Errc::io, src.string() + ": cannot open");
+  std::string buf(1 << 20, '\0');
+  uint64_t pos = 0;
+  for (;;) {
+    ssize_t n = ::read(in.get(), buf.data(), buf.size());
+    if (n < 0) return Error(Errc::io, src.string() + ": read failed");
+    if (n == 0) break;
+    bool zero = std::all_of(buf.begin(), buf.begin() + n, [](char c) { return c == 0; });
+    if (!zero &&
+        ::pwrite(fd, buf.data(), static_cast<size_t>(n), static_cast<off_t>(offset + pos)) != n)
+      return Error(Errc::io,
+                   "writing " + src.string() + " into the disk image failed (disk full?)");
+    pos += static_cast<uint64_t>(n);
+  }
+  return Ok{};
+}
+
+Result<void> run_tool(const std::vector<std::string>& argv, const std::string& package,
+                      ProcessOptions opts = {}) {
+  opts.apt_package = package;
+  EF_ASSIGN(auto res, run_process(argv, opts));
+  if (!res.success()) return process_failure(argv, res);
+  return Ok{};
+}
+
+Result<void> write_gpt(const std::filesystem::path& disk, const DiskInfo& info,
+                       const std::filesystem::path& work_dir) {
+  std::string script =
+      "label: gpt\nlabel-id: " + info.disk_guid + "\nunit: sectors\nfirst-lba: 2048\n";
+  for (const auto& p : info.partitions)
+    script += "start=" + std::to_string(p.offset / kSector) +
+              ", size=" + std::to_string(p.size / kSector) +
+              ", type=" + (p.name == kEspLabel ? kEspType : kLinuxType) + ", uuid=" + p.guid +
+              ", name=\"" + p.name + "\"\n";
+  std::filesystem::path file = work_dir / "gpt.sfdisk";
+  EF_TRY(write_file_atomic(file, script));
+  ProcessOptions opts;
+  opts.stdin_file = file;
+  return run_tool({"sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", disk.string()}, "fdisk",
+                  opts);
+}
+
+Result<void> make_persistent(const std::filesystem::path& out, uint64_t size,
+                             const std::string& seed, int64_t epoch) {
+  std::error_code ec;
+  std::filesystem::remove(out, ec);
+  std::string uuid = derive_guid(seed, "persistent-fs");
+  ProcessOptions opts;
+  opts.env = {{"E2FSPROGS_FAKE_TIME", std::to_string(epoch)}};
+  // Empty: the initramfs creates its overlay and state directories on first
+  // boot, so nothing on the build host's file ownership leaks in.
+  return run_tool({"mke2fs", "-q", "-F", "-t", "ext4", "-L", "edgeforge-data", "-U", uuid, "-E",
+                   "hash_seed=" + derive_guid(seed, "persistent-hash"), "-I", "256", out.string(),
+                   std::to_string(size / 1024) + "k"},
+                  "e2fsprogs", opts);
+}
+
+}  // namespace
+
+std::string derive_guid(const std::string& seed, const std::string& name) {
+  std::string h = sha256_hex(seed + "/" + name);
+  h[12] = '4';                                                  // version 4
+  h[16] = "89ab"[std::stoi(h.substr(16, 1), nullptr, 16) & 3];  // RFC 4122 variant
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20, 12);
+}
+
+Result<DiskInfo> plan_disk(const DiskSpec& spec, uint64_t squashfs_size, const std::string& seed) {
+  const DiskLayout& l = spec.layout;
+  for (uint64_t s : {l.esp_size, l.slot_size, l.persistent_size})
+    if (s == 0 || s % kMiB != 0)
+      return Error(Errc::invalid_argument,
+                   "disk partition sizes must be positive multiples of 1 MiB");
+  if (squashfs_size > l.slot_size)
+    return Error(Errc::invalid_argument,
+                 "the image (" + std::to_string((squashfs_size + kMiB - 1) / kMiB) +
+                     " MiB) does not fit a slot of " + std::to_string(l.slot_size / kMiB) +
+                     " MiB; raise spec.output.disk.slotSize");
+  DiskInfo info;
+  info.disk_guid = derive_guid(seed, "disk");
+  uint64_t at = kMiB;
+  for (auto [name, size] : {std::pair{kEspLabel, l.esp_size},
+                            {kSlotALabel, l.slot_size},
+                            {kSlotBLabel, l.slot_size},
+                            {kPersistentLabel, l.persistent_size}}) {
+    info.partitions.push_back({name, at, size, derive_guid(seed, name)});
+    at += size;
+  }
+  info.size = at + kMiB;  // room for the backup GPT
+  std::string vol = sha256_hex(seed + "/esp-volume-id");
+  info.esp_uuid = fat_uuid(static_cast<uint32_t>(std::stoul(vol.substr(0, 8), nullptr, 16)));
+  return info;
+}
+
+Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squashfs,
+                                             const std::string& slot, int64_t epoch,
+                                             const std::vector<std::string>& persistent_paths) {
+  EF_ASSIGN(auto kernel, read_kernel_files(squashfs, default_boot_modules()));
+  EF_ASSIGN(std::string cpio, build_extra_initramfs({kernel.modules, persistent_paths, epoch}));
+  std::string dir = "/slot-" + slot + "/";
+  return std::vector<FatFile>{{dir + "vmlinuz", std::move(kernel.vmlinuz)},
+                              {dir + "initrd.img", std::move(kernel.initrd)},
+                              {dir + "edgeforge.cpio", std::move(cpio)}};
+}
+
+Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::path& out,
+                                const std::filesystem::path& work_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  EF_ASSIGN(std::string seed, sha256_file(spec.squashfs));
+  uint64_t image_size = std::filesystem::file_size(spec.squashfs, ec);
+  if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
+  EF_ASSIGN(DiskInfo info, plan_disk(spec, image_size, seed));
+  uint32_t volume_id = static_cast<uint32_t>(
+      std::stoul(info.esp_uuid.substr(0, 4) + info.esp_uuid.substr(5), nullptr, 16));
+
+  EF_ASSIGN(auto files, slot_boot_files(spec.squashfs, "a", spec.epoch, spec.persistent_paths));
+  std::string embedded = "search --no-floppy --fs-uuid --set=root " + info.esp_uuid +
+                         "\nset prefix=($root)/grub\nconfigfile ($root)/grub/grub.cfg\n";
+  EF_ASSIGN(std::string efi, make_grub_image(GrubTarget::efi_x64, embedded, work_dir));
+  std::string cfg = replace_all(std::string(grub_ab_template()), "@EF_CMDLINE@", spec.cmdline);
+  cfg = replace_all(cfg, "@EF_TIMEOUT@", std::to_string(spec.grub_timeout));
+  EF_ASSIGN(GrubEnv env, slot_state_env(SlotState{}));
+  EF_ASSIGN(std::string grubenv, render_grubenv(env));
+  // Slot B's kernel and initrd will sit beside slot A's: check both fit.
+  uint64_t need = fat_size_for(files) + fat_size_for(files) + efi.size();
+  if (need > spec.layout.esp_size)
+    return Error(Errc::invalid_argument,
+                 "the ESP needs " + std::to_string(need / kMiB) +
+                     " MiB for two slots' kernels and initrds; raise spec.output.disk.espSize");
+  files.push_back({"/EFI/BOOT/BOOTX64.EFI", std::move(efi)});
+  files.push_back({"/grub/grub.cfg", std::move(cfg)});
+  files.push_back({"/grub/grubenv", std::move(grubenv)});
+
+  std::filesystem::path esp = work_dir / "esp.img", persist = work_dir / "persistent.img";
+  EF_TRY(make_fat_image({spec.layout.esp_size, "EFBOOT", volume_id, spec.epoch, files}, esp,
+                        work_dir));
+  EF_TRY(make_persistent(persist, spec.layout.persistent_size, seed, spec.epoch));
+
+  EF_ASSIGN(auto disk, AtomicFile::create(out));
+  if (::ftruncate(disk.fd(), static_cast<off_t>(info.size)) != 0)
+    return Error(Errc::io, out.string() + ": cannot size the disk image");
+  EF_TRY(write_gpt(disk.temp_path(), info, work_dir));
+  EF_TRY(copy_into(disk.fd(), esp, info.partitions[0].offset));
+  EF_TRY(copy_into(disk.fd(), spec.squashfs, info.partitions[1].offset));
+  EF_TRY(copy_into(disk.fd(), persist, info.partitions[3].offset));
+  EF_TRY(disk.commit());
+  std::filesystem::remove(esp, ec);
+  std::filesystem::remove(persist, ec);
+  return info;
+}
+
+Result<void> convert_to_qcow2(const std::filesystem::path& raw, const std::filesystem::path& out) {
+  std::filesystem::path tmp = out.string() + ".tmp";
+  EF_TRY(run_tool(
+      {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw.string(), tmp.string()},
+      "qemu-utils"));
+  std::error_code ec;
+  std::filesystem::rename(tmp, out, ec);
+  if (ec) return Error(Errc::io, out.string() + ": " + ec.message());
+  return Ok{};
+}
+
+}  // namespace ef::iso

@@ -1,0 +1,80 @@
+// The device's A/B disk image, built from files without root, loop devices
+// or mounts: GPT written by sfdisk on the image file, the ESP made with
+// mtools, slot A the squashfs as is, slot B empty, the persistent partition
+// an empty ext4 made by mke2fs. Layout: docs/disk-layout.md.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "iso/fat_image.hpp"
+#include "util/error.hpp"
+
+namespace ef::iso {
+
+inline constexpr uint64_t kMiB = 1024 * 1024;
+
+/// Partition sizes in bytes (multiples of 1 MiB).
+struct DiskLayout {
+  uint64_t esp_size = 256 * kMiB;
+  uint64_t slot_size = 2048 * kMiB;
+  uint64_t persistent_size = 1024 * kMiB;
+};
+
+/// Partition names (GPT PARTLABELs): the initramfs finds partitions by them.
+inline constexpr const char* kEspLabel = "edgeforge-esp";
+inline constexpr const char* kSlotALabel = "edgeforge-slot-a";
+inline constexpr const char* kSlotBLabel = "edgeforge-slot-b";
+inline constexpr const char* kPersistentLabel = "edgeforge-persist";
+
+/// Kernel arguments every boot gets besides boot=, edgeforge.slot= and ro.
+inline constexpr const char* kDefaultCmdline = "console=tty0 console=ttyS0,115200";
+
+struct DiskSpec {
+  std::filesystem::path squashfs;  // the image for slot A
+  DiskLayout layout;
+  int64_t epoch = 0;
+  std::vector<std::string> persistent_paths;  // bind-mounted state paths
+  std::string cmdline = kDefaultCmdline;
+  int grub_timeout = 2;  // seconds the slot menu waits
+};
+
+struct Partition {
+  std::string name;
+  uint64_t offset = 0;  // bytes from the start of the disk
+  uint64_t size = 0;
+  std::string guid;
+};
+
+struct DiskInfo {
+  std::string disk_guid;
+  uint64_t size = 0;
+  std::vector<Partition> partitions;  // ESP, slot A, slot B, persistent
+  std::string esp_uuid;               // FAT volume id "XXXX-XXXX"
+};
+
+/// The partition table `spec` produces for an image of `squashfs_size`
+/// bytes. Errors: the image does not fit a slot (raise the slot size).
+Result<DiskInfo> plan_disk(const DiskSpec& spec, uint64_t squashfs_size, const std::string& seed);
+
+/// Writes the raw disk image to `out` (atomically); `work_dir` holds the
+/// temporary filesystem images. Same inputs, same bytes: GUIDs, volume ids
+/// and the ext4 UUID and hash seed derive from the squashfs's sha256.
+Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::path& out,
+                                const std::filesystem::path& work_dir);
+
+/// Converts a raw image to qcow2 with qemu-img (qemu-utils).
+Result<void> convert_to_qcow2(const std::filesystem::path& raw, const std::filesystem::path& out);
+
+/// A version-4-shaped GUID derived from sha256(seed + "/" + name).
+std::string derive_guid(const std::string& seed, const std::string& name);
+
+/// Builds the ESP file list for one slot ("a" or "b") from the image at
+/// `squashfs`: /slot-X/vmlinuz, /slot-X/initrd.img, /slot-X/edgeforge.cpio.
+Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squashfs,
+                                             const std::string& slot, int64_t epoch,
+                                             const std::vector<std::string>& persistent_paths);
+
+}  // namespace ef::iso

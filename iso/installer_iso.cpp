@@ -1,0 +1,224 @@
+#include "iso/installer_iso.hpp"
+
+// burn_source (the stream libisofs writes through) is declared by libburn;
+// libisofs carries a copy for programs that do not link libburn.
+#define LIBISOFS_WITHOUT_LIBBURN 1
+#include <libisofs/libisofs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <ctime>
+#include <memory>
+
+#include "iso/boot_data.hpp"
+#include "iso/disk_image.hpp"
+#include "iso/fat_image.hpp"
+#include "iso/grub_image.hpp"
+#include "iso/initramfs.hpp"
+#include "iso/kernel_files.hpp"
+#include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::iso {
+namespace {
+
+struct ImageFree {
+  void operator()(IsoImage* i) const { iso_image_unref(i); }
+};
+struct OptsFree {
+  void operator()(IsoWriteOpts* o) const { iso_write_opts_free(o); }
+};
+struct BurnFree {
+  void operator()(burn_source* b) const {
+    b->free_data(b);
+    std::free(b);
+  }
+};
+
+Error iso_error(const std::string& what, int rc) {
+  return Error(Errc::image, "ISO: " + what + ": " + iso_error_to_msg(rc));
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+    s.replace(p, from.size(), to);
+  return s;
+}
+
+// Adds a file whose bytes are in memory (libisofs frees the malloc'd copy).
+Result<void> add_memory_file(IsoDir* dir, const std::string& name, const std::string& data) {
+  auto* buf = static_cast<unsigned char*>(std::malloc(std::max<size_t>(data.size(), 1)));
+  if (!buf) return Error(Errc::io, "ISO: out of memory for " + name);
+  std::memcpy(buf, data.data(), data.size());
+  IsoStream* stream = nullptr;
+  int rc = iso_memory_stream_new(buf, data.size(), &stream);
+  if (rc < 0) {
+    std::free(buf);
+    return iso_error(name, rc);
+  }
+  rc = iso_tree_add_new_file(dir, name.c_str(), stream, nullptr);  // takes our reference
+  if (rc < 0) {
+    iso_stream_unref(stream);
+    return iso_error(name, rc);
+  }
+  return Ok{};
+}
+
+Result<IsoDir*> add_dir(IsoImage* image, IsoDir* parent, const char* name) {
+  IsoDir* dir = nullptr;
+  int rc = iso_image_add_new_dir(image, parent, name, &dir);
+  if (rc < 0) return iso_error(name, rc);
+  return dir;
+}
+
+// "YYYYMMDDhhmmss00": the PVD time text libisofs writes verbatim (UTC).
+std::string pvd_time(int64_t epoch) {
+  std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d%H%M%S00", &tm);
+  return buf;
+}
+
+Result<void> write_burn_source(burn_source* src, const std::filesystem::path& out) {
+  EF_ASSIGN(auto file, AtomicFile::create(out));
+  std::string buf(64 * 2048, '\0');
+  off_t written = 0;
+  for (;;) {
+    int n = src->read_xt(src, reinterpret_cast<unsigned char*>(buf.data()), static_cast<int>(buf.size()));
+    if (n < 0) return Error(Errc::image, "ISO: libisofs failed while writing " + out.string());
+    if (n == 0) break;
+    EF_TRY(file.write(std::string_view(buf.data(), static_cast<size_t>(n))));
+    written += n;
+  }
+  // The stream may end before the announced size (libburn pads the rest,
+  // which holds the backup GPT's place): pad the same way.
+  off_t size = src->get_size(src);
+  if (size > written) EF_TRY(file.write(std::string(static_cast<size_t>(size - written), '\0')));
+  return file.commit();
+}
+
+}  // namespace
+
+std::string iso_volume_id(const std::string& digest) {
+  std::string id = "EDGEFORGE_" + digest.substr(0, 8);
+  std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::toupper(c); });
+  return id;
+}
+
+Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::path& out,
+                                    const std::filesystem::path& work_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  EF_ASSIGN(std::string digest, sha256_file(spec.squashfs));
+  IsoInfo info;
+  info.volume_id = iso_volume_id(digest);
+
+  // Boot files: the image's kernel and initrd, the extra cpio (isofs and loop
+  // for the live medium as well), GRUB for both firmwares.
+  std::vector<std::string> mods = default_boot_modules();
+  mods.insert(mods.end(), {"isofs"});
+  EF_ASSIGN(auto kernel, read_kernel_files(spec.squashfs, mods));
+  EF_ASSIGN(std::string cpio, build_extra_initramfs({kernel.modules, default_persistent_paths(), spec.epoch}));
+  std::string embedded = "search --no-floppy --set=root --label " + info.volume_id +
+                         "\nset prefix=($root)/boot/grub\nconfigfile ($root)/boot/grub/grub.cfg\n";
+  EF_ASSIGN(std::string efi, make_grub_image(GrubTarget::efi_x64, embedded, work_dir));
+  EF_ASSIGN(std::string eltorito, make_grub_image(GrubTarget::bios_eltorito, embedded, work_dir));
+  EF_ASSIGN(std::string mbr, grub_hybrid_mbr());
+  std::vector<FatFile> esp_files = {{"/EFI/BOOT/BOOTX64.EFI", efi}};
+  std::filesystem::path esp = work_dir / "efi.img";
+  uint32_t volume_id = static_cast<uint32_t>(std::stoul(digest.substr(8, 8), nullptr, 16));
+  EF_TRY(make_fat_image({fat_size_for(esp_files), "EFIBOOT", volume_id, spec.epoch, esp_files}, esp, work_dir));
+  EF_ASSIGN(std::string esp_bytes, read_file(esp));
+  std::string cfg = replace_all(std::string(grub_iso_template()), "@EF_LABEL@", info.volume_id);
+  cfg = replace_all(cfg, "@EF_CMDLINE@", spec.cmdline);
+  cfg = replace_all(cfg, "@EF_TIMEOUT@", std::to_string(spec.timeout));
+
+  int rc = iso_init();
+  if (rc < 0) return iso_error("init", rc);
+  IsoImage* raw_image = nullptr;
+  rc = iso_image_new(info.volume_id.c_str(), &raw_image);
+  if (rc < 0) return iso_error("new image", rc);
+  std::unique_ptr<IsoImage, ImageFree> image(raw_image);
+  iso_image_set_application_id(image.get(), "EDGEFORGE");
+  IsoDir* root = iso_image_get_root(image.get());
+  EF_ASSIGN(IsoDir* boot, add_dir(image.get(), root, "boot"));
+  EF_ASSIGN(IsoDir* grub, add_dir(image.get(), boot, "grub"));
+  EF_ASSIGN(IsoDir* ef, add_dir(image.get(), root, "edgeforge"));
+  EF_TRY(add_memory_file(boot, "vmlinuz", kernel.vmlinuz));
+  EF_TRY(add_memory_file(boot, "initrd.img", kernel.initrd));
+  EF_TRY(add_memory_file(boot, "edgeforge.cpio", cpio));
+  EF_TRY(add_memory_file(grub, "grub.cfg", cfg));
+  EF_TRY(add_memory_file(grub, "eltorito.img", eltorito));
+  EF_TRY(add_memory_file(grub, "efi.img", esp_bytes));
+  rc = iso_tree_add_new_node(image.get(), ef, "rootfs.squashfs", spec.squashfs.c_str(), nullptr);
+  if (rc < 0) return iso_error(spec.squashfs.string(), rc);
+  if (!spec.site_files.empty()) {
+    EF_ASSIGN(IsoDir* site, add_dir(image.get(), ef, "site"));
+    for (const auto& f : spec.site_files) {
+      rc = iso_tree_add_new_node(image.get(), site, f.filename().c_str(), f.c_str(), nullptr);
+      if (rc < 0) return iso_error(f.string(), rc);
+    }
+  }
+
+  // El Torito: BIOS no-emulation entry (GRUB patches its own boot info) and
+  // the UEFI entry pointing at the ESP image.
+  ElToritoBootImage* bios = nullptr;
+  rc = iso_image_set_boot_image(image.get(), "/boot/grub/eltorito.img", ELTORITO_NO_EMUL, "/boot/grub/boot.cat",
+                                &bios);
+  if (rc < 0) return iso_error("El Torito BIOS entry", rc);
+  el_torito_set_load_size(bios, 4);
+  el_torito_set_isolinux_options(bios, (1 << 0) | (1 << 9), 0);  // boot info table, GRUB2 boot info
+  ElToritoBootImage* uefi = nullptr;
+  rc = iso_image_add_boot_image(image.get(), "/boot/grub/efi.img", ELTORITO_NO_EMUL, 0, &uefi);
+  if (rc < 0) return iso_error("El Torito UEFI entry", rc);
+  el_torito_set_boot_platform_id(uefi, 0xef);
+
+  IsoWriteOpts* raw_opts = nullptr;
+  rc = iso_write_opts_new(&raw_opts, 2);
+  if (rc < 0) return iso_error("write options", rc);
+  std::unique_ptr<IsoWriteOpts, OptsFree> opts(raw_opts);
+  iso_write_opts_set_iso_level(opts.get(), 3);  // files over 4 GiB
+  iso_write_opts_set_rockridge(opts.get(), 1);
+  iso_write_opts_set_joliet(opts.get(), 1);
+  // RRIP 1.10 PX entries carry no inode numbers: libisofs numbers nodes with a
+  // per-process counter, which would make a second build in one process differ.
+  iso_write_opts_set_rrip_version_1_10(opts.get(), 1);
+  iso_write_opts_set_rrip_1_10_px_ino(opts.get(), 0);
+  iso_write_opts_set_replace_mode(opts.get(), 1, 1, 1, 1);  // modes 0555/0444, owner root
+  iso_write_opts_set_default_uid(opts.get(), 0);
+  iso_write_opts_set_default_gid(opts.get(), 0);
+  iso_write_opts_set_replace_timestamps(opts.get(), 1);
+  iso_write_opts_set_default_timestamp(opts.get(), static_cast<time_t>(spec.epoch));
+  iso_write_opts_set_always_gmt(opts.get(), 1);
+  std::string uuid = pvd_time(spec.epoch);
+  iso_write_opts_set_pvd_times(opts.get(), static_cast<time_t>(spec.epoch), static_cast<time_t>(spec.epoch), 0,
+                               static_cast<time_t>(spec.epoch), uuid.data());
+  // Hybrid: GRUB's MBR (patched with the El Torito image's address, bit 14),
+  // a protective partition from block 1 (bit 0), the ESP in a GPT.
+  std::string system_area(32768, '\0');
+  std::memcpy(system_area.data(), mbr.data(), std::min<size_t>(mbr.size(), 512));
+  rc = iso_write_opts_set_system_area(opts.get(), system_area.data(), (1 << 0) | (1 << 14), 0);
+  if (rc < 0) return iso_error("system area", rc);
+  char efi_bootp[] = "--efi-boot-image";
+  rc = iso_write_opts_set_efi_bootp(opts.get(), efi_bootp, 0);
+  if (rc < 0) return iso_error("EFI boot partition", rc);
+  std::string guid_hex = derive_guid(digest, "iso-gpt");
+  guid_hex.erase(std::remove(guid_hex.begin(), guid_hex.end(), '-'), guid_hex.end());
+  uint8_t guid[16];
+  for (int i = 0; i < 16; ++i) guid[i] = static_cast<uint8_t>(std::stoul(guid_hex.substr(2 * i, 2), nullptr, 16));
+  iso_write_opts_set_gpt_guid(opts.get(), guid, 1);
+
+  burn_source* raw_src = nullptr;
+  rc = iso_image_create_burn_source(image.get(), opts.get(), &raw_src);
+  if (rc < 0) return iso_error("start writing", rc);
+  std::unique_ptr<burn_source, BurnFree> src(raw_src);
+  EF_TRY(write_burn_source(src.get(), out));
+  info.size = std::filesystem::file_size(out, ec);
+  return info;
+}
+
+}  // namespace ef::iso

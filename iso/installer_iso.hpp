@@ -1,0 +1,38 @@
+// The installer ISO, written in-process with libisofs: ISO 9660 + Rock Ridge
+// + Joliet, El Torito BIOS (GRUB i386-pc-eltorito, boot info table) and UEFI
+// (an embedded ESP image) entries, GRUB's hybrid MBR and a GPT entry for the
+// ESP so the same file boots from a CD and from a USB stick written with dd.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ef::iso {
+
+struct IsoSpec {
+  std::filesystem::path squashfs;  // the OS image, carried as /edgeforge/rootfs.squashfs
+  int64_t epoch = 0;               // every timestamp in the ISO
+  std::string cmdline = "console=tty0 console=ttyS0,115200";
+  int timeout = 5;  // seconds the menu waits before "install"
+  /// Site configuration files carried under /edgeforge/site/ (host paths).
+  std::vector<std::filesystem::path> site_files;
+};
+
+struct IsoInfo {
+  std::string volume_id;  // the label GRUB and the initramfs find the medium by
+  uint64_t size = 0;
+};
+
+/// The ISO volume id for an image with sha256 `digest`: "EDGEFORGE_" + 8 hex digits.
+std::string iso_volume_id(const std::string& digest);
+
+/// Writes the installer ISO to `out` (atomically); `work_dir` holds the GRUB
+/// and ESP images. Same inputs, same bytes.
+Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::path& out,
+                                    const std::filesystem::path& work_dir);
+
+}  // namespace ef::iso

@@ -1,0 +1,43 @@
+// The kernel, initrd and extra modules a boot medium needs, read out of a
+// built squashfs image (so the boot chain always matches the image's kernel).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ef::iso {
+
+struct KernelModule {
+  std::string file;     // file name in the extra cpio, e.g. "squashfs.ko"
+  std::string content;  // the module as stored in the image (.ko, .ko.xz, ...)
+};
+
+struct KernelFiles {
+  std::string version;  // "6.1.0-56-amd64"
+  std::string vmlinuz;
+  std::string initrd;
+  /// Requested modules and their dependencies, dependencies first.
+  std::vector<KernelModule> modules;
+};
+
+/// Modules the boot chain needs that Debian's stock initrd lacks.
+std::vector<std::string> default_boot_modules();
+
+/// Reads /boot/vmlinuz-<ver>, /boot/initrd.img-<ver> (the highest version
+/// when there are several) and the modules named in `modules` (with their
+/// dependencies from modules.dep) out of the squashfs image at `image`.
+/// Errors: no kernel or initrd in the image (add linux-image-* and an
+/// initramfs generator to the profile), a module missing from modules.dep.
+Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,
+                                      const std::vector<std::string>& modules);
+
+/// Orders `wanted` module names and their dependencies from modules.dep text
+/// (dependencies first). Returns paths relative to the module directory.
+/// Errors: a name modules.dep does not list.
+Result<std::vector<std::string>> resolve_modules(const std::string& modules_dep,
+                                                 const std::vector<std::string>& wanted);
+
+}  // namespace ef::iso

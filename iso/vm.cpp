@@ -1,0 +1,55 @@
+#include "iso/vm.hpp"
+
+namespace ef::iso {
+namespace {
+
+const std::filesystem::path kOvmf = "/usr/share/OVMF";
+
+}  // namespace
+
+Result<std::vector<std::string>> qemu_command(const VmSpec& spec) {
+  std::string ext = spec.image.extension().string();
+  std::string format = ext == ".qcow2" ? "qcow2" : "raw";
+  std::vector<std::string> argv = {"qemu-system-x86_64",
+                                   "-machine",
+                                   "q35",
+                                   "-accel",
+                                   spec.accel_kvm ? "kvm" : "tcg",
+                                   "-m",
+                                   std::to_string(spec.memory_mib),
+                                   "-smp",
+                                   std::to_string(spec.cpus),
+                                   "-display",
+                                   "none",
+                                   "-no-reboot",
+                                   "-nic",
+                                   "none"};
+  if (spec.firmware == Firmware::uefi) {
+    std::filesystem::path code = kOvmf / "OVMF_CODE_4M.fd", vars = kOvmf / "OVMF_VARS_4M.fd";
+    if (!std::filesystem::exists(code) || !std::filesystem::exists(vars))
+      return Error(Errc::not_found, code.string() + ": UEFI firmware missing; install ovmf");
+    std::error_code ec;
+    std::filesystem::create_directories(spec.work_dir, ec);
+    std::filesystem::path my_vars = spec.work_dir / "OVMF_VARS.fd";
+    std::filesystem::copy_file(vars, my_vars, std::filesystem::copy_options::overwrite_existing,
+                               ec);
+    if (ec) return Error(Errc::io, my_vars.string() + ": " + ec.message());
+    argv.insert(argv.end(), {"-drive", "if=pflash,format=raw,readonly=on,file=" + code.string(),
+                             "-drive", "if=pflash,format=raw,file=" + my_vars.string()});
+  }
+  if (ext == ".iso") {
+    argv.insert(argv.end(), {"-drive", "media=cdrom,readonly=on,file=" + spec.image.string()});
+  } else {
+    argv.insert(argv.end(),
+                {"-drive", "if=virtio,format=" + format + ",file=" + spec.image.string()});
+  }
+  if (spec.snapshot) argv.push_back("-snapshot");
+  if (spec.serial_log.empty()) {
+    argv.insert(argv.end(), {"-serial", "mon:stdio"});
+  } else {
+    argv.insert(argv.end(), {"-serial", "file:" + spec.serial_log.string(), "-monitor", "none"});
+  }
+  return argv;
+}
+
+}  // namespace ef::iso

@@ -1,0 +1,34 @@
+// QEMU command lines for trying images without hardware (`edgeforge run-vm`)
+// and for the boot tests: the right firmware (OVMF for UEFI, SeaBIOS for
+// BIOS), a serial console, software emulation (KVM does not work on every
+// build host; TCG always does).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ef::iso {
+
+enum class Firmware { uefi, bios };
+
+struct VmSpec {
+  std::filesystem::path image;  // .raw, .qcow2 or .iso
+  Firmware firmware = Firmware::uefi;
+  std::filesystem::path work_dir;  // holds the VM's copy of the UEFI variables
+  unsigned memory_mib = 1024;
+  unsigned cpus = 2;
+  /// Where the serial console goes: empty: this terminal (stdio); else a file.
+  std::filesystem::path serial_log;
+  bool accel_kvm = false;  // true: -accel kvm (only where KVM guests work)
+  bool snapshot = false;   // true: guest writes are discarded
+};
+
+/// The qemu-system-x86_64 command line for `spec`. For UEFI it copies
+/// OVMF_VARS to `work_dir` (the firmware writes its variables there). Errors:
+/// OVMF missing (install ovmf).
+Result<std::vector<std::string>> qemu_command(const VmSpec& spec);
+
+}  // namespace ef::iso

@@ -1,0 +1,185 @@
+// Boots the A/B disk image under QEMU (UEFI, OVMF, TCG) and reads the test
+// probe's markers from the serial console: slot A boots to multi-user with a
+// read-only squashfs root and writable /etc and /var; changes survive a
+// reboot; with slot A marked bad GRUB falls back to slot B and counts down
+// B's tries; the installer ISO boots under UEFI and BIOS to its menu and
+// into the live system. One image is built per run and shared (the tests
+// run in order).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "iso/disk_image.hpp"
+#include "iso/grubenv.hpp"
+#include "iso/installer_iso.hpp"
+#include "iso/slot_state.hpp"
+#include "iso/vm.hpp"
+#include "tests/support/command.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "util/atomic_file.hpp"
+#include "util/subprocess.hpp"
+
+namespace ef::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int64_t kEpoch = 1747699200;
+constexpr const char* kBootTimeout = "420";  // seconds per boot under TCG
+
+std::string cache_dir() {
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "/root") + "/.cache/edgeforge";
+}
+
+class BootE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    auto r = run_command(std::string(EF_EDGEFORGE_BIN) + " build -q --cache-dir " + cache_dir() +
+                         " --profile " + EF_SOURCE_DIR + "/tests/iso/e2e/profile.yaml --output " +
+                         dir_->path().string() + " >&2");
+    if (r.status != 0) return;
+    iso::DiskSpec spec;
+    spec.squashfs = dir_->path() / "boot-e2e-0.1.0.squashfs";
+    spec.layout = {64 * iso::kMiB * 2, 512 * iso::kMiB, 256 * iso::kMiB};
+    spec.epoch = kEpoch;
+    spec.persistent_paths = {"/home", "/var/lib/containerd"};
+    spec.grub_timeout = 0;
+    auto info = iso::build_raw_disk(spec, dir_->path() / "disk.raw", dir_->path() / "work");
+    if (!info) {
+      ADD_FAILURE() << info.error().message();
+      return;
+    }
+    info_ = new iso::DiskInfo(*info);
+  }
+  static void TearDownTestSuite() {
+    delete info_;
+    delete dir_;
+  }
+  void SetUp() override { ASSERT_NE(info_, nullptr) << "building the boot e2e disk failed"; }
+
+  static fs::path disk() { return dir_->path() / "disk.raw"; }
+  static fs::path iso_file() { return dir_->path() / "installer.iso"; }
+  // mtools addresses the ESP inside the disk image by byte offset.
+  static std::string esp() {
+    return disk().string() + "@@" + std::to_string(info_->partitions[0].offset);
+  }
+
+  // Boots the disk once (the probe powers the guest off) and returns the serial log.
+  static std::string boot(const std::string& name, const fs::path& image = disk(),
+                          iso::Firmware firmware = iso::Firmware::uefi) {
+    iso::VmSpec vm;
+    vm.image = image;
+    vm.firmware = firmware;
+    vm.work_dir = dir_->path() / name;
+    vm.serial_log = dir_->path() / (name + ".log");
+    auto argv = iso::qemu_command(vm);
+    EXPECT_TRUE(argv.ok());
+    if (!argv) return "";
+    argv->insert(argv->begin(), {"timeout", kBootTimeout});
+    auto res = run_process(*argv);
+    EXPECT_TRUE(res.ok() && res->success())
+        << "qemu: " << (res ? res->describe() + res->stderr_tail : "");
+    auto log = read_file(vm.serial_log);
+    return log ? *log : "";
+  }
+
+  static std::string read_grubenv() {
+    auto r = run_command("MTOOLS_SKIP_CHECK=1 mtype -i " + esp() + " ::/grub/grubenv");
+    return r.out;
+  }
+  static void write_grubenv(const iso::SlotState& state) {
+    auto env = iso::slot_state_env(state);
+    ASSERT_TRUE(env.ok());
+    auto block = iso::render_grubenv(*env);
+    ASSERT_TRUE(block.ok());
+    fs::path f = dir_->path() / "grubenv.new";
+    ASSERT_TRUE(write_file_atomic(f, *block).ok());
+    ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp() + " " + f.string() +
+                          " ::/grub/grubenv")
+                  .status,
+              0);
+  }
+
+  static TempDir* dir_;
+  static iso::DiskInfo* info_;
+};
+
+TempDir* BootE2E::dir_ = nullptr;
+iso::DiskInfo* BootE2E::info_ = nullptr;
+
+TEST_F(BootE2E, SlotABootsToMultiUserWithReadOnlySquashfsRoot) {
+  std::string log = boot("boot1");
+  EXPECT_NE(log.find("edgeforge: booting slot A"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST slot=A"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST target=active"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST root=squashfs,ro"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST etc=writable"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST var=writable"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST previous-boots=0 motd=edgeforge quick-start image"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("EFTEST done"), std::string::npos) << log;
+}
+
+TEST_F(BootE2E, VarAndEtcChangesSurviveReboot) {
+  std::string log = boot("boot2");
+  EXPECT_NE(log.find("EFTEST previous-boots=1 motd=changed-by-boot-1"), std::string::npos) << log;
+}
+
+TEST_F(BootE2E, FallsBackToSlotBWhenSlotAIsBad) {
+  // Prepare slot B: the same squashfs in its partition, its kernel on the ESP.
+  const auto& b = info_->partitions[2];
+  ASSERT_EQ(run_command("dd if=" + (dir_->path() / "boot-e2e-0.1.0.squashfs").string() + " of=" +
+                        disk().string() + " bs=1M seek=" + std::to_string(b.offset / iso::kMiB) +
+                        " conv=notrunc,sparse status=none")
+                .status,
+            0);
+  for (const char* f : {"vmlinuz", "initrd.img", "edgeforge.cpio"})
+    ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mcopy -i " + esp() + " ::/slot-a/" + f + " " +
+                          (dir_->path() / f).string() + " && MTOOLS_SKIP_CHECK=1 mmd -D s -i " +
+                          esp() + " ::/slot-b 2>/dev/null; MTOOLS_SKIP_CHECK=1 mcopy -o -i " +
+                          esp() + " " + (dir_->path() / f).string() + " ::/slot-b/" + f)
+                  .status,
+              0);
+  // Slot A bad (not OK, no tries), slot B on trial with two tries left.
+  write_grubenv({"A B", false, 0, false, 2});
+  std::string log = boot("boot3");
+  EXPECT_NE(log.find("edgeforge: booting slot B (trial=1)"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST slot=B"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST root=squashfs,ro"), std::string::npos) << log;
+  // GRUB counted the try down before booting; grub-editenv is the oracle.
+  fs::path env = dir_->path() / "grubenv.after";
+  ASSERT_EQ(
+      run_command("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp() + " ::/grub/grubenv " + env.string())
+          .status,
+      0);
+  auto listed = run_command("grub-editenv " + env.string() + " list");
+  EXPECT_NE(listed.out.find("B_TRY=1"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("A_OK=0"), std::string::npos) << listed.out;
+}
+
+TEST_F(BootE2E, InstallerIsoBootsUefiAndBiosToMenuAndLiveSystem) {
+  iso::IsoSpec spec;
+  spec.squashfs = dir_->path() / "boot-e2e-0.1.0.squashfs";
+  spec.epoch = kEpoch;
+  spec.timeout = 1;
+  auto info = iso::build_installer_iso(spec, iso_file(), dir_->path() / "iso-work");
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  for (auto fw : {iso::Firmware::uefi, iso::Firmware::bios}) {
+    std::string name = fw == iso::Firmware::uefi ? "iso-uefi" : "iso-bios";
+    std::string log = boot(name, iso_file(), fw);
+    EXPECT_NE(log.find("Install edgeforge to disk"), std::string::npos) << name << log;
+    EXPECT_NE(log.find("Rescue shell"), std::string::npos) << name;
+    EXPECT_NE(log.find("edgeforge: starting the installer"), std::string::npos) << name;  // the default entry
+    EXPECT_NE(log.find("edgeforge.install=1"), std::string::npos) << name;
+    EXPECT_NE(log.find("EFTEST target=active"), std::string::npos) << name << log;
+    EXPECT_NE(log.find("EFTEST root=squashfs,ro"), std::string::npos) << name;
+    EXPECT_NE(log.find("EFTEST etc=writable"), std::string::npos) << name;
+    EXPECT_NE(log.find("EFTEST done"), std::string::npos) << name;
+  }
+}
+
+}  // namespace
+}  // namespace ef::test

@@ -1,0 +1,165 @@
+// The A/B disk image from a small synthetic image, checked with sfdisk,
+// fsck.vfat, e2fsck and grub-editenv (none of them written here).
+#include "iso/disk_image.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/command.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::test {
+namespace {
+
+class DiskImageTest : public TempDirTest {
+ protected:
+  void SetUp() override {
+    tmp.write("root/boot/vmlinuz-6.1.0-2-amd64", std::string(100000, 'k'));
+    tmp.write("root/boot/initrd.img-6.1.0-2-amd64", std::string(200000, 'i'));
+    tmp.write("root/usr/lib/modules/6.1.0-2-amd64/modules.dep",
+              "kernel/fs/squashfs/squashfs.ko:\nkernel/fs/overlayfs/overlay.ko:\n");
+    tmp.write("root/usr/lib/modules/6.1.0-2-amd64/kernel/fs/squashfs/squashfs.ko", "sq");
+    tmp.write("root/usr/lib/modules/6.1.0-2-amd64/kernel/fs/overlayfs/overlay.ko", "ov");
+    ASSERT_EQ(run_command("mksquashfs " + (tmp / "root").string() + " " + image().string() +
+                          " -quiet -no-progress -mkfs-time 0 -all-time 0")
+                  .status,
+              0);
+  }
+  std::filesystem::path image() const { return tmp / "slot.squashfs"; }
+  iso::DiskSpec spec() const {
+    iso::DiskSpec s;
+    s.squashfs = image();
+    s.layout = {16 * iso::kMiB, 8 * iso::kMiB, 16 * iso::kMiB};
+    s.epoch = 1747699200;
+    s.persistent_paths = {"/home"};
+    return s;
+  }
+  // Extracts a partition to its own file for the filesystem checkers.
+  std::filesystem::path extract(const iso::Partition& p, const std::string& name) {
+    auto out = tmp / name;
+    EXPECT_EQ(run_command("dd if=" + (tmp / "disk.raw").string() + " of=" + out.string() +
+                          " bs=1M skip=" + std::to_string(p.offset / iso::kMiB) +
+                          " count=" + std::to_string(p.size / iso::kMiB) + " status=none")
+                  .status,
+              0);
+    return out;
+  }
+};
+
+TEST_F(DiskImageTest, GptFilesystemsAndGrubenvPassOutsideCheckers) {
+  auto info = iso::build_raw_disk(spec(), tmp / "disk.raw", tmp / "work");
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  auto table = run_command("sfdisk --json " + (tmp / "disk.raw").string());
+  ASSERT_EQ(table.status, 0);
+  auto pt = nlohmann::json::parse(table.out)["partitiontable"];
+  EXPECT_EQ(pt["label"], "gpt");
+  std::string id = pt["id"];
+  for (auto& c : id) c = static_cast<char>(std::tolower(c));
+  EXPECT_EQ(id, info->disk_guid);
+  ASSERT_EQ(pt["partitions"].size(), 4u);
+  const char* names[] = {"edgeforge-esp", "edgeforge-slot-a", "edgeforge-slot-b",
+                         "edgeforge-persist"};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(pt["partitions"][i]["name"], names[i]);
+    EXPECT_EQ(pt["partitions"][i]["start"].get<uint64_t>() * 512, info->partitions[i].offset);
+    EXPECT_EQ(pt["partitions"][i]["size"].get<uint64_t>() * 512, info->partitions[i].size);
+  }
+  EXPECT_EQ(pt["partitions"][0]["type"], "C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
+
+  auto esp = extract(info->partitions[0], "esp.img");
+  EXPECT_EQ(run_command("fsck.vfat -n " + esp.string() + " >/dev/null").status, 0);
+  auto listing = run_command("MTOOLS_SKIP_CHECK=1 mdir -/ -b -i " + esp.string() + " ::");
+  for (const char* f : {"::/EFI/BOOT/BOOTX64.EFI", "::/grub/grub.cfg", "::/grub/grubenv",
+                        "::/slot-a/vmlinuz", "::/slot-a/initrd.img", "::/slot-a/edgeforge.cpio"})
+    EXPECT_NE(listing.out.find(f), std::string::npos) << f << "\n" << listing.out;
+  ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mcopy -i " + esp.string() + " ::/grub/grubenv " +
+                        (tmp / "grubenv").string())
+                .status,
+            0);
+  auto env = run_command("grub-editenv " + (tmp / "grubenv").string() + " list");
+  EXPECT_EQ(env.out, "A_OK=1\nA_TRY=0\nB_OK=0\nB_TRY=0\nORDER=A B\n");
+
+  auto persist = extract(info->partitions[3], "persist.img");
+  EXPECT_EQ(run_command("e2fsck -fn " + persist.string() + " >/dev/null 2>&1").status, 0);
+  auto label = run_command("e2label " + persist.string());
+  EXPECT_EQ(label.out, "edgeforge-data\n");  // ext4 labels hold 16 bytes
+
+  auto slot = extract(info->partitions[1], "slot-a.img");
+  auto slot_files = run_command("unsquashfs -l " + slot.string() + " | grep -c vmlinuz");
+  EXPECT_EQ(slot_files.out, "1\n");
+}
+
+TEST_F(DiskImageTest, SameInputsSameBytes) {
+  ASSERT_TRUE(iso::build_raw_disk(spec(), tmp / "a.raw", tmp / "wa").ok());
+  ASSERT_TRUE(iso::build_raw_disk(spec(), tmp / "b.raw", tmp / "wb").ok());
+  EXPECT_EQ(sha256_file(tmp / "a.raw").value(), sha256_file(tmp / "b.raw").value());
+}
+
+TEST_F(DiskImageTest, SlotTooSmallFailsAtBuildTime) {
+  auto s = spec();
+  s.layout.slot_size = iso::kMiB;
+  tmp.write("root/big", std::string(3 << 20, 'z'));
+  ASSERT_EQ(run_command("mksquashfs " + (tmp / "root").string() + " " + image().string() +
+                        " -noappend -quiet -no-progress -noD")
+                .status,
+            0);
+  auto r = iso::build_raw_disk(s, tmp / "disk.raw", tmp / "work");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("slotSize"), std::string::npos) << r.error().message();
+  EXPECT_FALSE(std::filesystem::exists(tmp / "disk.raw"));
+}
+
+TEST_F(DiskImageTest, QcowConversion) {
+  ASSERT_TRUE(iso::build_raw_disk(spec(), tmp / "disk.raw", tmp / "work").ok());
+  ASSERT_TRUE(iso::convert_to_qcow2(tmp / "disk.raw", tmp / "disk.qcow2").ok());
+  EXPECT_EQ(run_command("qemu-img compare -q " + (tmp / "disk.raw").string() + " " +
+                        (tmp / "disk.qcow2").string())
+                .status,
+            0);
+}
+
+TEST(DiskGuid, DerivedFromSeedAndName) {
+  auto a = iso::derive_guid("seed", "disk");
+  EXPECT_EQ(a.size(), 36u);
+  EXPECT_EQ(a[14], '4');
+  EXPECT_EQ(a, iso::derive_guid("seed", "disk"));
+  EXPECT_NE(a, iso::derive_guid("seed", "esp"));
+}
+
+}  // namespace
+}  // namespace ef::test
+
+#include "iso/disk_reader.hpp"
+
+namespace ef::test {
+namespace {
+
+class DiskReaderTest : public DiskImageTest {};
+
+TEST_F(DiskReaderTest, OwnGptReaderAndEspFilesMatchWhatWasWritten) {
+  auto info = iso::build_raw_disk(spec(), tmp / "disk.raw", tmp / "work");
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  EXPECT_TRUE(iso::is_gpt_disk(tmp / "disk.raw"));
+  EXPECT_FALSE(iso::is_gpt_disk(image()));
+  auto parts = iso::read_gpt(tmp / "disk.raw");
+  ASSERT_TRUE(parts.ok()) << parts.error().message();
+  ASSERT_EQ(parts->size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ((*parts)[i].name, info->partitions[i].name);
+    EXPECT_EQ((*parts)[i].offset, info->partitions[i].offset);
+    EXPECT_EQ((*parts)[i].size, info->partitions[i].size);
+    EXPECT_EQ((*parts)[i].guid, info->partitions[i].guid);
+  }
+  auto env = iso::read_fat_file(tmp / "disk.raw", (*parts)[0], "/grub/grubenv");
+  ASSERT_TRUE(env.ok());
+  EXPECT_EQ(env->size(), 1024u);
+  auto files = iso::list_fat_files(tmp / "disk.raw", (*parts)[0]);
+  ASSERT_TRUE(files.ok());
+  EXPECT_NE(std::find(files->begin(), files->end(), "/slot-a/vmlinuz"), files->end());
+}
+
+}  // namespace
+}  // namespace ef::test
