@@ -8,8 +8,6 @@
 namespace ef::agent {
 namespace {
 
-constexpr size_t kChunk = 1 << 20;
-
 class FileSource : public BundleSource {
  public:
   FileSource(std::string location, signing::Bundle bundle)
@@ -22,15 +20,9 @@ class FileSource : public BundleSource {
   }
 
   Result<void> stream_payload(uint64_t offset, uint64_t length, const ByteSink& sink) override {
-    uint64_t base = head().header().payload_offset + offset;
-    std::vector<char> buf(kChunk);
-    for (uint64_t done = 0; done < length;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
-      EF_TRY(pread_all(bundle_.fd(), buf.data(), n, base + done, bundle_.path()));
-      EF_TRY(sink(buf.data(), n));
-      done += n;
-    }
-    return Ok{};
+    return stream_range(bundle_.fd(), head().header().payload_offset + offset, length,
+                        bundle_.path(),
+                        [&](const char* p, size_t n, uint64_t) { return sink(p, n); });
   }
 
  private:

@@ -39,20 +39,13 @@ Result<uint64_t> file_size(int fd, const std::filesystem::path& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-/// Feeds `length` bytes of `fd` from `offset` to `fn(data, size)`.
-template <typename Fn>
-Result<void> stream_range(int fd, uint64_t offset, uint64_t length,
-                          const std::filesystem::path& path, Fn&& fn) {
-  ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length),
-                  POSIX_FADV_SEQUENTIAL);
-  std::vector<char> buf(kChunk);
-  for (uint64_t done = 0; done < length;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
-    EF_TRY(pread_all(fd, buf.data(), n, offset + done, path));
-    fn(buf.data(), n);
-    done += n;
-  }
-  return Ok{};
+/// Feeds `length` bytes of `fd` from `offset` into `hash`.
+Result<void> hash_range(int fd, uint64_t offset, uint64_t length, const std::filesystem::path& path,
+                        Sha256& hash) {
+  return stream_range(fd, offset, length, path, [&](const char* p, size_t n, uint64_t) {
+    hash.update(p, n);
+    return Result<void>(Ok{});
+  });
 }
 
 /// Copies `length` bytes of `in` to the end of `out` (in-kernel when it can).
@@ -99,8 +92,7 @@ Result<BundleManifest> create_bundle(const BundleInputs& in,
 
   // One pass gives the image digest and starts the payload digest.
   Sha256 payload_hash;
-  EF_TRY(stream_range(image.get(), 0, image_size, in.image,
-                      [&](const char* p, size_t n) { payload_hash.update(p, n); }));
+  EF_TRY(hash_range(image.get(), 0, image_size, in.image, payload_hash));
   std::string image_sha = payload_hash.hex_digest_so_far();
 
   // The tree goes to a scratch file beside the output, removed on return.
@@ -109,8 +101,7 @@ Result<BundleManifest> create_bundle(const BundleInputs& in,
   params.salt_hex = sha256_hex(kSaltPrefix + image_sha);
   EF_ASSIGN(VerityInfo verity, build_verity_tree(in.image, tree_file.temp_path(), 0, params));
   verity.hash_offset = image_size;  // in the payload, the tree follows the image
-  EF_TRY(stream_range(tree_file.fd(), 0, verity.tree_size, tree_file.temp_path(),
-                      [&](const char* p, size_t n) { payload_hash.update(p, n); }));
+  EF_TRY(hash_range(tree_file.fd(), 0, verity.tree_size, tree_file.temp_path(), payload_hash));
 
   BundleManifest m;
   m.product = in.product;
@@ -238,8 +229,7 @@ Result<void> verify_payload_at(int fd, uint64_t base, const BundleManifest& m,
     return verify_verity_fds(fd, base, fd, base, m.verity, name, name);
   });
   Sha256 hash;
-  auto read = stream_range(fd, base, m.payload.size, name,
-                           [&](const char* p, size_t n) { hash.update(p, n); });
+  auto read = hash_range(fd, base, m.payload.size, name, hash);
   Result<void> tree = verity.get();
   EF_TRY(read);
   if (hash.hex_digest() != m.payload.sha256) {

@@ -176,22 +176,6 @@ Result<struct stat> stat_fd(int fd, const std::filesystem::path& path) {
   return st;
 }
 
-/// Reads `length` bytes from the start of `fd` in bounded chunks and hands
-/// each to `fn(bytes, size, offset)`, which returns Result<void>. Chunks are
-/// multiples of any valid block size when `length` is.
-template <typename Fn>
-Result<void> stream_file(int fd, uint64_t length, const std::filesystem::path& path, Fn&& fn) {
-  ::posix_fadvise(fd, 0, static_cast<off_t>(length), POSIX_FADV_SEQUENTIAL);
-  std::vector<uint8_t> buf(kReadChunk);
-  for (uint64_t offset = 0; offset < length;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - offset));
-    EF_TRY(pread_all(fd, buf.data(), n, offset, path));
-    EF_TRY(fn(buf.data(), n, offset));
-    offset += n;
-  }
-  return Ok{};
-}
-
 // ---- building --------------------------------------------------------------
 
 /// The documented default: sha256("edgeforge-verity-salt:" + sha256 hex of
@@ -199,7 +183,7 @@ Result<void> stream_file(int fd, uint64_t length, const std::filesystem::path& p
 Result<std::vector<uint8_t>> default_salt(int fd, uint64_t length,
                                           const std::filesystem::path& path) {
   Sha256 image;
-  EF_TRY(stream_file(fd, length, path, [&](const uint8_t* p, size_t n, uint64_t) -> Result<void> {
+  EF_TRY(stream_range(fd, 0, length, path, [&](const char* p, size_t n, uint64_t) -> Result<void> {
     image.update(p, n);
     return Ok{};
   }));
@@ -220,7 +204,8 @@ Result<std::vector<uint8_t>> choose_salt(const VerityParams& params, int fd, uin
 Result<void> hash_data(int fd, const Layout& l, const std::filesystem::path& path,
                        BlockHasher& hasher, std::vector<uint8_t>& tree, uint8_t* root) {
   uint64_t length = l.data_blocks * l.data_block_size;
-  return stream_file(fd, length, path, [&](const uint8_t* p, size_t n, uint64_t offset) {
+  return stream_range(fd, 0, length, path, [&](const char* chunk, size_t n, uint64_t offset) {
+    const auto* p = reinterpret_cast<const uint8_t*>(chunk);
     uint64_t block = offset / l.data_block_size;
     for (size_t pos = 0; pos < n; pos += l.data_block_size, ++block) {
       uint8_t* out = l.levels() == 0 ? root : tree.data() + l.slot_offset(0, block);

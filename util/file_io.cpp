@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 namespace ef {
 
@@ -34,6 +38,21 @@ Result<void> pwrite_all(int fd, const void* buf, size_t size, uint64_t offset,
     p += n;
     size -= static_cast<size_t>(n);
     offset += static_cast<uint64_t>(n);
+  }
+  return Ok{};
+}
+
+Result<void> stream_range(
+    int fd, uint64_t offset, uint64_t length, const std::filesystem::path& path,
+    const std::function<Result<void>(const char* data, size_t size, uint64_t position)>& fn) {
+  ::posix_fadvise(fd, static_cast<off_t>(offset), static_cast<off_t>(length),
+                  POSIX_FADV_SEQUENTIAL);
+  std::vector<char> buf(size_t{1} << 20);
+  for (uint64_t done = 0; done < length;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+    EF_TRY(pread_all(fd, buf.data(), n, offset + done, path));
+    EF_TRY(fn(buf.data(), n, done));
+    done += n;
   }
   return Ok{};
 }
