@@ -7,6 +7,7 @@
 
 #include "builder/node/template.hpp"
 #include "builder/profile/yaml_json.hpp"
+#include "util/atomic_file.hpp"
 
 #ifndef EF_DATA_DIR
 #define EF_DATA_DIR "."
@@ -29,14 +30,6 @@ fs::path data_dir() {
 
 namespace {
 
-Result<std::string> read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return Error(Errc::not_found, p.string() + ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string join(const json& arr) {
   std::string out;
   for (const auto& v : arr) out += (out.empty() ? "" : ", ") + v.get<std::string>();
@@ -56,7 +49,7 @@ Result<Distribution> load_distribution(const profile::Kubernetes& k) {
     return Error(Errc::invalid_profile, where + ".distribution: unknown distribution '" +
                                             k.distribution + "' (known:" + known + ")");
   }
-  EF_ASSIGN(auto text, read_text(file));
+  EF_ASSIGN(auto text, read_file(file));
   // Version parts for templates such as crictl's v{{major}}.{{minor}}.0.
   std::smatch m;
   static const std::regex ver("v?([0-9]+)\\.([0-9]+)\\.([0-9]+).*");

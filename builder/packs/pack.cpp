@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "builder/profile/yaml_json.hpp"
+#include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::packs {
@@ -17,14 +18,6 @@ using nlohmann::json;
 namespace {
 
 const std::vector<std::string> kLayers = {"os", "k8s", "cni", "csi", "addon", "system"};
-
-Result<std::string> read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return Error(Errc::not_found, p.string() + ": cannot read");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 Result<std::vector<PackConstraint>> constraints(const json& list, const std::string& where) {
   std::vector<PackConstraint> out;
@@ -64,7 +57,7 @@ Result<Pack> load_pack(const profile::PackRef& ref, const fetch::Cache& cache) {
     p.dir = *dir;
   }
   fs::path manifest = p.dir / "pack.yaml";
-  auto text = read_text(manifest);
+  auto text = read_file(manifest);
   if (!text) return Error(Errc::invalid_profile, where + ": no pack.yaml in the pack");
   EF_ASSIGN(auto y, profile::parse_yaml_text(*text, manifest.string()));
   std::string file = manifest.string();
