@@ -15,9 +15,11 @@ Result<SlotInstallResult> install_to_slot(const SlotInstallOptions& o) {
     auto seconds = [](Clock::time_point a, Clock::time_point b) {
       return std::chrono::duration<double>(b - a).count();
     };
+    if (o.on_accepted) EF_TRY(o.on_accepted(manifest));
     auto t0 = Clock::now();
     EF_TRY(write_slot(*source, manifest, o.slot, o.progress));
     auto t1 = Clock::now();
+    if (o.on_written) EF_TRY(o.on_written());
     EF_TRY(verify_slot(o.slot, manifest));
     auto t2 = Clock::now();
     return SlotInstallResult{std::move(manifest), std::move(signature), seconds(t0, t1),

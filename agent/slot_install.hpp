@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "agent/slot_writer.hpp"
@@ -21,6 +22,12 @@ struct SlotInstallOptions {
   signing::VerifyPolicy policy;
   HttpStreamOptions http;
   WriteProgress progress;
+  /// Called once the bundle passed signature and policy checks, before the
+  /// first byte goes to the slot (the upgrade journals and takes the slot
+  /// out of the boot order here); an error stops the install.
+  std::function<Result<void>(const signing::BundleManifest&)> on_accepted;
+  /// Called after the write, before the read-back.
+  std::function<Result<void>()> on_written;
 };
 
 struct SlotInstallResult {

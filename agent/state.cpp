@@ -14,7 +14,8 @@ json slot_json(const SlotRecord& s) {
   return {{"health", slot_health_name(s.health)},
           {"product", s.product},
           {"version", s.version},
-          {"imageSha256", s.image_sha256}};
+          {"imageSha256", s.image_sha256},
+          {"minVersion", s.min_version}};
 }
 
 std::optional<SlotHealth> parse_health(const std::string& s) {
@@ -30,6 +31,7 @@ SlotRecord slot_from(const json& j) {
   s.product = j.at("product").get<std::string>();
   s.version = j.at("version").get<std::string>();
   s.image_sha256 = j.at("imageSha256").get<std::string>();
+  s.min_version = j.value("minVersion", std::string());
   return s;
 }
 

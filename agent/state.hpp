@@ -20,6 +20,7 @@ struct SlotRecord {
   std::string product;
   std::string version;  // semver of the image in it, "" when empty
   std::string image_sha256;
+  std::string min_version;  // the bundle's floor, adopted when the slot is marked good
 };
 
 /// An operation and how far it got. Phases in order for an upgrade:

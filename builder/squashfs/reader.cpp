@@ -11,6 +11,11 @@
 #include <sqfs/xattr.h>
 #include <sqfs/xattr_reader.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <vector>
 
@@ -93,6 +98,69 @@ const char* compressor_name(int id) {
   }
 }
 
+// A read-only sqfs_file_t over a file descriptor whose size comes from
+// lseek(SEEK_END): libsquashfs's own file object takes the size from
+// fstat, which is 0 for block devices, and the agent reads slots that are
+// partitions.
+struct FdFile {
+  sqfs_file_t base;  // first member: libsquashfs casts between the two
+  int fd;
+  sqfs_u64 size;
+};
+
+void fd_file_destroy(sqfs_object_t* obj) {
+  auto* f = reinterpret_cast<FdFile*>(obj);
+  ::close(f->fd);
+  delete f;
+}
+
+int fd_file_read_at(sqfs_file_t* file, sqfs_u64 offset, void* buffer, size_t size) {
+  auto* f = reinterpret_cast<FdFile*>(file);
+  if (offset > f->size || size > f->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
+  auto* out = static_cast<char*>(buffer);
+  while (size > 0) {
+    ssize_t n = ::pread(f->fd, out, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return SQFS_ERROR_IO;
+    out += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<sqfs_u64>(n);
+  }
+  return 0;
+}
+
+int fd_file_write_at(sqfs_file_t*, sqfs_u64, const void*, size_t) {
+  return SQFS_ERROR_IO;
+}
+sqfs_u64 fd_file_get_size(const sqfs_file_t* file) {
+  return reinterpret_cast<const FdFile*>(file)->size;
+}
+int fd_file_truncate(sqfs_file_t*, sqfs_u64) {
+  return SQFS_ERROR_IO;
+}
+
+sqfs_file_t* open_fd_file(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  off_t end = ::lseek(fd, 0, SEEK_END);
+  if (end < 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return nullptr;
+  }
+  auto* f = new FdFile{};
+  f->base.base.destroy = fd_file_destroy;
+  f->base.base.copy = nullptr;
+  f->base.read_at = fd_file_read_at;
+  f->base.write_at = fd_file_write_at;
+  f->base.get_size = fd_file_get_size;
+  f->base.truncate = fd_file_truncate;
+  f->fd = fd;
+  f->size = static_cast<sqfs_u64>(end);
+  return &f->base;
+}
+
 }  // namespace
 
 struct ImageReader::Impl {
@@ -163,7 +231,7 @@ ImageReader::~ImageReader() = default;
 Result<std::unique_ptr<ImageReader>> ImageReader::open(const std::filesystem::path& path) {
   std::unique_ptr<ImageReader> r(new ImageReader());
   Impl& m = *r->impl_;
-  m.file.reset(sqfs_open_file(path.c_str(), SQFS_FILE_OPEN_READ_ONLY));
+  m.file.reset(open_fd_file(path));
   if (!m.file) return errno_error(Errc::not_found, "cannot open image " + path.string(), errno);
   int rc = sqfs_super_read(&m.super, m.file.get());
   if (rc) return sqfs_error(rc, path.string());

@@ -75,8 +75,8 @@ TEST_F(AgentCliTest, RefusedBundlesLeaveTheSlotAlone) {
 
 TEST_F(AgentCliTest, StatusReadsTheStateAndTheBootedSlot) {
   AgentState st;
-  st.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a')};
-  st.b = {SlotHealth::bad, "store-edge", "1.1.0", std::string(64, 'b')};
+  st.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a'), ""};
+  st.b = {SlotHealth::bad, "store-edge", "1.1.0", std::string(64, 'b'), ""};
   st.floor = "1.0.0";
   st.operation = Operation{"upgrade", "failed", "B", "b.efb", "1.1.0", "health check failed"};
   ASSERT_TRUE(save_state(tmp / "state.json", st));

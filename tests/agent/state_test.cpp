@@ -26,8 +26,8 @@ TEST(AgentState, AMissingFileIsAFreshDevice) {
 TEST(AgentState, RoundTripsAndReplacesAtomically) {
   test::TempDir tmp;
   AgentState s;
-  s.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a')};
-  s.b = {SlotHealth::trial, "store-edge", "1.1.0", std::string(64, 'b')};
+  s.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a'), ""};
+  s.b = {SlotHealth::trial, "store-edge", "1.1.0", std::string(64, 'b'), ""};
   s.floor = "1.0.0";
   s.operation = Operation{"upgrade", "switching", "B", "https://x/b.efb", "1.1.0", ""};
   ASSERT_TRUE(save_state(tmp / "var" / "state.json", s));
@@ -59,8 +59,8 @@ TEST(AgentState, AMalformedFileIsOneLineNamingIt) {
 
 TEST(AgentState, AnInterruptedWriteLeavesTheSlotEmptyAndTheOperationFailed) {
   AgentState s;
-  s.a = {SlotHealth::good, "p", "1.0.0", std::string(64, 'a')};
-  s.b = {SlotHealth::good, "p", "0.9.0", std::string(64, 'c')};
+  s.a = {SlotHealth::good, "p", "1.0.0", std::string(64, 'a'), ""};
+  s.b = {SlotHealth::good, "p", "0.9.0", std::string(64, 'c'), ""};
   for (const char* phase : {"writing", "verifying", "boot-files"}) {
     AgentState t = s;
     t.operation = Operation{"upgrade", phase, "B", "b.efb", "1.1.0", ""};

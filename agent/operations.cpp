@@ -1,0 +1,257 @@
+#include "agent/operations.hpp"
+
+#include <chrono>
+
+#include "agent/health.hpp"
+#include "builder/squashfs/reader.hpp"
+#include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::agent {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<std::optional<SemVer>> parse_optional(const std::string& text) {
+  if (text.empty()) return std::optional<SemVer>{};
+  EF_ASSIGN(SemVer v, SemVer::parse(text));
+  return std::optional<SemVer>(v);
+}
+
+/// Raises the device's anti-rollback floor to what `slot`'s bundle asked for.
+void adopt_floor(AgentState& s, const SlotRecord& slot, const Log& log) {
+  auto wanted = SemVer::parse(slot.min_version);
+  auto current = SemVer::parse(s.floor);
+  if (wanted && (!current || *current < *wanted)) {
+    s.floor = wanted->str();
+    log("anti-rollback floor raised to " + s.floor);
+  }
+}
+
+Result<void> copy_checked(squashfs::ImageReader& image, const std::string& path,
+                          const fs::path& target, const std::string& want_sha256) {
+  EF_ASSIGN(AtomicFile out, AtomicFile::create(target));
+  Sha256 hash;
+  EF_TRY(image.read_file(path, [&](const void* data, size_t size) -> Result<void> {
+    hash.update(data, size);
+    return out.write(std::string_view(static_cast<const char*>(data), size));
+  }));
+  std::string got = hash.hex_digest();
+  if (!want_sha256.empty() && got != want_sha256) {
+    return Error(Errc::checksum,
+                 path + " in the slot has sha256 " + got + ", the manifest says " + want_sha256);
+  }
+  return out.commit();
+}
+
+Result<void> switch_to(Device& d, const std::string& slot, int tries) {
+  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  set_slot(grub, slot, false, tries);
+  prefer_slot(grub, slot);
+  return d.boot().write(grub);
+}
+
+}  // namespace
+
+Result<void> install_boot_files(const fs::path& slot, const signing::BundleManifest& m,
+                                const fs::path& dir) {
+  EF_ASSIGN(auto image, squashfs::ImageReader::open(slot));
+  // The slot is out of the boot order while this runs, so its old files can
+  // go first: the ESP then needs room for one set per slot, not more.
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return Error(Errc::io, "creating " + dir.string() + ": " + ec.message());
+  int initrds = 0;
+  for (const signing::BootFile& f : m.boot) {
+    std::string name;
+    if (f.role == "kernel") {
+      name = "vmlinuz";
+    } else if (f.role == "initrd" && initrds++ == 0) {
+      name = "initrd.img";
+    } else {
+      return Error(Errc::bad_bundle, "boot file " + f.path + " (" + f.role +
+                                         "): the ESP layout holds one kernel and one initrd");
+    }
+    EF_TRY(copy_checked(*image, f.path, dir / name, f.sha256));
+  }
+  auto extra = copy_checked(*image, kImageInitramfsAddition, dir / "edgeforge.cpio", "");
+  if (!extra) {
+    return Error(Errc::bad_bundle, std::string("the image has no ") + kImageInitramfsAddition +
+                                       " (" + extra.error().message() +
+                                       "); rebuild it with this edgeforge, which adds it");
+  }
+  return {};
+}
+
+Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log) {
+  const std::string booted = d.booted();
+  if (booted.empty()) {
+    return Error(Errc::refused,
+                 "not booted from an edgeforge slot (no edgeforge.slot= on the kernel command "
+                 "line); upgrade runs on an installed device");
+  }
+  const std::string target = other_slot(booted);
+  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  if (!slot_ok(grub, booted)) {
+    return Error(Errc::refused, "the running slot " + booted +
+                                    " is still on trial; wait for its health check "
+                                    "(edgeforge-boot.service) or run 'edgeforge-agent mark-good'");
+  }
+  AgentState& s = d.state();
+  SlotInstallOptions in;
+  in.bundle = o.bundle;
+  in.slot = d.paths().slot(target);
+  in.keyring = d.config().keyring;
+  in.http = o.http;
+  in.progress = o.progress;
+  in.policy.compatible = d.config().compatible;
+  EF_ASSIGN(in.policy.min_version, parse_optional(s.floor));
+  std::string installed =
+      s.slot(booted).version.empty() ? d.config().version : s.slot(booted).version;
+  EF_ASSIGN(in.policy.installed_version, parse_optional(installed));
+  in.policy.allow_downgrade = o.allow_downgrade;
+
+  Operation op{"upgrade", "writing", target, o.bundle, "", ""};
+  in.on_accepted = [&](const signing::BundleManifest& m) -> Result<void> {
+    if (o.allow_downgrade && in.policy.installed_version &&
+        m.version < *in.policy.installed_version) {
+      log("DOWNGRADE allowed by the operator: " + installed + " -> " + m.version.str());
+    }
+    op.version = m.version.str();
+    // Journal first, then take the target out of the boot order, then write:
+    // GRUB must never choose a slot that is being overwritten.
+    s.slot(target) = SlotRecord{};
+    s.operation = op;
+    EF_TRY(d.save());
+    iso::SlotState g = grub;
+    set_slot(g, target, false, 0);
+    prefer_slot(g, booted);
+    EF_TRY(d.boot().write(g));
+    log("writing " + m.product + " " + op.version + " into slot " + target);
+    return {};
+  };
+  in.on_written = [&]() -> Result<void> {
+    s.operation->phase = "verifying";
+    return d.save();
+  };
+  auto fail = [&](Error e) -> Error {
+    if (s.operation && !s.operation->finished() && s.operation->slot == target) {
+      s.operation->phase = "failed";
+      s.operation->error = e.message();
+      s.slot(target) = SlotRecord{};
+      (void)d.save();
+    }
+    return e;
+  };
+  auto installed_r = install_to_slot(in);
+  if (!installed_r) return fail(std::move(installed_r).error());
+  UpgradeResult result{target, std::move(*installed_r), 0};
+  const signing::BundleManifest& m = result.install.manifest;
+
+  s.operation->phase = "boot-files";
+  if (auto r = d.save(); !r) return fail(r.error());
+  auto t0 = std::chrono::steady_clock::now();
+  if (auto r = install_boot_files(in.slot, m, d.boot().slot_dir(target)); !r) {
+    return fail(std::move(r).error().with_context("slot " + target + " boot files"));
+  }
+  result.boot_files_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // The record is complete before the switch so that recovery after a cut
+  // in "switching" only has to decide trial-or-empty from grubenv.
+  s.slot(target) = SlotRecord{SlotHealth::empty, m.product, m.version.str(), m.image.sha256,
+                              m.min_version.str()};
+  s.operation->phase = "switching";
+  if (auto r = d.save(); !r) return fail(r.error());
+  if (auto r = switch_to(d, target, d.config().tries); !r) return fail(r.error());
+  s.slot(target).health = SlotHealth::trial;
+  s.operation->phase = "done";
+  EF_TRY(d.save());
+  log("slot " + target + " holds " + m.product + " " + op.version + "; it boots next, on trial (" +
+      std::to_string(d.config().tries) + " tries)");
+  return result;
+}
+
+Result<void> mark_good(Device& d, const Log& log) {
+  const std::string slot = d.booted();
+  if (slot.empty()) return Error(Errc::refused, "not booted from an edgeforge slot");
+  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  if (!slot_ok(grub, slot)) {
+    set_slot(grub, slot, true, 0);
+    EF_TRY(d.boot().write(grub));
+  }
+  AgentState& s = d.state();
+  s.slot(slot).health = SlotHealth::good;
+  adopt_floor(s, s.slot(slot), log);
+  EF_TRY(d.save());
+  log("slot " + slot + " (" + s.slot(slot).version + ") marked good");
+  return {};
+}
+
+Result<BootOutcome> boot_check(Device& d, const Log& log) {
+  const std::string slot = d.booted();
+  if (slot.empty()) {
+    log("not booted from an edgeforge slot (live or rescue system): nothing to check");
+    return BootOutcome::none;
+  }
+  AgentState& s = d.state();
+  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  const std::string other = other_slot(slot);
+  if (slot_ok(grub, slot)) {
+    // After a fallback GRUB still lists the failed slot first: put the
+    // running one first again so the next boot does not pass through it.
+    if (first_slot(grub) != slot && !slot_ok(grub, other) && slot_tries(grub, other) == 0) {
+      prefer_slot(grub, slot);
+      EF_TRY(d.boot().write(grub));
+    }
+    log("slot " + slot + " (" + s.slot(slot).version + ") is good");
+    return BootOutcome::none;
+  }
+  log("slot " + slot + " (" + s.slot(slot).version + ") is on trial: running health checks");
+  auto healthy = run_health_checks(d.config().health, log);
+  if (healthy) {
+    EF_TRY(mark_good(d, log));
+    return BootOutcome::marked_good;
+  }
+  log(healthy.error().message());
+  if (!slot_ok(grub, other)) {
+    // Never take away the only slot that boots.
+    log("slot " + other + " is not good either: staying on slot " + slot);
+    return Error(healthy.error().code(), healthy.error().message() + "; slot " + other +
+                                             " is not good either, so slot " + slot + " stays");
+  }
+  set_slot(grub, slot, false, 0);
+  prefer_slot(grub, other);
+  EF_TRY(d.boot().write(grub));
+  s.slot(slot).health = SlotHealth::bad;
+  s.operation =
+      Operation{"health", "failed", slot, "", s.slot(slot).version, healthy.error().message()};
+  EF_TRY(d.save());
+  log("slot " + slot + " marked bad; rebooting into slot " + other);
+  return BootOutcome::marked_bad;
+}
+
+Result<void> rollback(Device& d, bool mark_bad, const Log& log) {
+  const std::string slot = d.booted();
+  if (slot.empty()) return Error(Errc::refused, "not booted from an edgeforge slot");
+  const std::string other = other_slot(slot);
+  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  AgentState& s = d.state();
+  if (!slot_ok(grub, other)) {
+    return Error(Errc::refused, "slot " + other + " is " + slot_health_name(s.slot(other).health) +
+                                    ", not good: there is nothing to roll back to");
+  }
+  prefer_slot(grub, other);
+  if (mark_bad) set_slot(grub, slot, false, 0);
+  EF_TRY(d.boot().write(grub));
+  if (mark_bad) s.slot(slot).health = SlotHealth::bad;
+  s.operation = Operation{"rollback", "done", other, "", s.slot(other).version, ""};
+  EF_TRY(d.save());
+  log("slot " + other + " (" + s.slot(other).version + ") boots next" +
+      (mark_bad ? "; slot " + slot + " marked bad" : ""));
+  return {};
+}
+
+}  // namespace ef::agent
