@@ -188,10 +188,20 @@ struct UpgradeArgs {
   DevicePaths paths;
   UpgradeOptions options;
   bool reboot = false;
+  bool progress = false;
   bool json = false;
 };
 
 int run_upgrade(UpgradeArgs& a) {
+  if (a.progress) {
+    // One line per 5 %: readable on a serial console and in the journal.
+    a.options.progress = [last = -1](uint64_t done, uint64_t total) mutable {
+      int pct = total ? static_cast<int>(done * 100 / total) / 5 * 5 : 100;
+      if (pct == last) return;
+      last = pct;
+      log_line("written " + std::to_string(pct) + "%");
+    };
+  }
   auto device = Device::open(a.paths, log_line);
   if (!device) return fail(device.error(), a.json);
   auto r = upgrade(*device, a.options, log_line);
@@ -288,6 +298,7 @@ int run_agent(int argc, char** argv) {
                         "Accept a version older than the running one (logged; the "
                         "anti-rollback floor still applies)");
   upgrade_cmd->add_flag("--reboot", up.reboot, "Reboot into the new slot when done");
+  upgrade_cmd->add_flag("--progress", up.progress, "Print a line per 5 % of the payload written");
   upgrade_cmd->add_flag("--json", up.json, "Print a machine-readable result");
   add_device_options(upgrade_cmd, up.paths);
   upgrade_cmd->footer(

@@ -134,7 +134,9 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
   };
   in.on_written = [&]() -> Result<void> {
     s.operation->phase = "verifying";
-    return d.save();
+    EF_TRY(d.save());
+    log("phase verifying: reading slot " + target + " back");
+    return {};
   };
   auto fail = [&](Error e) -> Error {
     if (s.operation && !s.operation->finished() && s.operation->slot == target) {
@@ -152,6 +154,7 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
 
   s.operation->phase = "boot-files";
   if (auto r = d.save(); !r) return fail(r.error());
+  log("phase boot-files: kernel and initrd to " + d.boot().slot_dir(target).string());
   auto t0 = std::chrono::steady_clock::now();
   if (auto r = install_boot_files(in.slot, m, d.boot().slot_dir(target)); !r) {
     return fail(std::move(r).error().with_context("slot " + target + " boot files"));
@@ -165,6 +168,7 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
                               m.min_version.str()};
   s.operation->phase = "switching";
   if (auto r = d.save(); !r) return fail(r.error());
+  log("phase switching: slot " + target + " boots next");
   if (auto r = switch_to(d, target, d.config().tries); !r) return fail(r.error());
   s.slot(target).health = SlotHealth::trial;
   s.operation->phase = "done";

@@ -30,7 +30,9 @@ inline constexpr const char* kSlotBLabel = "edgeforge-slot-b";
 inline constexpr const char* kPersistentLabel = "edgeforge-persist";
 
 /// Kernel arguments every boot gets besides boot=, edgeforge.slot= and ro.
-inline constexpr const char* kDefaultCmdline = "console=tty0 console=ttyS0,115200";
+// panic=10: a device that panics (kernel or initramfs) reboots after 10 s,
+// so GRUB's tries can take it back to the other slot; it never sits there.
+inline constexpr const char* kDefaultCmdline = "console=tty0 console=ttyS0,115200 panic=10";
 
 struct DiskSpec {
   std::filesystem::path squashfs;  // the image for slot A
