@@ -70,10 +70,12 @@ Result<fs::path> find_agent_binary(const std::string& option, const std::string&
 }
 
 bool is_glibc_library(const std::string& soname) {
+  // What the glibc packages ship (libnsl is libtirpc-based libnsl2 on
+  // current bases: copied like any other library).
   static const char* const kGlibc[] = {
-      "libc.so",   "libm.so",  "libmvec.so",      "libresolv.so",        "libpthread.so",
-      "libdl.so",  "librt.so", "libutil.so",      "libanl.so",           "libBrokenLocale.so",
-      "libnsl.so", "libnss_",  "libthread_db.so", "libc_malloc_debug.so"};
+      "libc.so",  "libm.so",         "libmvec.so",          "libresolv.so", "libpthread.so",
+      "libdl.so", "librt.so",        "libutil.so",          "libanl.so",    "libBrokenLocale.so",
+      "libnss_",  "libthread_db.so", "libc_malloc_debug.so"};
   if (soname.starts_with("ld-linux") || soname.starts_with("linux-vdso") ||
       soname.starts_with("linux-gate") || soname.find("/ld-linux") != std::string::npos)
     return true;

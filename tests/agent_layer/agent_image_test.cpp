@@ -250,9 +250,9 @@ TEST_F(AgentImage, ConfigKeyringAndUnitsFollowTheProfile) {
   }
 }
 
-TEST_F(AgentImage, InitramfsAdditionIsBuiltFromTheImageAndUsedOnTheEsp) {
+TEST_F(AgentImage, InitramfsAdditionIsBuiltFromTheImageAndUsedOnEspAndIso) {
   write_full_profile(
-      "  output:\n    formats: [squashfs, raw]\n"
+      "  output:\n    formats: [squashfs, raw, iso]\n"
       "    disk: {espSize: 64, slotSize: 64, persistentSize: 16}\n");
   auto r = build();
   ASSERT_TRUE(r) << r.error().message();
@@ -276,6 +276,13 @@ TEST_F(AgentImage, InitramfsAdditionIsBuiltFromTheImageAndUsedOnTheEsp) {
                   .status,
               0);
     EXPECT_EQ(*sha256_file(tmp / "esp.cpio"), sha256_hex(cpio));
+  }
+  if (test::have_tool("xorriso")) {
+    ASSERT_EQ(sh("xorriso -osirrox on -indev out/edge-2.0.0.iso -extract /boot/edgeforge.cpio "
+                 "iso.cpio >/dev/null 2>&1")
+                  .status,
+              0);
+    EXPECT_EQ(*sha256_file(tmp / "iso.cpio"), sha256_hex(cpio));
   }
 }
 
