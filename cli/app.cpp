@@ -66,7 +66,7 @@ struct SignOptions {
 
 int run_build(const std::string& profile, const std::string& output, unsigned workers,
               const std::vector<std::string>& formats, const CommonOptions& c,
-              const SignOptions& sign) {
+              const SignOptions& sign, const std::string& agent_binary) {
   auto sde = source_date_epoch();
   if (!sde) return fail(sde.error(), c.json);
   build::BuildOptions o;
@@ -77,6 +77,9 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
   o.formats = formats;
   o.source_date_epoch = *sde;
   o.artifact_mirror = c.artifact_mirror;
+  o.agent_binary = agent_binary;
+  o.sign_keys = sign.keys;
+  o.passphrase = sign.passphrase;
   ProgressDisplay display(!c.quiet && !c.json && ::isatty(STDERR_FILENO));
   o.progress = [&](const build::Progress& p) { display.update(p); };
   auto result = build::build_image(o);
@@ -260,6 +263,10 @@ int run_edgeforge(int argc, char** argv) {
                     "Also write a signed bundle (.efb) with this key (PEM file or pkcs11: URI); "
                     "repeat for several keys");
   add_passphrase_options(build, sign.passphrase);
+  std::string agent_binary;
+  build->add_option("--agent-binary", agent_binary,
+                    "The edgeforge-agent to put into the image (default: $EDGEFORGE_AGENT, else "
+                    "the one beside this program or in ../agent/)");
   build->add_option("--artifact-mirror", common.artifact_mirror,
                     "Fetch Kubernetes artifacts from this mirror: https://host/path becomes "
                     "URL/host/path (sha256 unchanged; overrides spec.artifactMirror)");
@@ -269,7 +276,10 @@ int run_edgeforge(int argc, char** argv) {
       "profile's metadata.epoch. The raw and qcow2 formats add\n"
       "OUTPUT/<name>-<version>.raw/.qcow2: the A/B disk image of docs/disk-layout.md with\n"
       "slot A holding the image; iso adds the installer ISO (OUTPUT/<name>-<version>.iso,\n"
-      "BIOS and UEFI, CD and USB).");
+      "BIOS and UEFI, CD and USB).\n"
+      "Every image gets edgeforge-agent, its units, /etc/edgeforge/agent.json and a\n"
+      "keyring with the --sign-key public keys (docs/agent.md); spec.agent.enabled: false\n"
+      "leaves it out.");
 
   auto* validate =
       app.add_subcommand("validate", "Check a profile and its inputs without building");
@@ -351,7 +361,7 @@ int run_edgeforge(int argc, char** argv) {
   spdlog::set_level(verbose ? spdlog::level::debug
                             : (common.quiet ? spdlog::level::warn : spdlog::level::info));
   try {
-    if (*build) return run_build(profile, output, workers, formats, common, sign);
+    if (*build) return run_build(profile, output, workers, formats, common, sign, agent_binary);
     if (*run_vm_cmd) return run_vm(vm_image, vm_bios, vm_memory, vm_snapshot);
     if (*validate) return run_validate(profile, common);
     if (*inspect) return run_inspect(image, cat, inspect_keyring, inspect_json);

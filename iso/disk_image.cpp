@@ -132,7 +132,10 @@ Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squash
                                              const std::string& slot, int64_t epoch,
                                              const std::vector<std::string>& persistent_paths) {
   EF_ASSIGN(auto kernel, read_kernel_files(squashfs, default_boot_modules()));
-  EF_ASSIGN(std::string cpio, build_extra_initramfs({kernel.modules, persistent_paths, epoch}));
+  std::string cpio = std::move(kernel.image_cpio);
+  if (cpio.empty()) {
+    EF_ASSIGN(cpio, build_extra_initramfs({kernel.modules, persistent_paths, epoch}));
+  }
   std::string dir = "/slot-" + slot + "/";
   return std::vector<FatFile>{{dir + "vmlinuz", std::move(kernel.vmlinuz)},
                               {dir + "initrd.img", std::move(kernel.initrd)},

@@ -122,7 +122,10 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   std::vector<std::string> mods = default_boot_modules();
   mods.insert(mods.end(), {"isofs"});
   EF_ASSIGN(auto kernel, read_kernel_files(spec.squashfs, mods));
-  EF_ASSIGN(std::string cpio, build_extra_initramfs({kernel.modules, default_persistent_paths(), spec.epoch}));
+  std::string cpio = std::move(kernel.image_cpio);
+  if (cpio.empty()) {
+    EF_ASSIGN(cpio, build_extra_initramfs({kernel.modules, default_persistent_paths(), spec.epoch}));
+  }
   std::string embedded = "search --no-floppy --set=root --label " + info.volume_id +
                          "\nset prefix=($root)/boot/grub\nconfigfile ($root)/boot/grub/grub.cfg\n";
   EF_ASSIGN(std::string efi, make_grub_image(GrubTarget::efi_x64, embedded, work_dir));

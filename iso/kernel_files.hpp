@@ -21,7 +21,14 @@ struct KernelFiles {
   std::string initrd;
   /// Requested modules and their dependencies, dependencies first.
   std::vector<KernelModule> modules;
+  /// The image's own initramfs addition (kImageCpioPath, put there by the
+  /// builder's agent layer); empty when the image has none. Boot media use
+  /// it instead of building one, so they boot what the agent installs.
+  std::string image_cpio;
 };
+
+/// Where an image carries its initramfs addition.
+inline constexpr const char* kImageCpioPath = "/usr/lib/edgeforge/boot/edgeforge.cpio";
 
 /// Modules the boot chain needs that Debian's stock initrd lacks.
 std::vector<std::string> default_boot_modules();

@@ -7,6 +7,7 @@
 #include <future>
 #include <sstream>
 
+#include "builder/build/agent_step.hpp"
 #include "builder/build/disk_outputs.hpp"
 #include "builder/build/inputs.hpp"
 #include "builder/cluster/node_layer.hpp"
@@ -141,6 +142,8 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   auto epoch = resolve_epoch(p, o.source_date_epoch);
   fetch::Cache cache(o.cache);
   EF_TRY(check_offline(p, cache, epoch));
+  // The agent's files are checked first: a missing binary fails in a second.
+  EF_ASSIGN(auto agent_files, prepare_agent(p, o));
 
   // Packs are checked and Kubernetes artifacts fetched before the base.
   report("resolving node layer");
@@ -154,6 +157,15 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   tree::Tree tree(epoch.value_or(0));
   EF_TRY(compose_tree(p, inputs, epoch.value_or(0), tree));
   EF_TRY(cluster::apply_node_layer(tree, node_layer, epoch.value_or(0)));
+  json agent_inputs = json::array();
+  json agent_record = nullptr;
+  if (agent_files) {
+    report("adding edgeforge-agent");
+    EF_ASSIGN(agent_record,
+              apply_agent_layer(tree, p, std::move(*agent_files), o,
+                                default_health_units(node_layer.record), epoch.value_or(0),
+                                agent_inputs));
+  }
   if (epoch) tree.clamp_mtimes(*epoch);
   auto stats = tree.stats();
 
@@ -184,6 +196,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   result.image_size = image_stats.bytes;
   json input_records = json::array();
   for (const auto& in : inputs) input_records.push_back(in.record);
+  for (auto& r : agent_inputs) input_records.push_back(std::move(r));
   json sources = json::array();
   for (const auto& s : p.sources)
     sources.push_back(s.lexically_relative(p.file.parent_path()).string());
@@ -217,6 +230,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
       {"warnings", warnings},
   };
   if (!node_layer.empty()) result.manifest_json["node"] = node_layer.record;
+  if (!agent_record.is_null()) result.manifest_json["agent"] = agent_record;
   std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
   EF_ASSIGN(auto disk, write_disk_outputs(p, result.image, formats, epoch.value_or(0),
                                              [&](const std::string& s) { report(s); }));

@@ -12,6 +12,7 @@
 
 #include "builder/fetch/cache.hpp"
 #include "builder/profile/profile.hpp"
+#include "signing/keys.hpp"
 #include "util/error.hpp"
 
 namespace ef::build {
@@ -35,6 +36,12 @@ struct BuildOptions {
   /// Output formats (squashfs, raw, qcow2); empty: the profile's
   /// spec.output.formats.
   std::vector<std::string> formats;
+  /// --agent-binary: the edgeforge-agent to put into the image; empty:
+  /// $EDGEFORGE_AGENT, else beside this program (docs/agent.md).
+  std::string agent_binary;
+  /// --sign-key: their public halves go into the image's keyring.
+  std::vector<std::string> sign_keys;
+  signing::Passphrase passphrase;
 };
 
 struct BuildResult {

@@ -8,6 +8,13 @@
 
 namespace ef::build {
 
+std::vector<std::string> persistent_paths_of(const profile::Profile& p) {
+  std::vector<std::string> paths = iso::default_persistent_paths();
+  for (const auto& path : p.output.persistent_paths)
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
+  return paths;
+}
+
 Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::filesystem::path& image,
                                        const std::vector<std::string>& formats, int64_t epoch,
                                        const std::function<void(const std::string&)>& stage) {
@@ -36,10 +43,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
   spec.layout = {p.output.esp_mib * iso::kMiB, p.output.slot_mib * iso::kMiB,
                  p.output.persistent_mib * iso::kMiB};
   spec.epoch = epoch;
-  spec.persistent_paths = iso::default_persistent_paths();
-  for (const auto& path : p.output.persistent_paths)
-    if (std::find(spec.persistent_paths.begin(), spec.persistent_paths.end(), path) == spec.persistent_paths.end())
-      spec.persistent_paths.push_back(path);
+  spec.persistent_paths = persistent_paths_of(p);
 
   std::filesystem::path raw = image;
   raw.replace_extension(".raw");

@@ -20,6 +20,10 @@ struct DiskOutputs {
   nlohmann::json iso_record;  // the manifest's "iso" object; null when none was written
 };
 
+/// The paths bind-mounted from the persistent partition: the built-in list
+/// (docs/disk-layout.md) and then spec.output.persistentPaths.
+std::vector<std::string> persistent_paths_of(const profile::Profile& profile);
+
 /// Writes <image stem>.raw, .qcow2 and/or .iso next to `image` when `formats`
 /// asks for them (the A/B layout of docs/disk-layout.md, sizes from the profile).
 /// `stage` reports progress. Errors: an unknown format, a slot too small.

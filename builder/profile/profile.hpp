@@ -135,6 +135,26 @@ struct PackRef {
   SourceLoc loc;
 };
 
+/// One spec.agent.health.commands entry: a shell command that must exit 0.
+struct AgentHealthCommand {
+  std::string run;
+  int timeout_seconds = 30;
+  SourceLoc loc;
+};
+
+/// spec.agent: edgeforge-agent in the image (docs/profile-schema.md).
+struct AgentSettings {
+  bool enabled = true;
+  int tries = 3;  // boot attempts of a new slot before GRUB falls back (1..3)
+  std::vector<std::filesystem::path> keyring;  // extra trusted public keys (absolute)
+  std::vector<std::string> revoked;            // key IDs (64 lower-case hex)
+  int health_timeout_seconds = 300;
+  /// Units that must become active; unset: the Kubernetes distribution's main
+  /// unit when spec.kubernetes is set, else none (resolved by the build).
+  std::optional<std::vector<std::string>> health_units;
+  std::vector<AgentHealthCommand> health_commands;
+};
+
 struct Profile {
   std::filesystem::path file;    // the profile given on the command line
   std::string name;              // metadata.name
@@ -148,6 +168,7 @@ struct Profile {
   std::vector<PackRef> packs;            // spec.packs, extended profiles' first
   std::filesystem::path site;            // spec.site: a site.yaml baked into the image
   std::string artifact_mirror;           // spec.artifactMirror: rewrites upstream URLs
+  AgentSettings agent;                   // spec.agent
   /// Every profile file that contributed, in merge order (extends first).
   std::vector<std::filesystem::path> sources;
   /// sha256 over the sources' bytes, in merge order.

@@ -96,6 +96,30 @@ class ExtendsWalker {
   std::vector<LoadedFile> files_;
 };
 
+// spec.agent: scalars later-wins; trusted and revoked keys add up (a child
+// cannot silently drop a key a parent revoked); health lists are replaced.
+void merge_agent(detail::PartialAgent& acc, detail::PartialAgent&& next) {
+  if (next.enabled) acc.enabled = next.enabled;
+  if (next.tries) acc.tries = next.tries;
+  for (auto& k : next.keyring) acc.keyring.push_back(std::move(k));
+  for (auto& r : next.revoked) acc.revoked.push_back(std::move(r));
+  if (next.health_timeout_seconds) acc.health_timeout_seconds = next.health_timeout_seconds;
+  if (next.health_units) acc.health_units = std::move(next.health_units);
+  if (next.health_commands) acc.health_commands = std::move(next.health_commands);
+}
+
+AgentSettings finish_agent(detail::PartialAgent&& a) {
+  AgentSettings s;
+  if (a.enabled) s.enabled = *a.enabled;
+  if (a.tries) s.tries = *a.tries;
+  s.keyring = std::move(a.keyring);
+  s.revoked = std::move(a.revoked);
+  if (a.health_timeout_seconds) s.health_timeout_seconds = *a.health_timeout_seconds;
+  s.health_units = std::move(a.health_units);
+  if (a.health_commands) s.health_commands = std::move(*a.health_commands);
+  return s;
+}
+
 // Later wins for scalars and for `base` as a whole; layers append.
 void merge(PartialProfile& acc, PartialProfile&& next) {
   if (next.name) acc.name = std::move(next.name);
@@ -133,6 +157,7 @@ void merge(PartialProfile& acc, PartialProfile&& next) {
   if (next.slot_mib) acc.slot_mib = next.slot_mib;
   if (next.persistent_mib) acc.persistent_mib = next.persistent_mib;
   for (auto& p : next.persistent_paths) acc.persistent_paths.push_back(std::move(p));
+  merge_agent(acc.agent, std::move(next.agent));
 }
 
 Error missing(const SourceLoc& loc, const std::string& what) {
@@ -171,6 +196,7 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
   if (merged.slot_mib) profile.output.slot_mib = *merged.slot_mib;
   if (merged.persistent_mib) profile.output.persistent_mib = *merged.persistent_mib;
   profile.output.persistent_paths = merged.persistent_paths;
+  profile.agent = finish_agent(std::move(merged.agent));
   if (merged.level) {
     auto why = detail::check_level(profile.output.compression, merged.level->value);
     if (!why.empty()) {

@@ -127,7 +127,7 @@ Result<void> parse_extends(const SchemaNode& node, const fs::path& dir, PartialP
 
 Result<void> parse_spec(const SchemaNode& node, const fs::path& dir, PartialProfile& out) {
   EF_TRY(node.expect_map({"extends", "base", "layers", "output", "bundle", "kubernetes", "packs",
-                          "site", "artifactMirror"}));
+                          "site", "artifactMirror", "agent"}));
   out.spec_loc = node.loc();
   if (auto n = node.get("extends")) EF_TRY(parse_extends(*n, dir, out));
   if (auto n = node.get("base")) {
@@ -143,6 +143,7 @@ Result<void> parse_spec(const SchemaNode& node, const fs::path& dir, PartialProf
   if (auto n = node.get("output")) EF_TRY(parse_output(*n, out));
   if (auto n = node.get("bundle")) EF_TRY(parse_bundle(*n, out));
   EF_TRY(parse_cluster_keys(node, dir, out));
+  if (auto n = node.get("agent")) EF_TRY(parse_agent(*n, dir, out.agent));
   return Ok{};
 }
 

@@ -26,6 +26,18 @@ struct ExtendsRef {
   SourceLoc loc;
 };
 
+/// spec.agent as one file gives it: scalars later-wins, keyring and revoked
+/// appended across extends, health.units and health.commands replaced.
+struct PartialAgent {
+  std::optional<bool> enabled;
+  std::optional<int> tries;
+  std::vector<std::filesystem::path> keyring;
+  std::vector<std::string> revoked;
+  std::optional<int> health_timeout_seconds;
+  std::optional<std::vector<std::string>> health_units;
+  std::optional<std::vector<AgentHealthCommand>> health_commands;
+};
+
 struct PartialProfile {
   std::filesystem::path file;  // absolute, lexically normal
   SourceLoc root_loc;          // the document, for "missing" errors
@@ -49,6 +61,7 @@ struct PartialProfile {
   std::optional<std::vector<std::string>> formats;
   std::optional<uint64_t> esp_mib, slot_mib, persistent_mib;
   std::vector<std::string> persistent_paths;  // appended across extends
+  PartialAgent agent;
 };
 
 class SchemaNode;
@@ -56,6 +69,10 @@ class SchemaNode;
 /// (cluster_parser.cpp).
 Result<void> parse_cluster_keys(const SchemaNode& spec, const std::filesystem::path& dir,
                                 PartialProfile& out);
+
+/// Parses spec.agent (agent_parser.cpp).
+Result<void> parse_agent(const SchemaNode& agent, const std::filesystem::path& dir,
+                         PartialAgent& out);
 
 /// Parses and validates the profile `file` whose content is `text`. Relative
 /// paths resolve against the file's directory; local inputs must exist.

@@ -172,4 +172,12 @@ Result<int64_t> SchemaNode::as_int(int64_t min, int64_t max) const {
   return value;
 }
 
+Result<bool> SchemaNode::as_bool() const {
+  // Only plain true/false: YAML 1.1's yes/no/on/off surprise people.
+  bool plain = node_.IsScalar() && node_.Tag() != "!";
+  if (plain && node_.Scalar() == "true") return true;
+  if (plain && node_.Scalar() == "false") return false;
+  return expected("true or false");
+}
+
 }  // namespace ef::profile::detail

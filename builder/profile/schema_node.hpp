@@ -49,6 +49,8 @@ class SchemaNode {
   Result<std::string> as_string() const;
   /// A sequence of scalars.
   Result<std::vector<std::string>> as_strings() const;
+  /// A plain (unquoted) true or false.
+  Result<bool> as_bool() const;
   /// A plain decimal integer in [min, max].
   Result<int64_t> as_int(int64_t min, int64_t max) const;
 

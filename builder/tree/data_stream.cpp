@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -109,7 +110,61 @@ class StringSink final : public FileSink {
   std::string out_;
 };
 
+// Collects several files' bytes in memory, keyed by inode.
+class MultiSink final : public FileSink {
+ public:
+  explicit MultiSink(uint64_t max) : max_(max) {}
+  Result<void> begin_file(Inode& inode) override {
+    current_ = &out_[&inode];
+    return Ok{};
+  }
+  Result<void> append(const void* data, size_t size) override {
+    if (current_->size() + size > max_)
+      return Error(Errc::io, "file larger than " + std::to_string(max_) + " bytes");
+    current_->append(static_cast<const char*>(data), size);
+    return Ok{};
+  }
+  Result<void> end_file() override { return Ok{}; }
+  std::map<const Inode*, std::string>& files() { return out_; }
+
+ private:
+  uint64_t max_;
+  std::map<const Inode*, std::string> out_;
+  std::string* current_ = nullptr;
+};
+
 }  // namespace
+
+Result<std::vector<std::string>> read_files_content(const Tree& tree,
+                                                    const std::vector<const Inode*>& inodes,
+                                                    uint64_t max_size) {
+  std::vector<Inode*> order;
+  for (const Inode* i : inodes) {
+    if (i->type != NodeType::regular)
+      return Error(Errc::invalid_argument, "not a regular file");
+    order.push_back(const_cast<Inode*>(i));  // the sink never modifies it
+  }
+  std::sort(order.begin(), order.end(), [](const Inode* a, const Inode* b) {
+    if (a->data.source != b->data.source) return a->data.source < b->data.source;
+    return a->data.ordinal < b->data.ordinal;
+  });
+  order.erase(std::unique(order.begin(), order.end()), order.end());
+  MultiSink sink(max_size);
+  for (auto it = order.cbegin(); it != order.cend();) {
+    uint32_t source = (*it)->data.source;
+    auto group_end = std::find_if(it, order.cend(), [&](const Inode* i) { return i->data.source != source; });
+    const SourceInfo& info = tree.sources().at(source);
+    if ((*it)->data.kind == DataRef::Kind::archive_entry) {
+      EF_TRY(stream_archive(info, it, group_end, sink));
+    } else {
+      for (auto f = it; f != group_end; ++f) EF_TRY(stream_loose_file(**f, info, sink));
+    }
+    it = group_end;
+  }
+  std::vector<std::string> out;
+  for (const Inode* i : inodes) out.push_back(sink.files()[i]);
+  return out;
+}
 
 Result<std::string> read_file_content(const Tree& tree, const Inode& inode, uint64_t max_size) {
   if (inode.type != NodeType::regular) return Error(Errc::invalid_argument, "not a regular file");

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
@@ -28,5 +29,11 @@ Result<void> stream_file_data(Tree& tree, FileSink& sink);
 /// Reads the content of one regular file of `tree` (at most `max_size`
 /// bytes; more is an error). For small files such as the dpkg status.
 Result<std::string> read_file_content(const Tree& tree, const Inode& inode, uint64_t max_size);
+
+/// Reads several regular files of `tree` in one pass per input, each at
+/// most `max_size` bytes; the result is in the order of `inodes`.
+Result<std::vector<std::string>> read_files_content(const Tree& tree,
+                                                    const std::vector<const Inode*>& inodes,
+                                                    uint64_t max_size);
 
 }  // namespace ef::tree

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "builder/squashfs/reader.hpp"
@@ -15,7 +17,7 @@ using nlohmann::json;
 class BuildCommandTest : public CliTest {};
 
 TEST_F(BuildCommandTest, WritesImageAndManifest) {
-  write_basic_profile();
+  write_basic_profile("  agent: {enabled: false}\n");  // exact entry counts below
   auto r = edgeforge("build --profile profile.yaml --output out --json");
   ASSERT_EQ(r.status, 0) << last_stderr();
   auto summary = json::parse(r.out);
@@ -167,6 +169,23 @@ TEST_F(BuildCommandTest, HelpForEveryCommand) {
   }
   EXPECT_NE(edgeforge("frobnicate").status, 0);
   EXPECT_NE(last_stderr().find("frobnicate"), std::string::npos);
+}
+
+TEST_F(BuildCommandTest, TakesTheAgentFromTheBuildTreeOrTheOption) {
+  write_basic_profile();
+  // build/cli/edgeforge finds build/agent/edgeforge-agent by itself.
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q").status, 0) << last_stderr();
+  auto listing = run_command("unsquashfs -lln " + (tmp / "out/edge-1.2.3.squashfs").string());
+  EXPECT_NE(listing.out.find("squashfs-root/usr/bin/edgeforge-agent\n"), std::string::npos);
+  EXPECT_NE(listing.out.find("squashfs-root/etc/edgeforge/agent.json\n"), std::string::npos);
+
+  auto r = edgeforge("build -p profile.yaml -o out2 -q --agent-binary missing-agent");
+  EXPECT_EQ(r.status, 1);
+  std::string err = last_stderr();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("--agent-binary"), std::string::npos) << err;
+  EXPECT_NE(err.find("spec.agent.enabled: false"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "out2/edge-1.2.3.squashfs"));
 }
 
 }  // namespace

@@ -48,12 +48,15 @@ class ClusterTest : public TempDirTest {
     write_tar(tmp / "rootfs.tar", e);
   }
 
-  /// Writes profile.yaml with the standard header, base and `spec` lines.
+  /// Writes profile.yaml with the standard header, base, the agent disabled
+  /// and `spec` lines.
   void write_profile(const std::string& spec, const std::string& file = "profile.yaml") {
     tmp.write(
         file,
         "apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\nmetadata:\n  name: node\n"
-        "  version: 1.0.0\n  epoch: 1700000000\nspec:\n  base:\n    tarball: {path: rootfs.tar}\n" +
+        "  version: 1.0.0\n  epoch: 1700000000\nspec:\n  base:\n    tarball: {path: rootfs.tar}\n"
+        // These tests are about the node layer; the agent layer has its own.
+        "  agent: {enabled: false}\n" +
             spec);
   }
 
@@ -66,6 +69,7 @@ class ClusterTest : public TempDirTest {
     o.cache.retries = 0;
     o.workers = 1;
     o.artifact_mirror = mirror();
+    o.agent_binary = EF_AGENT_BIN;  // for profiles that keep the agent
     return o;
   }
 

@@ -33,6 +33,9 @@ TEST_F(ExampleClusterTest, BuildsWithPacksSiteAndK3s) {
   build_and_read();
   std::string flannel = content("/var/lib/rancher/k3s/server/manifests/flannel-kube-flannel.yaml");
   EXPECT_NE(flannel.find("\"Network\": \"10.42.0.0/16\""), std::string::npos) << flannel;
+  // The agent checks the distribution's unit by default (a k3s server here).
+  std::string agent = content("/etc/edgeforge/agent.json");
+  EXPECT_NE(agent.find("\"units\":[\"k3s.service\"]"), std::string::npos) << agent;
   EXPECT_NE(flannel.find("image: \"docker.io/flannel/flannel:v0.25.6\""), std::string::npos);
   EXPECT_NE(flannel.find("edgeforge.dev/pack: \"flannel-0.25.6\""), std::string::npos);
   std::string status =

@@ -1,0 +1,166 @@
+#include "builder/agent_layer/agent_layer.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "builder/agent_layer/image_initramfs.hpp"
+#include "signing/keys.hpp"
+#include "util/canonical_json.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::agent_layer {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kOrigin = "edgeforge-agent";
+constexpr const char* kUnitDir = "/usr/lib/systemd/system/";
+constexpr const char* kWantsDir = "/etc/systemd/system/multi-user.target.wants/";
+
+constexpr const char* kBootUnit = R"([Unit]
+Description=edgeforge: check this boot's slot and mark it good or roll back
+After=local-fs.target network.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/edgeforge-agent boot
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+)";
+
+constexpr const char* kInstallUnit = R"([Unit]
+Description=edgeforge: install this image onto the disk (installer boot)
+ConditionKernelCommandLine=edgeforge.install=1
+After=local-fs.target systemd-udev-settle.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/edgeforge-agent install --auto
+StandardOutput=journal+console
+
+[Install]
+WantedBy=multi-user.target
+)";
+
+// Adds one file to the layer and its input record to the manifest.
+class LayerBuilder {
+ public:
+  explicit LayerBuilder(AgentLayer& out) : out_(out) {}
+
+  void file(const std::string& path, std::string bytes, uint32_t mode, const std::string& kind,
+            json extra = json::object()) {
+    json r = {{"role", "agent"}, {"kind", kind}, {"path", path}, {"sha256", sha256_hex(bytes)}};
+    r.update(extra);
+    out_.inputs.push_back(std::move(r));
+    out_.content.file(path, std::move(bytes), kOrigin, mode);
+  }
+
+ private:
+  AgentLayer& out_;
+};
+
+// Trusted keys by key ID (sorted, one file each): the build's signing keys,
+// then the profile's extra key files.
+Result<std::map<std::string, std::string>> trusted_keys(const profile::Profile& p,
+                                                        const AgentLayerSpec& spec) {
+  std::map<std::string, std::string> keys;
+  for (const auto& k : spec.sign_keys) keys[k.key_id] = k.pem;
+  for (const auto& file : p.agent.keyring) {
+    auto key = signing::PublicKey::load(file);
+    if (!key) return std::move(key).error().with_context(p.file.string() + ": spec.agent.keyring");
+    keys[key->key_id()] = key->pem();
+  }
+  return keys;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> agent_units() {
+  return {{"edgeforge-boot.service", kBootUnit}, {"edgeforge-install.service", kInstallUnit}};
+}
+
+Result<std::string> agent_config(const profile::Profile& p,
+                                 const std::vector<std::string>& default_units) {
+  const auto& a = p.agent;
+  json commands = json::array();
+  for (const auto& c : a.health_commands)
+    commands.push_back({{"run", c.run}, {"timeoutSeconds", c.timeout_seconds}});
+  json config = {
+      {"compatible", p.bundle.compatible.empty() ? p.name : p.bundle.compatible},
+      {"health",
+       {{"commands", commands},
+        {"timeoutSeconds", a.health_timeout_seconds},
+        {"units", a.health_units ? *a.health_units : default_units}}},
+      {"keyring", kKeyringDir},
+      {"product", p.name},
+      {"tries", a.tries},
+      {"version", p.version},
+  };
+  return canonical_json(config);
+}
+
+Result<AgentLayer> make_agent_layer(const profile::Profile& p, const tree::Tree& tree,
+                                    const AgentLayerSpec& spec) {
+  AgentLayer out;
+  LayerBuilder add(out);
+  for (const char* dir : {"/etc/edgeforge", kKeyringDir, "/usr/lib/edgeforge", kPrivateLibDir,
+                          "/usr/lib/edgeforge/boot"})
+    out.content.dir(dir, kOrigin);
+
+  const AgentFiles& files = spec.files;
+  add.file(kAgentPath, files.binary.bytes, 0755, "agent binary");
+  json libraries = json::array();
+  for (const auto& lib : files.libraries) {
+    add.file(std::string(kPrivateLibDir) + "/" + lib.soname, lib.bytes, 0755, "agent library",
+             {{"from", lib.source.string()}});
+    libraries.push_back(lib.soname);
+  }
+
+  EF_ASSIGN(auto config, agent_config(p, spec.default_units));
+  add.file(kConfigPath, std::move(config), 0644, "agent config");
+
+  EF_ASSIGN(auto keys, trusted_keys(p, spec));
+  for (const auto& [id, pem] : keys)
+    add.file(std::string(kKeyringDir) + "/" + id + ".pub", pem, 0644, "trusted key");
+  std::set<std::string> revoked(p.agent.revoked.begin(), p.agent.revoked.end());
+  if (!revoked.empty()) {
+    std::string text = "# key IDs this image no longer trusts (spec.agent.revoked)\n";
+    for (const auto& id : revoked) text += id + "\n";
+    add.file(std::string(kKeyringDir) + "/revoked", std::move(text), 0644, "revoked keys");
+  }
+
+  for (const auto& [unit, text] : agent_units()) {
+    add.file(kUnitDir + unit, text, 0644, "agent unit");
+    // What `systemctl enable` does: an absolute link to the unit file.
+    out.content.link(kWantsDir + unit, kUnitDir + unit, kOrigin);
+  }
+
+  auto cpio = build_image_initramfs(tree, spec.persistent_paths, spec.epoch);
+  if (!cpio) return std::move(cpio).error().with_context("building " + std::string(kCpioPath));
+  json initramfs = nullptr;
+  if (*cpio) {
+    initramfs = sha256_hex(**cpio);
+    add.file(kCpioPath, std::move(**cpio), 0644, "initramfs addition");
+  }
+
+  auto glibc = files.binary.elf.max_glibc();
+  for (const auto& lib : files.libraries) {
+    auto v = lib.elf.max_glibc();
+    if (v && (!glibc || *glibc < *v)) glibc = v;
+  }
+  std::vector<std::string> key_ids;
+  for (const auto& [id, pem] : keys) key_ids.push_back(id);
+  out.record = {{"binarySha256", files.binary.sha256},
+                {"libraries", libraries},
+                {"glibcNeeded", glibc ? json(glibc->str()) : json(nullptr)},
+                {"glibcCeiling", kGlibcCeiling.str()},
+                {"trustedKeys", key_ids},
+                {"revoked", std::vector<std::string>(revoked.begin(), revoked.end())},
+                {"initramfsSha256", initramfs}};
+  return out;
+}
+
+}  // namespace ef::agent_layer

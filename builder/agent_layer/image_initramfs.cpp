@@ -1,0 +1,78 @@
+#include "builder/agent_layer/image_initramfs.hpp"
+
+#include <algorithm>
+
+#include "builder/tree/data_stream.hpp"
+#include "iso/initramfs.hpp"
+#include "iso/kernel_files.hpp"
+
+namespace ef::agent_layer {
+namespace {
+
+constexpr uint64_t kMaxModuleBytes = 64ull << 20;
+
+const tree::Node* regular(const tree::Tree& tree, const std::string& path) {
+  const tree::Node* n = tree.find(path);
+  return n != nullptr && n->inode->type == tree::NodeType::regular ? n : nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> image_boot_modules() {
+  std::vector<std::string> mods = iso::default_boot_modules();
+  mods.push_back("isofs");
+  return mods;
+}
+
+std::optional<std::string> tree_kernel_version(const tree::Tree& tree) {
+  const tree::Node* boot = tree.find("boot");
+  if (boot == nullptr || !boot->is_dir()) return std::nullopt;
+  std::vector<std::string> versions;
+  for (const auto& [name, child] : boot->children)
+    if (name.starts_with("vmlinuz-") && child->inode->type == tree::NodeType::regular)
+      versions.push_back(name.substr(8));
+  if (versions.empty()) return std::nullopt;
+  // Same choice as iso::read_kernel_files: the highest by byte order.
+  return *std::max_element(versions.begin(), versions.end());
+}
+
+Result<std::optional<std::string>> build_image_initramfs(
+    const tree::Tree& tree, const std::vector<std::string>& persistent_paths, int64_t epoch) {
+  auto version = tree_kernel_version(tree);
+  if (!version) return std::optional<std::string>{};
+  // Merged /usr keeps /lib a symlink, which the tree never follows.
+  std::string moddir = "usr/lib/modules/" + *version;
+  const tree::Node* dep = regular(tree, moddir + "/modules.dep");
+  if (dep == nullptr) {
+    moddir = "lib/modules/" + *version;
+    dep = regular(tree, moddir + "/modules.dep");
+  }
+  if (dep == nullptr)
+    return Error(Errc::not_found, "the image has /boot/vmlinuz-" + *version +
+                                      " but no modules.dep for it; the initramfs addition "
+                                      "needs the kernel's modules (linux-image-* ships them)");
+  EF_ASSIGN(auto dep_text, tree::read_file_content(tree, *dep->inode, kMaxModuleBytes));
+  auto order = iso::resolve_modules(dep_text, image_boot_modules());
+  if (!order) return std::move(order).error().with_context("/" + moddir);
+  std::vector<const tree::Inode*> inodes;
+  for (const auto& rel : *order) {
+    const tree::Node* m = regular(tree, moddir + "/" + rel);
+    if (m == nullptr)
+      return Error(Errc::not_found, "/" + moddir + "/" + rel +
+                                        " is listed in modules.dep but "
+                                        "missing from the image");
+    inodes.push_back(m->inode.get());
+  }
+  EF_ASSIGN(auto contents, tree::read_files_content(tree, inodes, kMaxModuleBytes));
+  iso::ExtraInitramfs spec;
+  for (size_t i = 0; i < order->size(); ++i) {
+    const std::string& rel = (*order)[i];
+    spec.modules.push_back({rel.substr(rel.rfind('/') + 1), std::move(contents[i])});
+  }
+  spec.persistent_paths = persistent_paths;
+  spec.epoch = epoch;
+  EF_ASSIGN(auto cpio, iso::build_extra_initramfs(spec));
+  return std::optional<std::string>(std::move(cpio));
+}
+
+}  // namespace ef::agent_layer

@@ -1,0 +1,32 @@
+// The image's initramfs addition (iso/initramfs.hpp) built from the composed
+// tree, before the squashfs is written, so the image can carry it at
+// /usr/lib/edgeforge/boot/edgeforge.cpio and the agent can install it with
+// the kernel on upgrade. The ESP and the installer ISO take these bytes
+// from the image (iso/kernel_files.hpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "builder/tree/tree.hpp"
+#include "util/error.hpp"
+
+namespace ef::agent_layer {
+
+/// Modules the addition carries: what disks need (squashfs, overlay) and
+/// what the installer ISO's live boot needs besides (isofs), so one archive
+/// serves both.
+std::vector<std::string> image_boot_modules();
+
+/// The highest /boot/vmlinuz-VERSION of `tree`, or nullopt without a kernel.
+std::optional<std::string> tree_kernel_version(const tree::Tree& tree);
+
+/// Builds the addition from the kernel modules in `tree`; nullopt when the
+/// tree has no kernel. Errors: no modules.dep for the kernel, a boot module
+/// it does not list.
+Result<std::optional<std::string>> build_image_initramfs(
+    const tree::Tree& tree, const std::vector<std::string>& persistent_paths, int64_t epoch);
+
+}  // namespace ef::agent_layer

@@ -1,0 +1,115 @@
+// spec.agent: whether and how edgeforge-agent goes into the image (its
+// boot tries, extra trusted keys, revoked key IDs and health checks).
+#include <regex>
+
+#include "builder/profile/input_parser.hpp"
+#include "builder/profile/profile_parser.hpp"
+#include "builder/profile/schema_node.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ef::profile::detail {
+namespace {
+
+// A day: longer budgets hide a device that never becomes healthy.
+constexpr int64_t kMaxTimeoutSeconds = 86400;
+
+Result<std::vector<fs::path>> parse_keyring(const SchemaNode& node, const fs::path& dir) {
+  EF_ASSIGN(auto items, node.items());
+  std::vector<fs::path> out;
+  for (const auto& item : items) {
+    EF_ASSIGN(auto text, item.as_string());
+    if (text.empty()) return item.error("must not be empty");
+    fs::path path = resolve_path(dir, text);
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec))
+      return item.error("public key file not found: " + path.string(), Errc::not_found);
+    out.push_back(std::move(path));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> parse_revoked(const SchemaNode& node) {
+  static const std::regex key_id("[0-9a-f]{64}");
+  EF_ASSIGN(auto items, node.items());
+  std::vector<std::string> out;
+  for (const auto& item : items) {
+    EF_ASSIGN(auto id, item.as_string());
+    if (!std::regex_match(id, key_id))
+      return item.error(
+          "expected a key ID (64 lower-case hex digits, as `edgeforge keygen` "
+          "prints), got \"" +
+          id + "\"");
+    out.push_back(std::move(id));
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> parse_units(const SchemaNode& node) {
+  static const std::regex unit("[A-Za-z0-9:_.@\\\\-]+\\.(service|target|mount|socket|timer|path)");
+  EF_ASSIGN(auto items, node.items());
+  std::vector<std::string> out;
+  for (const auto& item : items) {
+    EF_ASSIGN(auto name, item.as_string());
+    if (!std::regex_match(name, unit))
+      return item.error("expected a systemd unit name like k3s.service, got \"" + name + "\"");
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+Result<std::vector<AgentHealthCommand>> parse_commands(const SchemaNode& node) {
+  EF_ASSIGN(auto items, node.items());
+  std::vector<AgentHealthCommand> out;
+  for (const auto& item : items) {
+    EF_TRY(item.expect_map({"run", "timeoutSeconds"}));
+    AgentHealthCommand c;
+    c.loc = item.loc();
+    EF_ASSIGN(auto run, item.require("run"));
+    EF_ASSIGN(c.run, run.as_string());
+    if (c.run.empty() || c.run.find('\n') != std::string::npos)
+      return run.error("expected a one-line command");
+    if (auto t = item.get("timeoutSeconds")) {
+      EF_ASSIGN(c.timeout_seconds, t->as_int(1, kMaxTimeoutSeconds));
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<void> parse_health(const SchemaNode& node, PartialAgent& out) {
+  EF_TRY(node.expect_map({"timeoutSeconds", "units", "commands"}));
+  if (auto n = node.get("timeoutSeconds")) {
+    EF_ASSIGN(out.health_timeout_seconds, n->as_int(1, kMaxTimeoutSeconds));
+  }
+  if (auto n = node.get("units")) {
+    EF_ASSIGN(out.health_units, parse_units(*n));
+  }
+  if (auto n = node.get("commands")) {
+    EF_ASSIGN(out.health_commands, parse_commands(*n));
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+Result<void> parse_agent(const SchemaNode& node, const fs::path& dir, PartialAgent& out) {
+  EF_TRY(node.expect_map({"enabled", "tries", "keyring", "revoked", "health"}));
+  if (auto n = node.get("enabled")) {
+    EF_ASSIGN(out.enabled, n->as_bool());
+  }
+  if (auto n = node.get("tries")) {
+    // grubenv counters are if/elif chains in grub.cfg: at most 3 tries.
+    EF_ASSIGN(out.tries, n->as_int(1, 3));
+  }
+  if (auto n = node.get("keyring")) {
+    EF_ASSIGN(out.keyring, parse_keyring(*n, dir));
+  }
+  if (auto n = node.get("revoked")) {
+    EF_ASSIGN(out.revoked, parse_revoked(*n));
+  }
+  if (auto n = node.get("health")) EF_TRY(parse_health(*n, out));
+  return Ok{};
+}
+
+}  // namespace ef::profile::detail
