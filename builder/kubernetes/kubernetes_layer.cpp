@@ -60,6 +60,11 @@ Result<std::vector<Artifact>> resolve_artifacts(const Distribution& d, const pro
     art.name = a.at("name").get<std::string>();
     art.url = mirror_url(a.at("url").get<std::string>(), mirror);
     art.sha256 = a.value("sha256", "");
+    // Digests the definition already knows, by version and arch, so a
+    // profile naming a known release needs no pin of its own.
+    const json known = a.value("sha256ByVersion", json::object());
+    if (art.sha256.empty() && known.contains(k.version) && known[k.version].contains(k.arch))
+      art.sha256 = known[k.version][k.arch].get<std::string>();
     art.destination = a.at("destination").get<std::string>();
     art.extract = a.value("extract", "");
     art.mode = mode_of(a, 0755);
