@@ -6,6 +6,7 @@
 
 #include "builder/cluster/provision.hpp"
 #include "tests/cluster/cluster_fixture.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::test {
 namespace {
@@ -41,6 +42,25 @@ TEST_F(ExampleClusterTest, BuildsWithPacksSiteAndK3s) {
   EXPECT_NE(status.find("<p>Store 001 is up</p>"), std::string::npos) << status;
   EXPECT_NE(status.find("nodePort: 30080"), std::string::npos) << status;
   EXPECT_EQ(content("/etc/edgeforge/addons/store-status.conf"), "page=http://localhost:30080/\n");
+  // store-hello's OCI archive, byte for byte, in k3s's airgap images folder.
+  const std::string airgap = "/var/lib/rancher/k3s/agent/images/store-hello-store-hello.tar";
+  EXPECT_EQ(content(airgap),
+            read_file(fs::path(EF_SOURCE_DIR) / "examples/packs/store-hello/images/store-hello.tar")
+                .value());
+  std::string hello = content("/var/lib/rancher/k3s/server/manifests/store-hello-store-hello.yaml");
+  EXPECT_NE(hello.find("value: \"Hello from store 001\""), std::string::npos) << hello;
+  if (have_tool("unsquashfs")) {
+    auto ls = run_command("unsquashfs -lls " + result.image.string());
+    // unsquashfs's line for it: mode, owner and the archive's size.
+    size_t at_path = ls.out.find(airgap);
+    ASSERT_NE(at_path, std::string::npos) << ls.out;
+    std::string line =
+        ls.out.substr(ls.out.rfind('\n', at_path) + 1, at_path - ls.out.rfind('\n', at_path) - 1);
+    EXPECT_EQ(line.rfind("-rw-r--r-- root/root", 0), 0u) << line;
+    auto size = fs::file_size(fs::path(EF_SOURCE_DIR) /
+                              "examples/packs/store-hello/images/store-hello.tar");
+    EXPECT_NE(line.find(" " + std::to_string(size) + " "), std::string::npos) << line;
+  }
   std::string cfg = content("/etc/rancher/k3s/config.yaml");
   EXPECT_NE(cfg.find("flannel-backend: none"), std::string::npos) << cfg;
   EXPECT_NE(cfg.find("disable:\n  - traefik"), std::string::npos) << cfg;
