@@ -195,6 +195,18 @@ Result<KubernetesLayer> make_layer(const profile::Kubernetes& k, const std::stri
 
 }  // namespace
 
+Result<KubernetesPlan> plan_kubernetes(const profile::Kubernetes& k, const std::string& mirror) {
+  KubernetesPlan plan;
+  EF_ASSIGN(plan.distribution, load_distribution(k));
+  try {
+    EF_ASSIGN(plan.artifacts, resolve_artifacts(plan.distribution, k, mirror));
+  } catch (const nlohmann::json::exception& e) {
+    return Error(Errc::invalid_profile, plan.distribution.file.string() +
+                                            ": malformed distribution definition: " + e.what());
+  }
+  return plan;
+}
+
 Result<KubernetesLayer> make_kubernetes_layer(const profile::Kubernetes& k,
                                               const std::string& mirror, fetch::Cache& cache) {
   EF_ASSIGN(auto dist, load_distribution(k));

@@ -219,5 +219,36 @@ TEST_F(ImagePreloadTest, KubeadmGetsImagesForContainerdAndChartsForHelm) {
   }
 }
 
+// `edgeforge validate` checks what the build would stop on later: a damaged
+// image archive, a missing pin, and (offline) artifacts the cache lacks.
+TEST_F(ImagePreloadTest, ValidateChecksImagesPinsAndCachedArtifacts) {
+  write_base();
+  OciFixture f;
+  f.layer_name = sha256_hex("other");
+  write_image_pack(f);
+  write_profile(k3s() + "  packs:\n    - path: packs/img\n");
+  fetch::CacheOptions co;
+  co.dir = tmp / "cache";
+  auto r = build::validate_profile(tmp / "profile.yaml", co);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("pack img 2.1.0"), std::string::npos) << r.error().message();
+
+  write_profile("  kubernetes: {distribution: k3s, version: v1.31.0+k3s1}\n");
+  r = build::validate_profile(tmp / "profile.yaml", co);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("artifacts.k3s.sha256 is required"), std::string::npos)
+      << r.error().message();
+
+  write_profile(k3s());
+  co.offline = true;
+  r = build::validate_profile(tmp / "profile.yaml", co);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::offline) << r.error().message();
+  EXPECT_NE(r.error().message().find("kubernetes artifact k3s"), std::string::npos)
+      << r.error().message();
+  co.offline = false;
+  EXPECT_TRUE(build::validate_profile(tmp / "profile.yaml", co));
+}
+
 }  // namespace
 }  // namespace ef::test
