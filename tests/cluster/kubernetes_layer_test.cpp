@@ -2,6 +2,7 @@
 // download/caching/verification through the mirror.
 #include <filesystem>
 
+#include "builder/kubernetes/kubernetes_layer.hpp"
 #include "tests/cluster/cluster_fixture.hpp"
 
 namespace ef::test {
@@ -202,6 +203,27 @@ TEST_F(KubernetesLayerTest, MissingPinNamesWhereUpstreamPublishesIt) {
             std::string::npos);
   EXPECT_NE(r.error().message().find("sha256sum-amd64.txt"), std::string::npos)
       << r.error().message();
+}
+
+// A release the definition knows needs no pin; the arch picks the digest,
+// and a profile's own pin still wins.
+TEST(KubernetesPlanTest, KnownReleasesArePinnedByTheDefinition) {
+  profile::Kubernetes k;
+  k.distribution = "k3s";
+  k.version = "v1.32.7+k3s1";
+  k.arch = "arm64";
+  auto plan = kubernetes::plan_kubernetes(k, "");
+  ASSERT_TRUE(plan) << plan.error().message();
+  ASSERT_EQ(plan->artifacts.size(), 1u);
+  EXPECT_EQ(plan->artifacts[0].sha256,
+            "cf4ca4b9e38621fd6b111ab12b15d2dd9cbdb8a9aee55d7ffaa38325da1f1e94");
+  EXPECT_EQ(plan->artifacts[0].url,
+            "https://github.com/k3s-io/k3s/releases/download/v1.32.7+k3s1/k3s-arm64");
+  k.arch = "amd64";
+  k.artifacts["k3s"].sha256 = std::string(64, 'a');
+  plan = kubernetes::plan_kubernetes(k, "");
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(plan->artifacts[0].sha256, std::string(64, 'a'));
 }
 
 TEST_F(KubernetesLayerTest, UnknownDistributionAndRoleAreProfileErrors) {
