@@ -13,9 +13,9 @@
 #include "builder/kubernetes/distribution.hpp"
 #include "builder/node/content.hpp"
 #include "builder/packs/version_range.hpp"
-#include "util/semver.hpp"
 #include "builder/profile/profile.hpp"
 #include "util/error.hpp"
+#include "util/semver.hpp"
 
 namespace ef::packs {
 
