@@ -56,6 +56,9 @@ Result<std::vector<Artifact>> resolve_artifacts(const Distribution& d, const pro
                                                 const std::string& mirror) {
   std::vector<Artifact> out;
   for (const auto& a : d.definition.value("artifacts", json::array())) {
+    // Optional artifacts (k3s's airgap images) only when the profile names them.
+    if (a.value("optional", false) && k.artifacts.count(a.at("name").get<std::string>()) == 0)
+      continue;
     Artifact art;
     art.name = a.at("name").get<std::string>();
     art.url = mirror_url(a.at("url").get<std::string>(), mirror);
