@@ -1,6 +1,7 @@
 // Container images in packs: the shipped OCI example archive (checked by
 // skopeo, rebuilt reproducibly), blob digest verification at build time,
 // and where images and charts land for kubeadm.
+#include <algorithm>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -76,6 +77,55 @@ class ImagePreloadTest : public ClusterTest {
            kubelet + "}\n      kubeadm: {sha256: " + kubeadm +
            "}\n      kubectl: {sha256: " + kubectl + "}\n      crictl: {sha256: " + crictl + "}\n";
   }
+  // Runs the image's install-charts.sh under tmp/ (its absolute paths moved
+  // there) with stand-ins for helm and kubectl, which do not run here: the
+  // first run installs each chart once, a second run changes nothing, new
+  // values install again, and without helm the unit fails saying so.
+  void run_install_charts(std::string script) {
+    const std::string root = (tmp / "node").string();
+    for (const std::string from : {"/var/lib/edgeforge", "/etc/kubernetes"})
+      for (size_t at = 0; (at = script.find(from, at)) != std::string::npos;
+           at += root.size() + from.size())
+        script.insert(at, root);
+    tmp.write("node/install-charts.sh", script);
+    const std::string charts = "/var/lib/edgeforge/charts/";
+    for (const char* f :
+         {"podinfo-6.5.0.tgz", "addon-podinfo-6-5-0.values.yaml", "addon-podinfo-6-5-0.release"})
+      tmp.write("node" + charts + f, content(charts + f));
+    tmp.write("node/etc/kubernetes/admin.conf", "");
+    tmp.write("bin/kubectl", "#!/bin/sh\nexit 0\n");
+    tmp.write("bin/helm", "#!/bin/sh\necho \"$*\" >>" + (tmp / "helm.log").string() + "\n");
+    fs::permissions(tmp / "bin/kubectl", fs::perms(0755));
+    fs::permissions(tmp / "bin/helm", fs::perms(0755));
+    std::string run =
+        "PATH=" + (tmp / "bin").string() + ":/usr/bin:/bin sh " + root + "/install-charts.sh 2>&1";
+    auto helm_calls = [&] {
+      auto log = read_file(tmp / "helm.log");
+      return log ? *log : std::string();
+    };
+    auto helm_runs = [&] {
+      std::string log = helm_calls();
+      return std::count(log.begin(), log.end(), '\n');
+    };
+    auto out = run_command(run);
+    ASSERT_EQ(out.status, 0) << out.out;
+    EXPECT_EQ(helm_calls(), "upgrade --install addon-podinfo-6-5-0 " + root + charts +
+                                "podinfo-6.5.0.tgz --namespace monitoring --create-namespace "
+                                "--values " +
+                                root + charts + "addon-podinfo-6-5-0.values.yaml\n");
+    out = run_command(run);
+    ASSERT_EQ(out.status, 0) << out.out;
+    EXPECT_EQ(helm_runs(), 1) << helm_calls();
+    tmp.write("node" + charts + "addon-podinfo-6-5-0.values.yaml", "replicaCount: 5\n");
+    out = run_command(run);
+    ASSERT_EQ(out.status, 0) << out.out;
+    EXPECT_EQ(helm_runs(), 2) << helm_calls();
+    fs::remove(tmp / "bin/helm");
+    out = run_command(run);
+    EXPECT_NE(out.status, 0);
+    EXPECT_NE(out.out.find("helm is not installed"), std::string::npos) << out.out;
+  }
+
   // A pack "img" holding one image archive written by `fixture`.
   void write_image_pack(const OciFixture& fixture) {
     tmp.write("packs/img/pack.yaml", "name: img\nversion: 2.1.0\nlayer: addon\n");
@@ -211,6 +261,8 @@ TEST_F(ImagePreloadTest, KubeadmGetsImagesForContainerdAndChartsForHelm) {
     auto sc = run_command("shellcheck -s sh " + (tmp / "install-charts.sh").string() + " 2>&1");
     EXPECT_EQ(sc.status, 0) << sc.out;
   }
+  run_install_charts(script);
+
   if (have_tool("unsquashfs")) {  // an outside reader sees the same placement
     auto ls = run_command("unsquashfs -lls " + result.image.string());
     EXPECT_NE(ls.out.find(preloaded), std::string::npos);
