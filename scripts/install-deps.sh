@@ -20,6 +20,8 @@ packages=(
   jq bc
   # provision-script test oracle
   shellcheck
+  # OCI image archive oracle (packs' images/)
+  skopeo
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

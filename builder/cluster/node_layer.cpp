@@ -40,7 +40,27 @@ Result<void> check_packs(const profile::Profile& p, const fetch::Cache& cache) {
     EF_ASSIGN(auto pack, packs::load_pack(ref, cache));
     loaded.push_back(std::move(pack));
   }
-  return packs::check_constraints(loaded, p.kubernetes ? p.kubernetes->distribution : "");
+  EF_TRY(packs::check_constraints(loaded, p.kubernetes ? p.kubernetes->distribution : ""));
+  std::optional<kubernetes::Delivery> delivery;
+  if (p.kubernetes) {
+    // Pins are checked here, not only when the build downloads.
+    EF_ASSIGN(auto plan, kubernetes::plan_kubernetes(*p.kubernetes, p.artifact_mirror));
+    delivery = plan.distribution.delivery;
+    std::vector<std::string> missing;
+    for (const auto& a : plan.artifacts)
+      if (cache.offline() && !cache.has_blob(a.sha256))
+        missing.push_back(p.kubernetes->loc.str() + ": kubernetes artifact " + a.name + " (" +
+                          a.url + ", sha256 " + a.sha256 + ")");
+    if (!missing.empty()) {
+      std::string msg = std::to_string(missing.size()) + " artifact(s) are not in the cache " +
+                        cache.dir().string() + " (--offline):";
+      for (const auto& m : missing) msg += "\n  - " + m;
+      return Error(Errc::offline, msg);
+    }
+  }
+  // Renders manifests and verifies image archives, as the build will.
+  for (const auto& pack : loaded) EF_TRY(packs::pack_content(pack, delivery));
+  return Ok{};
 }
 
 Result<NodeLayer> make_node_layer(const profile::Profile& p, fetch::Cache& cache,

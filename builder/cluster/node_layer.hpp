@@ -30,8 +30,10 @@ struct NodeLayer {
 Result<NodeLayer> make_node_layer(const profile::Profile& profile, fetch::Cache& cache,
                                   const std::string& mirror);
 
-/// Loads the profile's packs and checks their constraints (no downloads):
-/// what `edgeforge validate` runs.
+/// Checks the node layer without downloading: packs' constraints, their
+/// rendered manifests and image archives, the Kubernetes definition and its
+/// artifact pins (and, offline, that the cache holds every artifact). What
+/// `edgeforge validate` runs.
 Result<void> check_packs(const profile::Profile& profile, const fetch::Cache& cache);
 
 /// Checks the base provides what the distribution needs, then merges the

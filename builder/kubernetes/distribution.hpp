@@ -19,8 +19,9 @@ namespace ef::kubernetes {
 struct Delivery {
   std::string images;      // preloaded image archives
   std::string manifests;   // manifests applied on first boot
-  std::string charts;      // "helmchart" (k3s HelmChart objects) or "unsupported"
-  std::string charts_dir;  // helmchart: where chart archives are stored
+  std::string charts;      // "helmchart" (k3s HelmChart objects), "helm-install" (first-boot
+                           // unit running helm) or "unsupported"
+  std::string charts_dir;  // where chart archives (and helm-install release files) go
   std::string registries;  // registries.yaml (k3s) or containerd certs.d directory
 };
 

@@ -56,10 +56,18 @@ Result<std::vector<Artifact>> resolve_artifacts(const Distribution& d, const pro
                                                 const std::string& mirror) {
   std::vector<Artifact> out;
   for (const auto& a : d.definition.value("artifacts", json::array())) {
+    // Optional artifacts (k3s's airgap images) only when the profile names them.
+    if (a.value("optional", false) && k.artifacts.count(a.at("name").get<std::string>()) == 0)
+      continue;
     Artifact art;
     art.name = a.at("name").get<std::string>();
     art.url = mirror_url(a.at("url").get<std::string>(), mirror);
     art.sha256 = a.value("sha256", "");
+    // Digests the definition already knows, by version and arch, so a
+    // profile naming a known release needs no pin of its own.
+    const json known = a.value("sha256ByVersion", json::object());
+    if (art.sha256.empty() && known.contains(k.version) && known[k.version].contains(k.arch))
+      art.sha256 = known[k.version][k.arch].get<std::string>();
     art.destination = a.at("destination").get<std::string>();
     art.extract = a.value("extract", "");
     art.mode = mode_of(a, 0755);
@@ -189,6 +197,18 @@ Result<KubernetesLayer> make_layer(const profile::Kubernetes& k, const std::stri
 }
 
 }  // namespace
+
+Result<KubernetesPlan> plan_kubernetes(const profile::Kubernetes& k, const std::string& mirror) {
+  KubernetesPlan plan;
+  EF_ASSIGN(plan.distribution, load_distribution(k));
+  try {
+    EF_ASSIGN(plan.artifacts, resolve_artifacts(plan.distribution, k, mirror));
+  } catch (const nlohmann::json::exception& e) {
+    return Error(Errc::invalid_profile, plan.distribution.file.string() +
+                                            ": malformed distribution definition: " + e.what());
+  }
+  return plan;
+}
 
 Result<KubernetesLayer> make_kubernetes_layer(const profile::Kubernetes& k,
                                               const std::string& mirror, fetch::Cache& cache) {

@@ -45,6 +45,14 @@ struct KubernetesLayer {
 Result<std::vector<Artifact>> resolve_artifacts(const Distribution& d, const profile::Kubernetes& k,
                                                 const std::string& mirror);
 
+/// A distribution loaded and its artifacts resolved, nothing downloaded:
+/// what `edgeforge validate` checks (a missing pin is an error here too).
+struct KubernetesPlan {
+  Distribution distribution;
+  std::vector<Artifact> artifacts;
+};
+Result<KubernetesPlan> plan_kubernetes(const profile::Kubernetes& k, const std::string& mirror);
+
 /// Builds the layer: downloads (or finds in the cache) every artifact,
 /// verifying its sha256, and renders units, links and config.
 Result<KubernetesLayer> make_kubernetes_layer(const profile::Kubernetes& k,

@@ -28,8 +28,8 @@ Result<std::vector<PackConstraint>> constraints(const json& list, const std::str
     std::string text = item.contains("version") ? item["version"].get<std::string>() : "*";
     auto range = VersionRange::parse(text);
     if (!range)
-      return Error(Errc::invalid_profile,
-                   where + ": '" + text + "' is not a version range (e.g. \">=1.2.0 <2.0.0\")");
+      return Error(Errc::invalid_profile, where + ": " + range.error().message() +
+                                              " (a version range is e.g. \">=1.2.0 <2.0.0\")");
     out.push_back({item["name"].get<std::string>(), *range});
   }
   return out;
@@ -74,8 +74,8 @@ Result<Pack> load_pack(const profile::PackRef& ref, const fetch::Cache& cache) {
     return Error(Errc::invalid_profile,
                  file + ": name: expected [a-z0-9][a-z0-9.-]*, got '" + p.name + "'");
   p.version = str(y, "version");
-  auto sv = Semver::parse(p.version);
-  if (!sv || p.version[0] == 'v')
+  auto sv = SemVer::parse(p.version);
+  if (!sv)
     return Error(Errc::invalid_profile,
                  file + ": version: expected semver like 1.2.3, got '" + p.version + "'");
   p.semver = *sv;

@@ -12,9 +12,10 @@
 #include "builder/fetch/cache.hpp"
 #include "builder/kubernetes/distribution.hpp"
 #include "builder/node/content.hpp"
-#include "builder/packs/semver.hpp"
+#include "builder/packs/version_range.hpp"
 #include "builder/profile/profile.hpp"
 #include "util/error.hpp"
+#include "util/semver.hpp"
 
 namespace ef::packs {
 
@@ -27,7 +28,7 @@ struct PackConstraint {
 struct Pack {
   std::string name;
   std::string version;
-  Semver semver;
+  SemVer semver;
   std::string layer;  // os, k8s, cni, csi, addon, system
   std::vector<PackConstraint> depends, conflicts;
   std::vector<std::string> distributions;              // empty: any

@@ -1,12 +1,14 @@
 // What a pack adds to a node: files/ as is, manifests/ rendered with the
-// pack's values, charts/ as k3s HelmChart objects, images/ for preloading.
+// pack's values, charts/ as k3s HelmChart objects or (kubeadm) archives a
+// first-boot unit installs with helm, images/ (verified) for preloading.
 #include <algorithm>
+#include <regex>
 #include <vector>
 
 #include "builder/node/template.hpp"
+#include "builder/packs/image_archive.hpp"
 #include "builder/packs/pack.hpp"
 #include "builder/profile/yaml_json.hpp"
-#include "builder/tree/archive_reader.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
@@ -89,16 +91,53 @@ Result<void> add_manifests(const Pack& p, const kubernetes::Delivery& d, node::C
   return Ok{};
 }
 
+// The k3s way: a HelmChart object in the auto-deploy folder, pointing at the
+// archive k3s serves from its static charts folder.
+std::string helmchart_object(const std::string& object, const std::string& file,
+                             const std::string& ns, const std::string& values_yaml) {
+  json helm = {{"apiVersion", "helm.cattle.io/v1"},
+               {"kind", "HelmChart"},
+               {"metadata", {{"name", object}, {"namespace", "kube-system"}}},
+               {"spec",
+                {{"chart", "https://%{KUBERNETES_API}%/static/charts/" + file},
+                 {"targetNamespace", ns},
+                 {"createNamespace", true}}}};
+  if (!values_yaml.empty()) helm["spec"]["valuesContent"] = values_yaml;
+  return profile::json_to_yaml(helm);
+}
+
+// "podinfo-6.5.0" of pack "addon" -> "addon-podinfo-6-5-0": a Kubernetes
+// object name and Helm release name.
+std::string object_name(const Pack& p, const std::string& stem) {
+  std::string object = p.name + "-" + stem;
+  std::replace_if(
+      object.begin(), object.end(),
+      [](char ch) { return !(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-'); }, '-');
+  std::transform(object.begin(), object.end(), object.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return object;
+}
+
 Result<void> add_charts(const Pack& p, const kubernetes::Delivery& d, node::Content& c) {
   for (const auto& f : files_in(p.dir / "charts")) {
     std::string file = f.filename().string();
     if (!ends_with(file, ".tgz")) continue;
     std::string stem = file.substr(0, file.size() - 4);
-    if (d.charts != "helmchart")
+    if (d.charts != "helmchart" && d.charts != "helm-install")
       return Error(Errc::invalid_profile,
                    "pack " + p.id() + ": chart " + file +
-                       ": this distribution has no Helm controller; render the chart into "
+                       ": this distribution installs no charts; render the chart into "
                        "manifests/ instead (helm template)");
+    static const std::regex safe_file("[A-Za-z0-9][A-Za-z0-9._+-]*");
+    if (!std::regex_match(file, safe_file))
+      return Error(Errc::invalid_profile,
+                   "charts/" + file + ": chart file names are letters, digits and . _ + -");
+    std::string ns = p.values.value("namespace", std::string("default"));
+    static const std::regex dns_label("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+    if (!std::regex_match(ns, dns_label))
+      return Error(Errc::invalid_profile, "values.namespace: '" + ns +
+                                              "' is not a Kubernetes namespace name "
+                                              "([a-z0-9-], at most 63 characters)");
     EF_ASSIGN(auto digest, sha256_file(f));
     c.blob(d.charts_dir + "/" + file, f, digest, "pack " + p.id(), 0644);
     // Chart values: charts/<stem>.values.yaml rendered with the pack's
@@ -111,33 +150,23 @@ Result<void> add_charts(const Pack& p, const kubernetes::Delivery& d, node::Cont
     } else if (p.values.contains(stem)) {
       values_yaml = profile::json_to_yaml(p.values[stem]);
     }
-    std::string object = p.name + "-" + stem;
-    std::replace_if(
-        object.begin(), object.end(),
-        [](char ch) { return !(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-'); }, '-');
-    std::transform(object.begin(), object.end(), object.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    json helm = {{"apiVersion", "helm.cattle.io/v1"},
-                 {"kind", "HelmChart"},
-                 {"metadata", {{"name", object}, {"namespace", "kube-system"}}},
-                 {"spec",
-                  {{"chart", "https://%{KUBERNETES_API}%/static/charts/" + file},
-                   {"targetNamespace", p.values.value("namespace", std::string("default"))},
-                   {"createNamespace", true}}}};
-    if (!values_yaml.empty()) helm["spec"]["valuesContent"] = values_yaml;
-    c.file(d.manifests + "/" + object + ".yaml", profile::json_to_yaml(helm), "pack " + p.id());
+    std::string object = object_name(p, stem);
+    if (d.charts == "helmchart") {
+      c.file(d.manifests + "/" + object + ".yaml", helmchart_object(object, file, ns, values_yaml),
+             "pack " + p.id());
+      continue;
+    }
+    // helm-install (kubeadm): the archive, its values and a one-line
+    // release file "<release> <namespace> <chart file>" that the node's
+    // edgeforge-install-charts.service hands to `helm upgrade --install`.
+    if (object.size() > 53)
+      return Error(Errc::invalid_profile, "charts/" + file + ": the Helm release name '" + object +
+                                              "' is longer than 53 characters");
+    c.file(d.charts_dir + "/" + object + ".values.yaml",
+           values_yaml.empty() ? std::string("{}\n") : values_yaml, "pack " + p.id());
+    c.file(d.charts_dir + "/" + object + ".release", object + " " + ns + " " + file + "\n",
+           "pack " + p.id());
   }
-  return Ok{};
-}
-
-// An image archive must be a docker-save or OCI archive; a stray file would
-// only fail on the device, offline.
-Result<void> check_image_archive(const fs::path& f) {
-  EF_ASSIGN(auto members, tree::list_archive_members(f.string()));
-  if (members.count("manifest.json") == 0 && members.count("index.json") == 0)
-    return Error(Errc::archive, f.string() +
-                                    ": not a container image archive (no manifest.json or "
-                                    "index.json; use docker save or an OCI archive)");
   return Ok{};
 }
 
@@ -146,7 +175,7 @@ Result<void> add_images(const Pack& p, const kubernetes::Delivery& d, node::Cont
     std::string file = f.filename().string();
     if (!ends_with(file, ".tar") && !ends_with(file, ".tar.gz") && !ends_with(file, ".tar.zst"))
       continue;
-    EF_TRY(check_image_archive(f));
+    EF_TRY(verify_image_archive(f, "images/" + file));
     EF_ASSIGN(auto digest, sha256_file(f));
     c.blob(d.images + "/" + p.name + "-" + file, f, digest, "pack " + p.id(), 0644);
   }

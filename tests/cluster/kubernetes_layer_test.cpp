@@ -2,6 +2,7 @@
 // download/caching/verification through the mirror.
 #include <filesystem>
 
+#include "builder/kubernetes/kubernetes_layer.hpp"
 #include "tests/cluster/cluster_fixture.hpp"
 
 namespace ef::test {
@@ -185,6 +186,36 @@ TEST_F(KubernetesLayerTest, DownloadedArtifactIsReusedOffline) {
   EXPECT_EQ(content("/usr/local/bin/k3s"), "k3s binary");
 }
 
+// k3s's own images for offline nodes: only when the profile asks for them,
+// pinned like every artifact, in the folder k3s imports from.
+TEST_F(KubernetesLayerTest, K3sAirgapImagesAreOptIn) {
+  write_base();
+  std::string sha = serve(kK3sUrl, "k3s binary");
+  write_profile(k3s_profile("server", sha));
+  build_and_read();
+  EXPECT_FALSE(has("/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst"));
+
+  const std::string url =
+      "https://github.com/k3s-io/k3s/releases/download/v1.30.4+k3s1/"
+      "k3s-airgap-images-amd64.tar.zst";
+  std::string images = serve(url, "zstd images");
+  fs::remove_all(tmp / "out");
+  write_profile(k3s_profile("server", sha, "      k3s-airgap-images: {sha256: " + images + "}\n"));
+  build_and_read();
+  const auto& e = at("/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst");
+  EXPECT_EQ(e.mode, 0644u);
+  EXPECT_EQ(content("/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.zst"),
+            "zstd images");
+
+  // Named without a pin: the same error as any unpinned artifact.
+  write_profile(k3s_profile("server", sha, "      k3s-airgap-images: {}\n"));
+  auto r = build::build_image(options());
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("artifacts.k3s-airgap-images.sha256 is required"),
+            std::string::npos)
+      << r.error().message();
+}
+
 TEST_F(KubernetesLayerTest, OfflineWithoutCachedArtifactSaysSo) {
   write_base();
   write_profile(k3s_profile("server", sha256_hex("k3s")));
@@ -202,6 +233,27 @@ TEST_F(KubernetesLayerTest, MissingPinNamesWhereUpstreamPublishesIt) {
             std::string::npos);
   EXPECT_NE(r.error().message().find("sha256sum-amd64.txt"), std::string::npos)
       << r.error().message();
+}
+
+// A release the definition knows needs no pin; the arch picks the digest,
+// and a profile's own pin still wins.
+TEST(KubernetesPlanTest, KnownReleasesArePinnedByTheDefinition) {
+  profile::Kubernetes k;
+  k.distribution = "k3s";
+  k.version = "v1.32.7+k3s1";
+  k.arch = "arm64";
+  auto plan = kubernetes::plan_kubernetes(k, "");
+  ASSERT_TRUE(plan) << plan.error().message();
+  ASSERT_EQ(plan->artifacts.size(), 1u);
+  EXPECT_EQ(plan->artifacts[0].sha256,
+            "cf4ca4b9e38621fd6b111ab12b15d2dd9cbdb8a9aee55d7ffaa38325da1f1e94");
+  EXPECT_EQ(plan->artifacts[0].url,
+            "https://github.com/k3s-io/k3s/releases/download/v1.32.7+k3s1/k3s-arm64");
+  k.arch = "amd64";
+  k.artifacts["k3s"].sha256 = std::string(64, 'a');
+  plan = kubernetes::plan_kubernetes(k, "");
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(plan->artifacts[0].sha256, std::string(64, 'a'));
 }
 
 TEST_F(KubernetesLayerTest, UnknownDistributionAndRoleAreProfileErrors) {
