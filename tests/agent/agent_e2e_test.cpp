@@ -232,7 +232,7 @@ class AgentE2E : public ::testing::Test {
     uint64_t bytes = 0;
     for (const auto& e : fs::directory_iterator(dir() / "bundles")) bytes += e.file_size();
     return run("mke2fs -q -F -t ext4 -L EFBUNDLES -d " + (dir() / "bundles").string() + " " +
-               bundles().string() + " " + std::to_string(bytes / (1 << 20) + 64) + "M");
+               bundles().string() + " " + std::to_string(bytes / (1 << 20) * 11 / 10 + 128) + "M");
   }
 
   static fs::path disk() { return dir() / "out/agent-e2e-1.0.0.raw"; }
