@@ -162,9 +162,9 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   json agent_record = nullptr;
   if (agent) {
     report("adding edgeforge-agent");
-    EF_ASSIGN(agent_record, apply_agent_layer(tree, p, std::move(*agent),
-                                              default_health_units(node_layer.record),
-                                              epoch.value_or(0), agent_inputs));
+    EF_ASSIGN(agent_record,
+              apply_agent_layer(tree, p, std::move(*agent), default_health_units(node_layer.record),
+                                epoch.value_or(0), agent_inputs));
   }
   if (epoch) tree.clamp_mtimes(*epoch);
   auto stats = tree.stats();
