@@ -87,7 +87,8 @@ Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,
                  ctx("no /boot/initrd.img-" + files.version +
                      "; the image needs initramfs-tools (pulled in by linux-image-*)"));
   files.initrd = std::move(*initrd);
-  if (std::any_of(entries.begin(), entries.end(), [](const auto& e) { return e.path == kImageCpioPath; })) {
+  if (std::any_of(entries.begin(), entries.end(),
+                  [](const auto& e) { return e.path == kImageCpioPath; })) {
     auto cpio = read_all(*reader, kImageCpioPath);
     if (!cpio) return std::move(cpio).error().with_context(ctx(kImageCpioPath));
     files.image_cpio = std::move(*cpio);

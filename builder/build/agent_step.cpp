@@ -2,23 +2,30 @@
 
 #include <cstdlib>
 
-#include "builder/agent_layer/agent_layer.hpp"
 #include "builder/build/disk_outputs.hpp"
 #include "builder/node/content.hpp"
 #include "signing/keys.hpp"
 
 namespace ef::build {
 
-Result<std::optional<agent_layer::AgentFiles>> prepare_agent(const profile::Profile& p,
-                                                             const BuildOptions& o) {
-  if (!p.agent.enabled) return std::optional<agent_layer::AgentFiles>{};
+Result<std::optional<PreparedAgent>> prepare_agent(const profile::Profile& p,
+                                                   const BuildOptions& o) {
+  if (!p.agent.enabled) return std::optional<PreparedAgent>{};
   const char* env = std::getenv("EDGEFORGE_AGENT");
   std::error_code ec;
   auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   EF_ASSIGN(auto binary, agent_layer::find_agent_binary(o.agent_binary, env ? env : "", self));
+  PreparedAgent agent;
   auto files = agent_layer::collect_agent_files(binary);
   if (!files) return std::move(files).error().with_context("edgeforge-agent " + binary.string());
-  return std::optional<agent_layer::AgentFiles>(std::move(*files));
+  agent.files = std::move(*files);
+  // A wrong passphrase or missing token fails now, not after the base is built.
+  for (const auto& ref : o.sign_keys) {
+    auto key = signing::SigningKey::load(ref, o.passphrase);
+    if (!key) return std::move(key).error().with_context("--sign-key " + ref);
+    agent.sign_keys.push_back({key->key_id(), key->public_key().pem()});
+  }
+  return std::optional<PreparedAgent>(std::move(agent));
 }
 
 std::vector<std::string> default_health_units(const nlohmann::json& node_record) {
@@ -29,16 +36,12 @@ std::vector<std::string> default_health_units(const nlohmann::json& node_record)
 }
 
 Result<nlohmann::json> apply_agent_layer(tree::Tree& tree, const profile::Profile& p,
-                                         agent_layer::AgentFiles files, const BuildOptions& o,
+                                         PreparedAgent agent,
                                          const std::vector<std::string>& default_units,
                                          int64_t epoch, nlohmann::json& inputs) {
   agent_layer::AgentLayerSpec spec;
-  spec.files = std::move(files);
-  for (const auto& ref : o.sign_keys) {
-    auto key = signing::SigningKey::load(ref, o.passphrase);
-    if (!key) return std::move(key).error().with_context("--sign-key " + ref);
-    spec.sign_keys.push_back({key->key_id(), key->public_key().pem()});
-  }
+  spec.files = std::move(agent.files);
+  spec.sign_keys = std::move(agent.sign_keys);
   spec.default_units = default_units;
   spec.persistent_paths = persistent_paths_of(p);
   spec.epoch = epoch;

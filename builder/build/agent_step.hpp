@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/agent_layer/agent_files.hpp"
+#include "builder/agent_layer/agent_layer.hpp"
 #include "builder/build/build.hpp"
 #include "builder/profile/profile.hpp"
 #include "builder/tree/tree.hpp"
@@ -17,17 +18,25 @@
 
 namespace ef::build {
 
-/// The agent's files for `profile`, or nullopt when spec.agent.enabled is
-/// false. The binary is found as agent_layer::find_agent_binary says, with
-/// options.agent_binary, $EDGEFORGE_AGENT and /proc/self/exe.
-Result<std::optional<agent_layer::AgentFiles>> prepare_agent(const profile::Profile& profile,
-                                                             const BuildOptions& options);
+/// What the agent layer needs from the build host, gathered before anything
+/// slow runs.
+struct PreparedAgent {
+  agent_layer::AgentFiles files;
+  std::vector<agent_layer::TrustedKeyPem> sign_keys;  // public halves of --sign-key
+};
+
+/// The agent's files and the signing keys' public halves for `profile`, or
+/// nullopt when spec.agent.enabled is false. The binary is found as
+/// agent_layer::find_agent_binary says, with options.agent_binary,
+/// $EDGEFORGE_AGENT and /proc/self/exe.
+Result<std::optional<PreparedAgent>> prepare_agent(const profile::Profile& profile,
+                                                   const BuildOptions& options);
 
 /// Adds the agent layer to `tree`. `default_units`: the health units used
 /// when the profile names none. Appends one record per added file to
 /// `inputs` and returns the manifest's "agent" summary.
 Result<nlohmann::json> apply_agent_layer(tree::Tree& tree, const profile::Profile& profile,
-                                         agent_layer::AgentFiles files, const BuildOptions& options,
+                                         PreparedAgent agent,
                                          const std::vector<std::string>& default_units,
                                          int64_t epoch, nlohmann::json& inputs);
 

@@ -142,8 +142,9 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   auto epoch = resolve_epoch(p, o.source_date_epoch);
   fetch::Cache cache(o.cache);
   EF_TRY(check_offline(p, cache, epoch));
-  // The agent's files are checked first: a missing binary fails in a second.
-  EF_ASSIGN(auto agent_files, prepare_agent(p, o));
+  // The agent's files and signing keys are checked first: a missing binary
+  // or a wrong passphrase fails in a second, not after the base is built.
+  EF_ASSIGN(auto agent, prepare_agent(p, o));
 
   // Packs are checked and Kubernetes artifacts fetched before the base.
   report("resolving node layer");
@@ -159,12 +160,11 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   EF_TRY(cluster::apply_node_layer(tree, node_layer, epoch.value_or(0)));
   json agent_inputs = json::array();
   json agent_record = nullptr;
-  if (agent_files) {
+  if (agent) {
     report("adding edgeforge-agent");
     EF_ASSIGN(agent_record,
-              apply_agent_layer(tree, p, std::move(*agent_files), o,
-                                default_health_units(node_layer.record), epoch.value_or(0),
-                                agent_inputs));
+              apply_agent_layer(tree, p, std::move(*agent), default_health_units(node_layer.record),
+                                epoch.value_or(0), agent_inputs));
   }
   if (epoch) tree.clamp_mtimes(*epoch);
   auto stats = tree.stats();

@@ -140,8 +140,7 @@ Result<std::vector<std::string>> read_files_content(const Tree& tree,
                                                     uint64_t max_size) {
   std::vector<Inode*> order;
   for (const Inode* i : inodes) {
-    if (i->type != NodeType::regular)
-      return Error(Errc::invalid_argument, "not a regular file");
+    if (i->type != NodeType::regular) return Error(Errc::invalid_argument, "not a regular file");
     order.push_back(const_cast<Inode*>(i));  // the sink never modifies it
   }
   std::sort(order.begin(), order.end(), [](const Inode* a, const Inode* b) {
@@ -152,7 +151,8 @@ Result<std::vector<std::string>> read_files_content(const Tree& tree,
   MultiSink sink(max_size);
   for (auto it = order.cbegin(); it != order.cend();) {
     uint32_t source = (*it)->data.source;
-    auto group_end = std::find_if(it, order.cend(), [&](const Inode* i) { return i->data.source != source; });
+    auto group_end =
+        std::find_if(it, order.cend(), [&](const Inode* i) { return i->data.source != source; });
     const SourceInfo& info = tree.sources().at(source);
     if ((*it)->data.kind == DataRef::Kind::archive_entry) {
       EF_TRY(stream_archive(info, it, group_end, sink));

@@ -324,6 +324,17 @@ TEST_F(AgentImage, AMissingAgentIsOneLineSayingWhatToDo) {
   EXPECT_FALSE(std::filesystem::exists(tmp / "out/edge-2.0.0.squashfs"));
 }
 
+TEST_F(AgentImage, ASignKeyThatDoesNotLoadFailsTheBuild) {
+  write_full_profile();
+  tmp.write("keys/sign.pem", "not a key");
+  auto r = build();
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("--sign-key " + (tmp / "keys/sign.pem").string()),
+            std::string::npos)
+      << r.error().message();
+  EXPECT_FALSE(std::filesystem::exists(tmp / "out/edge-2.0.0.squashfs"));
+}
+
 TEST(AgentConfig, DefaultUnitsComeFromTheKubernetesLayer) {
   EXPECT_TRUE(build::default_health_units(nullptr).empty());
   EXPECT_TRUE(build::default_health_units({{"packs", nlohmann::json::array()}}).empty());

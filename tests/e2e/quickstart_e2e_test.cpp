@@ -91,6 +91,17 @@ TEST_F(QuickstartE2E, ImageIsADebianBookwormRootWithTheProfilesLayers) {
   EXPECT_NE(listing.out.find("squashfs-root/usr/sbin/init -> /lib/systemd/systemd"),
             std::string::npos);
   EXPECT_NE(listing.out.find("squashfs-root/boot/vmlinuz-"), std::string::npos);
+  // The agent layer, with the initramfs addition built from Debian's own
+  // modules (cpio oracle: squashfs, overlay and isofs with dependencies).
+  EXPECT_NE(listing.out.find("squashfs-root/usr/bin/edgeforge-agent\n"), std::string::npos);
+  EXPECT_NE(listing.out.find("multi-user.target.wants/edgeforge-boot.service -> "
+                             "/usr/lib/systemd/system/edgeforge-boot.service"),
+            std::string::npos);
+  auto modules = run_command("unsquashfs -cat " + image().string() +
+                             " usr/lib/edgeforge/boot/edgeforge.cpio | cpio -it --quiet");
+  for (const char* ko : {"edgeforge/modules/squashfs.ko", "edgeforge/modules/overlay.ko",
+                         "edgeforge/modules/isofs.ko"})
+    EXPECT_NE(modules.out.find(ko), std::string::npos) << modules.out;
   auto m = manifest();
   EXPECT_EQ(m["image"]["sha256"], *sha256_file(image()));
   EXPECT_EQ(m["epoch"], 1747699200);
