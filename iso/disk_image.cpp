@@ -19,12 +19,6 @@
 namespace ef::iso {
 namespace {
 
-constexpr uint64_t kSector = 512;
-constexpr const char* kEspType = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
-// Plain "Linux data" for slots and state: systemd's gpt-auto generator must
-// not claim them, the initramfs finds them by PARTLABEL.
-constexpr const char* kLinuxType = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
-
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
     s.replace(p, from.size(), to);
@@ -61,13 +55,7 @@ Result<void> run_tool(const std::vector<std::string>& argv, const std::string& p
 
 Result<void> write_gpt(const std::filesystem::path& disk, const DiskInfo& info,
                        const std::filesystem::path& work_dir) {
-  std::string script =
-      "label: gpt\nlabel-id: " + info.disk_guid + "\nunit: sectors\nfirst-lba: 2048\n";
-  for (const auto& p : info.partitions)
-    script += "start=" + std::to_string(p.offset / kSector) +
-              ", size=" + std::to_string(p.size / kSector) +
-              ", type=" + (p.name == kEspLabel ? kEspType : kLinuxType) + ", uuid=" + p.guid +
-              ", name=\"" + p.name + "\"\n";
+  std::string script = sfdisk_script(info.disk_guid, planned_partitions(info));
   std::filesystem::path file = work_dir / "gpt.sfdisk";
   EF_TRY(write_file_atomic(file, script));
   ProcessOptions opts;
@@ -80,13 +68,13 @@ Result<void> make_persistent(const std::filesystem::path& out, uint64_t size,
                              const std::string& seed, int64_t epoch) {
   std::error_code ec;
   std::filesystem::remove(out, ec);
-  std::string uuid = derive_guid(seed, "persistent-fs");
+  std::string uuid = persistent_fs_uuid(seed);
   ProcessOptions opts;
   opts.env = {{"E2FSPROGS_FAKE_TIME", std::to_string(epoch)}};
   // Empty: the initramfs creates its overlay and state directories on first
   // boot, so nothing on the build host's file ownership leaks in.
   return run_tool({"mke2fs", "-q", "-F", "-t", "ext4", "-L", "edgeforge-data", "-U", uuid, "-E",
-                   "hash_seed=" + derive_guid(seed, "persistent-hash"), "-I", "256", out.string(),
+                   "hash_seed=" + persistent_hash_seed(seed), "-I", "256", out.string(),
                    std::to_string(size / 1024) + "k"},
                   "e2fsprogs", opts);
 }
@@ -139,17 +127,23 @@ Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squash
                               {dir + "edgeforge.cpio", std::move(cpio)}};
 }
 
-Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::path& out,
-                                const std::filesystem::path& work_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(work_dir, ec);
-  EF_ASSIGN(std::string seed, sha256_file(spec.squashfs));
-  uint64_t image_size = std::filesystem::file_size(spec.squashfs, ec);
-  if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
-  EF_ASSIGN(DiskInfo info, plan_disk(spec, image_size, seed));
-  uint32_t volume_id = static_cast<uint32_t>(
-      std::stoul(info.esp_uuid.substr(0, 4) + info.esp_uuid.substr(5), nullptr, 16));
+std::string persistent_fs_uuid(const std::string& seed) { return derive_guid(seed, "persistent-fs"); }
+std::string persistent_hash_seed(const std::string& seed) { return derive_guid(seed, "persistent-hash"); }
 
+uint32_t esp_volume_id(const DiskInfo& info) {
+  return static_cast<uint32_t>(
+      std::stoul(info.esp_uuid.substr(0, 4) + info.esp_uuid.substr(5), nullptr, 16));
+}
+
+std::vector<PlannedPartition> planned_partitions(const DiskInfo& info) {
+  std::vector<PlannedPartition> out;
+  for (const auto& p : info.partitions)
+    out.push_back({p.name, p.offset, p.size, p.guid, p.name == kEspLabel ? kEspTypeGuid : kLinuxTypeGuid});
+  return out;
+}
+
+Result<std::vector<FatFile>> esp_files(const DiskSpec& spec, const DiskInfo& info,
+                                       const std::filesystem::path& work_dir) {
   EF_ASSIGN(auto files, slot_boot_files(spec.squashfs, "a", spec.epoch, spec.persistent_paths));
   std::string embedded = "search --no-floppy --fs-uuid --set=root " + info.esp_uuid +
                          "\nset prefix=($root)/grub\nconfigfile ($root)/grub/grub.cfg\n";
@@ -167,7 +161,20 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::pat
   files.push_back({"/EFI/BOOT/BOOTX64.EFI", std::move(efi)});
   files.push_back({"/grub/grub.cfg", std::move(cfg)});
   files.push_back({"/grub/grubenv", std::move(grubenv)});
+  return files;
+}
 
+Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::path& out,
+                                const std::filesystem::path& work_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  EF_ASSIGN(std::string seed, sha256_file(spec.squashfs));
+  uint64_t image_size = std::filesystem::file_size(spec.squashfs, ec);
+  if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
+  EF_ASSIGN(DiskInfo info, plan_disk(spec, image_size, seed));
+  uint32_t volume_id = esp_volume_id(info);
+
+  EF_ASSIGN(auto files, esp_files(spec, info, work_dir));
   std::filesystem::path esp = work_dir / "esp.img", persist = work_dir / "persistent.img";
   EF_TRY(make_fat_image({spec.layout.esp_size, "EFBOOT", volume_id, spec.epoch, files}, esp,
                         work_dir));

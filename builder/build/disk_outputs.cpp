@@ -2,11 +2,28 @@
 
 #include <algorithm>
 
+#include "builder/site/site.hpp"
 #include "iso/disk_image.hpp"
 #include "iso/initramfs.hpp"
 #include "iso/installer_iso.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::build {
+namespace {
+
+iso::DiskLayout disk_layout(const profile::Profile& p) {
+  return {p.output.esp_mib * iso::kMiB, p.output.slot_mib * iso::kMiB, p.output.persistent_mib * iso::kMiB};
+}
+
+// The built-in persistent paths plus the profile's, without duplicates.
+std::vector<std::string> persistent_paths(const profile::Profile& p) {
+  std::vector<std::string> paths = iso::default_persistent_paths();
+  for (const auto& path : p.output.persistent_paths)
+    if (std::find(paths.begin(), paths.end(), path) == paths.end()) paths.push_back(path);
+  return paths;
+}
+
+}  // namespace
 
 Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::filesystem::path& image,
                                        const std::vector<std::string>& formats, int64_t epoch,
@@ -22,24 +39,38 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
     iso_out.replace_extension(".iso");
     std::filesystem::path work = image.parent_path() / ("." + image.stem().string() + ".iso-work");
     stage("writing installer ISO");
-    auto info = iso::build_installer_iso({image, epoch, iso::kDefaultCmdline, 5, {}}, iso_out, work);
+    if (!p.output.installer_site.empty()) {
+      // A broken site file must fail here, not on the device during the install.
+      EF_ASSIGN(auto text, read_file(p.output.installer_site));
+      auto parsed = site::parse_site(text, p.output.installer_site.string());
+      if (!parsed) return std::move(parsed).error().with_context(p.file.string() + ": spec.output.installerSite");
+    }
+    iso::IsoSpec spec;
+    spec.squashfs = image;
+    spec.epoch = epoch;
+    spec.site = p.output.installer_site;
+    spec.layout = disk_layout(p);
+    spec.persistent_paths = persistent_paths(p);
+    spec.product = p.name;
+    spec.version = p.version;
+    spec.min_version = p.bundle.min_version;
+    // The same choice the build-time site layer makes (builder/cluster).
+    spec.site_registries = p.kubernetes && p.kubernetes->distribution == "k3s" ? "k3s" : "containerd";
+    auto info = iso::build_installer_iso(spec, iso_out, work);
     std::error_code ec;
     std::filesystem::remove_all(work, ec);
     if (!info) return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: iso");
     out.files.push_back(iso_out);
     out.iso_record = {{"file", iso_out.filename().string()}, {"volumeId", info->volume_id}, {"size", info->size}};
+    if (!spec.site.empty()) out.iso_record["installerSite"] = spec.site.filename().string();
   }
   if (!wants("raw") && !wants("qcow2")) return out;
 
   iso::DiskSpec spec;
   spec.squashfs = image;
-  spec.layout = {p.output.esp_mib * iso::kMiB, p.output.slot_mib * iso::kMiB,
-                 p.output.persistent_mib * iso::kMiB};
+  spec.layout = disk_layout(p);
   spec.epoch = epoch;
-  spec.persistent_paths = iso::default_persistent_paths();
-  for (const auto& path : p.output.persistent_paths)
-    if (std::find(spec.persistent_paths.begin(), spec.persistent_paths.end(), path) == spec.persistent_paths.end())
-      spec.persistent_paths.push_back(path);
+  spec.persistent_paths = persistent_paths(p);
 
   std::filesystem::path raw = image;
   raw.replace_extension(".raw");

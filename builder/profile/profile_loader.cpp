@@ -133,6 +133,7 @@ void merge(PartialProfile& acc, PartialProfile&& next) {
   if (next.slot_mib) acc.slot_mib = next.slot_mib;
   if (next.persistent_mib) acc.persistent_mib = next.persistent_mib;
   for (auto& p : next.persistent_paths) acc.persistent_paths.push_back(std::move(p));
+  if (next.installer_site) acc.installer_site = std::move(next.installer_site);
 }
 
 Error missing(const SourceLoc& loc, const std::string& what) {
@@ -171,6 +172,7 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
   if (merged.slot_mib) profile.output.slot_mib = *merged.slot_mib;
   if (merged.persistent_mib) profile.output.persistent_mib = *merged.persistent_mib;
   profile.output.persistent_paths = merged.persistent_paths;
+  if (merged.installer_site) profile.output.installer_site = *merged.installer_site;
   if (merged.level) {
     auto why = detail::check_level(profile.output.compression, merged.level->value);
     if (!why.empty()) {

@@ -49,6 +49,7 @@ struct PartialProfile {
   std::optional<std::vector<std::string>> formats;
   std::optional<uint64_t> esp_mib, slot_mib, persistent_mib;
   std::vector<std::string> persistent_paths;  // appended across extends
+  std::optional<std::filesystem::path> installer_site;
 };
 
 class SchemaNode;
