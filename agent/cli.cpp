@@ -4,6 +4,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "agent/install_cli.hpp"
 #include "agent/slot_install.hpp"
 #include "agent/state.hpp"
 #include "util/atomic_file.hpp"
@@ -171,6 +172,8 @@ int run_agent(int argc, char** argv) {
       "Kernel command line to read edgeforge.slot= from (default: /proc/cmdline)");
   status_cmd->add_flag("--json", st.json, "Print JSON");
 
+  InstallCommand install_cmd = add_install_command(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -179,6 +182,7 @@ int run_agent(int argc, char** argv) {
   try {
     if (*write_slot_cmd) return run_write_slot(ws);
     if (*status_cmd) return run_status(st);
+    if (*install_cmd.command) return install_cmd.run();
     std::cerr << app.help() << "\nedgeforge-agent: error: a command is required\n";
     return 2;
   } catch (const std::exception& e) {
