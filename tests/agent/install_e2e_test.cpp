@@ -1,0 +1,137 @@
+// Issue 6, acceptance 1, under QEMU (UEFI, OVMF, TCG): a blank virtual disk
+// and the installer ISO whose site file asks for an unattended install to
+// /dev/vda with wipe and reboot. The ISO's default entry boots the live
+// system, edgeforge-install.service runs `edgeforge-agent install --auto`,
+// the guest reboots (QEMU runs with -no-reboot, so it exits); the disk is
+// then booted alone and must come up from slot A to multi-user with the
+// site's host name. Outside oracles on the disk file: sfdisk --json and
+// grub-editenv.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "iso/vm.hpp"
+#include "tests/support/command.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "util/atomic_file.hpp"
+#include "util/subprocess.hpp"
+
+namespace ef::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kBootTimeout = "480";  // seconds per QEMU run under TCG
+
+std::string cache_dir() {
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "/root") + "/.cache/edgeforge";
+}
+
+// The agent and its non-glibc libraries as a profile layer (the builder's
+// agent layer does this on the image branch; a wrapper stands in for the
+// rpath until then).
+void write_agent_layer(const fs::path& root) {
+  std::string r = root.string();
+  std::string script =
+      "set -e; mkdir -p " + r + "/usr/lib/edgeforge/lib " + r + "/usr/bin; cp " + EF_AGENT_BIN +
+      " " + r + "/usr/lib/edgeforge/edgeforge-agent.bin; ldd " + EF_AGENT_BIN +
+      " | awk '/=> \\// {print $3}' | grep -vE '/(libc|libm|libresolv|libpthread|libdl|librt|"
+      "ld-linux[^/]*)\\.so' | xargs -I{} cp -L {} " +
+      r +
+      "/usr/lib/edgeforge/lib/; printf '#!/bin/sh\\nLD_LIBRARY_PATH=/usr/lib/edgeforge/lib exec "
+      "/usr/lib/edgeforge/edgeforge-agent.bin \"$@\"\\n' > " +
+      r + "/usr/bin/edgeforge-agent; chmod 755 " + r + "/usr/bin/edgeforge-agent";
+  ASSERT_EQ(run_command(script).status, 0);
+}
+
+std::string run_vm(const std::string& name, const fs::path& image, const fs::path& dir,
+                   const std::vector<std::string>& extra) {
+  iso::VmSpec vm;
+  vm.image = image;
+  vm.work_dir = dir / name;
+  vm.serial_log = dir / (name + ".log");
+  auto argv = iso::qemu_command(vm);
+  EXPECT_TRUE(argv.ok());
+  if (!argv) return "";
+  argv->insert(argv->begin(), {"timeout", kBootTimeout});
+  argv->insert(argv->end(), extra.begin(), extra.end());
+  auto res = run_process(*argv);
+  EXPECT_TRUE(res.ok() && res->success())
+      << "qemu: " << (res ? res->describe() + res->stderr_tail : "");
+  auto log = read_file(vm.serial_log);
+  return log ? *log : "";
+}
+
+TEST(InstallE2E, UnattendedUefiInstallOntoBlankDiskThenBootsSlotA) {
+  TempDir dir;
+  write_agent_layer(dir / "agent-root");
+  dir.write("site.yaml",
+            "hostname: store-e2e\n"
+            "install: {unattended: true, target: /dev/vda, wipe: true, then: reboot}\n");
+  dir.write("profile.yaml", std::string("apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\n"
+                                        "metadata: {name: install-e2e, version: 1.0.0}\nspec:\n"
+                                        "  extends: [") +
+                                EF_SOURCE_DIR +
+                                "/examples/quickstart/profile.yaml]\n"
+                                "  layers:\n"
+                                "    - directory: {path: " +
+                                EF_SOURCE_DIR + "/tests/agent/e2e/guest}\n" +
+                                "    - directory: {path: " + (dir / "agent-root").string() +
+                                "}\n"
+                                "  output:\n"
+                                "    level: 3\n"
+                                "    formats: [iso]\n"
+                                "    installerSite: site.yaml\n"
+                                "    disk: {espSize: 128, slotSize: 512, persistentSize: 256}\n");
+  auto built = run_command(std::string(EF_EDGEFORGE_BIN) + " build -q --cache-dir " + cache_dir() +
+                           " --profile " + (dir / "profile.yaml").string() + " --output " +
+                           (dir / "out").string() + " >&2");
+  ASSERT_EQ(built.status, 0);
+  fs::path disk = dir / "disk.raw";
+  ASSERT_EQ(run_command("truncate -s 1500M " + disk.string()).status, 0);
+  std::string vda = "if=virtio,format=raw,file=" + disk.string();
+
+  // 1. Installer ISO + blank disk: the default entry installs and reboots.
+  std::string install =
+      run_vm("install", dir / "out/install-e2e-1.0.0.iso", dir.path(), {"-drive", vda});
+  EXPECT_NE(install.find("edgeforge: starting the installer"), std::string::npos) << install;
+  EXPECT_NE(install.find("edgeforge-agent install: partitioning /dev/vda"), std::string::npos)
+      << install;
+  EXPECT_NE(install.find("edgeforge-agent install: slot A verified"), std::string::npos) << install;
+  EXPECT_NE(
+      install.find("edgeforge-agent install: done: /dev/vda boots install-e2e 1.0.0 from slot A"),
+      std::string::npos)
+      << install;
+  EXPECT_NE(install.find("edgeforge-agent install: rebooting"), std::string::npos) << install;
+
+  // Outside oracles on the disk file.
+  auto listed = run_command("sfdisk --json " + disk.string());
+  ASSERT_EQ(listed.status, 0) << listed.out;
+  auto parts = nlohmann::json::parse(listed.out)["partitiontable"]["partitions"];
+  ASSERT_EQ(parts.size(), 4u) << listed.out;
+  EXPECT_EQ(parts[0]["name"], "edgeforge-esp");
+  EXPECT_EQ(parts[1]["name"], "edgeforge-slot-a");
+  EXPECT_EQ(parts[3]["name"], "edgeforge-persist");
+  std::string esp = disk.string() + "@@" + std::to_string(parts[0]["start"].get<uint64_t>() * 512);
+  ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mcopy -i " + esp + " ::/grub/grubenv " +
+                        (dir / "grubenv").string())
+                .status,
+            0);
+  auto env = run_command("grub-editenv " + (dir / "grubenv").string() + " list").out;
+  EXPECT_NE(env.find("ORDER=A B"), std::string::npos) << env;
+  EXPECT_NE(env.find("A_OK=1"), std::string::npos) << env;
+
+  // 2. The disk alone: slot A, multi-user, the site's host name, slot A good.
+  std::string boot = run_vm("boot", disk, dir.path(), {});
+  EXPECT_NE(boot.find("edgeforge: booting slot A"), std::string::npos) << boot;
+  EXPECT_NE(boot.find("EFTEST slot=A"), std::string::npos) << boot;
+  EXPECT_NE(boot.find("EFTEST target=active"), std::string::npos) << boot;
+  EXPECT_NE(boot.find("EFTEST root=squashfs,ro"), std::string::npos) << boot;
+  EXPECT_NE(boot.find("EFTEST hostname=store-e2e"), std::string::npos) << boot;
+  EXPECT_NE(boot.find("\"A\":{\"health\":\"good\",\"imageSha256\""), std::string::npos) << boot;
+  EXPECT_NE(boot.find("EFTEST done"), std::string::npos) << boot;
+}
+
+}  // namespace
+}  // namespace ef::test
