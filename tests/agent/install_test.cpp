@@ -17,6 +17,7 @@
 #include "iso/installer_iso.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::test {
@@ -207,6 +208,46 @@ TEST_F(InstallTest, DamagedImageOnTheMediumFailsAfterPartitioningWithAClearMessa
       << r.error().message();
   EXPECT_NE(r.error().message().find("does not match its sha256"), std::string::npos)
       << r.error().message();
+}
+
+TEST_F(InstallTest, CliAutoDoesNothingUnlessAskedAndErrorsAreOneLine) {
+  make_medium("hostname: a\n");
+  auto agent = [&](const std::string& args) {
+    return run_command(std::string(EF_AGENT_BIN) + " install --source " +
+                       (tmp / "medium").string() + " " + args + " 2>" + (tmp / "stderr").string());
+  };
+  auto nothing = agent("--auto");
+  EXPECT_EQ(nothing.status, 0);
+  EXPECT_NE(nothing.out.find("does not ask for an unattended install"), std::string::npos)
+      << nothing.out;
+  EXPECT_EQ(agent("").status, 1);
+  EXPECT_NE(read_file(tmp / "stderr")->find("--target is required"), std::string::npos);
+  fs::path disk = blank_disk();
+  ASSERT_EQ(
+      run_command("printf 'label: gpt\\nsize=10M\\n' | sfdisk --quiet " + disk.string()).status, 0);
+  EXPECT_EQ(agent("--target " + disk.string()).status, 1);
+  auto err = *read_file(tmp / "stderr");
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_TRUE(err.starts_with("edgeforge-agent: error: target " + disk.string() + " holds data"))
+      << err;
+}
+
+TEST_F(InstallTest, CliAutoInstallsWhatTheSiteFileAsks) {
+  if (!can_loop()) GTEST_SKIP() << "needs root and loop devices";
+  // then: none — this test must never reboot the machine it runs on.
+  make_medium("hostname: a\ninstall: {unattended: true, target: auto, wipe: true, then: none}\n");
+  fs::path disk = blank_disk();
+  ASSERT_EQ(
+      run_command("printf 'label: gpt\\nsize=10M\\n' | sfdisk --quiet " + disk.string()).status, 0);
+  auto r = run_command(std::string(EF_AGENT_BIN) + " install --auto --target " + disk.string() +
+                       " --source " + (tmp / "medium").string() + " 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find("edgeforge-agent install: wiping"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("edgeforge-agent install: done"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("rebooting"), std::string::npos) << r.out;
+  auto table =
+      nlohmann::json::parse(run_command("sfdisk --json " + disk.string()).out)["partitiontable"];
+  EXPECT_EQ(table["partitions"].size(), 4u);
 }
 
 TEST(InstallTargetTest, AutoPicksTheOnlyInternalDiskThatIsNotTheMedium) {
