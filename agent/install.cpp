@@ -148,6 +148,32 @@ Result<void> fill_esp(const fs::path& device, const fs::path& source,
   return Ok{};
 }
 
+// GRUB for BIOS firmware: boot code into the MBR's first 440 bytes (the
+// protective partition table stays), the core into the bios_grub partition.
+Result<void> write_bios_boot(const fs::path& target, const fs::path& source,
+                             const iso::InstallManifest& m) {
+  const auto* part = m.partition(iso::kBiosLabel);
+  if (m.bios_files.empty() || !part) return Ok{};
+  UniqueFd fd(::open(target.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return errno_error(Errc::io, "cannot open " + target.string(), errno);
+  for (const auto& f : m.bios_files) {
+    fs::path from = source / f.source;
+    EF_ASSIGN(std::string data, read_file(from));
+    if (data.size() != f.size || sha256_hex(data) != f.sha256)
+      return Error(
+          Errc::checksum,
+          from.string() +
+              ": does not match install.json (the medium is damaged; write the ISO again)");
+    bool mbr = f.path == "mbr";
+    if ((mbr && data.size() != 440) || (!mbr && data.size() > part->size))
+      return Error(Errc::invalid_argument, from.string() + ": does not fit its place on the disk");
+    EF_TRY(pwrite_all(fd.get(), data.data(), data.size(), mbr ? 0 : part->offset, target));
+  }
+  if (::fsync(fd.get()) != 0)
+    return errno_error(Errc::io, "cannot flush " + target.string(), errno);
+  return Ok{};
+}
+
 Result<void> write_site(const fs::path& persist, const fs::path& site_file, const site::Site& site,
                         const iso::InstallManifest& m,
                         const std::function<void(const std::string&)>& log) {
@@ -214,6 +240,10 @@ Result<void> write_partitions(const InstallOptions& o, const iso::InstallManifes
   log("ESP " + dev("edgeforge-esp").string() + ": FAT32 " + m.esp_label + " (" + m.esp_volume_id +
       "), GRUB, grub.cfg, grubenv, slot A's kernel and initrd");
   EF_TRY(fill_esp(dev("edgeforge-esp"), o.source, m));
+  if (!m.bios_files.empty()) {
+    log("BIOS boot code: GRUB in the MBR and the bios_grub partition");
+    EF_TRY(write_bios_boot(o.target, o.source, m));
+  }
   log("slot A " + dev("edgeforge-slot-a").string() + ": writing " + m.product + " " + m.version +
       " (" + mib(m.image_size) + ") and reading it back");
   EF_TRY(write_slot_image(o.source / iso::kMediumImagePath, dev("edgeforge-slot-a"), m));

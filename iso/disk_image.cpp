@@ -12,12 +12,15 @@
 #include "iso/kernel_files.hpp"
 #include "iso/slot_state.hpp"
 #include "util/atomic_file.hpp"
+#include "util/file_io.hpp"
 #include "util/sha256.hpp"
 #include "util/subprocess.hpp"
 #include "util/unique_fd.hpp"
 
 namespace ef::iso {
 namespace {
+
+constexpr uint64_t kSector = 512;
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
@@ -111,6 +114,10 @@ Result<DiskInfo> plan_disk(const DiskSpec& spec, uint64_t squashfs_size, const s
     at += size;
   }
   info.size = at + kMiB;  // room for the backup GPT
+  // GRUB's core for BIOS firmware lives in the gap before the ESP, so the
+  // other partitions keep their offsets; it is the fifth GPT entry.
+  info.partitions.push_back({kBiosLabel, kBiosFirstLba * kSector, kMiB - kBiosFirstLba * kSector,
+                             derive_guid(seed, kBiosLabel)});
   std::string vol = sha256_hex(seed + "/esp-volume-id");
   info.esp_uuid = fat_uuid(static_cast<uint32_t>(std::stoul(vol.substr(0, 8), nullptr, 16)));
   return info;
@@ -138,15 +145,29 @@ uint32_t esp_volume_id(const DiskInfo& info) {
 std::vector<PlannedPartition> planned_partitions(const DiskInfo& info) {
   std::vector<PlannedPartition> out;
   for (const auto& p : info.partitions)
-    out.push_back({p.name, p.offset, p.size, p.guid, p.name == kEspLabel ? kEspTypeGuid : kLinuxTypeGuid});
+    out.push_back({p.name, p.offset, p.size, p.guid,
+                   p.name == kEspLabel    ? kEspTypeGuid
+                   : p.name == kBiosLabel ? kBiosBootTypeGuid
+                                          : kLinuxTypeGuid});
   return out;
+}
+
+// GRUB's embedded config on the disk: find the ESP by volume id, run its grub.cfg.
+std::string embedded_config(const DiskInfo& info) {
+  return "search --no-floppy --fs-uuid --set=root " + info.esp_uuid +
+         "\nset prefix=($root)/grub\nconfigfile ($root)/grub/grub.cfg\n";
+}
+
+Result<BiosBootCode> bios_boot(const DiskInfo& info, const std::filesystem::path& work_dir) {
+  for (const auto& p : info.partitions)
+    if (p.name == kBiosLabel) return make_bios_boot(embedded_config(info), p.offset / kSector, p.size, work_dir);
+  return Error(Errc::internal, "no bios_grub partition in the disk plan");
 }
 
 Result<std::vector<FatFile>> esp_files(const DiskSpec& spec, const DiskInfo& info,
                                        const std::filesystem::path& work_dir) {
   EF_ASSIGN(auto files, slot_boot_files(spec.squashfs, "a", spec.epoch, spec.persistent_paths));
-  std::string embedded = "search --no-floppy --fs-uuid --set=root " + info.esp_uuid +
-                         "\nset prefix=($root)/grub\nconfigfile ($root)/grub/grub.cfg\n";
+  std::string embedded = embedded_config(info);
   EF_ASSIGN(std::string efi, make_grub_image(GrubTarget::efi_x64, embedded, work_dir));
   std::string cfg = replace_all(std::string(grub_ab_template()), "@EF_CMDLINE@", spec.cmdline);
   cfg = replace_all(cfg, "@EF_TIMEOUT@", std::to_string(spec.grub_timeout));
@@ -187,6 +208,9 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::pat
   EF_TRY(copy_into(disk.fd(), esp, info.partitions[0].offset));
   EF_TRY(copy_into(disk.fd(), spec.squashfs, info.partitions[1].offset));
   EF_TRY(copy_into(disk.fd(), persist, info.partitions[3].offset));
+  EF_ASSIGN(BiosBootCode bios, bios_boot(info, work_dir));
+  EF_TRY(pwrite_all(disk.fd(), bios.mbr_code.data(), bios.mbr_code.size(), 0, out));
+  EF_TRY(pwrite_all(disk.fd(), bios.core.data(), bios.core.size(), info.partitions[4].offset, out));
   EF_TRY(disk.commit());
   std::filesystem::remove(esp, ec);
   std::filesystem::remove(persist, ec);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "iso/fat_image.hpp"
+#include "iso/grub_image.hpp"
 #include "iso/install_manifest.hpp"
 #include "util/error.hpp"
 
@@ -52,7 +53,7 @@ struct Partition {
 struct DiskInfo {
   std::string disk_guid;
   uint64_t size = 0;
-  std::vector<Partition> partitions;  // ESP, slot A, slot B, persistent
+  std::vector<Partition> partitions;  // ESP, slot A, slot B, persistent, bios_grub
   std::string esp_uuid;               // FAT volume id "XXXX-XXXX"
 };
 
@@ -85,6 +86,10 @@ Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squash
 /// the ESP cannot hold two slots' boot files (raise spec.output.disk.espSize).
 Result<std::vector<FatFile>> esp_files(const DiskSpec& spec, const DiskInfo& info,
                                        const std::filesystem::path& work_dir);
+
+/// GRUB for BIOS firmware on a disk laid out as `info` (the same embedded
+/// config as BOOTX64.EFI): boot code for the MBR and the bios_grub core.
+Result<BiosBootCode> bios_boot(const DiskInfo& info, const std::filesystem::path& work_dir);
 
 /// The FAT volume id of `info.esp_uuid` as a number (mkfs.vfat -i, mformat -N).
 uint32_t esp_volume_id(const DiskInfo& info);

@@ -31,8 +31,13 @@ std::string render_install_manifest(const InstallManifest& m) {
   for (const auto& f : m.esp_files)
     files.push_back(
         {{"path", f.path}, {"source", f.source}, {"sha256", f.sha256}, {"size", f.size}});
+  json bios = json::array();
+  for (const auto& f : m.bios_files)
+    bios.push_back(
+        {{"path", f.path}, {"source", f.source}, {"sha256", f.sha256}, {"size", f.size}});
   json j = {
       {"formatVersion", kFormatVersion},
+      {"bios", bios},
       {"product", m.product},
       {"version", m.version},
       {"minVersion", m.min_version},
@@ -76,6 +81,9 @@ Result<InstallManifest> parse_install_manifest(const std::string& text, const st
       m.esp_files.push_back({f.at("path").get<std::string>(), f.at("source").get<std::string>(),
                              f.at("sha256").get<std::string>(), f.at("size").get<uint64_t>()});
     m.site_registries = j.at("siteRegistries").get<std::string>();
+    for (const auto& f : j.at("bios"))
+      m.bios_files.push_back({f.at("path").get<std::string>(), f.at("source").get<std::string>(),
+                              f.at("sha256").get<std::string>(), f.at("size").get<uint64_t>()});
     m.persistent_label = j.at("persistent").at("label").get<std::string>();
     m.persistent_uuid = j.at("persistent").at("uuid").get<std::string>();
     m.persistent_hash_seed = j.at("persistent").at("hashSeed").get<std::string>();
@@ -86,7 +94,7 @@ Result<InstallManifest> parse_install_manifest(const std::string& text, const st
        {"edgeforge-esp", "edgeforge-slot-a", "edgeforge-slot-b", "edgeforge-persist"})
     if (!m.partition(name)) return bad(std::string("no partition ") + name);
   for (const auto& p : m.partitions)
-    if (p.offset % kMiB != 0 || p.size % kMiB != 0 || p.size == 0)
+    if (p.name != kBiosLabel && (p.offset % kMiB != 0 || p.size % kMiB != 0 || p.size == 0))
       return bad("partition " + p.name + " is not 1 MiB aligned");
   if (m.esp_volume_id.size() != 9 || m.esp_volume_id[4] != '-') return bad("bad esp.volumeId");
   if (m.image_size > m.partition("edgeforge-slot-a")->size)
@@ -96,7 +104,8 @@ Result<InstallManifest> parse_install_manifest(const std::string& text, const st
 
 std::string sfdisk_script(const std::string& disk_guid,
                           const std::vector<PlannedPartition>& partitions) {
-  std::string script = "label: gpt\nlabel-id: " + disk_guid + "\nunit: sectors\nfirst-lba: 2048\n";
+  std::string script = "label: gpt\nlabel-id: " + disk_guid +
+                       "\nunit: sectors\nfirst-lba: " + std::to_string(kBiosFirstLba) + "\n";
   for (const auto& p : partitions)
     script += "start=" + std::to_string(p.offset / kSector) +
               ", size=" + std::to_string(p.size / kSector) + ", type=" + p.type +

@@ -24,6 +24,11 @@ inline constexpr const char* kMediumSitePath = "edgeforge/site/site.yaml";
 /// (systemd's gpt-auto generator must not claim them).
 inline constexpr const char* kEspTypeGuid = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
 inline constexpr const char* kLinuxTypeGuid = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
+/// GRUB's BIOS boot partition ("bios_grub"): holds the core image on GPT disks.
+inline constexpr const char* kBiosBootTypeGuid = "21686148-6449-6E6F-744E-656564454649";
+/// The bios_grub partition fills the gap between the GPT and the ESP.
+inline constexpr const char* kBiosLabel = "edgeforge-bios";
+inline constexpr uint64_t kBiosFirstLba = 34;
 
 struct PlannedPartition {
   std::string name;     // the GPT PARTLABEL, e.g. "edgeforge-slot-a"
@@ -50,6 +55,9 @@ struct InstallManifest {
   std::string esp_label = "EFBOOT";
   std::string esp_volume_id;  // "ABCD-1234", what GRUB's search --fs-uuid looks for
   std::vector<EspSourceFile> esp_files;
+  /// GRUB for BIOS firmware (path "mbr": boot code for sector 0's first 440
+  /// bytes; path "core": the bios_grub partition's content). Empty: UEFI only.
+  std::vector<EspSourceFile> bios_files;
   std::string persistent_label = "edgeforge-data";
   std::string persistent_uuid, persistent_hash_seed;
   /// Who reads registry settings of a site file: "k3s" or "containerd".

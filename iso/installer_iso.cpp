@@ -146,6 +146,12 @@ Result<InstallPlan> install_plan(const IsoSpec& spec, const std::string& digest,
   m.persistent_uuid = persistent_fs_uuid(digest);
   m.persistent_hash_seed = persistent_hash_seed(digest);
   std::vector<FatFile> extra;
+  EF_ASSIGN(BiosBootCode bios, bios_boot(info, work_dir));
+  for (auto [name, data] : {std::pair{"mbr", &bios.mbr_code}, {"core", &bios.core}}) {
+    std::string source = std::string("edgeforge/bios/") + name + ".img";
+    m.bios_files.push_back({name, source, sha256_hex(*data), data->size()});
+    extra.push_back({source, std::move(*data)});
+  }
   for (auto& f : files) {
     std::string source = f.content == kernel.vmlinuz  ? "boot/vmlinuz"
                          : f.content == kernel.initrd ? "boot/initrd.img"

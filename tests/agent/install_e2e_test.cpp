@@ -4,8 +4,8 @@
 // system, edgeforge-install.service runs `edgeforge-agent install --auto`,
 // the guest reboots (QEMU runs with -no-reboot, so it exits); the disk is
 // then booted alone and must come up from slot A to multi-user with the
-// site's host name. Outside oracles on the disk file: sfdisk --json and
-// grub-editenv.
+// site's host name, with UEFI and then with BIOS firmware. Outside oracles on the disk file: sfdisk
+// --json and grub-editenv.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -46,9 +46,11 @@ void write_agent_layer(const fs::path& root) {
 }
 
 std::string run_vm(const std::string& name, const fs::path& image, const fs::path& dir,
-                   const std::vector<std::string>& extra) {
+                   const std::vector<std::string>& extra,
+                   iso::Firmware firmware = iso::Firmware::uefi) {
   iso::VmSpec vm;
   vm.image = image;
+  vm.firmware = firmware;
   vm.work_dir = dir / name;
   vm.serial_log = dir / (name + ".log");
   auto argv = iso::qemu_command(vm);
@@ -109,7 +111,7 @@ TEST(InstallE2E, UnattendedUefiInstallOntoBlankDiskThenBootsSlotA) {
   auto listed = run_command("sfdisk --json " + disk.string());
   ASSERT_EQ(listed.status, 0) << listed.out;
   auto parts = nlohmann::json::parse(listed.out)["partitiontable"]["partitions"];
-  ASSERT_EQ(parts.size(), 4u) << listed.out;
+  ASSERT_EQ(parts.size(), 5u) << listed.out;
   EXPECT_EQ(parts[0]["name"], "edgeforge-esp");
   EXPECT_EQ(parts[1]["name"], "edgeforge-slot-a");
   EXPECT_EQ(parts[3]["name"], "edgeforge-persist");
@@ -131,6 +133,14 @@ TEST(InstallE2E, UnattendedUefiInstallOntoBlankDiskThenBootsSlotA) {
   EXPECT_NE(boot.find("EFTEST hostname=store-e2e"), std::string::npos) << boot;
   EXPECT_NE(boot.find("\"A\":{\"health\":\"good\",\"imageSha256\""), std::string::npos) << boot;
   EXPECT_NE(boot.find("EFTEST done"), std::string::npos) << boot;
+
+  // 3. The same disk with BIOS firmware (SeaBIOS): GRUB from the MBR and the
+  // bios_grub partition runs the same grub.cfg.
+  std::string bios = run_vm("boot-bios", disk, dir.path(), {}, iso::Firmware::bios);
+  EXPECT_NE(bios.find("edgeforge: booting slot A"), std::string::npos) << bios;
+  EXPECT_NE(bios.find("EFTEST slot=A"), std::string::npos) << bios;
+  EXPECT_NE(bios.find("EFTEST target=active"), std::string::npos) << bios;
+  EXPECT_NE(bios.find("EFTEST hostname=store-e2e"), std::string::npos) << bios;
 }
 
 }  // namespace

@@ -102,11 +102,11 @@ TEST_F(InstallTest, InstallsTheDocumentedLayoutOntoADiskImage) {
   auto table = nlohmann::json::parse(listed.out)["partitiontable"];
   auto manifest = agent::load_install_manifest(tmp / "medium");
   ASSERT_TRUE(manifest.ok());
-  ASSERT_EQ(table["partitions"].size(), 4u);
+  ASSERT_EQ(table["partitions"].size(), 5u);
   std::string id = table["id"];
   std::transform(id.begin(), id.end(), id.begin(), [](unsigned char c) { return std::tolower(c); });
   EXPECT_EQ(id, manifest->disk_guid);
-  for (size_t i = 0; i < 4; ++i) {
+  for (size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(table["partitions"][i]["name"], manifest->partitions[i].name);
     EXPECT_EQ(table["partitions"][i]["start"].get<uint64_t>() * 512,
               manifest->partitions[i].offset);
@@ -128,6 +128,18 @@ TEST_F(InstallTest, InstallsTheDocumentedLayoutOntoADiskImage) {
   for (const char* f : {"::/EFI/BOOT/BOOTX64.EFI", "::/grub/grub.cfg", "::/slot-a/vmlinuz",
                         "::/slot-a/initrd.img", "::/slot-a/edgeforge.cpio"})
     EXPECT_NE(dir.find(f), std::string::npos) << f << "\n" << dir;
+
+  // BIOS: GRUB's boot code in the MBR, its core in the bios_grub partition.
+  auto bytes = [&](uint64_t offset, uint64_t size) {
+    return run_command("dd if=" + disk.string() + " bs=512 skip=" + std::to_string(offset / 512) +
+                       " count=" + std::to_string((size + 511) / 512) + " status=none | head -c " +
+                       std::to_string(size) + " | sha256sum | cut -c1-64")
+        .out;
+  };
+  ASSERT_EQ(manifest->bios_files.size(), 2u);
+  EXPECT_EQ(bytes(0, 440), manifest->bios_files[0].sha256 + "\n");
+  EXPECT_EQ(bytes(manifest->partition("edgeforge-bios")->offset, manifest->bios_files[1].size),
+            manifest->bios_files[1].sha256 + "\n");
 
   // Slot A: the image's bytes.
   fs::path slot = extract(disk, 2, table);
@@ -175,7 +187,7 @@ TEST_F(InstallTest, RefusesADiskWithDataUnlessWipeAndLeavesItUntouched) {
   ASSERT_TRUE(wiped.ok()) << wiped.error().message() << "\n" << log;
   auto table =
       nlohmann::json::parse(run_command("sfdisk --json " + disk.string()).out)["partitiontable"];
-  EXPECT_EQ(table["partitions"].size(), 4u);
+  EXPECT_EQ(table["partitions"].size(), 5u);
 }
 
 TEST_F(InstallTest, RefusesTooSmallTargetAndDamagedMedium) {
@@ -247,7 +259,7 @@ TEST_F(InstallTest, CliAutoInstallsWhatTheSiteFileAsks) {
   EXPECT_EQ(r.out.find("rebooting"), std::string::npos) << r.out;
   auto table =
       nlohmann::json::parse(run_command("sfdisk --json " + disk.string()).out)["partitiontable"];
-  EXPECT_EQ(table["partitions"].size(), 4u);
+  EXPECT_EQ(table["partitions"].size(), 5u);
 }
 
 TEST(InstallTargetTest, AutoPicksTheOnlyInternalDiskThatIsNotTheMedium) {

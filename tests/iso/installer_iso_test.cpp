@@ -55,7 +55,8 @@ TEST_F(InstallerIsoTest, XorrisoSeesBiosAndUefiEntriesHybridTableAndFiles) {
   for (const char* f : {"'/boot/vmlinuz'", "'/boot/initrd.img'", "'/boot/edgeforge.cpio'", "'/boot/grub/grub.cfg'",
                         "'/edgeforge/rootfs.squashfs'", "'/edgeforge/site/site.yaml'", "'/edgeforge/install.json'",
                         "'/edgeforge/esp/EFI/BOOT/BOOTX64.EFI'", "'/edgeforge/esp/grub/grub.cfg'",
-                        "'/edgeforge/esp/grub/grubenv'", "'/edgeforge/esp/slot-a/edgeforge.cpio'"})
+                        "'/edgeforge/esp/grub/grubenv'", "'/edgeforge/esp/slot-a/edgeforge.cpio'",
+                        "'/edgeforge/bios/mbr.img'", "'/edgeforge/bios/core.img'"})
     EXPECT_NE(tree.out.find(f), std::string::npos) << f << "\n" << tree.out;
   // Joliet and Rock Ridge are both present (isoinfo-free check via xorriso).
   auto pvd = run_command("xorriso -indev " + iso + " -pvd_info 2>/dev/null");
