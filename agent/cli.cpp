@@ -7,6 +7,7 @@
 #include "agent/boot_control.hpp"
 #include "agent/device.hpp"
 #include "agent/operations.hpp"
+#include "agent/install_cli.hpp"
 #include "agent/slot_install.hpp"
 #include "agent/state.hpp"
 #include "util/atomic_file.hpp"
@@ -328,6 +329,7 @@ int run_agent(int argc, char** argv) {
   rollback_cmd->add_flag("--mark-bad", rb.mark_bad, "Also take the running slot out of service");
   rollback_cmd->add_flag("--no-reboot", rb.no_reboot, "Do not reboot now");
   add_device_options(rollback_cmd, rb.paths);
+  InstallCommand install_cmd = add_install_command(app);
 
   try {
     app.parse(argc, argv);
@@ -341,6 +343,7 @@ int run_agent(int argc, char** argv) {
     if (*boot_cmd) return run_boot(bt);
     if (*mark_good_cmd) return run_mark_good(mg);
     if (*rollback_cmd) return run_rollback(rb);
+    if (*install_cmd.command) return install_cmd.run();
     std::cerr << app.help() << "\nedgeforge-agent: error: a command is required\n";
     return 2;
   } catch (const std::exception& e) {

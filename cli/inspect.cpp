@@ -138,7 +138,9 @@ Result<void> inspect_disk(const std::string& disk, const std::string& path, std:
   out << "partitions (GPT):\n";
   for (size_t i = 0; i < parts.size(); ++i)
     out << "  " << i + 1 << "  " << parts[i].name << "  offset " << parts[i].offset << "  size "
-        << parts[i].size / iso::kMiB << " MiB  guid " << parts[i].guid << "\n";
+        << (parts[i].size % iso::kMiB == 0 ? std::to_string(parts[i].size / iso::kMiB) + " MiB"
+                                              : std::to_string(parts[i].size / 1024) + " KiB")
+        << "  guid " << parts[i].guid << "\n";
   if (esp == parts.end()) return Ok{};
   EF_ASSIGN(auto files, iso::list_fat_files(disk, *esp));
   out << "ESP files:\n";

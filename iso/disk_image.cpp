@@ -12,6 +12,7 @@
 #include "iso/kernel_files.hpp"
 #include "iso/slot_state.hpp"
 #include "util/atomic_file.hpp"
+#include "util/file_io.hpp"
 #include "util/sha256.hpp"
 #include "util/subprocess.hpp"
 #include "util/unique_fd.hpp"
@@ -20,10 +21,6 @@ namespace ef::iso {
 namespace {
 
 constexpr uint64_t kSector = 512;
-constexpr const char* kEspType = "C12A7328-F81F-11D2-BA4B-00A0C93EC93B";
-// Plain "Linux data" for slots and state: systemd's gpt-auto generator must
-// not claim them, the initramfs finds them by PARTLABEL.
-constexpr const char* kLinuxType = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
   for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
@@ -61,13 +58,7 @@ Result<void> run_tool(const std::vector<std::string>& argv, const std::string& p
 
 Result<void> write_gpt(const std::filesystem::path& disk, const DiskInfo& info,
                        const std::filesystem::path& work_dir) {
-  std::string script =
-      "label: gpt\nlabel-id: " + info.disk_guid + "\nunit: sectors\nfirst-lba: 2048\n";
-  for (const auto& p : info.partitions)
-    script += "start=" + std::to_string(p.offset / kSector) +
-              ", size=" + std::to_string(p.size / kSector) +
-              ", type=" + (p.name == kEspLabel ? kEspType : kLinuxType) + ", uuid=" + p.guid +
-              ", name=\"" + p.name + "\"\n";
+  std::string script = sfdisk_script(info.disk_guid, planned_partitions(info));
   std::filesystem::path file = work_dir / "gpt.sfdisk";
   EF_TRY(write_file_atomic(file, script));
   ProcessOptions opts;
@@ -80,13 +71,13 @@ Result<void> make_persistent(const std::filesystem::path& out, uint64_t size,
                              const std::string& seed, int64_t epoch) {
   std::error_code ec;
   std::filesystem::remove(out, ec);
-  std::string uuid = derive_guid(seed, "persistent-fs");
+  std::string uuid = persistent_fs_uuid(seed);
   ProcessOptions opts;
   opts.env = {{"E2FSPROGS_FAKE_TIME", std::to_string(epoch)}};
   // Empty: the initramfs creates its overlay and state directories on first
   // boot, so nothing on the build host's file ownership leaks in.
   return run_tool({"mke2fs", "-q", "-F", "-t", "ext4", "-L", "edgeforge-data", "-U", uuid, "-E",
-                   "hash_seed=" + derive_guid(seed, "persistent-hash"), "-I", "256", out.string(),
+                   "hash_seed=" + persistent_hash_seed(seed), "-I", "256", out.string(),
                    std::to_string(size / 1024) + "k"},
                   "e2fsprogs", opts);
 }
@@ -123,6 +114,10 @@ Result<DiskInfo> plan_disk(const DiskSpec& spec, uint64_t squashfs_size, const s
     at += size;
   }
   info.size = at + kMiB;  // room for the backup GPT
+  // GRUB's core for BIOS firmware lives in the gap before the ESP, so the
+  // other partitions keep their offsets; it is the fifth GPT entry.
+  info.partitions.push_back({kBiosLabel, kBiosFirstLba * kSector, kMiB - kBiosFirstLba * kSector,
+                             derive_guid(seed, kBiosLabel)});
   std::string vol = sha256_hex(seed + "/esp-volume-id");
   info.esp_uuid = fat_uuid(static_cast<uint32_t>(std::stoul(vol.substr(0, 8), nullptr, 16)));
   return info;
@@ -142,20 +137,40 @@ Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squash
                               {dir + "edgeforge.cpio", std::move(cpio)}};
 }
 
-Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::path& out,
-                                const std::filesystem::path& work_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(work_dir, ec);
-  EF_ASSIGN(std::string seed, sha256_file(spec.squashfs));
-  uint64_t image_size = std::filesystem::file_size(spec.squashfs, ec);
-  if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
-  EF_ASSIGN(DiskInfo info, plan_disk(spec, image_size, seed));
-  uint32_t volume_id = static_cast<uint32_t>(
-      std::stoul(info.esp_uuid.substr(0, 4) + info.esp_uuid.substr(5), nullptr, 16));
+std::string persistent_fs_uuid(const std::string& seed) { return derive_guid(seed, "persistent-fs"); }
+std::string persistent_hash_seed(const std::string& seed) { return derive_guid(seed, "persistent-hash"); }
 
+uint32_t esp_volume_id(const DiskInfo& info) {
+  return static_cast<uint32_t>(
+      std::stoul(info.esp_uuid.substr(0, 4) + info.esp_uuid.substr(5), nullptr, 16));
+}
+
+std::vector<PlannedPartition> planned_partitions(const DiskInfo& info) {
+  std::vector<PlannedPartition> out;
+  for (const auto& p : info.partitions)
+    out.push_back({p.name, p.offset, p.size, p.guid,
+                   p.name == kEspLabel    ? kEspTypeGuid
+                   : p.name == kBiosLabel ? kBiosBootTypeGuid
+                                          : kLinuxTypeGuid});
+  return out;
+}
+
+// GRUB's embedded config on the disk: find the ESP by volume id, run its grub.cfg.
+std::string embedded_config(const DiskInfo& info) {
+  return "search --no-floppy --fs-uuid --set=root " + info.esp_uuid +
+         "\nset prefix=($root)/grub\nconfigfile ($root)/grub/grub.cfg\n";
+}
+
+Result<BiosBootCode> bios_boot(const DiskInfo& info, const std::filesystem::path& work_dir) {
+  for (const auto& p : info.partitions)
+    if (p.name == kBiosLabel) return make_bios_boot(embedded_config(info), p.offset / kSector, p.size, work_dir);
+  return Error(Errc::internal, "no bios_grub partition in the disk plan");
+}
+
+Result<std::vector<FatFile>> esp_files(const DiskSpec& spec, const DiskInfo& info,
+                                       const std::filesystem::path& work_dir) {
   EF_ASSIGN(auto files, slot_boot_files(spec.squashfs, "a", spec.epoch, spec.persistent_paths));
-  std::string embedded = "search --no-floppy --fs-uuid --set=root " + info.esp_uuid +
-                         "\nset prefix=($root)/grub\nconfigfile ($root)/grub/grub.cfg\n";
+  std::string embedded = embedded_config(info);
   EF_ASSIGN(std::string efi, make_grub_image(GrubTarget::efi_x64, embedded, work_dir));
   std::string cfg = replace_all(std::string(grub_ab_template()), "@EF_CMDLINE@", spec.cmdline);
   cfg = replace_all(cfg, "@EF_TIMEOUT@", std::to_string(spec.grub_timeout));
@@ -170,7 +185,20 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::pat
   files.push_back({"/EFI/BOOT/BOOTX64.EFI", std::move(efi)});
   files.push_back({"/grub/grub.cfg", std::move(cfg)});
   files.push_back({"/grub/grubenv", std::move(grubenv)});
+  return files;
+}
 
+Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::path& out,
+                                const std::filesystem::path& work_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(work_dir, ec);
+  EF_ASSIGN(std::string seed, sha256_file(spec.squashfs));
+  uint64_t image_size = std::filesystem::file_size(spec.squashfs, ec);
+  if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
+  EF_ASSIGN(DiskInfo info, plan_disk(spec, image_size, seed));
+  uint32_t volume_id = esp_volume_id(info);
+
+  EF_ASSIGN(auto files, esp_files(spec, info, work_dir));
   std::filesystem::path esp = work_dir / "esp.img", persist = work_dir / "persistent.img";
   EF_TRY(make_fat_image({spec.layout.esp_size, "EFBOOT", volume_id, spec.epoch, files}, esp,
                         work_dir));
@@ -183,6 +211,9 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::pat
   EF_TRY(copy_into(disk.fd(), esp, info.partitions[0].offset));
   EF_TRY(copy_into(disk.fd(), spec.squashfs, info.partitions[1].offset));
   EF_TRY(copy_into(disk.fd(), persist, info.partitions[3].offset));
+  EF_ASSIGN(BiosBootCode bios, bios_boot(info, work_dir));
+  EF_TRY(pwrite_all(disk.fd(), bios.mbr_code.data(), bios.mbr_code.size(), 0, out));
+  EF_TRY(pwrite_all(disk.fd(), bios.core.data(), bios.core.size(), info.partitions[4].offset, out));
   EF_TRY(disk.commit());
   std::filesystem::remove(esp, ec);
   std::filesystem::remove(persist, ec);

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "iso/fat_image.hpp"
+#include "iso/grub_image.hpp"
+#include "iso/install_manifest.hpp"
 #include "util/error.hpp"
 
 namespace ef::iso {
@@ -53,7 +55,7 @@ struct Partition {
 struct DiskInfo {
   std::string disk_guid;
   uint64_t size = 0;
-  std::vector<Partition> partitions;  // ESP, slot A, slot B, persistent
+  std::vector<Partition> partitions;  // ESP, slot A, slot B, persistent, bios_grub
   std::string esp_uuid;               // FAT volume id "XXXX-XXXX"
 };
 
@@ -78,5 +80,28 @@ std::string derive_guid(const std::string& seed, const std::string& name);
 Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squashfs,
                                              const std::string& slot, int64_t epoch,
                                              const std::vector<std::string>& persistent_paths);
+
+/// The ESP's files for `spec` laid out as `info`: GRUB for UEFI (its
+/// embedded config finds this ESP by FAT volume id), /grub/grub.cfg, the
+/// initial /grub/grubenv (slot A good) and slot A's kernel, initrd and
+/// edgeforge.cpio. The raw image and the installer ISO both use it. Errors:
+/// the ESP cannot hold two slots' boot files (raise spec.output.disk.espSize).
+Result<std::vector<FatFile>> esp_files(const DiskSpec& spec, const DiskInfo& info,
+                                       const std::filesystem::path& work_dir);
+
+/// GRUB for BIOS firmware on a disk laid out as `info` (the same embedded
+/// config as BOOTX64.EFI): boot code for the MBR and the bios_grub core.
+Result<BiosBootCode> bios_boot(const DiskInfo& info, const std::filesystem::path& work_dir);
+
+/// The FAT volume id of `info.esp_uuid` as a number (mkfs.vfat -i, mformat -N).
+uint32_t esp_volume_id(const DiskInfo& info);
+
+/// `info`'s partitions with their GPT type GUIDs (the ESP type for the ESP).
+std::vector<PlannedPartition> planned_partitions(const DiskInfo& info);
+
+/// The persistent ext4's UUID and directory hash seed for an image whose
+/// sha256 is `seed`.
+std::string persistent_fs_uuid(const std::string& seed);
+std::string persistent_hash_seed(const std::string& seed);
 
 }  // namespace ef::iso

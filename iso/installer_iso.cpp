@@ -17,6 +17,7 @@
 #include "iso/fat_image.hpp"
 #include "iso/grub_image.hpp"
 #include "iso/initramfs.hpp"
+#include "iso/install_manifest.hpp"
 #include "iso/kernel_files.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
@@ -85,20 +86,80 @@ std::string pvd_time(int64_t epoch) {
 
 Result<void> write_burn_source(burn_source* src, const std::filesystem::path& out) {
   EF_ASSIGN(auto file, AtomicFile::create(out));
-  std::string buf(64 * 2048, '\0');
+  // libisofs's read_xt returns a whole request or nothing: a request that
+  // crosses the end of the image reports EOF and drops its bytes. Ask for one
+  // 2048-byte block at a time (the image is a multiple of it) and batch the
+  // writes.
+  constexpr size_t kBlock = 2048, kBatch = 64;
+  std::string buf(kBlock * kBatch, '\0');
   off_t written = 0;
-  for (;;) {
-    int n = src->read_xt(src, reinterpret_cast<unsigned char*>(buf.data()), static_cast<int>(buf.size()));
-    if (n < 0) return Error(Errc::image, "ISO: libisofs failed while writing " + out.string());
-    if (n == 0) break;
-    EF_TRY(file.write(std::string_view(buf.data(), static_cast<size_t>(n))));
-    written += n;
+  for (bool end = false; !end;) {
+    size_t filled = 0;
+    while (filled < buf.size()) {
+      int n = src->read_xt(src, reinterpret_cast<unsigned char*>(buf.data() + filled), static_cast<int>(kBlock));
+      if (n < 0) return Error(Errc::image, "ISO: libisofs failed while writing " + out.string());
+      if (n == 0) {
+        end = true;
+        break;
+      }
+      filled += static_cast<size_t>(n);
+    }
+    EF_TRY(file.write(std::string_view(buf.data(), filled)));
+    written += static_cast<off_t>(filled);
   }
   // The stream may end before the announced size (libburn pads the rest,
   // which holds the backup GPT's place): pad the same way.
   off_t size = src->get_size(src);
   if (size > written) EF_TRY(file.write(std::string(static_cast<size_t>(size - written), '\0')));
   return file.commit();
+}
+
+// The install plan and the ESP files only the installer needs (the kernel
+// and initrd are taken from /boot/ on the medium).
+using InstallPlan = std::pair<InstallManifest, std::vector<FatFile>>;
+
+Result<InstallPlan> install_plan(const IsoSpec& spec, const std::string& digest,
+                                     const KernelFiles& kernel, const std::filesystem::path& work_dir) {
+  DiskSpec disk;
+  disk.squashfs = spec.squashfs;
+  disk.layout = spec.layout;
+  disk.epoch = spec.epoch;
+  disk.persistent_paths = spec.persistent_paths;
+  disk.cmdline = spec.cmdline;
+  disk.grub_timeout = spec.grub_timeout;
+  std::error_code ec;
+  uint64_t size = std::filesystem::file_size(spec.squashfs, ec);
+  if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
+  EF_ASSIGN(DiskInfo info, plan_disk(disk, size, digest));
+  EF_ASSIGN(auto files, esp_files(disk, info, work_dir));
+  InstallManifest m;
+  m.product = spec.product;
+  m.version = spec.version;
+  m.min_version = spec.min_version;
+  m.image_sha256 = digest;
+  m.image_size = size;
+  m.disk_guid = info.disk_guid;
+  m.disk_size = info.size;
+  m.partitions = planned_partitions(info);
+  m.esp_volume_id = info.esp_uuid;
+  m.site_registries = spec.site_registries;
+  m.persistent_uuid = persistent_fs_uuid(digest);
+  m.persistent_hash_seed = persistent_hash_seed(digest);
+  std::vector<FatFile> extra;
+  EF_ASSIGN(BiosBootCode bios, bios_boot(info, work_dir));
+  for (auto [name, data] : {std::pair{"mbr", &bios.mbr_code}, {"core", &bios.core}}) {
+    std::string source = std::string("edgeforge/bios/") + name + ".img";
+    m.bios_files.push_back({name, source, sha256_hex(*data), data->size()});
+    extra.push_back({source, std::move(*data)});
+  }
+  for (auto& f : files) {
+    std::string source = f.content == kernel.vmlinuz  ? "boot/vmlinuz"
+                         : f.content == kernel.initrd ? "boot/initrd.img"
+                                                      : "edgeforge/esp" + f.path;
+    m.esp_files.push_back({f.path, source, sha256_hex(f.content), f.content.size()});
+    if (source.starts_with("edgeforge/esp/")) extra.push_back({source, std::move(f.content)});
+  }
+  return InstallPlan{std::move(m), std::move(extra)};
 }
 
 }  // namespace
@@ -159,12 +220,27 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   EF_TRY(add_memory_file(grub, "efi.img", esp_bytes));
   rc = iso_tree_add_new_node(image.get(), ef, "rootfs.squashfs", spec.squashfs.c_str(), nullptr);
   if (rc < 0) return iso_error(spec.squashfs.string(), rc);
-  if (!spec.site_files.empty()) {
+  if (!spec.site.empty()) {
     EF_ASSIGN(IsoDir* site, add_dir(image.get(), ef, "site"));
-    for (const auto& f : spec.site_files) {
-      rc = iso_tree_add_new_node(image.get(), site, f.filename().c_str(), f.c_str(), nullptr);
-      if (rc < 0) return iso_error(f.string(), rc);
+    rc = iso_tree_add_new_node(image.get(), site, "site.yaml", spec.site.c_str(), nullptr);
+    if (rc < 0) return iso_error(spec.site.string(), rc);
+  }
+  EF_ASSIGN(InstallPlan plan, install_plan(spec, digest, kernel, work_dir));
+  EF_TRY(add_memory_file(ef, "install.json", render_install_manifest(plan.first)));
+  for (const auto& f : plan.second) {
+    IsoDir* dir = ef;
+    std::string rel = f.path.substr(std::string("edgeforge/").size());
+    for (size_t p = rel.find('/'); p != std::string::npos; p = rel.find('/')) {
+      std::string name = rel.substr(0, p);
+      IsoNode* node = nullptr;
+      if (iso_image_dir_get_node(image.get(), dir, name.c_str(), &node, 0) == 1 && iso_node_get_type(node) == LIBISO_DIR) {
+        dir = reinterpret_cast<IsoDir*>(node);
+      } else {
+        EF_ASSIGN(dir, add_dir(image.get(), dir, name.c_str()));
+      }
+      rel = rel.substr(p + 1);
     }
+    EF_TRY(add_memory_file(dir, rel, f.content));
   }
 
   // El Torito: BIOS no-emulation entry (GRUB patches its own boot info) and

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "iso/disk_image.hpp"
+#include "iso/initramfs.hpp"
 #include "util/error.hpp"
 
 namespace ef::iso {
@@ -18,8 +20,17 @@ struct IsoSpec {
   int64_t epoch = 0;               // every timestamp in the ISO
   std::string cmdline = "console=tty0 console=ttyS0,115200";
   int timeout = 5;  // seconds the menu waits before "install"
-  /// Site configuration files carried under /edgeforge/site/ (host paths).
-  std::vector<std::filesystem::path> site_files;
+  /// A site file carried as /edgeforge/site/site.yaml (empty: none): the
+  /// installer renders it onto the persistent partition and its `install:`
+  /// section asks for an unattended install.
+  std::filesystem::path site;
+  /// What the installer writes (/edgeforge/install.json): the layout of the
+  /// raw disk image, slot A's boot files, the agent's initial state.
+  DiskLayout layout;
+  std::vector<std::string> persistent_paths = default_persistent_paths();
+  std::string product = "edgeforge", version = "0.0.0", min_version = "0.0.0";
+  int grub_timeout = 2;  // the installed disk's slot menu
+  std::string site_registries = "containerd";  // "k3s" when the image runs k3s
 };
 
 struct IsoInfo {
@@ -31,7 +42,10 @@ struct IsoInfo {
 std::string iso_volume_id(const std::string& digest);
 
 /// Writes the installer ISO to `out` (atomically); `work_dir` holds the GRUB
-/// and ESP images. Same inputs, same bytes.
+/// and ESP images. Same inputs, same bytes. Besides the live system it
+/// carries what `edgeforge-agent install` needs: /edgeforge/install.json and
+/// the installed ESP's files under /edgeforge/esp/ (the kernel and initrd
+/// are shared with /boot/). Errors: the image does not fit `layout`.
 Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::path& out,
                                     const std::filesystem::path& work_dir);
 

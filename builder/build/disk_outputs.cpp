@@ -2,11 +2,20 @@
 
 #include <algorithm>
 
+#include "builder/site/site.hpp"
 #include "iso/disk_image.hpp"
 #include "iso/initramfs.hpp"
 #include "iso/installer_iso.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::build {
+namespace {
+
+iso::DiskLayout disk_layout(const profile::Profile& p) {
+  return {p.output.esp_mib * iso::kMiB, p.output.slot_mib * iso::kMiB, p.output.persistent_mib * iso::kMiB};
+}
+
+}  // namespace
 
 std::vector<std::string> persistent_paths_of(const profile::Profile& p) {
   std::vector<std::string> paths = iso::default_persistent_paths();
@@ -29,19 +38,36 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
     iso_out.replace_extension(".iso");
     std::filesystem::path work = image.parent_path() / ("." + image.stem().string() + ".iso-work");
     stage("writing installer ISO");
-    auto info = iso::build_installer_iso({image, epoch, iso::kDefaultCmdline, 5, {}}, iso_out, work);
+    if (!p.output.installer_site.empty()) {
+      // A broken site file must fail here, not on the device during the install.
+      EF_ASSIGN(auto text, read_file(p.output.installer_site));
+      auto parsed = site::parse_site(text, p.output.installer_site.string());
+      if (!parsed) return std::move(parsed).error().with_context(p.file.string() + ": spec.output.installerSite");
+    }
+    iso::IsoSpec spec;
+    spec.squashfs = image;
+    spec.epoch = epoch;
+    spec.site = p.output.installer_site;
+    spec.layout = disk_layout(p);
+    spec.persistent_paths = persistent_paths_of(p);
+    spec.product = p.name;
+    spec.version = p.version;
+    spec.min_version = p.bundle.min_version;
+    // The same choice the build-time site layer makes (builder/cluster).
+    spec.site_registries = p.kubernetes && p.kubernetes->distribution == "k3s" ? "k3s" : "containerd";
+    auto info = iso::build_installer_iso(spec, iso_out, work);
     std::error_code ec;
     std::filesystem::remove_all(work, ec);
     if (!info) return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: iso");
     out.files.push_back(iso_out);
     out.iso_record = {{"file", iso_out.filename().string()}, {"volumeId", info->volume_id}, {"size", info->size}};
+    if (!spec.site.empty()) out.iso_record["installerSite"] = spec.site.filename().string();
   }
   if (!wants("raw") && !wants("qcow2")) return out;
 
   iso::DiskSpec spec;
   spec.squashfs = image;
-  spec.layout = {p.output.esp_mib * iso::kMiB, p.output.slot_mib * iso::kMiB,
-                 p.output.persistent_mib * iso::kMiB};
+  spec.layout = disk_layout(p);
   spec.epoch = epoch;
   spec.persistent_paths = persistent_paths_of(p);
 

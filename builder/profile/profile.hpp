@@ -102,6 +102,10 @@ struct Output {
   /// Extra paths kept on the persistent partition (spec.output.persistentPaths),
   /// added to the built-in list (docs/disk-layout.md).
   std::vector<std::string> persistent_paths;
+  /// spec.output.installerSite: a site.yaml the installer ISO carries (not
+  /// baked into the image); rendered at install time, its `install:`
+  /// section can ask for an unattended install. Empty: none.
+  std::filesystem::path installer_site;
 };
 
 /// spec.bundle: what signed bundles of this image say about it.

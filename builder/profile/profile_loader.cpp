@@ -158,6 +158,7 @@ void merge(PartialProfile& acc, PartialProfile&& next) {
   if (next.persistent_mib) acc.persistent_mib = next.persistent_mib;
   for (auto& p : next.persistent_paths) acc.persistent_paths.push_back(std::move(p));
   merge_agent(acc.agent, std::move(next.agent));
+  if (next.installer_site) acc.installer_site = std::move(next.installer_site);
 }
 
 Error missing(const SourceLoc& loc, const std::string& what) {
@@ -197,6 +198,7 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
   if (merged.persistent_mib) profile.output.persistent_mib = *merged.persistent_mib;
   profile.output.persistent_paths = merged.persistent_paths;
   profile.agent = finish_agent(std::move(merged.agent));
+  if (merged.installer_site) profile.output.installer_site = *merged.installer_site;
   if (merged.level) {
     auto why = detail::check_level(profile.output.compression, merged.level->value);
     if (!why.empty()) {

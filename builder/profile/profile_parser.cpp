@@ -44,8 +44,17 @@ Result<void> parse_metadata(const SchemaNode& node, PartialProfile& out) {
   return Ok{};
 }
 
-Result<void> parse_output(const SchemaNode& node, PartialProfile& out) {
-  EF_TRY(node.expect_map({"compression", "level", "blockSize", "formats", "disk", "persistentPaths"}));
+Result<void> parse_output(const SchemaNode& node, const fs::path& dir, PartialProfile& out) {
+  EF_TRY(node.expect_map(
+      {"compression", "level", "blockSize", "formats", "disk", "persistentPaths", "installerSite"}));
+  if (auto n = node.get("installerSite")) {
+    EF_ASSIGN(auto text, n->as_string());
+    fs::path site = resolve_path(dir, text);
+    std::error_code ec;
+    if (!fs::is_regular_file(site, ec))
+      return n->error("site file not found: " + site.string(), Errc::not_found);
+    out.installer_site = site;
+  }
   if (auto n = node.get("formats")) {
     EF_ASSIGN(auto formats, n->as_strings());
     for (const auto& f : formats)
@@ -140,7 +149,7 @@ Result<void> parse_spec(const SchemaNode& node, const fs::path& dir, PartialProf
       out.layers.push_back(std::move(layer));
     }
   }
-  if (auto n = node.get("output")) EF_TRY(parse_output(*n, out));
+  if (auto n = node.get("output")) EF_TRY(parse_output(*n, dir, out));
   if (auto n = node.get("bundle")) EF_TRY(parse_bundle(*n, out));
   EF_TRY(parse_cluster_keys(node, dir, out));
   if (auto n = node.get("agent")) EF_TRY(parse_agent(*n, dir, out.agent));

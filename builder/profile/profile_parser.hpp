@@ -62,6 +62,7 @@ struct PartialProfile {
   std::optional<uint64_t> esp_mib, slot_mib, persistent_mib;
   std::vector<std::string> persistent_paths;  // appended across extends
   PartialAgent agent;
+  std::optional<std::filesystem::path> installer_site;
 };
 
 class SchemaNode;

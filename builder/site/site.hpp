@@ -51,6 +51,15 @@ struct RegistryAuth {
   bool insecure_skip_verify = false;
 };
 
+/// The `install:` section: what `edgeforge-agent install --auto` does when
+/// the installer ISO boots (ignored when a site file is baked into an image).
+struct InstallSettings {
+  bool unattended = false;  // false: --auto does nothing
+  std::string target;       // a device path (/dev/...) or "auto"
+  bool wipe = false;        // true: a target holding partitions or data is wiped
+  std::string then = "reboot";  // reboot | poweroff | none
+};
+
 struct Site {
   std::string hostname;
   std::vector<User> users;
@@ -63,6 +72,7 @@ struct Site {
   std::string registration_endpoint;
   std::string registration_token;  // secret
   std::map<std::string, std::string> tags;
+  std::optional<InstallSettings> install;
 };
 
 /// Parses site.yaml text; errors say "label:line:col: key: what is wrong".

@@ -151,10 +151,34 @@ Result<void> parse_registries(const Reader& r, const YAML::Node& n, Site& s) {
   return Ok{};
 }
 
+Result<InstallSettings> parse_install(const Reader& r, const YAML::Node& n) {
+  EF_TRY(r.keys(n, "install", {"unattended", "target", "wipe", "then"}));
+  InstallSettings s;
+  if (n["unattended"]) {
+    EF_ASSIGN(s.unattended, r.boolean(n["unattended"], "install.unattended"));
+  }
+  if (n["target"]) {
+    EF_ASSIGN(s.target, r.str(n["target"], "install.target"));
+    if (s.target != "auto" && !s.target.starts_with("/dev/"))
+      return r.error(n["target"], "install.target", "expected a device path (/dev/...) or auto");
+  }
+  if (n["wipe"]) {
+    EF_ASSIGN(s.wipe, r.boolean(n["wipe"], "install.wipe"));
+  }
+  if (n["then"]) {
+    EF_ASSIGN(s.then, r.str(n["then"], "install.then"));
+    if (s.then != "reboot" && s.then != "poweroff" && s.then != "none")
+      return r.error(n["then"], "install.then", "expected reboot, poweroff or none");
+  }
+  if (s.unattended && s.target.empty())
+    return r.error(n, "install.target", "an unattended install needs a target (a device or auto)");
+  return s;
+}
+
 Result<Site> parse_root(const Reader& r, const YAML::Node& root) {
   EF_TRY(r.keys(root, "",
                 {"apiVersion", "kind", "hostname", "users", "network", "ntp", "caCertificates",
-                 "proxy", "registries", "registration", "tags"}));
+                 "proxy", "registries", "registration", "tags", "install"}));
   if (root["apiVersion"] && root["apiVersion"].Scalar() != "edgeforge.dev/v1alpha1")
     return r.error(root["apiVersion"], "apiVersion", "expected edgeforge.dev/v1alpha1");
   if (root["kind"] && root["kind"].Scalar() != "Site")
@@ -222,6 +246,9 @@ Result<Site> parse_root(const Reader& r, const YAML::Node& root) {
       EF_ASSIGN(auto v, r.str(kv.second, "tags." + kv.first.Scalar()));
       s.tags[kv.first.Scalar()] = v;
     }
+  }
+  if (auto n = root["install"]) {
+    EF_ASSIGN(s.install, parse_install(r, n));
   }
   return s;
 }

@@ -75,13 +75,15 @@ class Vm {
     auto t = read_file(log_);
     return t ? *t : "";
   }
-  /// Waits for `marker` in the console log; false when the VM stopped or
-  /// `seconds` passed first.
+  /// Waits for `marker` in the console log; false when the VM stopped, the
+  /// probe reported that it has no bundles, or `seconds` passed first.
   bool wait_for(const std::string& marker, int seconds, size_t from = 0) {
     auto deadline = Clock::now() + std::chrono::seconds(seconds);
     while (Clock::now() < deadline) {
       std::string l = log();
       if (l.find(marker, from) != std::string::npos) return true;
+      // A guest that cannot reach its bundles will not get anywhere.
+      if (l.find("EFTEST no bundle drive", from) != std::string::npos) return false;
       if (!running()) return log().find(marker, from) != std::string::npos;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

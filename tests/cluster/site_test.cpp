@@ -182,5 +182,39 @@ TEST(RenderSiteCommandTest, WritesFilesUnderRootWithoutPrintingSecrets) {
             "600\n");
 }
 
+TEST(SiteInstallSectionTest, ParsesUnattendedInstallAndRejectsBadValues) {
+  auto s = site::parse_site("hostname: a\ninstall: {unattended: true, target: /dev/vda, wipe: true, then: poweroff}\n",
+                            "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.error().message();
+  ASSERT_TRUE(s->install.has_value());
+  EXPECT_TRUE(s->install->unattended);
+  EXPECT_EQ(s->install->target, "/dev/vda");
+  EXPECT_TRUE(s->install->wipe);
+  EXPECT_EQ(s->install->then, "poweroff");
+  auto defaults = site::parse_site("install: {unattended: true, target: auto}\n", "s.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message();
+  EXPECT_FALSE(defaults->install->wipe);
+  EXPECT_EQ(defaults->install->then, "reboot");
+  EXPECT_FALSE(site::parse_site("hostname: a\n", "s.yaml")->install.has_value());
+  for (auto [text, want] : std::vector<std::pair<std::string, std::string>>{
+           {"install: {unattended: true}\n", "s.yaml:1:10: install.target: an unattended install needs a target"},
+           {"install: {target: sda}\n", "install.target: expected a device path (/dev/...) or auto"},
+           {"install: {target: auto, then: halt}\n", "install.then: expected reboot, poweroff or none"},
+           {"install: {target: auto, wipe: yes}\n", "install.wipe: expected true or false"},
+           {"install: {targte: auto}\n", "install.targte: unknown key"}}) {
+    auto r = site::parse_site(text, "s.yaml");
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_NE(r.error().message().find(want), std::string::npos) << r.error().message();
+  }
+}
+
+TEST(SiteInstallSectionTest, InstallSectionRendersNoFiles) {
+  auto with = site::parse_site("hostname: a\ninstall: {unattended: true, target: auto}\n", "s.yaml");
+  auto without = site::parse_site("hostname: a\n", "s.yaml");
+  ASSERT_TRUE(with.ok() && without.ok());
+  EXPECT_EQ(site::render_site(*with, site::RegistryTarget::none).size(),
+            site::render_site(*without, site::RegistryTarget::none).size());
+}
+
 }  // namespace
 }  // namespace ef::test

@@ -59,15 +59,21 @@ TEST_F(DiskImageTest, GptFilesystemsAndGrubenvPassOutsideCheckers) {
   std::string id = pt["id"];
   for (auto& c : id) c = static_cast<char>(std::tolower(c));
   EXPECT_EQ(id, info->disk_guid);
-  ASSERT_EQ(pt["partitions"].size(), 4u);
+  ASSERT_EQ(pt["partitions"].size(), 5u);
   const char* names[] = {"edgeforge-esp", "edgeforge-slot-a", "edgeforge-slot-b",
-                         "edgeforge-persist"};
-  for (size_t i = 0; i < 4; ++i) {
+                         "edgeforge-persist", "edgeforge-bios"};
+  for (size_t i = 0; i < 5; ++i) {
     EXPECT_EQ(pt["partitions"][i]["name"], names[i]);
     EXPECT_EQ(pt["partitions"][i]["start"].get<uint64_t>() * 512, info->partitions[i].offset);
     EXPECT_EQ(pt["partitions"][i]["size"].get<uint64_t>() * 512, info->partitions[i].size);
   }
   EXPECT_EQ(pt["partitions"][0]["type"], "C12A7328-F81F-11D2-BA4B-00A0C93EC93B");
+  // GRUB for BIOS: the bios_grub partition in the gap before the ESP, boot
+  // code in the MBR (the protective partition table intact, say sfdisk and file).
+  EXPECT_EQ(pt["partitions"][4]["type"], "21686148-6449-6E6F-744E-656564454649");
+  EXPECT_EQ(pt["partitions"][4]["start"], 34);
+  auto mbr = run_command("file -b " + (tmp / "disk.raw").string()).out;
+  EXPECT_NE(mbr.find("DOS/MBR boot sector"), std::string::npos) << mbr;
 
   auto esp = extract(info->partitions[0], "esp.img");
   EXPECT_EQ(run_command("fsck.vfat -n " + esp.string() + " >/dev/null").status, 0);
@@ -146,8 +152,8 @@ TEST_F(DiskReaderTest, OwnGptReaderAndEspFilesMatchWhatWasWritten) {
   EXPECT_FALSE(iso::is_gpt_disk(image()));
   auto parts = iso::read_gpt(tmp / "disk.raw");
   ASSERT_TRUE(parts.ok()) << parts.error().message();
-  ASSERT_EQ(parts->size(), 4u);
-  for (size_t i = 0; i < 4; ++i) {
+  ASSERT_EQ(parts->size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
     EXPECT_EQ((*parts)[i].name, info->partitions[i].name);
     EXPECT_EQ((*parts)[i].offset, info->partitions[i].offset);
     EXPECT_EQ((*parts)[i].size, info->partitions[i].size);

@@ -7,6 +7,8 @@
 
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "iso/install_manifest.hpp"
+#include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::test {
@@ -24,9 +26,17 @@ class InstallerIsoTest : public TempDirTest {
     ASSERT_EQ(run_command("mksquashfs " + (tmp / "root").string() + " " + (tmp / "os.squashfs").string() +
                           " -quiet -no-progress -mkfs-time 0 -all-time 0")
                   .status, 0);
-    tmp.write("site.yaml", "endpoint: https://fleet.example\n");
+    tmp.write("site.yaml", "hostname: store-1\n");
   }
-  iso::IsoSpec spec() const { return {tmp / "os.squashfs", 1747699200, "console=ttyS0", 5, {tmp / "site.yaml"}}; }
+  iso::IsoSpec spec() const {
+    iso::IsoSpec s;
+    s.squashfs = tmp / "os.squashfs";
+    s.epoch = 1747699200;
+    s.cmdline = "console=ttyS0";
+    s.site = tmp / "site.yaml";
+    s.layout = {64 << 20, 16 << 20, 16 << 20};
+    return s;
+  }
 };
 
 TEST_F(InstallerIsoTest, XorrisoSeesBiosAndUefiEntriesHybridTableAndFiles) {
@@ -43,7 +53,10 @@ TEST_F(InstallerIsoTest, XorrisoSeesBiosAndUefiEntriesHybridTableAndFiles) {
   EXPECT_NE(area.out.find("/boot/grub/efi.img"), std::string::npos) << area.out;  // ESP in the GPT
   auto tree = run_command("xorriso -indev " + iso + " -find / -type f 2>/dev/null");
   for (const char* f : {"'/boot/vmlinuz'", "'/boot/initrd.img'", "'/boot/edgeforge.cpio'", "'/boot/grub/grub.cfg'",
-                        "'/edgeforge/rootfs.squashfs'", "'/edgeforge/site/site.yaml'"})
+                        "'/edgeforge/rootfs.squashfs'", "'/edgeforge/site/site.yaml'", "'/edgeforge/install.json'",
+                        "'/edgeforge/esp/EFI/BOOT/BOOTX64.EFI'", "'/edgeforge/esp/grub/grub.cfg'",
+                        "'/edgeforge/esp/grub/grubenv'", "'/edgeforge/esp/slot-a/edgeforge.cpio'",
+                        "'/edgeforge/bios/mbr.img'", "'/edgeforge/bios/core.img'"})
     EXPECT_NE(tree.out.find(f), std::string::npos) << f << "\n" << tree.out;
   // Joliet and Rock Ridge are both present (isoinfo-free check via xorriso).
   auto pvd = run_command("xorriso -indev " + iso + " -pvd_info 2>/dev/null");
@@ -55,6 +68,41 @@ TEST_F(InstallerIsoTest, XorrisoSeesBiosAndUefiEntriesHybridTableAndFiles) {
   EXPECT_NE(cfg.out.find("edgeforge.live=" + info->volume_id), std::string::npos) << cfg.out;
   EXPECT_NE(cfg.out.find("edgeforge.install=1"), std::string::npos);
   EXPECT_EQ(run_command("grub-script-check " + (tmp / "grub.cfg").string()).status, 0);
+  // The kernel and initrd on the medium serve the installed ESP as well.
+  EXPECT_EQ(tree.out.find("'/edgeforge/esp/slot-a/vmlinuz'"), std::string::npos) << tree.out;
+}
+
+TEST_F(InstallerIsoTest, InstallPlanMatchesTheRawDiskLayoutAndTheCarriedFiles) {
+  ASSERT_TRUE(iso::build_installer_iso(spec(), tmp / "a.iso", tmp / "work").ok());
+  ASSERT_EQ(run_command("xorriso -osirrox on -indev " + (tmp / "a.iso").string() + " -extract / " +
+                        (tmp / "m").string() + " >/dev/null 2>&1")
+                .status, 0);
+  auto text = read_file(tmp / "m/edgeforge/install.json");
+  ASSERT_TRUE(text.ok());
+  auto m = iso::parse_install_manifest(*text, "install.json");
+  ASSERT_TRUE(m.ok()) << m.error().message();
+  iso::DiskSpec disk;
+  disk.squashfs = tmp / "os.squashfs";
+  disk.layout = spec().layout;
+  auto digest = sha256_file(disk.squashfs).value();
+  auto plan = iso::plan_disk(disk, std::filesystem::file_size(disk.squashfs), digest);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(m->disk_guid, plan->disk_guid);
+  EXPECT_EQ(m->esp_volume_id, plan->esp_uuid);
+  EXPECT_EQ(m->disk_size, plan->size);
+  ASSERT_EQ(m->partitions.size(), plan->partitions.size());
+  for (size_t i = 0; i < m->partitions.size(); ++i) {
+    EXPECT_EQ(m->partitions[i].offset, plan->partitions[i].offset);
+    EXPECT_EQ(m->partitions[i].guid, plan->partitions[i].guid);
+  }
+  EXPECT_EQ(m->image_sha256, digest);
+  ASSERT_EQ(m->esp_files.size(), 6u);
+  for (const auto& f : m->esp_files) {
+    EXPECT_EQ(sha256_file(tmp / "m" / f.source).value(), f.sha256) << f.path;
+    if (f.path == "/slot-a/vmlinuz") {
+      EXPECT_EQ(f.source, "boot/vmlinuz");
+    }
+  }
 }
 
 TEST_F(InstallerIsoTest, SameInputsSameBytes) {

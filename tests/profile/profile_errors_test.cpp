@@ -37,7 +37,7 @@ TEST_F(ProfileTest, UnknownKeys) {
   r = load_with_base(output + "\n");
   EXPECT_PROFILE_ERROR(r, kInvalid, at("demo.yaml", 9, col(output, "blocksize")),
                        "unknown key 'blocksize' in spec.output (expected one of: compression, "
-                       "level, blockSize, formats, disk, persistentPaths)");
+                       "level, blockSize, formats, disk, persistentPaths, installerSite)");
 }
 
 TEST_F(ProfileTest, WrongTypes) {

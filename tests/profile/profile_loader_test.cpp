@@ -271,5 +271,18 @@ TEST_F(ProfileTest, DiskOutputFormatsSizesAndPersistentPaths) {
   EXPECT_FALSE(load_with_base("  output:\n    persistentPaths: [var/lib]\n").ok());
 }
 
+TEST_F(ProfileTest, InstallerSiteResolvesNextToTheProfile) {
+  tmp.write("sites/store.yaml", "hostname: store\n");
+  auto r = load_with_base("  output:\n    installerSite: sites/store.yaml\n");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_EQ(r->output.installer_site, tmp / "sites/store.yaml");
+  EXPECT_TRUE(load_with_base("")->output.installer_site.empty());
+  auto missing = load_with_base("  output:\n    installerSite: nope.yaml\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("site file not found: " + (tmp / "nope.yaml").string()),
+            std::string::npos)
+      << missing.error().message();
+}
+
 }  // namespace
 }  // namespace ef::profile
