@@ -259,7 +259,8 @@ TEST_F(AgentE2E, UpgradesRefusesAndComesBackFromFailedHealthAndKernelPanic) {
 
   auto boots = lines(log, "boot ");
   auto statuses = lines(log, "status ");
-  ASSERT_GE(boots.size(), 5u) << log;
+  // v1, v2, (v3 until its agent reboots it, when the probe gets to run), v2, v2.
+  ASSERT_GE(boots.size(), 4u) << log;
   ASSERT_EQ(statuses.size(), boots.size()) << log;
   // Boot 1: v1 from slot A, already good (the disk image's slot A).
   EXPECT_EQ(boots[0], "boot slot=A version=1.0.0 mode=sequence");
@@ -274,10 +275,15 @@ TEST_F(AgentE2E, UpgradesRefusesAndComesBackFromFailedHealthAndKernelPanic) {
   for (const auto& r : refused) {
     EXPECT_NE(r.find("rc=1 unchanged=yes"), std::string::npos) << r;
   }
-  EXPECT_NE(log.find("signature"), std::string::npos);
-  EXPECT_NE(log.find("another-board"), std::string::npos) << log;
-  EXPECT_NE(log.find("older than the installed 1.0.0"), std::string::npos) << log;
-  EXPECT_NE(log.find("revoked"), std::string::npos) << log;
+  for (const char* why :
+       {"tampered.efb: no valid signature by a trusted key",
+        "signature does not match the manifest",
+        "wrongkey.efb: no valid signature by a trusted key", "key not in the keyring",
+        "revoked.efb: no valid signature by a trusted key", "key revoked by",
+        "compat.efb: bundle is for \"another-board\"",
+        "downgrade.efb: version 0.9.0 is older than the installed 1.0.0"}) {
+    EXPECT_NE(log.find(why), std::string::npos) << why;
+  }
 
   // Acceptance 2: v2 from slot B, marked good; A=v1 good, B=v2 good.
   EXPECT_EQ(boots[1], "boot slot=B version=2.0.0 mode=sequence");
@@ -306,10 +312,11 @@ TEST_F(AgentE2E, UpgradesRefusesAndComesBackFromFailedHealthAndKernelPanic) {
   ASSERT_LT(i + 1, boots.size()) << log;
   EXPECT_EQ(boots[i + 1], "boot slot=B version=2.0.0 mode=sequence");
   size_t panics = 0;
-  for (size_t p = log.find("Attempted to kill init"); p != std::string::npos;
-       p = log.find("Attempted to kill init", p + 1))
+  for (size_t p = log.find("EFTEST v4 init exits"); p != std::string::npos;
+       p = log.find("EFTEST v4 init exits", p + 1))
     ++panics;
-  EXPECT_EQ(panics, 2u) << log;
+  EXPECT_EQ(panics, 2u) << "tries: 2";
+  EXPECT_NE(log.find("Kernel panic - not syncing: Attempted to kill init"), std::string::npos);
   s = status_json(statuses[i + 1]);
   EXPECT_EQ(s["booted"], "B");
   EXPECT_EQ(s["slots"]["A"]["state"], "bad");
