@@ -134,9 +134,19 @@ std::vector<std::string> lines(const std::string& log, const std::string& prefix
   return out;
 }
 
+// The JSON of a "status ..." line; an empty object when it does not parse,
+// so a garbled console line fails the checks instead of throwing.
 nlohmann::json status_json(const std::string& line) {
   auto j = nlohmann::json::parse(line.substr(std::string("status ").size()), nullptr, false);
-  return j;
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
+// Whether the slot the device booted is one GRUB counts as good.
+bool booted_good(const nlohmann::json& st) {
+  if (!st.contains("booted") || !st["booted"].is_string()) return false;
+  const std::string slot = st["booted"].get<std::string>();
+  return st.contains("slots") && st["slots"].contains(slot) &&
+         st["slots"][slot].value("grubOk", false);
 }
 
 class AgentE2E : public ::testing::Test {
@@ -346,15 +356,17 @@ TEST_F(AgentE2E, SurvivesPowerCutsAnywhereInAnUpgrade) {
   for (int d : {0, 30, 120}) cuts.push_back({"phase switching", d});
   ASSERT_GE(cuts.size(), 20u);
   std::mt19937 rng(6);
-  int runs = 0, survived = 0;
+  int runs = 0, survived = 0, hits = 0;
   std::string report;
   for (size_t c = 0; c < cuts.size(); ++c) {
     Vm vm(disk(), bundles(), dir(), "cut" + std::to_string(c), "powercut");
-    ASSERT_TRUE(vm.wait_for("EFTEST status ", 600)) << vm.log();
+    // "persist" follows "status": the status line is complete by then.
+    ASSERT_TRUE(vm.wait_for("EFTEST persist ", 600)) << vm.log();
     std::string log = vm.log();
     auto st = status_json(lines(log, "status ").back());
-    std::string booted = st["booted"].is_string() ? st["booted"].get<std::string>() : "";
-    bool good = !booted.empty() && st["slots"][booted]["grubOk"] == true;
+    std::string booted =
+        st.contains("booted") && st["booted"].is_string() ? st["booted"].get<std::string>() : "?";
+    bool good = booted_good(st);
     ++runs;
     if (good) ++survived;
     EXPECT_TRUE(good) << "cut " << c << ": " << lines(log, "status ").back();
@@ -362,6 +374,7 @@ TEST_F(AgentE2E, SurvivesPowerCutsAnywhereInAnUpgrade) {
     int delay =
         cuts[c].delay_ms >= 0 ? cuts[c].delay_ms : std::uniform_int_distribution<int>(0, 400)(rng);
     bool hit = vm.wait_for(cuts[c].marker, 600, from);
+    if (hit) ++hits;
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     vm.kill();
     report += "cut " + std::to_string(c) + " at '" + cuts[c].marker + "' +" +
@@ -373,20 +386,22 @@ TEST_F(AgentE2E, SurvivesPowerCutsAnywhereInAnUpgrade) {
     Vm vm(disk(), bundles(), dir(), "complete", "powercut");
     ASSERT_TRUE(vm.wait_for("EFTEST upgrade complete", 900)) << vm.log();
     ASSERT_TRUE(vm.wait_exit(120));
-    auto st = status_json(lines(vm.log(), "status ").back());
-    std::string booted = st["booted"].get<std::string>();
-    if (st["slots"][booted]["grubOk"] == true) ++survived;
+    if (booted_good(status_json(lines(vm.log(), "status ").back()))) ++survived;
     ++runs;
   }
   Vm vm(disk(), bundles(), dir(), "final", "check");
   ASSERT_TRUE(vm.wait_for("EFTEST check done", 600)) << vm.log();
   auto st = status_json(lines(vm.log(), "status ").back());
+  ASSERT_TRUE(booted_good(st)) << vm.log();
   std::string booted = st["booted"].get<std::string>();
   EXPECT_EQ(st["slots"][booted]["version"], "5.0.0") << vm.log();
   EXPECT_EQ(st["slots"][booted]["state"], "good") << vm.log();
-  std::cerr << report << "power cuts: " << cuts.size() << "; runs " << runs
+  std::cerr << report << "power cuts: " << hits << " of " << cuts.size() << " aimed; runs " << runs
             << ", booted a good slot " << survived << "\n";
   EXPECT_EQ(survived, runs);
+  // How many cuts landed where they were aimed (an unseen marker means the
+  // upgrade ran past it uncut) is reported, not yet asserted: the last full
+  // run predates the getty mask that keeps the markers on the console.
 }
 
 }  // namespace
