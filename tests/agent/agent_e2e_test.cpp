@@ -400,8 +400,8 @@ TEST_F(AgentE2E, SurvivesPowerCutsAnywhereInAnUpgrade) {
             << ", booted a good slot " << survived << "\n";
   EXPECT_EQ(survived, runs);
   // How many cuts landed where they were aimed (an unseen marker means the
-  // upgrade ran past it uncut) is reported, not yet asserted: the last full
-  // run predates the getty mask that keeps the markers on the console.
+  // upgrade ran past it uncut) is reported, not yet asserted: the serial
+  // getty's hangup of ttyS0 can swallow markers (see the probe).
 }
 
 }  // namespace
