@@ -192,7 +192,10 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::pat
                                 const std::filesystem::path& work_dir) {
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
-  EF_ASSIGN(std::string seed, sha256_file(spec.squashfs));
+  std::string seed = spec.image_sha256;
+  if (seed.empty()) {
+    EF_ASSIGN(seed, sha256_file(spec.squashfs));
+  }
   uint64_t image_size = std::filesystem::file_size(spec.squashfs, ec);
   if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
   EF_ASSIGN(DiskInfo info, plan_disk(spec, image_size, seed));

@@ -38,6 +38,7 @@ inline constexpr const char* kDefaultCmdline = "console=tty0 console=ttyS0,11520
 
 struct DiskSpec {
   std::filesystem::path squashfs;  // the image for slot A
+  std::string image_sha256;        // its sha256 when the caller has it (else hashed here)
   DiskLayout layout;
   int64_t epoch = 0;
   std::vector<std::string> persistent_paths;  // bind-mounted state paths

@@ -17,6 +17,7 @@ namespace ef::iso {
 
 struct IsoSpec {
   std::filesystem::path squashfs;  // the OS image, carried as /edgeforge/rootfs.squashfs
+  std::string image_sha256;        // its sha256 when the caller has it (else hashed here)
   int64_t epoch = 0;               // every timestamp in the ISO
   std::string cmdline = "console=tty0 console=ttyS0,115200";
   int timeout = 5;  // seconds the menu waits before "install"
@@ -36,6 +37,10 @@ struct IsoSpec {
 struct IsoInfo {
   std::string volume_id;  // the label GRUB and the initramfs find the medium by
   uint64_t size = 0;
+  /// Seconds spent writing the image itself (libisofs, fsync), after the
+  /// boot files were prepared: what `-v` reports and scripts/bench-iso.sh
+  /// sets against xorriso.
+  double write_seconds = 0;
 };
 
 /// The ISO volume id for an image with sha256 `digest`: "EDGEFORGE_" + 8 hex digits.

@@ -65,11 +65,15 @@ Result<std::vector<std::string>> resolve_modules(const std::string& modules_dep,
 Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,
                                       const std::vector<std::string>& modules) {
   EF_ASSIGN(auto reader, squashfs::ImageReader::open(image));
-  EF_ASSIGN(auto entries, reader->list());
+  // Only /boot is listed: walking the whole image (tens of thousands of
+  // entries) cost more than reading the kernel.
   std::vector<std::string> versions;
-  for (const auto& e : entries)
-    if (e.path.starts_with("/boot/vmlinuz-") && e.type == tree::NodeType::regular)
-      versions.push_back(e.path.substr(std::string("/boot/vmlinuz-").size()));
+  if (reader->exists("/boot")) {
+    EF_ASSIGN(auto boot, reader->list_dir("/boot"));
+    for (const auto& e : boot)
+      if (e.path.starts_with("/boot/vmlinuz-") && e.type == tree::NodeType::regular)
+        versions.push_back(e.path.substr(std::string("/boot/vmlinuz-").size()));
+  }
   if (versions.empty())
     return Error(Errc::not_found, image.string() +
                                       ": no /boot/vmlinuz-* in the image; add a kernel package "
@@ -87,8 +91,7 @@ Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,
                  ctx("no /boot/initrd.img-" + files.version +
                      "; the image needs initramfs-tools (pulled in by linux-image-*)"));
   files.initrd = std::move(*initrd);
-  if (std::any_of(entries.begin(), entries.end(),
-                  [](const auto& e) { return e.path == kImageCpioPath; })) {
+  if (reader->exists(kImageCpioPath)) {
     auto cpio = read_all(*reader, kImageCpioPath);
     if (!cpio) return std::move(cpio).error().with_context(ctx(kImageCpioPath));
     files.image_cpio = std::move(*cpio);
@@ -96,9 +99,7 @@ Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,
   if (modules.empty()) return files;
 
   std::string moddir = "/usr/lib/modules/" + files.version;
-  bool merged = std::any_of(entries.begin(), entries.end(),
-                            [&](const auto& e) { return e.path == moddir + "/modules.dep"; });
-  if (!merged) moddir = "/lib/modules/" + files.version;
+  if (!reader->exists(moddir + "/modules.dep")) moddir = "/lib/modules/" + files.version;
   auto dep = read_all(*reader, moddir + "/modules.dep");
   if (!dep) return std::move(dep).error().with_context(ctx("modules.dep"));
   auto order = resolve_modules(*dep, modules);

@@ -1,5 +1,7 @@
 #include "builder/build/disk_outputs.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "builder/site/site.hpp"
@@ -25,6 +27,7 @@ std::vector<std::string> persistent_paths_of(const profile::Profile& p) {
 }
 
 Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::filesystem::path& image,
+                                       const std::string& image_sha256,
                                        const std::vector<std::string>& formats, int64_t epoch,
                                        const std::function<void(const std::string&)>& stage) {
   for (const auto& f : formats)
@@ -46,6 +49,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
     }
     iso::IsoSpec spec;
     spec.squashfs = image;
+    spec.image_sha256 = image_sha256;
     spec.epoch = epoch;
     spec.site = p.output.installer_site;
     spec.layout = disk_layout(p);
@@ -59,6 +63,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
     std::error_code ec;
     std::filesystem::remove_all(work, ec);
     if (!info) return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: iso");
+    spdlog::debug("ISO image written in {:.2f} s, after its boot files", info->write_seconds);
     out.files.push_back(iso_out);
     out.iso_record = {{"file", iso_out.filename().string()}, {"volumeId", info->volume_id}, {"size", info->size}};
     if (!spec.site.empty()) out.iso_record["installerSite"] = spec.site.filename().string();
@@ -67,6 +72,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
 
   iso::DiskSpec spec;
   spec.squashfs = image;
+  spec.image_sha256 = image_sha256;
   spec.layout = disk_layout(p);
   spec.epoch = epoch;
   spec.persistent_paths = persistent_paths_of(p);

@@ -28,6 +28,7 @@ std::vector<std::string> persistent_paths_of(const profile::Profile& profile);
 /// asks for them (the A/B layout of docs/disk-layout.md, sizes from the profile).
 /// `stage` reports progress. Errors: an unknown format, a slot too small.
 Result<DiskOutputs> write_disk_outputs(const profile::Profile& profile, const std::filesystem::path& image,
+                                       const std::string& image_sha256,
                                        const std::vector<std::string>& formats, int64_t epoch,
                                        const std::function<void(const std::string&)>& stage);
 

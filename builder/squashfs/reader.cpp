@@ -280,6 +280,30 @@ Result<std::vector<ImageEntry>> ImageReader::list() {
   return out;
 }
 
+Result<std::vector<ImageEntry>> ImageReader::list_dir(const std::string& path) {
+  sqfs_tree_node_t* root = nullptr;
+  int rc = sqfs_dir_reader_get_full_hierarchy(impl_->dirrd.get(), impl_->idtbl.get(), path.c_str(),
+                                              SQFS_TREE_NO_RECURSE, &root);
+  if (rc) return sqfs_error(rc, path).with_context("image");
+  std::unique_ptr<sqfs_tree_node_t, decltype(&sqfs_dir_tree_destroy)> owned(root,
+                                                                            &sqfs_dir_tree_destroy);
+  if (node_type(root->inode) != NodeType::directory)
+    return Error(Errc::invalid_argument, path + " is not a directory");
+  std::vector<ImageEntry> out;
+  std::string base = path.empty() || path == "/" ? "" : path;
+  if (base.size() > 1 && base.back() == '/') base.pop_back();
+  EF_TRY(impl_->collect(root, base, out));
+  return out;
+}
+
+bool ImageReader::exists(const std::string& path) {
+  sqfs_inode_generic_t* inode = nullptr;
+  if (sqfs_dir_reader_find_by_path(impl_->dirrd.get(), nullptr, path.c_str(), &inode) != 0)
+    return false;
+  std::free(inode);
+  return true;
+}
+
 Result<void> ImageReader::read_file(const std::string& path,
                                     const std::function<Result<void>(const void*, size_t)>& sink) {
   sqfs_inode_generic_t* inode = nullptr;

@@ -48,6 +48,12 @@ class ImageReader {
   ImageInfo info() const;
   /// Every entry, depth-first, children in name order.
   Result<std::vector<ImageEntry>> list();
+  /// The directory `path` ("/boot") and the entries directly in it, in
+  /// name order, without walking the rest of the image. Errors: `path` is
+  /// missing or not a directory.
+  Result<std::vector<ImageEntry>> list_dir(const std::string& path);
+  /// Whether `path` exists in the image (symlinks are not followed).
+  bool exists(const std::string& path);
   /// Streams the content of the regular file at `path` into `sink`.
   Result<void> read_file(const std::string& path,
                          const std::function<Result<void>(const void*, size_t)>& sink);

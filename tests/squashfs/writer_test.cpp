@@ -242,6 +242,38 @@ TEST_F(WriterTest, ReadBackWithLibsquashfsMatchesInputs) {
   EXPECT_EQ(got.size(), want.size() + 13);
 }
 
+// list_dir gives one directory's slice of the full listing; exists agrees.
+TEST_F(WriterTest, ListDirMatchesTheFullListing) {
+  auto image = build("a.squashfs");
+  auto reader = ImageReader::open(image);
+  ASSERT_TRUE(reader) << reader.error().message();
+  auto listed = (*reader)->list();
+  ASSERT_TRUE(listed) << listed.error().message();
+  for (std::string dir : {"/", "/usr/bin", "/etc"}) {
+    SCOPED_TRACE(dir);
+    std::vector<std::string> want;
+    std::string prefix = dir == "/" ? "/" : dir + "/";
+    for (const auto& e : *listed)
+      if (e.path == dir || (e.path.starts_with(prefix) && e.path.size() > prefix.size() &&
+                            e.path.find('/', prefix.size()) == std::string::npos))
+        want.push_back(e.path);
+    auto slice = (*reader)->list_dir(dir);
+    ASSERT_TRUE(slice) << slice.error().message();
+    std::vector<std::string> got;
+    for (const auto& e : *slice) got.push_back(e.path);
+    EXPECT_EQ(got, want);
+    EXPECT_GT(got.size(), 1u);
+  }
+  EXPECT_TRUE((*reader)->exists("/usr/bin/passwd"));
+  EXPECT_FALSE((*reader)->exists("/usr/bin/no-such-tool"));
+  auto missing = (*reader)->list_dir("/no/such/dir");
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("/no/such/dir"), std::string::npos);
+  auto file = (*reader)->list_dir("/usr/bin/passwd");
+  ASSERT_FALSE(file);
+  EXPECT_NE(file.error().message().find("not a directory"), std::string::npos);
+}
+
 // unsquashfs (squashfs-tools, not libsquashfs) as the outside oracle.
 TEST_F(WriterTest, UnsquashfsListingMatchesInputs) {
   if (!test::have_tool("unsquashfs")) GTEST_SKIP() << "unsquashfs not installed";
