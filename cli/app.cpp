@@ -196,22 +196,27 @@ int run_vm(const std::string& image, bool bios, unsigned memory, bool snapshot) 
   return res->success() ? 0 : 1;
 }
 
-int run_inspect(const std::string& image, const std::string& cat, const std::string& keyring,
-                bool json) {
+int run_inspect(const std::string& image, const std::string& cat, const std::string& partition,
+                const std::string& keyring, bool json) {
   if (is_bundle_file(image)) {
-    if (!cat.empty()) {
-      return fail(
-          Error(Errc::invalid_argument, "--cat reads squashfs images; " + image + " is a bundle"),
-          false);
+    if (!cat.empty() || !partition.empty()) {
+      return fail(Error(Errc::invalid_argument, std::string(cat.empty() ? "--partition" : "--cat") +
+                                                    " reads images and disks; " + image + " is a bundle"),
+                  false);
     }
     auto r = inspect_bundle(image, keyring, json, std::cout);
     if (!r) return fail(r.error().with_context(image), false);
     return 0;
   }
   if (iso::is_gpt_disk(image)) {
-    auto d = inspect_disk(image, cat, std::cout);
+    auto d = inspect_disk(image, {partition, cat, json}, std::cout);
     if (!d) return fail(d.error().with_context(image), false);
     return 0;
+  }
+  if (!partition.empty()) {
+    return fail(Error(Errc::invalid_argument,
+                      "--partition reads disk images; " + image + " is not one (no GPT)"),
+                false);
   }
   auto r = cat.empty() ? inspect_list(image, json, std::cout) : inspect_cat(image, cat, std::cout);
   if (!r) return fail(r.error().with_context(image), false);
@@ -331,10 +336,14 @@ int run_edgeforge(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   inspect->add_option("--keyring", inspect_keyring,
                       "Bundles: say which keyring key matches each signature");
+  std::string inspect_partition;
   inspect->add_option(
       "--cat", cat,
       "Print this file from the image (e.g. /etc/os-release); for a disk image, from "
-      "its ESP (e.g. /grub/grubenv)");
+      "the --partition (default: its ESP, e.g. /grub/grubenv)");
+  inspect->add_option("--partition", inspect_partition,
+                      "Disk images: list (or --cat from) this partition: esp, a, b, persistent "
+                      "(or its GPT name)");
   inspect->add_flag("--json", inspect_json, "List entries (or the bundle) as JSON");
   SigningCommands signing_commands(app);
 
@@ -364,7 +373,7 @@ int run_edgeforge(int argc, char** argv) {
     if (*build) return run_build(profile, output, workers, formats, common, sign, agent_binary);
     if (*run_vm_cmd) return run_vm(vm_image, vm_bios, vm_memory, vm_snapshot);
     if (*validate) return run_validate(profile, common);
-    if (*inspect) return run_inspect(image, cat, inspect_keyring, inspect_json);
+    if (*inspect) return run_inspect(image, cat, inspect_partition, inspect_keyring, inspect_json);
     if (*provision) return run_provision_script(profile, provision_out, common);
     if (auto status = signing_commands.run()) return *status;
     if (*render_site) return run_render_site(site_file, site_root, site_distribution, common.quiet);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "iso/disk_reader.hpp"
+#include "iso/ext4_reader.hpp"
 #include "iso/grubenv.hpp"
 
 #include <fmt/format.h>
@@ -73,9 +74,9 @@ std::string utc(int64_t t) {
 
 }  // namespace
 
-Result<void> inspect_list(const std::string& image, bool json, std::ostream& out) {
-  EF_ASSIGN(auto reader, squashfs::ImageReader::open(image));
-  EF_ASSIGN(auto entries, reader->list());
+namespace {
+
+void print_entries(const std::vector<squashfs::ImageEntry>& entries, bool json, std::ostream& out) {
   if (json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : entries) {
@@ -98,7 +99,7 @@ Result<void> inspect_list(const std::string& image, bool json, std::ostream& out
       arr.push_back(x);
     }
     out << arr.dump(2) << "\n";
-    return Ok{};
+    return;
   }
   for (const auto& e : entries) {
     std::string size = (e.type == NodeType::char_device || e.type == NodeType::block_device)
@@ -110,6 +111,14 @@ Result<void> inspect_list(const std::string& image, bool json, std::ostream& out
     out << "\n";
     for (const auto& [k, v] : e.xattrs) out << "    " << k << "=\"" << printable(v) << "\"\n";
   }
+}
+
+}  // namespace
+
+Result<void> inspect_list(const std::string& image, bool json, std::ostream& out) {
+  EF_ASSIGN(auto reader, squashfs::ImageReader::open(image));
+  EF_ASSIGN(auto entries, reader->list());
+  print_entries(entries, json, out);
   return Ok{};
 }
 
@@ -126,21 +135,112 @@ Result<void> inspect_cat(const std::string& image, const std::string& path, std:
 
 namespace ef::cli {
 
-Result<void> inspect_disk(const std::string& disk, const std::string& path, std::ostream& out) {
-  EF_ASSIGN(auto parts, iso::read_gpt(disk));
-  auto esp = std::find_if(parts.begin(), parts.end(), [](const auto& p) { return p.name == iso::kEspLabel; });
-  if (!path.empty()) {
-    if (esp == parts.end()) return Error(Errc::not_found, "no " + std::string(iso::kEspLabel) + " partition");
-    EF_ASSIGN(std::string data, iso::read_fat_file(disk, *esp, path));
-    out << data;
+namespace {
+
+std::string size_text(uint64_t size) {
+  return size % iso::kMiB == 0 ? std::to_string(size / iso::kMiB) + " MiB" : std::to_string(size / 1024) + " KiB";
+}
+
+Result<iso::Partition> find_partition(const std::vector<iso::Partition>& parts, const std::string& name) {
+  // Short names: esp, a, b, slot-a, slot-b, persist, persistent.
+  std::string want = name == "a" || name == "b" ? "edgeforge-slot-" + name
+                     : name == "persistent"     ? std::string(iso::kPersistentLabel)
+                     : name.starts_with("edgeforge-") ? name
+                                                      : "edgeforge-" + name;
+  for (const auto& p : parts)
+    if (p.name == want) return p;
+  std::string names;
+  for (const auto& p : parts) names += (names.empty() ? "" : ", ") + p.name;
+  return Error(Errc::not_found, "no partition '" + name + "' (the disk has " + names + ")");
+}
+
+enum class PartKind { fat, squashfs, ext4, other };
+
+PartKind kind_of(const iso::Partition& p) {
+  if (p.name == iso::kEspLabel) return PartKind::fat;
+  if (p.name == iso::kSlotALabel || p.name == iso::kSlotBLabel) return PartKind::squashfs;
+  if (p.name == iso::kPersistentLabel) return PartKind::ext4;
+  return PartKind::other;
+}
+
+// One line on what a slot holds: its squashfs, or nothing.
+std::string slot_summary(const std::string& disk, const iso::Partition& p) {
+  auto reader = squashfs::ImageReader::open(disk, p.offset, p.size);
+  if (!reader) return "empty (no squashfs image)";
+  auto info = (*reader)->info();
+  std::string text = "squashfs, " + info.compression + ", " + std::to_string(info.inode_count) + " inodes, " +
+                     std::to_string(info.bytes_used) + " bytes";
+  // Images with the agent say what they are in its config.
+  std::string config;
+  auto read = (*reader)->read_file("/etc/edgeforge/agent.json", [&](const void* d, size_t n) -> Result<void> {
+    config.append(static_cast<const char*>(d), n);
     return Ok{};
+  });
+  auto j = nlohmann::json::parse(config, nullptr, false);
+  if (read && j.is_object() && j.value("product", "") != "" && j.value("version", "") != "")
+    text = j.value("product", "") + " " + j.value("version", "") + " (" + text + ")";
+  return text;
+}
+
+}  // namespace
+
+Result<void> inspect_disk(const std::string& disk, const DiskQuery& q, std::ostream& out) {
+  EF_ASSIGN(auto parts, iso::read_gpt(disk));
+  if (!q.partition.empty() || !q.path.empty()) {
+    EF_ASSIGN(iso::Partition part, find_partition(parts, q.partition.empty() ? "esp" : q.partition));
+    auto ctx = [&](Error e) { return std::move(e).with_context("partition " + part.name); };
+    switch (kind_of(part)) {
+      case PartKind::fat:
+        if (!q.path.empty()) {
+          auto data = iso::read_fat_file(disk, part, q.path);
+          if (!data) return ctx(std::move(data).error());
+          out << *data;
+        } else {
+          auto files = iso::list_fat_files(disk, part);
+          if (!files) return ctx(std::move(files).error());
+          for (const auto& f : *files) out << f << "\n";
+        }
+        return Ok{};
+      case PartKind::squashfs: {
+        auto reader = squashfs::ImageReader::open(disk, part.offset, part.size);
+        if (!reader) return Error(Errc::not_found, "partition " + part.name + " holds no squashfs image (empty slot?)");
+        if (q.path.empty()) {
+          auto entries = (*reader)->list();
+          if (!entries) return ctx(std::move(entries).error());
+          print_entries(*entries, q.json, out);
+          return Ok{};
+        }
+        auto r = (*reader)->read_file(q.path, [&](const void* d, size_t n) -> Result<void> {
+          out.write(static_cast<const char*>(d), static_cast<std::streamsize>(n));
+          if (!out) return Error(Errc::io, "cannot write to standard output");
+          return Ok{};
+        });
+        if (!r) return ctx(std::move(r).error());
+        return Ok{};
+      }
+      case PartKind::ext4: {
+        if (q.path.empty()) {
+          auto entries = iso::list_ext4(disk, part.offset);
+          if (!entries) return ctx(std::move(entries).error());
+          print_entries(*entries, q.json, out);
+          return Ok{};
+        }
+        auto data = iso::read_ext4_file(disk, part.offset, q.path);
+        if (!data) return ctx(std::move(data).error());
+        out << *data;
+        return Ok{};
+      }
+      case PartKind::other:
+        return Error(Errc::invalid_argument, "partition " + part.name + " holds no filesystem edgeforge reads");
+    }
   }
   out << "partitions (GPT):\n";
   for (size_t i = 0; i < parts.size(); ++i)
     out << "  " << i + 1 << "  " << parts[i].name << "  offset " << parts[i].offset << "  size "
-        << (parts[i].size % iso::kMiB == 0 ? std::to_string(parts[i].size / iso::kMiB) + " MiB"
-                                              : std::to_string(parts[i].size / 1024) + " KiB")
-        << "  guid " << parts[i].guid << "\n";
+        << size_text(parts[i].size) << "  guid " << parts[i].guid << "\n";
+  for (const auto& p : parts)
+    if (kind_of(p) == PartKind::squashfs) out << p.name << ": " << slot_summary(disk, p) << "\n";
+  auto esp = std::find_if(parts.begin(), parts.end(), [](const auto& p) { return p.name == iso::kEspLabel; });
   if (esp == parts.end()) return Ok{};
   EF_ASSIGN(auto files, iso::list_fat_files(disk, *esp));
   out << "ESP files:\n";

@@ -19,8 +19,17 @@ Result<void> inspect_cat(const std::string& image, const std::string& path, std:
 
 namespace ef::cli {
 
-/// For a GPT disk image: lists partitions, the ESP's files and the A/B slot
-/// state from its grubenv; with `path`, prints that file from the ESP.
-Result<void> inspect_disk(const std::string& disk, const std::string& path, std::ostream& out);
+struct DiskQuery {
+  std::string partition;  // "esp", "a", "b", "persistent" or a GPT name
+  std::string path;       // a file to print
+  bool json = false;      // list entries as JSON
+};
+
+/// For a GPT disk image: with no partition and no path, lists partitions,
+/// what each slot holds, the ESP's files and the A/B slot state from its
+/// grubenv. With a partition, lists its entries (squashfs slots and the ext4
+/// persistent partition `ls -l` style, the ESP's paths); with a path, prints
+/// that file from the partition (the ESP when none is named).
+Result<void> inspect_disk(const std::string& disk, const DiskQuery& query, std::ostream& out);
 
 }  // namespace ef::cli

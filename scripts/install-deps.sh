@@ -13,7 +13,7 @@ packages=(
   mmdebstrap
   # boot chain, disk images and ISO (iso/), QEMU boot tests and run-vm
   grub-efi-amd64-bin grub-pc-bin grub-common libisofs-dev libisoburn-dev xorriso mtools dosfstools
-  e2fsprogs fdisk gdisk cpio file qemu-system-x86 ovmf qemu-utils libguestfs-tools libguestfs-dev
+  e2fsprogs libext2fs-dev fdisk gdisk cpio file qemu-system-x86 ovmf qemu-utils libguestfs-tools libguestfs-dev
   libfdisk-dev uuid-dev
   # outside oracles and benchmark peers
   squashfs-tools squashfs-tools-ng cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 
@@ -105,6 +106,7 @@ const char* compressor_name(int id) {
 struct FdFile {
   sqfs_file_t base;  // first member: libsquashfs casts between the two
   int fd;
+  sqfs_u64 start;  // where the image starts in the file (a partition's offset)
   sqfs_u64 size;
 };
 
@@ -119,7 +121,7 @@ int fd_file_read_at(sqfs_file_t* file, sqfs_u64 offset, void* buffer, size_t siz
   if (offset > f->size || size > f->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
   auto* out = static_cast<char*>(buffer);
   while (size > 0) {
-    ssize_t n = ::pread(f->fd, out, size, static_cast<off_t>(offset));
+    ssize_t n = ::pread(f->fd, out, size, static_cast<off_t>(f->start + offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return SQFS_ERROR_IO;
     out += n;
@@ -139,7 +141,7 @@ int fd_file_truncate(sqfs_file_t*, sqfs_u64) {
   return SQFS_ERROR_IO;
 }
 
-sqfs_file_t* open_fd_file(const std::filesystem::path& path) {
+sqfs_file_t* open_fd_file(const std::filesystem::path& path, uint64_t start, uint64_t length) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
   off_t end = ::lseek(fd, 0, SEEK_END);
@@ -147,6 +149,11 @@ sqfs_file_t* open_fd_file(const std::filesystem::path& path) {
     int saved = errno;
     ::close(fd);
     errno = saved;
+    return nullptr;
+  }
+  if (static_cast<uint64_t>(end) < start) {
+    ::close(fd);
+    errno = EINVAL;
     return nullptr;
   }
   auto* f = new FdFile{};
@@ -157,7 +164,8 @@ sqfs_file_t* open_fd_file(const std::filesystem::path& path) {
   f->base.get_size = fd_file_get_size;
   f->base.truncate = fd_file_truncate;
   f->fd = fd;
-  f->size = static_cast<sqfs_u64>(end);
+  f->start = start;
+  f->size = std::min<sqfs_u64>(static_cast<sqfs_u64>(end) - start, length);
   return &f->base;
 }
 
@@ -228,10 +236,11 @@ struct ImageReader::Impl {
 ImageReader::ImageReader() : impl_(std::make_unique<Impl>()) {}
 ImageReader::~ImageReader() = default;
 
-Result<std::unique_ptr<ImageReader>> ImageReader::open(const std::filesystem::path& path) {
+Result<std::unique_ptr<ImageReader>> ImageReader::open(const std::filesystem::path& path, uint64_t offset,
+                                                        uint64_t length) {
   std::unique_ptr<ImageReader> r(new ImageReader());
   Impl& m = *r->impl_;
-  m.file.reset(open_fd_file(path));
+  m.file.reset(open_fd_file(path, offset, length));
   if (!m.file) return errno_error(Errc::not_found, "cannot open image " + path.string(), errno);
   int rc = sqfs_super_read(&m.super, m.file.get());
   if (rc) return sqfs_error(rc, path.string());
@@ -304,10 +313,57 @@ bool ImageReader::exists(const std::string& path) {
   return true;
 }
 
+Result<std::string> ImageReader::resolve(const std::string& path) {
+  // Walk `path` a component at a time; a symlink's target (absolute: from
+  // the image's root, relative: from its directory) replaces it. Nothing
+  // leaves the image: ".." at the root stays at the root.
+  std::vector<std::string> todo, done;
+  auto push_all = [&](const std::string& p) {
+    std::vector<std::string> parts;
+    for (size_t i = 0; i <= p.size();) {
+      size_t j = p.find('/', i);
+      if (j == std::string::npos) j = p.size();
+      if (j > i) parts.push_back(p.substr(i, j - i));
+      i = j + 1;
+    }
+    todo.insert(todo.end(), parts.rbegin(), parts.rend());
+  };
+  auto joined = [&] {
+    std::string p;
+    for (const auto& c : done) p += "/" + c;
+    return p.empty() ? std::string("/") : p;
+  };
+  push_all(path);
+  int links = 0;
+  while (!todo.empty()) {
+    std::string c = std::move(todo.back());
+    todo.pop_back();
+    if (c == ".") continue;
+    if (c == "..") {
+      if (!done.empty()) done.pop_back();
+      continue;
+    }
+    done.push_back(c);
+    std::string here = joined();
+    sqfs_inode_generic_t* inode = nullptr;
+    int rc = sqfs_dir_reader_find_by_path(impl_->dirrd.get(), nullptr, here.c_str(), &inode);
+    if (rc) return sqfs_error(rc, here == path ? path : path + " (at " + here + ")").with_context("image");
+    std::unique_ptr<sqfs_inode_generic_t, decltype(&std::free)> owned(inode, &std::free);
+    if (node_type(inode) != NodeType::symlink) continue;
+    if (++links > 40) return Error(Errc::invalid_argument, path + ": too many levels of symbolic links");
+    std::string target(reinterpret_cast<const char*>(inode->extra), inode->data.slink.target_size);
+    done.pop_back();
+    if (target.starts_with("/")) done.clear();
+    push_all(target);
+  }
+  return joined();
+}
+
 Result<void> ImageReader::read_file(const std::string& path,
                                     const std::function<Result<void>(const void*, size_t)>& sink) {
+  EF_ASSIGN(std::string real, resolve(path));
   sqfs_inode_generic_t* inode = nullptr;
-  int rc = sqfs_dir_reader_find_by_path(impl_->dirrd.get(), nullptr, path.c_str(), &inode);
+  int rc = sqfs_dir_reader_find_by_path(impl_->dirrd.get(), nullptr, real.c_str(), &inode);
   if (rc) return sqfs_error(rc, path).with_context("image");
   std::unique_ptr<sqfs_inode_generic_t, decltype(&std::free)> owned(inode, &std::free);
   if (node_type(inode) != NodeType::regular)

@@ -39,8 +39,10 @@ struct ImageInfo {
 
 class ImageReader {
  public:
-  /// Opens the squashfs image at `path`.
-  static Result<std::unique_ptr<ImageReader>> open(const std::filesystem::path& path);
+  /// Opens the squashfs image at `path`, or the one `offset` bytes into it
+  /// and at most `length` long (a partition of a disk image).
+  static Result<std::unique_ptr<ImageReader>> open(const std::filesystem::path& path, uint64_t offset = 0,
+                                                   uint64_t length = UINT64_MAX);
   ~ImageReader();
   ImageReader(const ImageReader&) = delete;
   ImageReader& operator=(const ImageReader&) = delete;
@@ -54,7 +56,11 @@ class ImageReader {
   Result<std::vector<ImageEntry>> list_dir(const std::string& path);
   /// Whether `path` exists in the image (symlinks are not followed).
   bool exists(const std::string& path);
-  /// Streams the content of the regular file at `path` into `sink`.
+  /// `path` with every symlink in it resolved inside the image (as if the
+  /// image were the root directory). Errors: a missing component, a loop.
+  Result<std::string> resolve(const std::string& path);
+  /// Streams the content of the regular file at `path` (symlinks followed,
+  /// inside the image) into `sink`.
   Result<void> read_file(const std::string& path,
                          const std::function<Result<void>(const void*, size_t)>& sink);
 

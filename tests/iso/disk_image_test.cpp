@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "tests/support/command.hpp"
@@ -138,7 +141,9 @@ TEST(DiskGuid, DerivedFromSeedAndName) {
 }  // namespace
 }  // namespace ef::test
 
+#include "builder/squashfs/reader.hpp"
 #include "iso/disk_reader.hpp"
+#include "iso/ext4_reader.hpp"
 
 namespace ef::test {
 namespace {
@@ -165,6 +170,84 @@ TEST_F(DiskReaderTest, OwnGptReaderAndEspFilesMatchWhatWasWritten) {
   auto files = iso::list_fat_files(tmp / "disk.raw", (*parts)[0]);
   ASSERT_TRUE(files.ok());
   EXPECT_NE(std::find(files->begin(), files->end(), "/slot-a/vmlinuz"), files->end());
+}
+
+// The slots are read as squashfs at their partition's offset: slot A lists
+// what the image lists, empty slot B is no image.
+TEST_F(DiskReaderTest, SlotsAreReadAtTheirOffset) {
+  auto info = iso::build_raw_disk(spec(), tmp / "disk.raw", tmp / "work");
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  const auto& a = info->partitions[1];
+  auto slot = squashfs::ImageReader::open(tmp / "disk.raw", a.offset, a.size);
+  ASSERT_TRUE(slot.ok()) << slot.error().message();
+  auto direct = squashfs::ImageReader::open(image());
+  ASSERT_TRUE(direct.ok());
+  auto from_slot = (*slot)->list();
+  auto from_file = (*direct)->list();
+  ASSERT_TRUE(from_slot.ok() && from_file.ok());
+  ASSERT_EQ(from_slot->size(), from_file->size());
+  for (size_t i = 0; i < from_slot->size(); ++i) EXPECT_EQ((*from_slot)[i].path, (*from_file)[i].path);
+  std::string kernel;
+  ASSERT_TRUE((*slot)->read_file("/boot/vmlinuz-6.1.0-2-amd64", [&](const void* d, size_t n) -> Result<void> {
+    kernel.append(static_cast<const char*>(d), n);
+    return Ok{};
+  }));
+  EXPECT_EQ(kernel, std::string(100000, 'k'));
+  const auto& b = info->partitions[2];
+  EXPECT_FALSE(squashfs::ImageReader::open(tmp / "disk.raw", b.offset, b.size).ok());
+}
+
+// libext2fs reads an ext4 filesystem at an offset into a file; the oracle is
+// the directory mke2fs (e2fsprogs) copied into it.
+class Ext4ReaderTest : public TempDirTest {};
+
+TEST_F(Ext4ReaderTest, ListsAndReadsWhatMke2fsCopied) {
+  tmp.write("src/etc/hostname", "edge-1\n");
+  tmp.write("src/var/lib/big", std::string(300000, 'b'));
+  tmp.write("src/upper/etc/motd", "changed\n");
+  std::filesystem::create_symlink("../etc/hostname", tmp / "src/var/short-link");
+  std::string long_target = "/" + std::string(100, 'x') + "/" + std::string(100, 'y');  // not a fast symlink
+  std::filesystem::create_symlink(long_target, tmp / "src/var/long-link");
+  ASSERT_EQ(::mkfifo((tmp / "src/var/fifo").c_str(), 0600), 0);
+  std::filesystem::permissions(tmp / "src/var/lib/big", std::filesystem::perms(0640));
+  // 1 MiB of something else first: the filesystem starts at an offset.
+  ASSERT_EQ(run_command("cd " + tmp.path().string() + " && head -c 1048576 /dev/urandom > disk && " +
+                        "mke2fs -q -F -t ext4 -d src -E root_owner=0:0 fs.img 8M && cat fs.img >> disk")
+                .status,
+            0);
+  auto entries = iso::list_ext4(tmp / "disk", 1 << 20);
+  ASSERT_TRUE(entries.ok()) << entries.error().message();
+  std::map<std::string, squashfs::ImageEntry> got;
+  for (const auto& e : *entries) got[e.path] = e;
+  EXPECT_EQ(entries->front().path, "/");
+  ASSERT_TRUE(got.count("/etc/hostname"));
+  EXPECT_EQ(got["/etc/hostname"].size, 7u);
+  EXPECT_EQ(got["/var/lib/big"].size, 300000u);
+  EXPECT_EQ(got["/var/lib/big"].mode, 0640u);
+  EXPECT_EQ(got["/var/short-link"].type, tree::NodeType::symlink);
+  EXPECT_EQ(got["/var/short-link"].target, "../etc/hostname");
+  EXPECT_EQ(got["/var/long-link"].target, long_target);
+  EXPECT_EQ(got["/var/fifo"].type, tree::NodeType::fifo);
+  EXPECT_EQ(got["/upper/etc"].type, tree::NodeType::directory);
+  EXPECT_TRUE(got.count("/lost+found"));
+  // Every entry below /, children in name order (depth-first).
+  for (size_t i = 1; i < entries->size(); ++i) EXPECT_LT((*entries)[i - 1].path, (*entries)[i].path);
+
+  auto big = iso::read_ext4_file(tmp / "disk", 1 << 20, "/var/lib/big");
+  ASSERT_TRUE(big.ok()) << big.error().message();
+  EXPECT_EQ(*big, std::string(300000, 'b'));
+  auto via_link = iso::read_ext4_file(tmp / "disk", 1 << 20, "/var/short-link");
+  ASSERT_TRUE(via_link.ok()) << via_link.error().message();
+  EXPECT_EQ(*via_link, "edge-1\n");
+  auto missing = iso::read_ext4_file(tmp / "disk", 1 << 20, "/etc/nope");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("/etc/nope"), std::string::npos);
+  auto dir = iso::read_ext4_file(tmp / "disk", 1 << 20, "/etc");
+  ASSERT_FALSE(dir.ok());
+  EXPECT_NE(dir.error().message().find("not a regular file"), std::string::npos);
+  auto not_ext4 = iso::list_ext4(tmp / "disk", 0);
+  ASSERT_FALSE(not_ext4.ok());
+  EXPECT_NE(not_ext4.error().message().find("no ext4 filesystem at offset 0"), std::string::npos);
 }
 
 }  // namespace
