@@ -116,10 +116,20 @@ Result<std::filesystem::path> materialize_mmdebstrap(Cache& cache,
                                                      std::optional<int64_t> epoch) {
   if (recipe.suite.empty()) return Error(Errc::invalid_profile, "mmdebstrap recipe has no suite");
   std::string key = mmdebstrap_cache_key(recipe, epoch);
+  bool made = false;
   auto produce = [&](const std::filesystem::path& output) -> Result<void> {
+    made = true;
     return run_mmdebstrap(recipe, epoch, output);
   };
   auto path = cache.get_or_create(key, produce);
+  if (path && made) {
+    // Hashing the tarball is part of making it: every build on this base,
+    // the first included, finds its digest in the memo instead of hashing
+    // ~650 MB while it writes the image. Best effort: a miss costs a rehash.
+    auto identity = file_identity(*path);
+    auto digest = sha256_file(*path);
+    if (identity && digest) cache.digest_memo().remember(*path, *identity, *digest);
+  }
   if (path) return path;
   if (path.error().code() == Errc::offline) {
     return Error(Errc::offline, "mmdebstrap base not in cache (offline): " + describe(recipe) +

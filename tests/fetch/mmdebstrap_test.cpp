@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 
@@ -158,6 +159,20 @@ TEST_F(FakeMmdebstrapTest, RunsOnceWithExactArgvAndEpoch) {
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(*again, *path);
   EXPECT_EQ(recorded("count"), "run\n");
+}
+
+// The tarball's digest is recorded when mmdebstrap makes it, so no build
+// on that base hashes it again.
+TEST_F(FakeMmdebstrapTest, RemembersTheTarballsDigest) {
+  Cache cache(options());
+  auto path = materialize_mmdebstrap(cache, recipe(), 1700000000);
+  ASSERT_TRUE(path) << path.error().message();
+  auto identity = file_identity(*path);
+  ASSERT_TRUE(identity);
+  auto known = cache.digest_memo().lookup(*path, *identity);
+  ASSERT_TRUE(known.has_value());
+  auto actual = ef::test::run_command("sha256sum " + path->string());
+  EXPECT_EQ(*known, actual.out.substr(0, 64));
 }
 
 TEST_F(FakeMmdebstrapTest, NoEpochMeansNoInheritedEpoch) {
