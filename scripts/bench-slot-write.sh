@@ -154,10 +154,17 @@ done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 fmt() { printf '%s\n' "$@" | median | xargs printf '%.3f'; }
+fastest() { printf '%s\n' "$@" | sort -g | head -1 | xargs printf '%.3f'; }
 mbps() { echo "$psize / $1 / 1000000" | bc -l | xargs printf '%.0f'; }
 w_med=$(fmt "${agent_write[@]}") b_med=$(fmt "${agent_back[@]}") f_med=$(fmt "${agent_files[@]}")
 t_med=$(fmt "${agent_total[@]}") d_med=$(fmt "${dd_times[@]}")
 ratio=$(printf '%s\n' "${ratios[@]}" | median | xargs printf '%.2f')
+# Load only ever slows a run down: the fastest runs are the best estimate
+# of what each tool does on an idle machine.
+w_min=$(fastest "${agent_write[@]}") b_min=$(fastest "${agent_back[@]}")
+f_min=$(fastest "${agent_files[@]}") t_min=$(fastest "${agent_total[@]}")
+d_min=$(fastest "${dd_times[@]}")
+ratio_min=$(echo "$d_min / $w_min" | bc -l | xargs printf '%.2f')
 
 out=$(cat <<EOF
 ### Slot write: edgeforge-agent upgrade vs dd
@@ -167,15 +174,16 @@ out=$(cat <<EOF
 - payload: $psize bytes (image + verity tree) from $(basename "$image") (edgeforge build, with the agent)
 - command: \`scripts/bench-slot-write.sh --runs $runs\`
 
-| | median wall | throughput |
-| --- | --- | --- |
-| upgrade: write phase (sha256 while writing, O_DIRECT, fdatasync) | ${w_med} s | $(mbps "$w_med") MB/s |
-| upgrade: read-back (sha256 + every verity block, past the page cache) | ${b_med} s | $(mbps "$b_med") MB/s |
-| upgrade: boot files (kernel, initrd, initramfs addition to the ESP) | ${f_med} s | |
-| upgrade: whole command (process start to exit) | ${t_med} s | $(mbps "$t_med") MB/s |
-| \`dd bs=4M oflag=direct conv=fsync\` | ${d_med} s | $(mbps "$d_med") MB/s |
+| | median wall | throughput | fastest run | throughput |
+| --- | --- | --- | --- | --- |
+| upgrade: write phase (sha256 while writing, O_DIRECT, fdatasync) | ${w_med} s | $(mbps "$w_med") MB/s | ${w_min} s | $(mbps "$w_min") MB/s |
+| upgrade: read-back (sha256 + every verity block, past the page cache) | ${b_med} s | $(mbps "$b_med") MB/s | ${b_min} s | $(mbps "$b_min") MB/s |
+| upgrade: boot files (kernel, initrd, initramfs addition to the ESP) | ${f_med} s | | ${f_min} s | |
+| upgrade: whole command (process start to exit) | ${t_med} s | $(mbps "$t_med") MB/s | ${t_min} s | $(mbps "$t_min") MB/s |
+| \`dd bs=4M oflag=direct conv=fsync\` | ${d_med} s | $(mbps "$d_med") MB/s | ${d_min} s | $(mbps "$d_min") MB/s |
 
-Median per-run throughput ratio, upgrade write phase / dd: **${ratio}x** (goal >= 0.9x).
+Median per-run throughput ratio, upgrade write phase / dd: **${ratio}x** (goal >= 0.9x);
+fastest write phase / fastest dd: ${ratio_min}x.
 
 | run | order | write s | read-back s | boot files s | whole s | dd s | write / dd |
 | --- | --- | --- | --- | --- | --- | --- | --- |
