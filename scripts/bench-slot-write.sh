@@ -81,7 +81,7 @@ EOF
   echo "$out/bench-1.0.0.squashfs"
 }
 [ -n "$image" ] || image=$(make_agent_image)
-unsquashfs -l "$image" "${initramfs_addition#/}" 2>/dev/null | grep -q 'edgeforge\.cpio$' ||
+unsquashfs -l "$image" "${initramfs_addition#/}" 2>/dev/null | grep 'edgeforge\.cpio$' >/dev/null ||
   die "$image has no $initramfs_addition: pass an image built by 'edgeforge build' with the agent"
 
 rm -rf keys ring
