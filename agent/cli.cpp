@@ -77,6 +77,10 @@ void log_line(const std::string& line) {
   std::cout << "edgeforge-agent: " << line << std::endl;
 }
 
+void log_to_stderr(const std::string& line) {
+  std::cerr << "edgeforge-agent: " << line << std::endl;
+}
+
 /// Options every device command shares; the defaults are a real device.
 void add_device_options(CLI::App* cmd, DevicePaths& p) {
   cmd->add_option("--config", p.config, "Agent configuration (default: " + p.config.string() + ")");
@@ -194,18 +198,21 @@ struct UpgradeArgs {
 };
 
 int run_upgrade(UpgradeArgs& a) {
+  // With --json, stdout carries the one JSON document a caller parses; the
+  // log and progress lines go to stderr.
+  const Log log = a.json ? Log(log_to_stderr) : Log(log_line);
   if (a.progress) {
     // One line per 5 %: readable on a serial console and in the journal.
-    a.options.progress = [last = -1](uint64_t done, uint64_t total) mutable {
+    a.options.progress = [log, last = -1](uint64_t done, uint64_t total) mutable {
       int pct = total ? static_cast<int>(done * 100 / total) / 5 * 5 : 100;
       if (pct == last) return;
       last = pct;
-      log_line("written " + std::to_string(pct) + "%");
+      log("written " + std::to_string(pct) + "%");
     };
   }
-  auto device = Device::open(a.paths, log_line);
+  auto device = Device::open(a.paths, log);
   if (!device) return fail(device.error(), a.json);
-  auto r = upgrade(*device, a.options, log_line);
+  auto r = upgrade(*device, a.options, log);
   if (!r) return fail(r.error(), a.json);
   const auto& m = r->install.manifest;
   if (a.json) {
@@ -300,7 +307,8 @@ int run_agent(int argc, char** argv) {
                         "anti-rollback floor still applies)");
   upgrade_cmd->add_flag("--reboot", up.reboot, "Reboot into the new slot when done");
   upgrade_cmd->add_flag("--progress", up.progress, "Print a line per 5 % of the payload written");
-  upgrade_cmd->add_flag("--json", up.json, "Print a machine-readable result");
+  upgrade_cmd->add_flag("--json", up.json,
+                        "Print a machine-readable result on stdout (the log goes to stderr)");
   add_device_options(upgrade_cmd, up.paths);
   upgrade_cmd->footer(
       "Order: signatures (the image's keyring), compatible, version floor; only then is the\n"

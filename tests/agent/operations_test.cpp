@@ -149,6 +149,33 @@ TEST_F(OperationsTest, UpgradeWritesTheOtherSlotItsBootFilesAndSwitchesOnTrial) 
   EXPECT_EQ(s.floor, "0.0.0") << "the floor rises only when the new slot is marked good";
 }
 
+// The command as a script drives it (scripts/bench-slot-write.sh): stdout is
+// one JSON document with the time of each phase, the log goes to stderr.
+TEST_F(OperationsTest, UpgradeCommandPrintsOneJsonDocumentWithItsPhaseTimes) {
+  fs::path b = bundle("2.0.0");
+  std::string device =
+      " --config agent.json --esp esp --slot-a slot-a --slot-b slot-b"
+      " --state persist/agent/state.json --cmdline cmdline --lock agent.lock";
+  auto r = test::run_command("cd " + tmp.path().string() + " && " + EF_AGENT_BIN + " upgrade " +
+                             b.string() + device + " --progress --json 2>stderr");
+  std::string err = *read_file(tmp / "stderr");
+  ASSERT_EQ(r.status, 0) << err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << "stdout is not one JSON document:\n" << r.out;
+  EXPECT_EQ(j["ok"], true);
+  EXPECT_EQ(j["slot"], "B");
+  EXPECT_EQ(j["version"], "2.0.0");
+  // The payload: the image and its verity tree.
+  EXPECT_GE(j["bytes"].get<uint64_t>(), fs::file_size(tmp / "edge-2.0.0.squashfs"));
+  for (const char* phase : {"writeSeconds", "readBackSeconds", "bootFilesSeconds"}) {
+    ASSERT_TRUE(j[phase].is_number()) << phase;
+    EXPECT_GT(j[phase].get<double>(), 0.0) << phase;
+  }
+  EXPECT_NE(err.find("edgeforge-agent: phase boot-files"), std::string::npos) << err;
+  EXPECT_NE(err.find("edgeforge-agent: written 100%"), std::string::npos) << err;
+  EXPECT_EQ(*read_file(tmp / "esp/slot-b/vmlinuz"), "kernel 2.0.0");
+}
+
 TEST_F(OperationsTest, RefusedBundlesChangeNeitherTheSlotNorTheBootStateNorTheJournal) {
   ASSERT_TRUE(open());  // the journal exists, as on a booted device
   fs::path good = bundle("2.0.0");
