@@ -174,9 +174,10 @@ int run_render_site(const std::string& site_file, const std::string& root,
   return 0;
 }
 
-int run_vm(const std::string& image, bool bios, unsigned memory, bool snapshot) {
+int run_vm(const std::string& image, bool bios, unsigned memory, bool snapshot, bool usb) {
   iso::VmSpec vm;
   vm.image = image;
+  vm.usb_stick = usb;
   vm.firmware = bios ? iso::Firmware::bios : iso::Firmware::uefi;
   vm.memory_mib = memory;
   vm.snapshot = snapshot;
@@ -348,7 +349,7 @@ int run_edgeforge(int argc, char** argv) {
   SigningCommands signing_commands(app);
 
   std::string vm_image;
-  bool vm_bios = false, vm_snapshot = false;
+  bool vm_bios = false, vm_snapshot = false, vm_usb = false;
   unsigned vm_memory = 1024;
   auto* run_vm_cmd =
       app.add_subcommand("run-vm", "Boot a disk image (.raw, .qcow2) or ISO in QEMU");
@@ -358,6 +359,9 @@ int run_edgeforge(int argc, char** argv) {
   run_vm_cmd->add_flag("--bios", vm_bios, "Legacy BIOS (SeaBIOS) instead of UEFI (OVMF)");
   run_vm_cmd->add_option("-m,--memory", vm_memory, "Guest memory in MiB (default: 1024)");
   run_vm_cmd->add_flag("--snapshot", vm_snapshot, "Discard the guest's writes to the image");
+  run_vm_cmd->add_flag("--usb", vm_usb,
+                       "Attach the image as a USB stick (an ISO as written with dd) instead of "
+                       "a CD or a virtio disk");
   run_vm_cmd->footer(
       "Software emulation (TCG), serial console on this terminal (the images pass\n"
       "console=ttyS0), UEFI variables in a temporary copy of OVMF_VARS.");
@@ -371,7 +375,7 @@ int run_edgeforge(int argc, char** argv) {
                             : (common.quiet ? spdlog::level::warn : spdlog::level::info));
   try {
     if (*build) return run_build(profile, output, workers, formats, common, sign, agent_binary);
-    if (*run_vm_cmd) return run_vm(vm_image, vm_bios, vm_memory, vm_snapshot);
+    if (*run_vm_cmd) return run_vm(vm_image, vm_bios, vm_memory, vm_snapshot, vm_usb);
     if (*validate) return run_validate(profile, common);
     if (*inspect) return run_inspect(image, cat, inspect_partition, inspect_keyring, inspect_json);
     if (*provision) return run_provision_script(profile, provision_out, common);

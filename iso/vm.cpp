@@ -37,7 +37,11 @@ Result<std::vector<std::string>> qemu_command(const VmSpec& spec) {
     argv.insert(argv.end(), {"-drive", "if=pflash,format=raw,readonly=on,file=" + code.string(),
                              "-drive", "if=pflash,format=raw,file=" + my_vars.string()});
   }
-  if (ext == ".iso") {
+  if (spec.usb_stick) {
+    argv.insert(argv.end(), {"-device", "qemu-xhci", "-drive",
+                             "if=none,id=stick,format=raw,readonly=on,file=" + spec.image.string(), "-device",
+                             "usb-storage,drive=stick,removable=on"});
+  } else if (ext == ".iso") {
     argv.insert(argv.end(), {"-drive", "media=cdrom,readonly=on,file=" + spec.image.string()});
   } else {
     argv.insert(argv.end(),

@@ -24,6 +24,9 @@ struct VmSpec {
   std::filesystem::path serial_log;
   bool accel_kvm = false;  // true: -accel kvm (only where KVM guests work)
   bool snapshot = false;   // true: guest writes are discarded
+  /// An .iso attached as a USB stick (the file as `dd` writes it to one)
+  /// instead of as a CD: boots through its hybrid MBR/GPT, not El Torito.
+  bool usb_stick = false;
 };
 
 /// The qemu-system-x86_64 command line for `spec`. For UEFI it copies

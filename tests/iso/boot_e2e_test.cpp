@@ -69,10 +69,11 @@ class BootE2E : public ::testing::Test {
 
   // Boots the disk once (the probe powers the guest off) and returns the serial log.
   static std::string boot(const std::string& name, const fs::path& image = disk(),
-                          iso::Firmware firmware = iso::Firmware::uefi) {
+                          iso::Firmware firmware = iso::Firmware::uefi, bool usb_stick = false) {
     iso::VmSpec vm;
     vm.image = image;
     vm.firmware = firmware;
+    vm.usb_stick = usb_stick;
     vm.work_dir = dir_->path() / name;
     vm.serial_log = dir_->path() / (name + ".log");
     auto argv = iso::qemu_command(vm);
@@ -103,6 +104,28 @@ class BootE2E : public ::testing::Test {
               0);
   }
 
+  // Slot B: the same squashfs in its partition, slot A's boot files on the
+  // ESP; with `kernel_bytes`, a vmlinuz cut short there (a damaged ESP).
+  static void prepare_slot_b(size_t kernel_bytes = 0) {
+    const auto& b = info_->partitions[2];
+    ASSERT_EQ(run_command("dd if=" + (dir_->path() / "boot-e2e-0.1.0.squashfs").string() + " of=" +
+                          disk().string() + " bs=1M seek=" + std::to_string(b.offset / iso::kMiB) +
+                          " conv=notrunc,sparse status=none")
+                  .status,
+              0);
+    for (std::string f : {"vmlinuz", "initrd.img", "edgeforge.cpio"}) {
+      fs::path local = dir_->path() / f;
+      ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp() + " ::/slot-a/" + f + " " + local.string())
+                    .status,
+                0);
+      if (f == "vmlinuz" && kernel_bytes > 0) fs::resize_file(local, kernel_bytes);
+      ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mmd -D s -i " + esp() + " ::/slot-b 2>/dev/null; "
+                            "MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp() + " " + local.string() + " ::/slot-b/" + f)
+                    .status,
+                0);
+    }
+  }
+
   static TempDir* dir_;
   static iso::DiskInfo* info_;
 };
@@ -129,20 +152,7 @@ TEST_F(BootE2E, VarAndEtcChangesSurviveReboot) {
 }
 
 TEST_F(BootE2E, FallsBackToSlotBWhenSlotAIsBad) {
-  // Prepare slot B: the same squashfs in its partition, its kernel on the ESP.
-  const auto& b = info_->partitions[2];
-  ASSERT_EQ(run_command("dd if=" + (dir_->path() / "boot-e2e-0.1.0.squashfs").string() + " of=" +
-                        disk().string() + " bs=1M seek=" + std::to_string(b.offset / iso::kMiB) +
-                        " conv=notrunc,sparse status=none")
-                .status,
-            0);
-  for (const char* f : {"vmlinuz", "initrd.img", "edgeforge.cpio"})
-    ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mcopy -i " + esp() + " ::/slot-a/" + f + " " +
-                          (dir_->path() / f).string() + " && MTOOLS_SKIP_CHECK=1 mmd -D s -i " +
-                          esp() + " ::/slot-b 2>/dev/null; MTOOLS_SKIP_CHECK=1 mcopy -o -i " +
-                          esp() + " " + (dir_->path() / f).string() + " ::/slot-b/" + f)
-                  .status,
-              0);
+  prepare_slot_b();
   // Slot A bad (not OK, no tries), slot B on trial with two tries left.
   write_grubenv({"A B", false, 0, false, 2});
   std::string log = boot("boot3");
@@ -160,16 +170,38 @@ TEST_F(BootE2E, FallsBackToSlotBWhenSlotAIsBad) {
   EXPECT_NE(listed.out.find("A_OK=0"), std::string::npos) << listed.out;
 }
 
-TEST_F(BootE2E, InstallerIsoBootsUefiAndBiosToMenuAndLiveSystem) {
+// A slot whose kernel GRUB cannot even load (its ESP files damaged) must not
+// leave a headless device at the menu: GRUB boots the good slot instead.
+TEST_F(BootE2E, BootsTheGoodSlotWhenTheTrialSlotsKernelWillNotLoad) {
+  prepare_slot_b(4096);
+  // B first and on trial (one try), A good.
+  write_grubenv({"B A", true, 0, false, 1});
+  std::string log = boot("boot4");
+  EXPECT_NE(log.find("edgeforge: booting slot B (trial=1)"), std::string::npos) << log;
+  EXPECT_NE(log.find("you need to load the kernel first"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST slot=A"), std::string::npos) << log;
+  fs::path env = dir_->path() / "grubenv.after4";
+  ASSERT_EQ(
+      run_command("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp() + " ::/grub/grubenv " + env.string())
+          .status,
+      0);
+  auto listed = run_command("grub-editenv " + env.string() + " list");
+  EXPECT_NE(listed.out.find("B_TRY=0"), std::string::npos) << listed.out;
+}
+
+TEST_F(BootE2E, InstallerIsoBootsUefiAndBiosFromCdAndUsbToMenuAndLiveSystem) {
   iso::IsoSpec spec;
   spec.squashfs = dir_->path() / "boot-e2e-0.1.0.squashfs";
   spec.epoch = kEpoch;
   spec.timeout = 1;
   auto info = iso::build_installer_iso(spec, iso_file(), dir_->path() / "iso-work");
   ASSERT_TRUE(info.ok()) << info.error().message();
-  for (auto fw : {iso::Firmware::uefi, iso::Firmware::bios}) {
-    std::string name = fw == iso::Firmware::uefi ? "iso-uefi" : "iso-bios";
-    std::string log = boot(name, iso_file(), fw);
+  // As a CD (El Torito) under both firmwares, and as a USB stick written
+  // with dd (the hybrid MBR and GPT) under both.
+  for (auto [fw, usb] : {std::pair{iso::Firmware::uefi, false}, {iso::Firmware::bios, false},
+                         {iso::Firmware::uefi, true}, {iso::Firmware::bios, true}}) {
+    std::string name = std::string(fw == iso::Firmware::uefi ? "iso-uefi" : "iso-bios") + (usb ? "-usb" : "");
+    std::string log = boot(name, iso_file(), fw, usb);
     EXPECT_NE(log.find("Install edgeforge to disk"), std::string::npos) << name << log;
     EXPECT_NE(log.find("Rescue shell"), std::string::npos) << name;
     EXPECT_NE(log.find("edgeforge: starting the installer"), std::string::npos) << name;  // the default entry
