@@ -82,7 +82,12 @@ Result<void> install_boot_files(const fs::path& slot, const signing::BundleManif
                                        " (" + extra.error().message() +
                                        "); rebuild it with this edgeforge, which adds it");
   }
-  return {};
+  // The switch must not reach the disk before these files do: GRUB reads
+  // the FAT as a cut left it. fsync of each file and of its directory does
+  // not cover the recreated directory's entry in the ESP's root, nor the FAT
+  // sectors the removal freed; a power-cut test caught GRUB finding a
+  // truncated /slot-b/vmlinuz right after the switch. syncfs writes it all.
+  return sync_filesystem(dir);
 }
 
 Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log) {

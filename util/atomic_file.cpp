@@ -99,6 +99,16 @@ Result<void> write_file_atomic(const std::filesystem::path& target, std::string_
   return file.commit();
 }
 
+Result<void> sync_filesystem(const std::filesystem::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error(Errc::io, "cannot open " + path.string(), errno);
+  int rc = ::syncfs(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return errno_error(Errc::io, "cannot sync the filesystem of " + path.string(), err);
+  return Ok{};
+}
+
 Result<std::string> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return errno_error(Errc::not_found, "cannot open " + path.string(), errno);

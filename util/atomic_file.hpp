@@ -46,6 +46,11 @@ class AtomicFile {
 /// Writes `data` to `target` atomically.
 Result<void> write_file_atomic(const std::filesystem::path& target, std::string_view data);
 
+/// Writes out everything pending on the filesystem that holds `path`
+/// (syncfs): data, directories and allocation tables, for filesystems such
+/// as FAT where fsync of a file and its directory does not cover them all.
+Result<void> sync_filesystem(const std::filesystem::path& path);
+
 /// Reads a whole file into a string.
 Result<std::string> read_file(const std::filesystem::path& path);
 
