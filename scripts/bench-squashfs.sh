@@ -199,6 +199,7 @@ kind: Profile
 metadata: {name: bench, version: 1.0.0}
 spec:
   base: {tarball: {path: $(yaml_quote "$rootfs")}}
+  agent: {enabled: false}
   output: {compression: zstd, level: $l, blockSize: $block_size}
 EOF
 done
