@@ -6,8 +6,8 @@
 
 #include "agent/boot_control.hpp"
 #include "agent/device.hpp"
-#include "agent/operations.hpp"
 #include "agent/install_cli.hpp"
+#include "agent/operations.hpp"
 #include "agent/slot_install.hpp"
 #include "agent/state.hpp"
 #include "util/atomic_file.hpp"

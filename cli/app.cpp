@@ -201,9 +201,10 @@ int run_inspect(const std::string& image, const std::string& cat, const std::str
                 const std::string& keyring, bool json) {
   if (is_bundle_file(image)) {
     if (!cat.empty() || !partition.empty()) {
-      return fail(Error(Errc::invalid_argument, std::string(cat.empty() ? "--partition" : "--cat") +
-                                                    " reads images and disks; " + image + " is a bundle"),
-                  false);
+      return fail(
+          Error(Errc::invalid_argument, std::string(cat.empty() ? "--partition" : "--cat") +
+                                            " reads images and disks; " + image + " is a bundle"),
+          false);
     }
     auto r = inspect_bundle(image, keyring, json, std::cout);
     if (!r) return fail(r.error().with_context(image), false);

@@ -138,13 +138,15 @@ namespace ef::cli {
 namespace {
 
 std::string size_text(uint64_t size) {
-  return size % iso::kMiB == 0 ? std::to_string(size / iso::kMiB) + " MiB" : std::to_string(size / 1024) + " KiB";
+  return size % iso::kMiB == 0 ? std::to_string(size / iso::kMiB) + " MiB"
+                               : std::to_string(size / 1024) + " KiB";
 }
 
-Result<iso::Partition> find_partition(const std::vector<iso::Partition>& parts, const std::string& name) {
+Result<iso::Partition> find_partition(const std::vector<iso::Partition>& parts,
+                                      const std::string& name) {
   // Short names: esp, a, b, slot-a, slot-b, persist, persistent.
-  std::string want = name == "a" || name == "b" ? "edgeforge-slot-" + name
-                     : name == "persistent"     ? std::string(iso::kPersistentLabel)
+  std::string want = name == "a" || name == "b"       ? "edgeforge-slot-" + name
+                     : name == "persistent"           ? std::string(iso::kPersistentLabel)
                      : name.starts_with("edgeforge-") ? name
                                                       : "edgeforge-" + name;
   for (const auto& p : parts)
@@ -168,14 +170,15 @@ std::string slot_summary(const std::string& disk, const iso::Partition& p) {
   auto reader = squashfs::ImageReader::open(disk, p.offset, p.size);
   if (!reader) return "empty (no squashfs image)";
   auto info = (*reader)->info();
-  std::string text = "squashfs, " + info.compression + ", " + std::to_string(info.inode_count) + " inodes, " +
-                     std::to_string(info.bytes_used) + " bytes";
+  std::string text = "squashfs, " + info.compression + ", " + std::to_string(info.inode_count) +
+                     " inodes, " + std::to_string(info.bytes_used) + " bytes";
   // Images with the agent say what they are in its config.
   std::string config;
-  auto read = (*reader)->read_file("/etc/edgeforge/agent.json", [&](const void* d, size_t n) -> Result<void> {
-    config.append(static_cast<const char*>(d), n);
-    return Ok{};
-  });
+  auto read = (*reader)->read_file("/etc/edgeforge/agent.json",
+                                   [&](const void* d, size_t n) -> Result<void> {
+                                     config.append(static_cast<const char*>(d), n);
+                                     return Ok{};
+                                   });
   auto j = nlohmann::json::parse(config, nullptr, false);
   if (read && j.is_object() && j.value("product", "") != "" && j.value("version", "") != "")
     text = j.value("product", "") + " " + j.value("version", "") + " (" + text + ")";
@@ -187,7 +190,8 @@ std::string slot_summary(const std::string& disk, const iso::Partition& p) {
 Result<void> inspect_disk(const std::string& disk, const DiskQuery& q, std::ostream& out) {
   EF_ASSIGN(auto parts, iso::read_gpt(disk));
   if (!q.partition.empty() || !q.path.empty()) {
-    EF_ASSIGN(iso::Partition part, find_partition(parts, q.partition.empty() ? "esp" : q.partition));
+    EF_ASSIGN(iso::Partition part,
+              find_partition(parts, q.partition.empty() ? "esp" : q.partition));
     auto ctx = [&](Error e) { return std::move(e).with_context("partition " + part.name); };
     switch (kind_of(part)) {
       case PartKind::fat:
@@ -203,7 +207,9 @@ Result<void> inspect_disk(const std::string& disk, const DiskQuery& q, std::ostr
         return Ok{};
       case PartKind::squashfs: {
         auto reader = squashfs::ImageReader::open(disk, part.offset, part.size);
-        if (!reader) return Error(Errc::not_found, "partition " + part.name + " holds no squashfs image (empty slot?)");
+        if (!reader)
+          return Error(Errc::not_found,
+                       "partition " + part.name + " holds no squashfs image (empty slot?)");
         if (q.path.empty()) {
           auto entries = (*reader)->list();
           if (!entries) return ctx(std::move(entries).error());
@@ -231,7 +237,8 @@ Result<void> inspect_disk(const std::string& disk, const DiskQuery& q, std::ostr
         return Ok{};
       }
       case PartKind::other:
-        return Error(Errc::invalid_argument, "partition " + part.name + " holds no filesystem edgeforge reads");
+        return Error(Errc::invalid_argument,
+                     "partition " + part.name + " holds no filesystem edgeforge reads");
     }
   }
   out << "partitions (GPT):\n";
@@ -240,7 +247,8 @@ Result<void> inspect_disk(const std::string& disk, const DiskQuery& q, std::ostr
         << size_text(parts[i].size) << "  guid " << parts[i].guid << "\n";
   for (const auto& p : parts)
     if (kind_of(p) == PartKind::squashfs) out << p.name << ": " << slot_summary(disk, p) << "\n";
-  auto esp = std::find_if(parts.begin(), parts.end(), [](const auto& p) { return p.name == iso::kEspLabel; });
+  auto esp = std::find_if(parts.begin(), parts.end(),
+                          [](const auto& p) { return p.name == iso::kEspLabel; });
   if (esp == parts.end()) return Ok{};
   EF_ASSIGN(auto files, iso::list_fat_files(disk, *esp));
   out << "ESP files:\n";

@@ -137,8 +137,12 @@ Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squash
                               {dir + "edgeforge.cpio", std::move(cpio)}};
 }
 
-std::string persistent_fs_uuid(const std::string& seed) { return derive_guid(seed, "persistent-fs"); }
-std::string persistent_hash_seed(const std::string& seed) { return derive_guid(seed, "persistent-hash"); }
+std::string persistent_fs_uuid(const std::string& seed) {
+  return derive_guid(seed, "persistent-fs");
+}
+std::string persistent_hash_seed(const std::string& seed) {
+  return derive_guid(seed, "persistent-hash");
+}
 
 uint32_t esp_volume_id(const DiskInfo& info) {
   return static_cast<uint32_t>(
@@ -163,7 +167,8 @@ std::string embedded_config(const DiskInfo& info) {
 
 Result<BiosBootCode> bios_boot(const DiskInfo& info, const std::filesystem::path& work_dir) {
   for (const auto& p : info.partitions)
-    if (p.name == kBiosLabel) return make_bios_boot(embedded_config(info), p.offset / kSector, p.size, work_dir);
+    if (p.name == kBiosLabel)
+      return make_bios_boot(embedded_config(info), p.offset / kSector, p.size, work_dir);
   return Error(Errc::internal, "no bios_grub partition in the disk plan");
 }
 

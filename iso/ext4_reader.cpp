@@ -28,9 +28,11 @@ Result<Fs> open_fs(const std::filesystem::path& file, uint64_t offset) {
   // unix_io takes the partition's offset as an option: "offset=N".
   std::string options = "offset=" + std::to_string(offset);
   ext2_filsys fs = nullptr;
-  errcode_t err = ext2fs_open2(file.c_str(), options.c_str(), EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+  errcode_t err =
+      ext2fs_open2(file.c_str(), options.c_str(), EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
   if (err)
-    return ext2_error(err, file.string() + ": no ext4 filesystem at offset " + std::to_string(offset));
+    return ext2_error(err,
+                      file.string() + ": no ext4 filesystem at offset " + std::to_string(offset));
   return Fs(fs);
 }
 
@@ -57,7 +59,8 @@ Result<std::string> read_inode_data(ext2_filsys fs, ext2_ino_t ino, const std::s
   ext2_file_t f = nullptr;
   errcode_t err = ext2fs_file_open(fs, ino, 0, &f);
   if (err) return ext2_error(err, what);
-  std::unique_ptr<std::remove_pointer_t<ext2_file_t>, decltype(&ext2fs_file_close)> owned(f, &ext2fs_file_close);
+  std::unique_ptr<std::remove_pointer_t<ext2_file_t>, decltype(&ext2fs_file_close)> owned(
+      f, &ext2fs_file_close);
   std::string data;
   char buf[65536];
   for (;;) {
@@ -70,10 +73,12 @@ Result<std::string> read_inode_data(ext2_filsys fs, ext2_ino_t ino, const std::s
   return data;
 }
 
-Result<std::string> symlink_target(ext2_filsys fs, ext2_ino_t ino, ext2_inode& inode, const std::string& what) {
+Result<std::string> symlink_target(ext2_filsys fs, ext2_ino_t ino, ext2_inode& inode,
+                                   const std::string& what) {
   uint64_t size = EXT2_I_SIZE(&inode);
   if (ext2fs_is_fast_symlink(&inode))
-    return std::string(reinterpret_cast<const char*>(inode.i_block), std::min<uint64_t>(size, sizeof inode.i_block));
+    return std::string(reinterpret_cast<const char*>(inode.i_block),
+                       std::min<uint64_t>(size, sizeof inode.i_block));
   if (inode.i_flags & EXT4_INLINE_DATA_FL) {
     std::string buf(size + 1, '\0');
     size_t got = 0;
@@ -142,7 +147,8 @@ Result<std::vector<ImageEntry>> list_ext4(const std::filesystem::path& file, uin
   return out;
 }
 
-Result<std::string> read_ext4_file(const std::filesystem::path& file, uint64_t offset, const std::string& path) {
+Result<std::string> read_ext4_file(const std::filesystem::path& file, uint64_t offset,
+                                   const std::string& path) {
   EF_ASSIGN(Fs fs, open_fs(file, offset));
   ext2_ino_t ino = 0;
   errcode_t err = ext2fs_namei_follow(fs.get(), EXT2_ROOT_INO, EXT2_ROOT_INO, path.c_str(), &ino);
@@ -150,7 +156,8 @@ Result<std::string> read_ext4_file(const std::filesystem::path& file, uint64_t o
   ext2_inode inode{};
   err = ext2fs_read_inode(fs.get(), ino, &inode);
   if (err) return ext2_error(err, path);
-  if (!LINUX_S_ISREG(inode.i_mode)) return Error(Errc::invalid_argument, path + " is not a regular file");
+  if (!LINUX_S_ISREG(inode.i_mode))
+    return Error(Errc::invalid_argument, path + " is not a regular file");
   return read_inode_data(fs.get(), ino, path);
 }
 

@@ -16,10 +16,12 @@ namespace ef::iso {
 /// Every entry of the ext4 filesystem that starts `offset` bytes into
 /// `file`, depth-first, children in name order ("/" first). Extended
 /// attributes are not read. Errors: no ext4 superblock there.
-Result<std::vector<squashfs::ImageEntry>> list_ext4(const std::filesystem::path& file, uint64_t offset);
+Result<std::vector<squashfs::ImageEntry>> list_ext4(const std::filesystem::path& file,
+                                                    uint64_t offset);
 
 /// The content of the regular file `path` in that filesystem (symlinks
 /// followed inside it).
-Result<std::string> read_ext4_file(const std::filesystem::path& file, uint64_t offset, const std::string& path);
+Result<std::string> read_ext4_file(const std::filesystem::path& file, uint64_t offset,
+                                   const std::string& path);
 
 }  // namespace ef::iso

@@ -10,8 +10,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
-#include <future>
 #include <ctime>
+#include <future>
 #include <memory>
 
 #include "iso/boot_data.hpp"
@@ -103,7 +103,8 @@ Result<void> write_burn_source(burn_source* src, const std::filesystem::path& ou
     while (filled < buf.size()) {
       bool far = announced - written - static_cast<off_t>(filled) > kTail;
       size_t want = far ? buf.size() - filled : kBlock;
-      int n = src->read_xt(src, reinterpret_cast<unsigned char*>(buf.data() + filled), static_cast<int>(want));
+      int n = src->read_xt(src, reinterpret_cast<unsigned char*>(buf.data() + filled),
+                           static_cast<int>(want));
       if (n < 0) return Error(Errc::image, "ISO: libisofs failed while writing " + out.string());
       if (n == 0) {
         end = true;
@@ -116,7 +117,8 @@ Result<void> write_burn_source(burn_source* src, const std::filesystem::path& ou
   }
   // The stream may end before the announced size (libburn pads the rest,
   // which holds the backup GPT's place): pad the same way.
-  if (announced > written) EF_TRY(file.write(std::string(static_cast<size_t>(announced - written), '\0')));
+  if (announced > written)
+    EF_TRY(file.write(std::string(static_cast<size_t>(announced - written), '\0')));
   return file.commit();
 }
 
@@ -125,7 +127,7 @@ Result<void> write_burn_source(burn_source* src, const std::filesystem::path& ou
 using InstallPlan = std::pair<InstallManifest, std::vector<FatFile>>;
 
 Result<InstallPlan> install_plan(const IsoSpec& spec, const std::string& digest,
-                                     const KernelFiles& kernel, const std::filesystem::path& work_dir) {
+                                 const KernelFiles& kernel, const std::filesystem::path& work_dir) {
   DiskSpec disk;
   disk.squashfs = spec.squashfs;
   disk.image_sha256 = digest;
@@ -198,9 +200,11 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   // disk) is prepared meanwhile on a thread of its own, in its own directory.
   std::filesystem::path plan_dir = work_dir / "installed";
   std::filesystem::create_directories(plan_dir, ec);
-  auto plan_job = std::async(std::launch::async, [&] { return install_plan(spec, digest, kernel, plan_dir); });
+  auto plan_job =
+      std::async(std::launch::async, [&] { return install_plan(spec, digest, kernel, plan_dir); });
   if (cpio.empty()) {
-    EF_ASSIGN(cpio, build_extra_initramfs({kernel.modules, default_persistent_paths(), spec.epoch}));
+    EF_ASSIGN(cpio,
+              build_extra_initramfs({kernel.modules, default_persistent_paths(), spec.epoch}));
   }
   std::string embedded = "search --no-floppy --set=root --label " + info.volume_id +
                          "\nset prefix=($root)/boot/grub\nconfigfile ($root)/boot/grub/grub.cfg\n";
@@ -210,7 +214,8 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   std::vector<FatFile> esp_files = {{"/EFI/BOOT/BOOTX64.EFI", efi}};
   std::filesystem::path esp = work_dir / "efi.img";
   uint32_t volume_id = static_cast<uint32_t>(std::stoul(digest.substr(8, 8), nullptr, 16));
-  EF_TRY(make_fat_image({fat_size_for(esp_files), "EFIBOOT", volume_id, spec.epoch, esp_files}, esp, work_dir));
+  EF_TRY(make_fat_image({fat_size_for(esp_files), "EFIBOOT", volume_id, spec.epoch, esp_files}, esp,
+                        work_dir));
   EF_ASSIGN(std::string esp_bytes, read_file(esp));
   std::string cfg = replace_all(std::string(grub_iso_template()), "@EF_LABEL@", info.volume_id);
   cfg = replace_all(cfg, "@EF_CMDLINE@", spec.cmdline);
@@ -227,9 +232,9 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   std::unique_ptr<IsoImage, ImageFree> image(raw_image);
   iso_image_set_application_id(image.get(), "EDGEFORGE");
   IsoDir* root = iso_image_get_root(image.get());
-  EF_ASSIGN(IsoDir* boot, add_dir(image.get(), root, "boot"));
-  EF_ASSIGN(IsoDir* grub, add_dir(image.get(), boot, "grub"));
-  EF_ASSIGN(IsoDir* ef, add_dir(image.get(), root, "edgeforge"));
+  EF_ASSIGN(IsoDir * boot, add_dir(image.get(), root, "boot"));
+  EF_ASSIGN(IsoDir * grub, add_dir(image.get(), boot, "grub"));
+  EF_ASSIGN(IsoDir * ef, add_dir(image.get(), root, "edgeforge"));
   EF_TRY(add_memory_file(boot, "vmlinuz", kernel.vmlinuz));
   EF_TRY(add_memory_file(boot, "initrd.img", kernel.initrd));
   EF_TRY(add_memory_file(boot, "edgeforge.cpio", cpio));
@@ -239,7 +244,7 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   rc = iso_tree_add_new_node(image.get(), ef, "rootfs.squashfs", spec.squashfs.c_str(), nullptr);
   if (rc < 0) return iso_error(spec.squashfs.string(), rc);
   if (!spec.site.empty()) {
-    EF_ASSIGN(IsoDir* site, add_dir(image.get(), ef, "site"));
+    EF_ASSIGN(IsoDir * site, add_dir(image.get(), ef, "site"));
     rc = iso_tree_add_new_node(image.get(), site, "site.yaml", spec.site.c_str(), nullptr);
     if (rc < 0) return iso_error(spec.site.string(), rc);
   }
@@ -250,7 +255,8 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
     for (size_t p = rel.find('/'); p != std::string::npos; p = rel.find('/')) {
       std::string name = rel.substr(0, p);
       IsoNode* node = nullptr;
-      if (iso_image_dir_get_node(image.get(), dir, name.c_str(), &node, 0) == 1 && iso_node_get_type(node) == LIBISO_DIR) {
+      if (iso_image_dir_get_node(image.get(), dir, name.c_str(), &node, 0) == 1 &&
+          iso_node_get_type(node) == LIBISO_DIR) {
         dir = reinterpret_cast<IsoDir*>(node);
       } else {
         EF_ASSIGN(dir, add_dir(image.get(), dir, name.c_str()));
@@ -263,8 +269,8 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   // El Torito: BIOS no-emulation entry (GRUB patches its own boot info) and
   // the UEFI entry pointing at the ESP image.
   ElToritoBootImage* bios = nullptr;
-  rc = iso_image_set_boot_image(image.get(), "/boot/grub/eltorito.img", ELTORITO_NO_EMUL, "/boot/grub/boot.cat",
-                                &bios);
+  rc = iso_image_set_boot_image(image.get(), "/boot/grub/eltorito.img", ELTORITO_NO_EMUL,
+                                "/boot/grub/boot.cat", &bios);
   if (rc < 0) return iso_error("El Torito BIOS entry", rc);
   el_torito_set_load_size(bios, 4);
   el_torito_set_isolinux_options(bios, (1 << 0) | (1 << 9), 0);  // boot info table, GRUB2 boot info
@@ -291,8 +297,9 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   iso_write_opts_set_default_timestamp(opts.get(), static_cast<time_t>(spec.epoch));
   iso_write_opts_set_always_gmt(opts.get(), 1);
   std::string uuid = pvd_time(spec.epoch);
-  iso_write_opts_set_pvd_times(opts.get(), static_cast<time_t>(spec.epoch), static_cast<time_t>(spec.epoch), 0,
-                               static_cast<time_t>(spec.epoch), uuid.data());
+  iso_write_opts_set_pvd_times(opts.get(), static_cast<time_t>(spec.epoch),
+                               static_cast<time_t>(spec.epoch), 0, static_cast<time_t>(spec.epoch),
+                               uuid.data());
   // Hybrid: GRUB's MBR (patched with the El Torito image's address, bit 14),
   // a protective partition from block 1 (bit 0), the ESP in a GPT.
   std::string system_area(32768, '\0');
@@ -305,7 +312,8 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   std::string guid_hex = derive_guid(digest, "iso-gpt");
   guid_hex.erase(std::remove(guid_hex.begin(), guid_hex.end(), '-'), guid_hex.end());
   uint8_t guid[16];
-  for (int i = 0; i < 16; ++i) guid[i] = static_cast<uint8_t>(std::stoul(guid_hex.substr(2 * i, 2), nullptr, 16));
+  for (int i = 0; i < 16; ++i)
+    guid[i] = static_cast<uint8_t>(std::stoul(guid_hex.substr(2 * i, 2), nullptr, 16));
   iso_write_opts_set_gpt_guid(opts.get(), guid, 1);
 
   burn_source* raw_src = nullptr;
@@ -313,7 +321,8 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
   if (rc < 0) return iso_error("start writing", rc);
   std::unique_ptr<burn_source, BurnFree> src(raw_src);
   EF_TRY(write_burn_source(src.get(), out));
-  info.write_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  info.write_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   info.size = std::filesystem::file_size(out, ec);
   return info;
 }

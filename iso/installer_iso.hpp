@@ -30,7 +30,7 @@ struct IsoSpec {
   DiskLayout layout;
   std::vector<std::string> persistent_paths = default_persistent_paths();
   std::string product = "edgeforge", version = "0.0.0", min_version = "0.0.0";
-  int grub_timeout = 2;  // the installed disk's slot menu
+  int grub_timeout = 2;                        // the installed disk's slot menu
   std::string site_registries = "containerd";  // "k3s" when the image runs k3s
 };
 

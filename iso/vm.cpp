@@ -39,8 +39,8 @@ Result<std::vector<std::string>> qemu_command(const VmSpec& spec) {
   }
   if (spec.usb_stick) {
     argv.insert(argv.end(), {"-device", "qemu-xhci", "-drive",
-                             "if=none,id=stick,format=raw,readonly=on,file=" + spec.image.string(), "-device",
-                             "usb-storage,drive=stick,removable=on"});
+                             "if=none,id=stick,format=raw,readonly=on,file=" + spec.image.string(),
+                             "-device", "usb-storage,drive=stick,removable=on"});
   } else if (ext == ".iso") {
     argv.insert(argv.end(), {"-drive", "media=cdrom,readonly=on,file=" + spec.image.string()});
   } else {

@@ -232,8 +232,9 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   if (!node_layer.empty()) result.manifest_json["node"] = node_layer.record;
   if (!agent_record.is_null()) result.manifest_json["agent"] = agent_record;
   std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
-  EF_ASSIGN(auto disk, write_disk_outputs(p, result.image, result.image_sha256, formats, epoch.value_or(0),
-                                             [&](const std::string& s) { report(s); }));
+  EF_ASSIGN(auto disk,
+            write_disk_outputs(p, result.image, result.image_sha256, formats, epoch.value_or(0),
+                               [&](const std::string& s) { report(s); }));
   result.outputs = std::move(disk.files);
   if (!disk.record.is_null()) result.manifest_json["disk"] = disk.record;
   if (!disk.iso_record.is_null()) result.manifest_json["iso"] = disk.iso_record;

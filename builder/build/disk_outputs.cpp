@@ -14,7 +14,8 @@ namespace ef::build {
 namespace {
 
 iso::DiskLayout disk_layout(const profile::Profile& p) {
-  return {p.output.esp_mib * iso::kMiB, p.output.slot_mib * iso::kMiB, p.output.persistent_mib * iso::kMiB};
+  return {p.output.esp_mib * iso::kMiB, p.output.slot_mib * iso::kMiB,
+          p.output.persistent_mib * iso::kMiB};
 }
 
 }  // namespace
@@ -26,7 +27,8 @@ std::vector<std::string> persistent_paths_of(const profile::Profile& p) {
   return paths;
 }
 
-Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::filesystem::path& image,
+Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
+                                       const std::filesystem::path& image,
                                        const std::string& image_sha256,
                                        const std::vector<std::string>& formats, int64_t epoch,
                                        const std::function<void(const std::string&)>& stage) {
@@ -34,7 +36,9 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
     if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
       return Error(Errc::invalid_argument,
                    "unknown output format '" + f + "' (expected squashfs, raw, qcow2, iso)");
-  auto wants = [&](const char* f) { return std::find(formats.begin(), formats.end(), f) != formats.end(); };
+  auto wants = [&](const char* f) {
+    return std::find(formats.begin(), formats.end(), f) != formats.end();
+  };
   DiskOutputs out;
   if (wants("iso")) {
     std::filesystem::path iso_out = image;
@@ -45,7 +49,9 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
       // A broken site file must fail here, not on the device during the install.
       EF_ASSIGN(auto text, read_file(p.output.installer_site));
       auto parsed = site::parse_site(text, p.output.installer_site.string());
-      if (!parsed) return std::move(parsed).error().with_context(p.file.string() + ": spec.output.installerSite");
+      if (!parsed)
+        return std::move(parsed).error().with_context(p.file.string() +
+                                                      ": spec.output.installerSite");
     }
     iso::IsoSpec spec;
     spec.squashfs = image;
@@ -58,14 +64,17 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
     spec.version = p.version;
     spec.min_version = p.bundle.min_version;
     // The same choice the build-time site layer makes (builder/cluster).
-    spec.site_registries = p.kubernetes && p.kubernetes->distribution == "k3s" ? "k3s" : "containerd";
+    spec.site_registries =
+        p.kubernetes && p.kubernetes->distribution == "k3s" ? "k3s" : "containerd";
     auto info = iso::build_installer_iso(spec, iso_out, work);
     std::error_code ec;
     std::filesystem::remove_all(work, ec);
-    if (!info) return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: iso");
+    if (!info)
+      return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: iso");
     spdlog::debug("ISO image written in {:.2f} s, after its boot files", info->write_seconds);
     out.files.push_back(iso_out);
-    out.iso_record = {{"file", iso_out.filename().string()}, {"volumeId", info->volume_id}, {"size", info->size}};
+    out.iso_record = {
+        {"file", iso_out.filename().string()}, {"volumeId", info->volume_id}, {"size", info->size}};
     if (!spec.site.empty()) out.iso_record["installerSite"] = spec.site.filename().string();
   }
   if (!wants("raw") && !wants("qcow2")) return out;
@@ -84,12 +93,17 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const std::fil
   auto info = iso::build_raw_disk(spec, raw, work);
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
-  if (!info) return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: raw");
+  if (!info)
+    return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: raw");
   nlohmann::json parts = nlohmann::json::array();
   for (const auto& part : info->partitions)
-    parts.push_back({{"name", part.name}, {"offset", part.offset}, {"size", part.size}, {"guid", part.guid}});
-  out.record = {{"diskGuid", info->disk_guid}, {"size", info->size}, {"espUuid", info->esp_uuid},
-                {"partitions", parts}, {"persistentPaths", spec.persistent_paths}};
+    parts.push_back(
+        {{"name", part.name}, {"offset", part.offset}, {"size", part.size}, {"guid", part.guid}});
+  out.record = {{"diskGuid", info->disk_guid},
+                {"size", info->size},
+                {"espUuid", info->esp_uuid},
+                {"partitions", parts},
+                {"persistentPaths", spec.persistent_paths}};
   if (wants("qcow2")) {
     stage("converting to qcow2");
     std::filesystem::path qcow = image;

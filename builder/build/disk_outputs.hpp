@@ -27,7 +27,8 @@ std::vector<std::string> persistent_paths_of(const profile::Profile& profile);
 /// Writes <image stem>.raw, .qcow2 and/or .iso next to `image` when `formats`
 /// asks for them (the A/B layout of docs/disk-layout.md, sizes from the profile).
 /// `stage` reports progress. Errors: an unknown format, a slot too small.
-Result<DiskOutputs> write_disk_outputs(const profile::Profile& profile, const std::filesystem::path& image,
+Result<DiskOutputs> write_disk_outputs(const profile::Profile& profile,
+                                       const std::filesystem::path& image,
                                        const std::string& image_sha256,
                                        const std::vector<std::string>& formats, int64_t epoch,
                                        const std::function<void(const std::string&)>& stage);

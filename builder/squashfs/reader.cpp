@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <vector>
 
@@ -236,8 +236,8 @@ struct ImageReader::Impl {
 ImageReader::ImageReader() : impl_(std::make_unique<Impl>()) {}
 ImageReader::~ImageReader() = default;
 
-Result<std::unique_ptr<ImageReader>> ImageReader::open(const std::filesystem::path& path, uint64_t offset,
-                                                        uint64_t length) {
+Result<std::unique_ptr<ImageReader>> ImageReader::open(const std::filesystem::path& path,
+                                                       uint64_t offset, uint64_t length) {
   std::unique_ptr<ImageReader> r(new ImageReader());
   Impl& m = *r->impl_;
   m.file.reset(open_fd_file(path, offset, length));
@@ -347,10 +347,13 @@ Result<std::string> ImageReader::resolve(const std::string& path) {
     std::string here = joined();
     sqfs_inode_generic_t* inode = nullptr;
     int rc = sqfs_dir_reader_find_by_path(impl_->dirrd.get(), nullptr, here.c_str(), &inode);
-    if (rc) return sqfs_error(rc, here == path ? path : path + " (at " + here + ")").with_context("image");
+    if (rc)
+      return sqfs_error(rc, here == path ? path : path + " (at " + here + ")")
+          .with_context("image");
     std::unique_ptr<sqfs_inode_generic_t, decltype(&std::free)> owned(inode, &std::free);
     if (node_type(inode) != NodeType::symlink) continue;
-    if (++links > 40) return Error(Errc::invalid_argument, path + ": too many levels of symbolic links");
+    if (++links > 40)
+      return Error(Errc::invalid_argument, path + ": too many levels of symbolic links");
     std::string target(reinterpret_cast<const char*>(inode->extra), inode->data.slink.target_size);
     done.pop_back();
     if (target.starts_with("/")) done.clear();

@@ -41,7 +41,8 @@ class ImageReader {
  public:
   /// Opens the squashfs image at `path`, or the one `offset` bytes into it
   /// and at most `length` long (a partition of a disk image).
-  static Result<std::unique_ptr<ImageReader>> open(const std::filesystem::path& path, uint64_t offset = 0,
+  static Result<std::unique_ptr<ImageReader>> open(const std::filesystem::path& path,
+                                                   uint64_t offset = 0,
                                                    uint64_t length = UINT64_MAX);
   ~ImageReader();
   ImageReader(const ImageReader&) = delete;

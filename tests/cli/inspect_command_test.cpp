@@ -34,7 +34,8 @@ TEST_F(InspectCommandTest, ReadsEveryPartitionOfARawDisk) {
       "    - files:\n"
       "        - {path: /boot/vmlinuz-6.1.0-2-amd64, content: \"kernel\"}\n"
       "        - {path: /boot/initrd.img-6.1.0-2-amd64, content: \"initrd\"}\n"
-      "        - {path: /usr/lib/modules/6.1.0-2-amd64/modules.dep, content: \"kernel/squashfs.ko:\\nkernel/overlay.ko:\\n\"}\n"
+      "        - {path: /usr/lib/modules/6.1.0-2-amd64/modules.dep, content: "
+      "\"kernel/squashfs.ko:\\nkernel/overlay.ko:\\n\"}\n"
       "        - {path: /usr/lib/modules/6.1.0-2-amd64/kernel/squashfs.ko, content: \"sq\"}\n"
       "        - {path: /usr/lib/modules/6.1.0-2-amd64/kernel/overlay.ko, content: \"ov\"}\n"
       "  agent: {enabled: false}\n"
@@ -43,8 +44,10 @@ TEST_F(InspectCommandTest, ReadsEveryPartitionOfARawDisk) {
   ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q").status, 0) << last_stderr();
   auto overview = edgeforge("inspect out/edge-1.2.3.raw");
   ASSERT_EQ(overview.status, 0) << last_stderr();
-  EXPECT_NE(overview.out.find("edgeforge-slot-a: squashfs, zstd,"), std::string::npos) << overview.out;
-  EXPECT_NE(overview.out.find("edgeforge-slot-b: empty (no squashfs image)"), std::string::npos) << overview.out;
+  EXPECT_NE(overview.out.find("edgeforge-slot-a: squashfs, zstd,"), std::string::npos)
+      << overview.out;
+  EXPECT_NE(overview.out.find("edgeforge-slot-b: empty (no squashfs image)"), std::string::npos)
+      << overview.out;
   EXPECT_NE(overview.out.find("  /slot-a/vmlinuz\n"), std::string::npos) << overview.out;
   EXPECT_NE(overview.out.find("  A_OK=1\n"), std::string::npos) << overview.out;
 
@@ -54,7 +57,8 @@ TEST_F(InspectCommandTest, ReadsEveryPartitionOfARawDisk) {
   // Symlinks are followed inside the image: /etc/os-release style.
   EXPECT_EQ(edgeforge("inspect out/edge-1.2.3.raw --partition a --cat /bin/sh").out, "#!sh");
   EXPECT_EQ(edgeforge("inspect out/edge-1.2.3.raw --cat /slot-a/vmlinuz").out, "kernel");
-  EXPECT_EQ(edgeforge("inspect out/edge-1.2.3.raw --partition esp --cat /slot-a/initrd.img").out, "initrd");
+  EXPECT_EQ(edgeforge("inspect out/edge-1.2.3.raw --partition esp --cat /slot-a/initrd.img").out,
+            "initrd");
   auto persistent = edgeforge("inspect out/edge-1.2.3.raw --partition persistent --json");
   ASSERT_EQ(persistent.status, 0) << last_stderr();
   auto listed = nlohmann::json::parse(persistent.out);
@@ -63,14 +67,17 @@ TEST_F(InspectCommandTest, ReadsEveryPartitionOfARawDisk) {
 
   auto empty = edgeforge("inspect out/edge-1.2.3.raw --partition b");
   EXPECT_EQ(empty.status, 1);
-  EXPECT_NE(last_stderr().find("edgeforge-slot-b holds no squashfs image"), std::string::npos) << last_stderr();
+  EXPECT_NE(last_stderr().find("edgeforge-slot-b holds no squashfs image"), std::string::npos)
+      << last_stderr();
   auto unknown = edgeforge("inspect out/edge-1.2.3.raw --partition c");
   EXPECT_EQ(unknown.status, 1);
-  EXPECT_NE(last_stderr().find("no partition 'c' (the disk has edgeforge-esp, edgeforge-slot-a"), std::string::npos)
+  EXPECT_NE(last_stderr().find("no partition 'c' (the disk has edgeforge-esp, edgeforge-slot-a"),
+            std::string::npos)
       << last_stderr();
   auto on_image = edgeforge("inspect out/edge-1.2.3.squashfs --partition a");
   EXPECT_EQ(on_image.status, 1);
-  EXPECT_NE(last_stderr().find("--partition reads disk images"), std::string::npos) << last_stderr();
+  EXPECT_NE(last_stderr().find("--partition reads disk images"), std::string::npos)
+      << last_stderr();
 }
 
 TEST_F(InspectCommandTest, NotAnImage) {

@@ -115,12 +115,15 @@ class BootE2E : public ::testing::Test {
               0);
     for (std::string f : {"vmlinuz", "initrd.img", "edgeforge.cpio"}) {
       fs::path local = dir_->path() / f;
-      ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp() + " ::/slot-a/" + f + " " + local.string())
+      ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp() + " ::/slot-a/" + f + " " +
+                            local.string())
                     .status,
                 0);
       if (f == "vmlinuz" && kernel_bytes > 0) fs::resize_file(local, kernel_bytes);
-      ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mmd -D s -i " + esp() + " ::/slot-b 2>/dev/null; "
-                            "MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp() + " " + local.string() + " ::/slot-b/" + f)
+      ASSERT_EQ(run_command("MTOOLS_SKIP_CHECK=1 mmd -D s -i " + esp() +
+                            " ::/slot-b 2>/dev/null; "
+                            "MTOOLS_SKIP_CHECK=1 mcopy -o -i " +
+                            esp() + " " + local.string() + " ::/slot-b/" + f)
                     .status,
                 0);
     }
@@ -198,13 +201,17 @@ TEST_F(BootE2E, InstallerIsoBootsUefiAndBiosFromCdAndUsbToMenuAndLiveSystem) {
   ASSERT_TRUE(info.ok()) << info.error().message();
   // As a CD (El Torito) under both firmwares, and as a USB stick written
   // with dd (the hybrid MBR and GPT) under both.
-  for (auto [fw, usb] : {std::pair{iso::Firmware::uefi, false}, {iso::Firmware::bios, false},
-                         {iso::Firmware::uefi, true}, {iso::Firmware::bios, true}}) {
-    std::string name = std::string(fw == iso::Firmware::uefi ? "iso-uefi" : "iso-bios") + (usb ? "-usb" : "");
+  for (auto [fw, usb] : {std::pair{iso::Firmware::uefi, false},
+                         {iso::Firmware::bios, false},
+                         {iso::Firmware::uefi, true},
+                         {iso::Firmware::bios, true}}) {
+    std::string name =
+        std::string(fw == iso::Firmware::uefi ? "iso-uefi" : "iso-bios") + (usb ? "-usb" : "");
     std::string log = boot(name, iso_file(), fw, usb);
     EXPECT_NE(log.find("Install edgeforge to disk"), std::string::npos) << name << log;
     EXPECT_NE(log.find("Rescue shell"), std::string::npos) << name;
-    EXPECT_NE(log.find("edgeforge: starting the installer"), std::string::npos) << name;  // the default entry
+    EXPECT_NE(log.find("edgeforge: starting the installer"), std::string::npos)
+        << name;  // the default entry
     EXPECT_NE(log.find("edgeforge.install=1"), std::string::npos) << name;
     EXPECT_NE(log.find("EFTEST target=active"), std::string::npos) << name << log;
     EXPECT_NE(log.find("EFTEST root=squashfs,ro"), std::string::npos) << name;

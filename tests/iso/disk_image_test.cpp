@@ -186,12 +186,14 @@ TEST_F(DiskReaderTest, SlotsAreReadAtTheirOffset) {
   auto from_file = (*direct)->list();
   ASSERT_TRUE(from_slot.ok() && from_file.ok());
   ASSERT_EQ(from_slot->size(), from_file->size());
-  for (size_t i = 0; i < from_slot->size(); ++i) EXPECT_EQ((*from_slot)[i].path, (*from_file)[i].path);
+  for (size_t i = 0; i < from_slot->size(); ++i)
+    EXPECT_EQ((*from_slot)[i].path, (*from_file)[i].path);
   std::string kernel;
-  ASSERT_TRUE((*slot)->read_file("/boot/vmlinuz-6.1.0-2-amd64", [&](const void* d, size_t n) -> Result<void> {
-    kernel.append(static_cast<const char*>(d), n);
-    return Ok{};
-  }));
+  ASSERT_TRUE((*slot)->read_file("/boot/vmlinuz-6.1.0-2-amd64",
+                                 [&](const void* d, size_t n) -> Result<void> {
+                                   kernel.append(static_cast<const char*>(d), n);
+                                   return Ok{};
+                                 }));
   EXPECT_EQ(kernel, std::string(100000, 'k'));
   const auto& b = info->partitions[2];
   EXPECT_FALSE(squashfs::ImageReader::open(tmp / "disk.raw", b.offset, b.size).ok());
@@ -206,15 +208,17 @@ TEST_F(Ext4ReaderTest, ListsAndReadsWhatMke2fsCopied) {
   tmp.write("src/var/lib/big", std::string(300000, 'b'));
   tmp.write("src/upper/etc/motd", "changed\n");
   std::filesystem::create_symlink("../etc/hostname", tmp / "src/var/short-link");
-  std::string long_target = "/" + std::string(100, 'x') + "/" + std::string(100, 'y');  // not a fast symlink
+  std::string long_target =
+      "/" + std::string(100, 'x') + "/" + std::string(100, 'y');  // not a fast symlink
   std::filesystem::create_symlink(long_target, tmp / "src/var/long-link");
   ASSERT_EQ(::mkfifo((tmp / "src/var/fifo").c_str(), 0600), 0);
   std::filesystem::permissions(tmp / "src/var/lib/big", std::filesystem::perms(0640));
   // 1 MiB of something else first: the filesystem starts at an offset.
-  ASSERT_EQ(run_command("cd " + tmp.path().string() + " && head -c 1048576 /dev/urandom > disk && " +
-                        "mke2fs -q -F -t ext4 -d src -E root_owner=0:0 fs.img 8M && cat fs.img >> disk")
-                .status,
-            0);
+  ASSERT_EQ(
+      run_command("cd " + tmp.path().string() + " && head -c 1048576 /dev/urandom > disk && " +
+                  "mke2fs -q -F -t ext4 -d src -E root_owner=0:0 fs.img 8M && cat fs.img >> disk")
+          .status,
+      0);
   auto entries = iso::list_ext4(tmp / "disk", 1 << 20);
   ASSERT_TRUE(entries.ok()) << entries.error().message();
   std::map<std::string, squashfs::ImageEntry> got;
@@ -231,7 +235,8 @@ TEST_F(Ext4ReaderTest, ListsAndReadsWhatMke2fsCopied) {
   EXPECT_EQ(got["/upper/etc"].type, tree::NodeType::directory);
   EXPECT_TRUE(got.count("/lost+found"));
   // Every entry below /, children in name order (depth-first).
-  for (size_t i = 1; i < entries->size(); ++i) EXPECT_LT((*entries)[i - 1].path, (*entries)[i].path);
+  for (size_t i = 1; i < entries->size(); ++i)
+    EXPECT_LT((*entries)[i - 1].path, (*entries)[i].path);
 
   auto big = iso::read_ext4_file(tmp / "disk", 1 << 20, "/var/lib/big");
   ASSERT_TRUE(big.ok()) << big.error().message();
