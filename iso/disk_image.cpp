@@ -193,14 +193,16 @@ Result<std::vector<FatFile>> esp_files(const DiskSpec& spec, const DiskInfo& inf
   return files;
 }
 
+Result<std::string> image_digest(const std::filesystem::path& squashfs, const std::string& known) {
+  if (!known.empty()) return known;
+  return sha256_file(squashfs);
+}
+
 Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::path& out,
                                 const std::filesystem::path& work_dir) {
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
-  std::string seed = spec.image_sha256;
-  if (seed.empty()) {
-    EF_ASSIGN(seed, sha256_file(spec.squashfs));
-  }
+  EF_ASSIGN(std::string seed, image_digest(spec.squashfs, spec.image_sha256));
   uint64_t image_size = std::filesystem::file_size(spec.squashfs, ec);
   if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
   EF_ASSIGN(DiskInfo info, plan_disk(spec, image_size, seed));

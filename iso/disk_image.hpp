@@ -46,6 +46,10 @@ struct DiskSpec {
   int grub_timeout = 2;  // seconds the slot menu waits
 };
 
+/// `known` when set, else the sha256 of `squashfs` (callers that built the
+/// image pass its digest and save hashing it again).
+Result<std::string> image_digest(const std::filesystem::path& squashfs, const std::string& known);
+
 struct Partition {
   std::string name;
   uint64_t offset = 0;  // bytes from the start of the disk

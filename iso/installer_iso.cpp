@@ -183,10 +183,7 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::
                                     const std::filesystem::path& work_dir) {
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
-  std::string digest = spec.image_sha256;
-  if (digest.empty()) {
-    EF_ASSIGN(digest, sha256_file(spec.squashfs));
-  }
+  EF_ASSIGN(std::string digest, image_digest(spec.squashfs, spec.image_sha256));
   IsoInfo info;
   info.volume_id = iso_volume_id(digest);
 
