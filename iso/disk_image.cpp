@@ -51,6 +51,9 @@ Result<void> copy_into(int fd, const std::filesystem::path& src, uint64_t offset
 Result<void> run_tool(const std::vector<std::string>& argv, const std::string& package,
                       ProcessOptions opts = {}) {
   opts.apt_package = package;
+  // Never on our stdout, which may carry `build --json` (mke2fs says
+  // "Creating regular file ..." there even with -q).
+  opts.capture_stdout = true;
   EF_ASSIGN(auto res, run_process(argv, opts));
   if (!res.success()) return process_failure(argv, res);
   return Ok{};

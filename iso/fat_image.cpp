@@ -17,6 +17,7 @@ constexpr uint64_t kMiB = 1024 * 1024;
 Result<void> mtools(std::vector<std::string> argv, int64_t epoch) {
   ProcessOptions opts;
   opts.apt_package = "mtools";
+  opts.capture_stdout = true;  // never on our stdout, which may carry `build --json`
   opts.env = {{"SOURCE_DATE_EPOCH", std::to_string(epoch)},
               {"MTOOLSRC", "/dev/null"},
               {"MTOOLS_SKIP_CHECK", "1"}};

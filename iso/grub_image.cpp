@@ -61,18 +61,19 @@ Result<std::string> make_grub_image(GrubTarget target, const std::string& config
   std::filesystem::path cfg = work_dir / ("grub-embedded-" + platform + ".cfg");
   std::filesystem::path out = work_dir / ("grub-" + platform + ".img");
   EF_TRY(write_file_atomic(cfg, config));
-  std::vector<std::string> argv = {
-      "grub-mkimage",
-      "-O",
-      target == GrubTarget::efi_x64 ? "x86_64-efi" : target == GrubTarget::bios_disk ? "i386-pc" : "i386-pc-eltorito",
-      "-d",
-      mods.string(),
-      "-c",
-      cfg.string(),
-      "-p",
-      "/grub",
-      "-o",
-      out.string()};
+  std::vector<std::string> argv = {"grub-mkimage",
+                                   "-O",
+                                   target == GrubTarget::efi_x64     ? "x86_64-efi"
+                                   : target == GrubTarget::bios_disk ? "i386-pc"
+                                                                     : "i386-pc-eltorito",
+                                   "-d",
+                                   mods.string(),
+                                   "-c",
+                                   cfg.string(),
+                                   "-p",
+                                   "/grub",
+                                   "-o",
+                                   out.string()};
   argv.insert(argv.end(), kCommonModules.begin(), kCommonModules.end());
   if (target == GrubTarget::bios_disk) {
     argv.insert(argv.end(), {"biosdisk", "vga", "vbe"});
@@ -83,12 +84,14 @@ Result<std::string> make_grub_image(GrubTarget target, const std::string& config
   }
   ProcessOptions opts;
   opts.apt_package = "grub-common";
+  opts.capture_stdout = true;  // never on our stdout, which may carry `build --json`
   EF_ASSIGN(auto res, run_process(argv, opts));
   if (!res.success()) return process_failure(argv, res);
   return read_file(out);
 }
 
-Result<BiosBootCode> make_bios_boot(const std::string& config, uint64_t core_lba, uint64_t max_core_bytes,
+Result<BiosBootCode> make_bios_boot(const std::string& config, uint64_t core_lba,
+                                    uint64_t max_core_bytes,
                                     const std::filesystem::path& work_dir) {
   constexpr size_t kSector = 512;
   EF_ASSIGN(std::string core, make_grub_image(GrubTarget::bios_disk, config, work_dir));
@@ -100,7 +103,8 @@ Result<BiosBootCode> make_bios_boot(const std::string& config, uint64_t core_lba
     return Error(Errc::image, "GRUB's BIOS core image (" + std::to_string(core.size()) +
                                   " bytes) does not fit the bios_grub partition");
   auto put = [](std::string& s, size_t at, uint64_t v, int bytes) {
-    for (int i = 0; i < bytes; ++i) s[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+    for (int i = 0; i < bytes; ++i)
+      s[at + static_cast<size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
   };
   // boot.img: the LBA of diskboot (kernel_sector, 0x5c); the floppy drive
   // check (0x66) becomes two NOPs, as grub-bios-setup does for hard disks.

@@ -41,7 +41,11 @@ TEST_F(InspectCommandTest, ReadsEveryPartitionOfARawDisk) {
       "  agent: {enabled: false}\n"
       "  output:\n    formats: [squashfs, raw]\n"
       "    disk: {espSize: 32, slotSize: 16, persistentSize: 16}\n");
-  ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q").status, 0) << last_stderr();
+  // --json: stdout is one JSON document, whatever mke2fs, sfdisk or mtools print.
+  auto built = edgeforge("build -p profile.yaml -o out -q --json");
+  ASSERT_EQ(built.status, 0) << last_stderr();
+  auto summary = nlohmann::json::parse(built.out, nullptr, false);
+  ASSERT_FALSE(summary.is_discarded()) << built.out;
   auto overview = edgeforge("inspect out/edge-1.2.3.raw");
   ASSERT_EQ(overview.status, 0) << last_stderr();
   EXPECT_NE(overview.out.find("edgeforge-slot-a: squashfs, zstd,"), std::string::npos)
