@@ -2,9 +2,13 @@
 
 #include <openssl/evp.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <fstream>
 #include <vector>
+
+#include "util/unique_fd.hpp"
 
 namespace ef {
 
@@ -49,17 +53,27 @@ std::string sha256_hex(std::string_view data) {
   return h.hex_digest();
 }
 
-Result<std::string> sha256_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errno_error(Errc::io, "cannot open " + path.string(), errno);
+Result<std::string> sha256_fd(int fd, const std::string& name) {
+  // 128 KiB reads: the buffer stays in the core's L2 cache between the copy
+  // out of the page cache and the hash, which 1 MiB buffers do not.
+  std::vector<char> buf(128 << 10);
   Sha256 h;
-  std::vector<char> buf(1 << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.update(buf.data(), static_cast<size_t>(in.gcount()));
+  for (off_t offset = 0;;) {
+    ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error(Errc::io, "cannot read " + name, errno);
+    if (n == 0) break;
+    h.update(buf.data(), static_cast<size_t>(n));
+    offset += n;
   }
-  if (in.bad()) return errno_error(Errc::io, "cannot read " + path.string(), errno);
   return h.hex_digest();
+}
+
+Result<std::string> sha256_file(const std::filesystem::path& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error(Errc::io, "cannot open " + path.string(), errno);
+  ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  return sha256_fd(fd.get(), path.string());
 }
 
 bool is_sha256_hex(std::string_view s) {

@@ -39,6 +39,11 @@ class Sha256 {
 /// Returns the lower-case hex sha256 of `data`.
 std::string sha256_hex(std::string_view data);
 
+/// Returns the lower-case hex sha256 of everything in the open file `fd`
+/// (read with pread from offset 0, so the file offset is left alone);
+/// `name` is for messages.
+Result<std::string> sha256_fd(int fd, const std::string& name);
+
 /// Returns the lower-case hex sha256 of the file at `path`.
 Result<std::string> sha256_file(const std::filesystem::path& path);
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <future>
 #include <sstream>
 
 #include "builder/build/agent_step.hpp"
@@ -13,7 +12,6 @@
 #include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile_loader.hpp"
 #include "builder/squashfs/writer.hpp"
-#include "builder/tree/data_stream.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
@@ -69,13 +67,26 @@ json entry_counts(const tree::TreeStats& s) {
           {"hardlinks", s.hardlinks},     {"fileBytes", s.file_bytes}};
 }
 
-json packages_of(const tree::Tree& tree) {
-  const tree::Node* status = tree.find("var/lib/dpkg/status");
-  if (status == nullptr || status->inode->type != tree::NodeType::regular) return nullptr;
-  auto text = tree::read_file_content(tree, *status->inode, kMaxDpkgStatus);
-  if (!text) return nullptr;
-  return parse_dpkg_status(*text);
-}
+// The dpkg status file's bytes, kept as the image writer streams them (so no
+// input is read a second time for the package list).
+class DpkgStatusCopy {
+ public:
+  explicit DpkgStatusCopy(const tree::Tree& tree) {
+    const tree::Node* status = tree.find("var/lib/dpkg/status");
+    if (status != nullptr && status->inode->type == tree::NodeType::regular &&
+        status->inode->size <= kMaxDpkgStatus)
+      inode_ = status->inode.get();
+  }
+  void observe(const tree::Inode& inode, std::string_view data) {
+    if (&inode == inode_) text_.append(data);
+  }
+  /// The package list, or null when the tree has no (usable) status file.
+  json packages() const { return inode_ ? parse_dpkg_status(text_) : json(nullptr); }
+
+ private:
+  const tree::Inode* inode_ = nullptr;
+  std::string text_;
+};
 
 std::string epoch_source(const profile::Profile& p, std::optional<int64_t> sde) {
   if (sde) return "SOURCE_DATE_EPOCH";
@@ -179,20 +190,18 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   BuildResult result;
   result.image = o.output_dir / (stem + ".squashfs");
   result.manifest = o.output_dir / (stem + ".manifest.json");
+  DpkgStatusCopy dpkg_status(tree);
+  wo.data_observer = [&](const tree::Inode& inode, std::string_view data) {
+    dpkg_status.observe(inode, data);
+  };
   report("writing image", 0, stats.file_bytes);
   auto progress = [&](uint64_t done) { report("writing image", done, stats.file_bytes); };
   EF_ASSIGN(auto image_stats, squashfs::write_image(tree, result.image, wo, progress));
 
-  // The compressor threads are done: hash the image while this thread reads
-  // the package list and waits for the input digests.
-  report("hashing image and reading package list");
-  auto image_digest = std::async(std::launch::async, [&] { return sha256_file(result.image); });
-  json packages = packages_of(tree);
-  auto input_digests = input_hasher.finish(inputs, cache);
-  auto digest = image_digest.get();
-  if (!input_digests) return std::move(input_digests).error();
-  if (!digest) return std::move(digest).error();
-  result.image_sha256 = *digest;
+  report("waiting for input digests");
+  EF_TRY(input_hasher.finish(inputs, cache));
+  json packages = dpkg_status.packages();
+  result.image_sha256 = image_stats.sha256;
   result.image_size = image_stats.bytes;
   json input_records = json::array();
   for (const auto& in : inputs) input_records.push_back(in.record);

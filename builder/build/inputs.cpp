@@ -257,7 +257,7 @@ void InputHasher::run(std::vector<fs::path> files) {
     }
     ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     Sha256 hash;
-    std::vector<char> buf(1 << 20);
+    std::vector<char> buf(128 << 10);  // stays in L2 between the copy and the hash
     for (;;) {
       if (stop_) return;
       ssize_t n = ::read(fd.get(), buf.data(), buf.size());

@@ -1,5 +1,6 @@
 #include "builder/squashfs/writer.hpp"
 
+#include <fcntl.h>
 #include <sqfs/block_processor.h>
 #include <sqfs/block_writer.h>
 #include <sqfs/compressor.h>
@@ -18,13 +19,17 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "builder/squashfs/fd_file.hpp"
 #include "builder/squashfs/sqfs_handles.hpp"
 #include "builder/tree/data_stream.hpp"
 #include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
+#include "util/unique_fd.hpp"
 
 namespace ef::squashfs {
 
@@ -100,7 +105,7 @@ struct InodeInfo {
 // Everything one image write needs, created in libsquashfs's setup order.
 class Writer final : public tree::FileSink {
  public:
-  Result<void> open(const std::string& path, const WriterOptions& options);
+  Result<void> open(int fd, const WriterOptions& options);
   Result<void> write_tree(tree::Tree& tree, const std::function<void(uint64_t)>& progress);
   Result<void> finish(const Node& root);
   ImageStats stats() const { return stats_; }
@@ -136,11 +141,13 @@ class Writer final : public tree::FileSink {
   std::unordered_map<const Inode*, InodeInfo> info_;
   std::vector<const Inode*> order_;  // by inode number - 1
   std::function<void(uint64_t)> progress_;
+  std::function<void(const tree::Inode&, std::string_view)> observer_;
+  const Inode* current_ = nullptr;  // the file being appended to
   uint64_t last_progress_ = 0;
   ImageStats stats_;
 };
 
-Result<void> Writer::open(const std::string& path, const WriterOptions& o) {
+Result<void> Writer::open(int fd, const WriterOptions& o) {
   EF_ASSIGN(SQFS_COMPRESSOR id, compressor_id(o.compression));
   sqfs_compressor_config_t cfg;
   int rc = sqfs_compressor_config_init(&cfg, id, o.block_size, 0);
@@ -149,8 +156,9 @@ Result<void> Writer::open(const std::string& path, const WriterOptions& o) {
   if (o.level)
     cfg.level = static_cast<sqfs_u32>(*o.level);  // lz4 has no level (the profile refuses one)
 
-  file_.reset(sqfs_open_file(path.c_str(), SQFS_FILE_OPEN_OVERWRITE));
-  if (!file_) return errno_error(Errc::io, "cannot open " + path, errno);
+  observer_ = o.data_observer;
+  file_.reset(fd_file_create(fd));
+  if (!file_) return Error(Errc::image, "out of memory creating the output file");
   sqfs_compressor_t* raw = nullptr;
   if ((rc = sqfs_compressor_create(&cfg, &raw)))
     return sqfs_error(rc, "creating the " + o.compression + " compressor");
@@ -199,6 +207,7 @@ Result<void> Writer::open(const std::string& path, const WriterOptions& o) {
 }
 
 Result<void> Writer::begin_file(Inode& inode) {
+  current_ = &inode;
   auto& slot = file_inodes_[&inode];
   int rc = sqfs_block_processor_begin_file(proc_.get(), &slot, nullptr, 0);
   if (rc) return sqfs_error(rc, "starting a file");
@@ -209,6 +218,7 @@ Result<void> Writer::append(const void* data, size_t size) {
   int rc = sqfs_block_processor_append(proc_.get(), data, size);
   if (rc) return sqfs_error(rc, "compressing file data");
   stats_.data_bytes_in += size;
+  if (observer_) observer_(*current_, std::string_view(static_cast<const char*>(data), size));
   if (progress_ && stats_.data_bytes_in - last_progress_ >= (8u << 20)) {
     last_progress_ = stats_.data_bytes_in;
     progress_(stats_.data_bytes_in);
@@ -438,12 +448,23 @@ Result<ImageStats> write_image(tree::Tree& tree, const std::filesystem::path& ou
   ImageStats stats;
   {
     Writer writer;
-    auto written = writer.open(target.temp_path().string(), options);
+    auto written = writer.open(target.fd(), options);
     if (written) written = writer.write_tree(tree, progress);
     if (!written) return std::move(written).error().with_context("writing " + out.string());
     stats = writer.stats();
-  }  // libsquashfs objects (and their file) are closed here, before the rename
-  EF_TRY(target.commit());
+  }  // libsquashfs objects are gone here; the descriptor stays the AtomicFile's
+  // The image is hashed from the page cache while commit() waits for the
+  // disk; the hasher reads through its own descriptor, which commit's close
+  // and rename leave open.
+  UniqueFd reader(::open(target.temp_path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (!reader) return errno_error(Errc::io, "cannot reopen " + target.temp_path().string(), errno);
+  auto digest = std::async(std::launch::async,
+                           [&reader, &out] { return sha256_fd(reader.get(), out.string()); });
+  auto committed = target.commit();
+  auto sha = digest.get();
+  if (!committed) return std::move(committed).error();
+  if (!sha) return std::move(sha).error();
+  stats.sha256 = std::move(*sha);
   return stats;
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
@@ -23,6 +24,10 @@ struct WriterOptions {
   uint32_t block_size = 131072;
   unsigned workers = 0;  // 0: one per online CPU
   int64_t mod_time = 0;  // super block modification time
+  /// When set, sees every file's data as it is written, chunk by chunk (in
+  /// order, each file's chunks together), e.g. to keep a copy of one file
+  /// without reading the inputs again.
+  std::function<void(const tree::Inode&, std::string_view)> data_observer;
 };
 
 struct ImageStats {
@@ -30,12 +35,14 @@ struct ImageStats {
   uint32_t inodes = 0;
   uint64_t data_bytes_in = 0;   // file bytes fed to the compressor
   uint64_t dropped_xattrs = 0;  // xattrs with prefixes squashfs cannot store
+  std::string sha256;           // of the whole image file, as sha256sum prints it
 };
 
 /// Returns the names of the compressors this libsquashfs supports.
 bool compressor_supported(const std::string& name);
 
-/// Writes `tree` to `out` atomically (temporary file, renamed on success).
+/// Writes `tree` to `out` atomically (temporary file, fsynced and renamed on
+/// success) and hashes it, while the fsync waits for the disk.
 /// `progress`, when set, is called with the bytes of file data written so far.
 Result<ImageStats> write_image(tree::Tree& tree, const std::filesystem::path& out,
                                const WriterOptions& options,

@@ -411,6 +411,84 @@ TEST_F(WriterTest, UnstorableXattrsAreCountedAndDropped) {
   EXPECT_EQ(listed->at(1).xattrs, (std::map<std::string, std::string>{{"user.keep", "yes"}}));
 }
 
+// The digest the writer reports is sha256sum's, and the observer sees each
+// file's bytes once, in order, as they go into the image.
+TEST_F(WriterTest, ReportsTheImageDigestAndShowsEveryFilesData) {
+  tree::Tree t;
+  tree::SourceInfo src;
+  src.path = (tmp / "rootfs.tar").string();
+  src.label = "base";
+  ASSERT_TRUE(tree::apply_archive(t, src));
+  std::map<const tree::Inode*, std::string> by_inode;
+  WriterOptions o;
+  o.data_observer = [&](const tree::Inode& inode, std::string_view data) {
+    by_inode[&inode].append(data);
+  };
+  auto stats = write_image(t, tmp / "seen.squashfs", o);
+  ASSERT_TRUE(stats) << stats.error().message();
+  EXPECT_EQ(stats->sha256, *sha256_file(tmp / "seen.squashfs"));
+  EXPECT_EQ(stats->sha256.size(), 64u);
+  size_t files = 0;
+  for (const auto& e : entries_) {
+    if (e.type != TarEntry::Type::file) continue;
+    ++files;
+    const tree::Node* node = t.find(e.path);
+    ASSERT_NE(node, nullptr) << e.path;
+    std::string want = std::string(static_cast<size_t>(e.sparse_offset), '\0') + e.content;
+    EXPECT_EQ(by_inode[node->inode.get()], want) << e.path;
+  }
+  EXPECT_GT(files, 3u);
+}
+
+// Identical files share their blocks: libsquashfs's block writer finds the
+// duplicate run and truncates the output file back over it.
+TEST_F(WriterTest, DuplicateFilesShareTheirBlocks) {
+  std::string big;
+  for (uint32_t i = 0; big.size() < 600000; ++i) big += std::to_string(i * 2654435761u) + ",";
+  std::vector<TarEntry> entries{TarEntry::file("a.bin", big), TarEntry::file("b.bin", big),
+                                TarEntry::file("c.bin", big + "x")};
+  test::write_tar(tmp / "dups.tar", entries);
+  tree::Tree t;
+  tree::SourceInfo src;
+  src.path = (tmp / "dups.tar").string();
+  src.label = "dups";
+  ASSERT_TRUE(tree::apply_archive(t, src));
+  auto stats = write_image(t, tmp / "dups.squashfs", {});
+  ASSERT_TRUE(stats) << stats.error().message();
+  EXPECT_EQ(stats->sha256, *sha256_file(tmp / "dups.squashfs"));
+  auto reader = ImageReader::open(tmp / "dups.squashfs");
+  ASSERT_TRUE(reader) << reader.error().message();
+  auto content = [&](const std::string& path) {
+    std::string out;
+    auto read = (*reader)->read_file(path, [&](const void* d, size_t n) -> Result<void> {
+      out.append(static_cast<const char*>(d), n);
+      return Ok{};
+    });
+    EXPECT_TRUE(read) << path;
+    return out;
+  };
+  EXPECT_EQ(content("/a.bin"), big);
+  EXPECT_EQ(content("/b.bin"), big);
+  EXPECT_EQ(content("/c.bin"), big + "x");
+  // The same tree written again gives the same bytes.
+  auto again = write_image(t, tmp / "again.squashfs", {});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->sha256, stats->sha256);
+  // b's blocks are a's: the image holds little more than one copy of them.
+  tree::Tree one;
+  test::write_tar(tmp / "one.tar", {TarEntry::file("a.bin", big)});
+  src.path = (tmp / "one.tar").string();
+  ASSERT_TRUE(tree::apply_archive(one, src));
+  ASSERT_TRUE(write_image(one, tmp / "one.squashfs", {}));
+  uint64_t one_copy = std::filesystem::file_size(tmp / "one.squashfs");
+  EXPECT_LT(std::filesystem::file_size(tmp / "dups.squashfs"), one_copy * 2);
+  if (test::have_tool("unsquashfs")) {
+    auto cat = test::run_command("unsquashfs -cat " + (tmp / "dups.squashfs").string() + " b.bin");
+    EXPECT_EQ(cat.status, 0);
+    EXPECT_EQ(cat.out, big);
+  }
+}
+
 TEST_F(WriterTest, FailedWriteLeavesNoOutput) {
   tree::Tree t;
   WriterOptions bad;

@@ -1,0 +1,99 @@
+#include "builder/squashfs/fd_file.hpp"
+
+#include <sqfs/error.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace ef::squashfs {
+
+namespace {
+
+// sqfs_file_t must come first: libsquashfs passes the object around by its
+// base pointer, and the callbacks cast it back.
+struct FdFile {
+  sqfs_file_t base;
+  int fd;
+  sqfs_u64 size;  // bytes in the file (libsquashfs asks often; no fstat each time)
+};
+
+FdFile* self(sqfs_file_t* f) {
+  return reinterpret_cast<FdFile*>(f);
+}
+const FdFile* self(const sqfs_file_t* f) {
+  return reinterpret_cast<const FdFile*>(f);
+}
+
+int read_at(sqfs_file_t* f, sqfs_u64 offset, void* buffer, size_t size) {
+  if (offset > self(f)->size || size > self(f)->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
+  auto* p = static_cast<char*>(buffer);
+  while (size > 0) {
+    ssize_t n = ::pread(self(f)->fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return SQFS_ERROR_IO;
+    if (n == 0) return SQFS_ERROR_OUT_OF_BOUNDS;
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<sqfs_u64>(n);
+  }
+  return 0;
+}
+
+int write_at(sqfs_file_t* f, sqfs_u64 offset, const void* buffer, size_t size) {
+  const auto* p = static_cast<const char*>(buffer);
+  sqfs_u64 end = offset + size;
+  while (size > 0) {
+    ssize_t n = ::pwrite(self(f)->fd, p, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return SQFS_ERROR_IO;
+    p += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<sqfs_u64>(n);
+  }
+  if (end > self(f)->size) self(f)->size = end;
+  return 0;
+}
+
+sqfs_u64 get_size(const sqfs_file_t* f) {
+  return self(f)->size;
+}
+
+int truncate_to(sqfs_file_t* f, sqfs_u64 size) {
+  int rc;
+  do {
+    rc = ::ftruncate(self(f)->fd, static_cast<off_t>(size));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) return SQFS_ERROR_IO;
+  self(f)->size = size;
+  return 0;
+}
+
+void destroy(sqfs_object_t* obj) {
+  std::free(obj);
+}
+
+// An output file cannot be duplicated; nullptr is libsquashfs's "cannot".
+sqfs_object_t* copy(const sqfs_object_t*) {
+  return nullptr;
+}
+
+}  // namespace
+
+sqfs_file_t* fd_file_create(int fd) {
+  // calloc, like libsquashfs's own objects: sqfs_destroy frees with free().
+  auto* f = static_cast<FdFile*>(std::calloc(1, sizeof(FdFile)));
+  if (f == nullptr) return nullptr;
+  f->base.base.destroy = &destroy;
+  f->base.base.copy = &copy;
+  f->base.read_at = &read_at;
+  f->base.write_at = &write_at;
+  f->base.get_size = &get_size;
+  f->base.truncate = &truncate_to;
+  f->fd = fd;
+  off_t end = ::lseek(fd, 0, SEEK_END);
+  f->size = end > 0 ? static_cast<sqfs_u64>(end) : 0;
+  return &f->base;
+}
+
+}  // namespace ef::squashfs
