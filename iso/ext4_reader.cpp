@@ -36,25 +36,6 @@ Result<Fs> open_fs(const std::filesystem::path& file, uint64_t offset) {
   return Fs(fs);
 }
 
-NodeType type_of(uint16_t mode) {
-  switch (mode & LINUX_S_IFMT) {
-    case LINUX_S_IFDIR:
-      return NodeType::directory;
-    case LINUX_S_IFLNK:
-      return NodeType::symlink;
-    case LINUX_S_IFCHR:
-      return NodeType::char_device;
-    case LINUX_S_IFBLK:
-      return NodeType::block_device;
-    case LINUX_S_IFIFO:
-      return NodeType::fifo;
-    case LINUX_S_IFSOCK:
-      return NodeType::socket;
-    default:
-      return NodeType::regular;
-  }
-}
-
 Result<std::string> read_inode_data(ext2_filsys fs, ext2_ino_t ino, const std::string& what) {
   ext2_file_t f = nullptr;
   errcode_t err = ext2fs_file_open(fs, ino, 0, &f);
@@ -102,7 +83,7 @@ struct Walker {
     if (err) return ext2_error(err, path);
     ImageEntry e;
     e.path = path.empty() ? "/" : path;
-    e.type = type_of(inode.i_mode);
+    e.type = tree::node_type_from_mode(inode.i_mode);
     e.mode = inode.i_mode & 07777;
     e.uid = inode_uid(inode);
     e.gid = inode_gid(inode);

@@ -56,31 +56,7 @@ Error sqfs_error(int code, const std::string& what) {
 }
 
 uint16_t mode_with_type(const Inode& inode) {
-  uint16_t type = S_IFREG;
-  switch (inode.type) {
-    case NodeType::directory:
-      type = S_IFDIR;
-      break;
-    case NodeType::regular:
-      type = S_IFREG;
-      break;
-    case NodeType::symlink:
-      type = S_IFLNK;
-      break;
-    case NodeType::char_device:
-      type = S_IFCHR;
-      break;
-    case NodeType::block_device:
-      type = S_IFBLK;
-      break;
-    case NodeType::fifo:
-      type = S_IFIFO;
-      break;
-    case NodeType::socket:
-      type = S_IFSOCK;
-      break;
-  }
-  return static_cast<uint16_t>(type | (inode.mode & 07777));
+  return static_cast<uint16_t>(tree::mode_type_bits(inode.type) | (inode.mode & 07777));
 }
 
 // squashfs stores 32-bit unsigned timestamps.

@@ -25,25 +25,6 @@ archive* new_reader() {
   return a;
 }
 
-NodeType type_of(unsigned filetype) {
-  switch (filetype) {
-    case AE_IFDIR:
-      return NodeType::directory;
-    case AE_IFLNK:
-      return NodeType::symlink;
-    case AE_IFCHR:
-      return NodeType::char_device;
-    case AE_IFBLK:
-      return NodeType::block_device;
-    case AE_IFIFO:
-      return NodeType::fifo;
-    case AE_IFSOCK:
-      return NodeType::socket;
-    default:
-      return NodeType::regular;
-  }
-}
-
 // Prefer the raw bytes of a name: archives from tar and mmdebstrap carry
 // bytes, not text, and a C locale must not mangle non-ASCII names.
 std::string entry_path(archive_entry* e) {
@@ -141,7 +122,7 @@ Result<bool> ArchiveReader::next(ArchiveEntry& out) {
   out.hardlink = entry_hardlink(e);
   out.offset = static_cast<uint64_t>(archive_read_header_position(a_));
   Inode& inode = out.inode;
-  inode.type = type_of(archive_entry_filetype(e));
+  inode.type = node_type_from_mode(archive_entry_filetype(e));
   inode.mode = archive_entry_perm(e) & 07777;
   inode.uid = static_cast<uint32_t>(archive_entry_uid(e));
   inode.gid = static_cast<uint32_t>(archive_entry_gid(e));

@@ -1,5 +1,7 @@
 #include "builder/tree/tree.hpp"
 
+#include <sys/stat.h>
+
 #include <functional>
 #include <set>
 
@@ -47,6 +49,45 @@ void prune_lower(Node& dir, uint32_t layer) {
 }
 
 }  // namespace
+
+NodeType node_type_from_mode(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFDIR:
+      return NodeType::directory;
+    case S_IFLNK:
+      return NodeType::symlink;
+    case S_IFCHR:
+      return NodeType::char_device;
+    case S_IFBLK:
+      return NodeType::block_device;
+    case S_IFIFO:
+      return NodeType::fifo;
+    case S_IFSOCK:
+      return NodeType::socket;
+    default:
+      return NodeType::regular;
+  }
+}
+
+uint32_t mode_type_bits(NodeType type) {
+  switch (type) {
+    case NodeType::directory:
+      return S_IFDIR;
+    case NodeType::symlink:
+      return S_IFLNK;
+    case NodeType::char_device:
+      return S_IFCHR;
+    case NodeType::block_device:
+      return S_IFBLK;
+    case NodeType::fifo:
+      return S_IFIFO;
+    case NodeType::socket:
+      return S_IFSOCK;
+    case NodeType::regular:
+      break;
+  }
+  return S_IFREG;
+}
 
 const char* node_type_name(NodeType type) {
   switch (type) {

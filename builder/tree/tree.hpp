@@ -39,6 +39,13 @@ enum class NodeType : uint8_t {
 /// Returns "directory", "regular file", ... for messages.
 const char* node_type_name(NodeType type);
 
+/// The node type the file-type bits of a POSIX `mode` (S_IFMT) name; an
+/// unknown or missing type is a regular file. libarchive's AE_IF* and
+/// ext2's LINUX_S_IF* values are the POSIX ones.
+NodeType node_type_from_mode(uint32_t mode);
+/// The POSIX file-type bits (S_IFDIR, S_IFREG, ...) of `type`.
+uint32_t mode_type_bits(NodeType type);
+
 /// Where a regular file's bytes come from; the image writer reads them in
 /// the data phase through a DataSource (see data_source.hpp).
 /// Files are written to the image in (source, ordinal) order, which makes
@@ -75,9 +82,9 @@ struct Node {
 struct SourceInfo {
   enum class Kind : uint8_t { archive_file, archive_member, host_files, inline_files };
   Kind kind = Kind::archive_file;
-  std::string path;          // archive on the host (host_files: the layer's directory)
-  std::string member;        // archive_member: path of the inner archive inside `path`
-  std::string label;         // for messages: "layer 2 (tarball extra.tar.zst)"
+  std::string path;    // archive on the host (host_files: the layer's directory)
+  std::string member;  // archive_member: path of the inner archive inside `path`
+  std::string label;   // for messages: "layer 2 (tarball extra.tar.zst)"
 };
 
 /// Counts reported in the build manifest.

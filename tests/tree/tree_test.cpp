@@ -1,6 +1,7 @@
 #include "builder/tree/tree.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 namespace ef::tree {
 namespace {
@@ -25,6 +26,25 @@ std::shared_ptr<Inode> symlink(std::string target) {
   i->mode = 0777;
   i->target = std::move(target);
   return i;
+}
+
+// One mapping serves libarchive (AE_IF*), ext2 (LINUX_S_IF*) and the
+// squashfs writer: the POSIX file-type bits.
+TEST(NodeTypeFromMode, MapsEveryPosixTypeAndBack) {
+  EXPECT_EQ(node_type_from_mode(S_IFDIR | 0755), NodeType::directory);
+  EXPECT_EQ(node_type_from_mode(S_IFREG | 04755), NodeType::regular);
+  EXPECT_EQ(node_type_from_mode(S_IFLNK | 0777), NodeType::symlink);
+  EXPECT_EQ(node_type_from_mode(S_IFCHR | 0666), NodeType::char_device);
+  EXPECT_EQ(node_type_from_mode(S_IFBLK | 0660), NodeType::block_device);
+  EXPECT_EQ(node_type_from_mode(S_IFIFO | 0644), NodeType::fifo);
+  EXPECT_EQ(node_type_from_mode(S_IFSOCK | 0755), NodeType::socket);
+  EXPECT_EQ(node_type_from_mode(0644), NodeType::regular);  // no type bits: a plain file
+  for (NodeType t :
+       {NodeType::directory, NodeType::regular, NodeType::symlink, NodeType::char_device,
+        NodeType::block_device, NodeType::fifo, NodeType::socket}) {
+    EXPECT_EQ(node_type_from_mode(mode_type_bits(t)), t) << node_type_name(t);
+    EXPECT_EQ(mode_type_bits(t) & ~static_cast<uint32_t>(S_IFMT), 0u);
+  }
 }
 
 TEST(SplitPath, NormalisesLeadingSlashAndDots) {
