@@ -1,6 +1,7 @@
 #include "builder/squashfs/fd_file.hpp"
 
 #include <sqfs/error.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -91,8 +92,8 @@ sqfs_file_t* fd_file_create(int fd) {
   f->base.get_size = &get_size;
   f->base.truncate = &truncate_to;
   f->fd = fd;
-  off_t end = ::lseek(fd, 0, SEEK_END);
-  f->size = end > 0 ? static_cast<sqfs_u64>(end) : 0;
+  struct stat st {};
+  f->size = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<sqfs_u64>(st.st_size) : 0;
   return &f->base;
 }
 

@@ -436,10 +436,11 @@ Result<ImageStats> write_image(tree::Tree& tree, const std::filesystem::path& ou
     stats = writer.stats();
   }  // libsquashfs objects are gone here; the descriptor stays the AtomicFile's
   // The image is hashed from the page cache while commit() waits for the
-  // disk; the hasher reads through its own descriptor, which commit's close
-  // and rename leave open.
-  UniqueFd reader(::open(target.temp_path().c_str(), O_RDONLY | O_CLOEXEC));
-  if (!reader) return errno_error(Errc::io, "cannot reopen " + target.temp_path().string(), errno);
+  // disk; the hasher reads (pread) through a duplicate of the descriptor,
+  // which commit's close and rename leave open.
+  UniqueFd reader(::fcntl(target.fd(), F_DUPFD_CLOEXEC, 0));
+  if (!reader)
+    return errno_error(Errc::io, "cannot duplicate the descriptor of " + out.string(), errno);
   auto digest = std::async(std::launch::async,
                            [&reader, &out] { return sha256_fd(reader.get(), out.string()); });
   auto committed = target.commit();
