@@ -53,12 +53,13 @@ std::string sha256_hex(std::string_view data) {
   return h.hex_digest();
 }
 
-Result<std::string> sha256_fd(int fd, const std::string& name) {
+Result<std::string> sha256_fd(int fd, const std::string& name, const std::atomic<bool>* stop) {
   // 128 KiB reads: the buffer stays in the core's L2 cache between the copy
   // out of the page cache and the hash, which 1 MiB buffers do not.
   std::vector<char> buf(128 << 10);
   Sha256 h;
   for (off_t offset = 0;;) {
+    if (stop != nullptr && *stop) return Error(Errc::io, "hashing " + name + " was stopped");
     ssize_t n = ::pread(fd, buf.data(), buf.size(), offset);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno_error(Errc::io, "cannot read " + name, errno);
@@ -69,11 +70,11 @@ Result<std::string> sha256_fd(int fd, const std::string& name) {
   return h.hex_digest();
 }
 
-Result<std::string> sha256_file(const std::filesystem::path& path) {
+Result<std::string> sha256_file(const std::filesystem::path& path, const std::atomic<bool>* stop) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return errno_error(Errc::io, "cannot open " + path.string(), errno);
   ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  return sha256_fd(fd.get(), path.string());
+  return sha256_fd(fd.get(), path.string(), stop);
 }
 
 bool is_sha256_hex(std::string_view s) {

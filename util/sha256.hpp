@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -41,11 +42,15 @@ std::string sha256_hex(std::string_view data);
 
 /// Returns the lower-case hex sha256 of everything in the open file `fd`
 /// (read with pread from offset 0, so the file offset is left alone);
-/// `name` is for messages.
-Result<std::string> sha256_fd(int fd, const std::string& name);
+/// `name` is for messages. When `stop` is given and becomes true, stops
+/// between two reads with an Errc::io error.
+Result<std::string> sha256_fd(int fd, const std::string& name,
+                              const std::atomic<bool>* stop = nullptr);
 
-/// Returns the lower-case hex sha256 of the file at `path`.
-Result<std::string> sha256_file(const std::filesystem::path& path);
+/// Returns the lower-case hex sha256 of the file at `path`; `stop` as for
+/// sha256_fd.
+Result<std::string> sha256_file(const std::filesystem::path& path,
+                                const std::atomic<bool>* stop = nullptr);
 
 /// True when `s` is 64 hex characters (either case).
 bool is_sha256_hex(std::string_view s);

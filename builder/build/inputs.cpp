@@ -1,14 +1,8 @@
 #include "builder/build/inputs.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include "builder/fetch/mmdebstrap.hpp"
 #include "builder/tree/inputs.hpp"
 #include "util/sha256.hpp"
-#include "util/unique_fd.hpp"
 
 namespace ef::build {
 
@@ -248,31 +242,7 @@ InputHasher::~InputHasher() {
 }
 
 void InputHasher::run(std::vector<fs::path> files) {
-  for (size_t i = 0; i < files.size(); ++i) {
-    const std::string name = files[i].string();
-    UniqueFd fd(::open(name.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-      digests_[i] = errno_error(Errc::io, "cannot open " + name, errno);
-      continue;
-    }
-    ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-    Sha256 hash;
-    std::vector<char> buf(128 << 10);  // stays in L2 between the copy and the hash
-    for (;;) {
-      if (stop_) return;
-      ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        digests_[i] = errno_error(Errc::io, "cannot read " + name, errno);
-        break;
-      }
-      if (n == 0) {
-        digests_[i] = hash.hex_digest();
-        break;
-      }
-      hash.update(buf.data(), static_cast<size_t>(n));
-    }
-  }
+  for (size_t i = 0; i < files.size() && !stop_; ++i) digests_[i] = sha256_file(files[i], &stop_);
 }
 
 Result<void> InputHasher::finish(std::vector<ResolvedInput>& inputs, const fetch::Cache& cache) {

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <set>
+#include <utility>
 
 namespace ef::tree {
 
@@ -50,42 +51,27 @@ void prune_lower(Node& dir, uint32_t layer) {
 
 }  // namespace
 
+namespace {
+
+// File-type mode bits and node types, one table for both directions.
+constexpr std::pair<uint32_t, NodeType> kModeTypes[] = {
+    {S_IFDIR, NodeType::directory},    {S_IFREG, NodeType::regular},
+    {S_IFLNK, NodeType::symlink},      {S_IFCHR, NodeType::char_device},
+    {S_IFBLK, NodeType::block_device}, {S_IFIFO, NodeType::fifo},
+    {S_IFSOCK, NodeType::socket},
+};
+
+}  // namespace
+
 NodeType node_type_from_mode(uint32_t mode) {
-  switch (mode & S_IFMT) {
-    case S_IFDIR:
-      return NodeType::directory;
-    case S_IFLNK:
-      return NodeType::symlink;
-    case S_IFCHR:
-      return NodeType::char_device;
-    case S_IFBLK:
-      return NodeType::block_device;
-    case S_IFIFO:
-      return NodeType::fifo;
-    case S_IFSOCK:
-      return NodeType::socket;
-    default:
-      return NodeType::regular;
-  }
+  for (const auto& [bits, type] : kModeTypes)
+    if ((mode & S_IFMT) == bits) return type;
+  return NodeType::regular;
 }
 
 uint32_t mode_type_bits(NodeType type) {
-  switch (type) {
-    case NodeType::directory:
-      return S_IFDIR;
-    case NodeType::symlink:
-      return S_IFLNK;
-    case NodeType::char_device:
-      return S_IFCHR;
-    case NodeType::block_device:
-      return S_IFBLK;
-    case NodeType::fifo:
-      return S_IFIFO;
-    case NodeType::socket:
-      return S_IFSOCK;
-    case NodeType::regular:
-      break;
-  }
+  for (const auto& [bits, t] : kModeTypes)
+    if (t == type) return bits;
   return S_IFREG;
 }
 
