@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "util/file_io.hpp"
+
 namespace ef::squashfs {
 
 namespace {
@@ -26,33 +28,16 @@ const FdFile* self(const sqfs_file_t* f) {
   return reinterpret_cast<const FdFile*>(f);
 }
 
+// Short transfers and EINTR are retried by util's pread_all/pwrite_all; their
+// messages have nowhere to go, libsquashfs takes an error code.
 int read_at(sqfs_file_t* f, sqfs_u64 offset, void* buffer, size_t size) {
   if (offset > self(f)->size || size > self(f)->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
-  auto* p = static_cast<char*>(buffer);
-  while (size > 0) {
-    ssize_t n = ::pread(self(f)->fd, p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return SQFS_ERROR_IO;
-    if (n == 0) return SQFS_ERROR_OUT_OF_BOUNDS;
-    p += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<sqfs_u64>(n);
-  }
-  return 0;
+  return pread_all(self(f)->fd, buffer, size, offset, {}) ? 0 : SQFS_ERROR_IO;
 }
 
 int write_at(sqfs_file_t* f, sqfs_u64 offset, const void* buffer, size_t size) {
-  const auto* p = static_cast<const char*>(buffer);
-  sqfs_u64 end = offset + size;
-  while (size > 0) {
-    ssize_t n = ::pwrite(self(f)->fd, p, size, static_cast<off_t>(offset));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return SQFS_ERROR_IO;
-    p += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<sqfs_u64>(n);
-  }
-  if (end > self(f)->size) self(f)->size = end;
+  if (!pwrite_all(self(f)->fd, buffer, size, offset, {})) return SQFS_ERROR_IO;
+  if (offset + size > self(f)->size) self(f)->size = offset + size;
   return 0;
 }
 
