@@ -185,8 +185,7 @@ Result<void> write_site(const fs::path& persist, const fs::path& site_file, cons
   EF_TRY(write_file_atomic(stored, text));
   fs::permissions(stored, fs::perms::owner_read | fs::perms::owner_write,
                   ec);  // it may hold secrets
-  auto target =
-      m.site_registries == "k3s" ? site::RegistryTarget::k3s : site::RegistryTarget::containerd;
+  auto target = site::registry_target_for(m.site_registries);
   std::vector<site::SiteFile> placed;
   for (auto f : site::render_site(site, target)) {
     std::string to = persistent_path_for(f.path);

@@ -1,8 +1,6 @@
 // Helpers every edgeforge command shares: how failures are printed.
 #pragma once
 
-#include <CLI/CLI.hpp>
-
 #include "util/error.hpp"
 
 namespace ef::cli {
@@ -10,8 +8,5 @@ namespace ef::cli {
 /// Prints `e` as one line on stderr ("edgeforge: error: ..."), and as a
 /// JSON object on stdout when `json`; returns exit status 1.
 int fail(const Error& e, bool json);
-
-/// Adds the common --json flag to `cmd`.
-void add_json_flag(CLI::App* cmd, bool& json);
 
 }  // namespace ef::cli

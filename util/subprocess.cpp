@@ -120,13 +120,28 @@ Result<std::filesystem::path> resolve_program(const std::string& program, const 
                program + " not found on PATH; install it with apt-get install " + package);
 }
 
-Result<void> setup_actions(SpawnActions& actions, const ProcessOptions& options, const Pipe* out,
-                           const Pipe* err) {
+/// The descriptor the child gets as stdin, opened in the parent: a
+/// posix_spawn addopen onto fd 0 closes fd 0 first, so a path that resolves
+/// through it (/dev/stdin) would fail in the child and look like a missing
+/// program. Kept above 2 so that a dup2 onto 0 is always a real copy.
+Result<UniqueFd> open_child_stdin(const ProcessOptions& options) {
+  const std::filesystem::path in =
+      options.stdin_file.empty() ? std::filesystem::path("/dev/null") : options.stdin_file;
+  UniqueFd fd(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd)
+    return errno_error(Errc::io, "cannot open " + in.string() + " as a child's stdin", errno);
+  if (fd.get() > STDERR_FILENO) return fd;
+  UniqueFd high(::fcntl(fd.get(), F_DUPFD_CLOEXEC, STDERR_FILENO + 1));
+  if (!high) return errno_error(Errc::io, "fcntl(F_DUPFD_CLOEXEC)", errno);
+  return high;
+}
+
+Result<void> setup_actions(SpawnActions& actions, const ProcessOptions& options, const UniqueFd* in,
+                           const Pipe* out, const Pipe* err) {
   if (!actions.ok()) return Error(Errc::subprocess, "posix_spawn_file_actions_init failed");
   auto* a = actions.get();
-  // A tool that prompts must not hang the build waiting for the terminal.
-  const char* in = options.stdin_file.empty() ? "/dev/null" : options.stdin_file.c_str();
-  int rc = ::posix_spawn_file_actions_addopen(a, STDIN_FILENO, in, O_RDONLY, 0);
+  int rc = 0;
+  if (in != nullptr) rc = ::posix_spawn_file_actions_adddup2(a, in->get(), STDIN_FILENO);
   if (rc == 0 && out != nullptr) rc = ::posix_spawn_file_actions_adddup2(a, out->write.get(), 1);
   if (rc == 0 && err != nullptr) rc = ::posix_spawn_file_actions_adddup2(a, err->write.get(), 2);
   if (rc == 0 && !options.cwd.empty())
@@ -282,8 +297,18 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   if (options.capture_stderr) {
     EF_ASSIGN(err, make_pipe());
   }
+  // A tool that prompts must not hang the build waiting for the terminal:
+  // stdin is /dev/null unless the caller says otherwise.
+  UniqueFd in;
+  if (!options.inherit_stdin) {
+    EF_ASSIGN(in, open_child_stdin(options));
+  }
+  if (!options.cwd.empty() && !std::filesystem::is_directory(options.cwd))
+    return Error(Errc::not_found, "cannot run " + argv.front() + " in " + options.cwd.string() +
+                                      ": no such directory");
   SpawnActions actions;
-  EF_TRY(setup_actions(actions, options, out ? &*out : nullptr, err ? &*err : nullptr));
+  EF_TRY(setup_actions(actions, options, options.inherit_stdin ? nullptr : &in,
+                       out ? &*out : nullptr, err ? &*err : nullptr));
   SpawnAttr attr;
   EF_TRY(setup_attr(attr));
 
@@ -294,6 +319,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv,
   int rc =
       ::posix_spawn(&pid, program.c_str(), actions.get(), attr.get(), c_args.data(), c_env.data());
   if (rc != 0) return errno_error(Errc::subprocess, "cannot run " + program.string(), rc);
+  in.reset();
 
   // Our copies of the write ends must go, or the reads below never see EOF.
   UniqueFd out_read = out ? std::move(out->read) : UniqueFd();

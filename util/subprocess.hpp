@@ -30,8 +30,12 @@ struct ProcessOptions {
   bool tee_stderr = false;
   size_t stderr_tail_bytes = 4096;
   /// The child's stdin (for tools that read a script, like sfdisk); empty:
-  /// /dev/null.
+  /// /dev/null. Opened here, before the child starts, so a path that cannot
+  /// be opened is reported as such, not as a program that cannot run.
   std::filesystem::path stdin_file;
+  /// True: the child shares this process's stdin (an interactive console);
+  /// stdin_file is then ignored.
+  bool inherit_stdin = false;
   /// Working directory of the child; empty: ours.
   std::filesystem::path cwd;
   /// The Debian package named in the "not found" error; empty: argv[0].
@@ -50,9 +54,9 @@ struct ProcessResult {
 };
 
 /// Runs `argv` (argv[0] is looked up on PATH unless it contains a '/') with
-/// stdin from /dev/null (or options.stdin_file) and waits for it. A child that runs and fails is not
-/// an error here: inspect ProcessResult (or use process_failure()). Errors are
-/// a missing program (Errc::not_found) or a failure to start or watch it.
+/// stdin from /dev/null (or options.stdin_file) and waits for it. A child that runs and fails is
+/// not an error here: inspect ProcessResult (or use process_failure()). Errors are a missing
+/// program (Errc::not_found) or a failure to start or watch it.
 Result<ProcessResult> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options = {});
 

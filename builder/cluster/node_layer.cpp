@@ -17,10 +17,7 @@ Result<void> add_site(const profile::Profile& p, const std::string& distribution
                       node::Content& content, json& record) {
   EF_ASSIGN(auto text, read_file(p.site));
   EF_ASSIGN(auto site, site::parse_site(text, p.site.string()));
-  auto target = distribution == "k3s"  ? site::RegistryTarget::k3s
-                : distribution.empty() ? site::RegistryTarget::containerd
-                                       : site::RegistryTarget::containerd;
-  for (const auto& f : site::render_site(site, target)) {
+  for (const auto& f : site::render_site(site, site::registry_target_for(distribution))) {
     if (f.kind == site::SiteFile::Kind::symlink)
       content.link(f.path, f.content, "site");
     else

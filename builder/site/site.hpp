@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "util/error.hpp"
@@ -54,9 +55,9 @@ struct RegistryAuth {
 /// The `install:` section: what `edgeforge-agent install --auto` does when
 /// the installer ISO boots (ignored when a site file is baked into an image).
 struct InstallSettings {
-  bool unattended = false;  // false: --auto does nothing
-  std::string target;       // a device path (/dev/...) or "auto"
-  bool wipe = false;        // true: a target holding partitions or data is wiped
+  bool unattended = false;      // false: --auto does nothing
+  std::string target;           // a device path (/dev/...) or "auto"
+  bool wipe = false;            // true: a target holding partitions or data is wiped
   std::string then = "reboot";  // reboot | poweroff | none
 };
 
@@ -90,6 +91,11 @@ struct SiteFile {
 
 /// Which container runtime reads registry settings.
 enum class RegistryTarget { none, k3s, containerd };
+
+/// The one rule for who reads registry settings: "k3s" -> k3s's
+/// registries.yaml, "none" -> nobody, anything else (kubeadm, no
+/// distribution, "containerd") -> containerd's certs.d.
+RegistryTarget registry_target_for(std::string_view distribution);
 
 /// Renders the files a Debian/Ubuntu base uses (systemd-networkd,
 /// /etc/hosts, sysusers.d, timesyncd, ...), sorted by path.

@@ -168,6 +168,12 @@ void render_registries(const Site& s, RegistryTarget target, std::vector<SiteFil
 
 }  // namespace
 
+RegistryTarget registry_target_for(std::string_view distribution) {
+  if (distribution == "k3s") return RegistryTarget::k3s;
+  if (distribution == "none") return RegistryTarget::none;
+  return RegistryTarget::containerd;
+}
+
 std::vector<SiteFile> render_site(const Site& s, RegistryTarget registries) {
   std::vector<SiteFile> out;
   if (!s.hostname.empty()) {

@@ -2,6 +2,7 @@
 // slot unless the bundle is trusted and allowed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "agent/state.hpp"
@@ -94,6 +95,29 @@ TEST_F(AgentCliTest, StatusReadsTheStateAndTheBootedSlot) {
   tmp.write("broken.json", "{");
   EXPECT_EQ(agent("status --state broken.json").status, 1);
   EXPECT_NE(stderr_text().find("broken.json: agent state is not JSON"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ef::agent
+
+namespace ef::agent {
+namespace {
+
+// Usage errors: the same one line and exit status 2 as edgeforge's.
+TEST_F(AgentCliTest, UsageErrorsAreOneLineWithStatusTwo) {
+  for (const char* args : {"", "frobnicate", "write-slot good.efb", "install", "status --bogus"}) {
+    auto r = agent(args);
+    std::string err = stderr_text();
+    EXPECT_EQ(r.status, 2) << args << "\n" << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << args << "\n" << err;
+    EXPECT_EQ(err.rfind("edgeforge-agent: error: ", 0), 0u) << args << "\n" << err;
+    EXPECT_NE(err.find("--help'"), std::string::npos) << args << "\n" << err;
+  }
+  EXPECT_TRUE(slot_untouched());
+  auto help = agent("--help");
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("3 boot --no-reboot marked the slot on trial bad"), std::string::npos)
+      << help.out;
 }
 
 }  // namespace

@@ -232,7 +232,7 @@ TEST_F(InstallTest, CliAutoDoesNothingUnlessAskedAndErrorsAreOneLine) {
   EXPECT_EQ(nothing.status, 0);
   EXPECT_NE(nothing.out.find("does not ask for an unattended install"), std::string::npos)
       << nothing.out;
-  EXPECT_EQ(agent("").status, 1);
+  EXPECT_EQ(agent("").status, 2);  // a usage error
   EXPECT_NE(read_file(tmp / "stderr")->find("--target is required"), std::string::npos);
   fs::path disk = blank_disk();
   ASSERT_EQ(

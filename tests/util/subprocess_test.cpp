@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -88,6 +91,55 @@ TEST(Subprocess, StdinIsEmpty) {
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_TRUE(r->success());
   EXPECT_EQ(r->stdout_data, "");
+}
+
+// The child can share our stdin (run-vm's console). glibc 2.36's posix_spawn
+// closes fd 0 before an addopen onto it, so reopening "/dev/stdin" there
+// failed as "cannot run <program>".
+TEST(Subprocess, InheritsStdinWhenAsked) {
+  test::TempDir tmp;
+  tmp.write("in.txt", "typed at the console\n");
+  int saved = ::dup(STDIN_FILENO);
+  ASSERT_GE(saved, 0);
+  int in = ::open((tmp / "in.txt").c_str(), O_RDONLY);
+  ASSERT_GE(in, 0);
+  ASSERT_EQ(::dup2(in, STDIN_FILENO), STDIN_FILENO);
+  ::close(in);
+  ProcessOptions options;
+  options.capture_stdout = true;
+  options.inherit_stdin = true;
+  auto r = run_process({"cat"}, options);
+  ::dup2(saved, STDIN_FILENO);
+  ::close(saved);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->stdout_data, "typed at the console\n");
+}
+
+TEST(Subprocess, StdinFileIsReadAndAMissingOneIsNamed) {
+  test::TempDir tmp;
+  tmp.write("script", "label: gpt\n");
+  ProcessOptions options;
+  options.capture_stdout = true;
+  options.stdin_file = tmp / "script";
+  auto r = run_process({"cat"}, options);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->stdout_data, "label: gpt\n");
+
+  options.stdin_file = tmp / "missing";
+  auto missing = run_process({"cat"}, options);
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message().find("missing"), std::string::npos);
+  EXPECT_EQ(missing.error().message().find("cannot run"), std::string::npos)
+      << missing.error().message();
+}
+
+TEST(Subprocess, AMissingWorkingDirectoryIsNamed) {
+  ProcessOptions options;
+  options.cwd = "/nonexistent-edgeforge-dir";
+  auto r = run_process({"true"}, options);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("/nonexistent-edgeforge-dir"), std::string::npos)
+      << r.error().message();
 }
 
 TEST(Subprocess, KilledBySignal) {

@@ -1,4 +1,4 @@
-#include "agent/install_cli.hpp"
+// edgeforge-agent install: from the installer medium onto a disk.
 
 #include <sys/reboot.h>
 #include <unistd.h>
@@ -7,6 +7,8 @@
 #include <iostream>
 #include <memory>
 
+#include "agent/command_support.hpp"
+#include "agent/commands.hpp"
 #include "agent/install.hpp"
 #include "agent/install_target.hpp"
 #include "util/subprocess.hpp"
@@ -21,11 +23,6 @@ struct InstallArgs {
   std::string source = kDefaultMedium;
   bool wipe = false, auto_mode = false;
 };
-
-int fail(const Error& e) {
-  std::cerr << "edgeforge-agent: error: " << e.message() << "\n";
-  return 1;
-}
 
 void say(const std::string& line) {
   std::cout << "edgeforge-agent install: " << line << std::endl;
@@ -76,7 +73,9 @@ int run(InstallArgs& a) {
       o.target = s.target;
     }
   } else if (a.target.empty()) {
-    return fail(Error(Errc::invalid_argument, "install: --target is required (or --auto)"));
+    fail(Error(Errc::invalid_argument,
+               "install: --target is required (or --auto); see 'edgeforge-agent install --help'"));
+    return cmdline::kExitUsage;
   } else {
     o.target = a.target;
   }
@@ -87,7 +86,7 @@ int run(InstallArgs& a) {
 
 }  // namespace
 
-InstallCommand add_install_command(CLI::App& app) {
+cmdline::Command add_install_command(CLI::App& app) {
   auto args = std::make_shared<InstallArgs>();
   auto* cmd =
       app.add_subcommand("install", "Install edgeforge from the installer medium onto a disk");

@@ -1,0 +1,52 @@
+#include "agent/command_support.hpp"
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "util/command_line.hpp"
+#include "util/subprocess.hpp"
+
+namespace ef::agent {
+
+int fail(const Error& e, bool json) {
+  return cmdline::report_failure("edgeforge-agent", e, json);
+}
+
+void log_line(const std::string& line) {
+  std::cout << "edgeforge-agent: " << line << std::endl;
+}
+
+void log_to_stderr(const std::string& line) {
+  std::cerr << "edgeforge-agent: " << line << std::endl;
+}
+
+void add_device_options(CLI::App* cmd, DevicePaths& p) {
+  cmd->add_option("--config", p.config, "Agent configuration (default: " + p.config.string() + ")");
+  cmd->add_option("--esp", p.esp,
+                  "Mounted ESP (default: PARTLABEL edgeforge-esp, mounted at " +
+                      p.esp_mountpoint.string() + ")");
+  cmd->add_option("--slot-a", p.slot_a, "Slot A (default: " + p.slot_a.string() + ")");
+  cmd->add_option("--slot-b", p.slot_b, "Slot B (default: " + p.slot_b.string() + ")");
+  cmd->add_option("--state", p.state, "Agent journal (default: " + p.state.string() + ")");
+  cmd->add_option("--cmdline", p.cmdline,
+                  "Kernel command line with edgeforge.slot= (default: /proc/cmdline)");
+  cmd->add_option("--lock", p.lock, "Lock file (default: " + p.lock.string() + ")");
+}
+
+int reboot_now() {
+  log_line("rebooting");
+  std::cout.flush();
+  auto r = run_process({"systemctl", "reboot"});
+  if (!r || !r->success())
+    return fail(Error(Errc::subprocess, "systemctl reboot failed; reboot the device"));
+  return 0;
+}
+
+Result<std::optional<SemVer>> optional_version(const std::string& text, const char* option) {
+  if (text.empty()) return std::optional<SemVer>{};
+  auto v = SemVer::parse(text);
+  if (!v) return v.error().with_context(option);
+  return std::optional<SemVer>(*v);
+}
+
+}  // namespace ef::agent

@@ -1,0 +1,109 @@
+// edgeforge-agent status: the booted slot, each slot's version and state, the last operation.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "agent/boot_control.hpp"
+#include "agent/command_support.hpp"
+#include "agent/commands.hpp"
+#include "agent/state.hpp"
+
+namespace ef::agent {
+namespace {
+
+struct StatusArgs {
+  DevicePaths paths;
+  bool json = false;
+};
+
+nlohmann::json slot_json(const SlotRecord& r, const std::optional<iso::SlotState>& grub,
+                         const std::string& name) {
+  nlohmann::json j{{"state", slot_health_name(r.health)},
+                   {"product", r.product},
+                   {"version", r.version},
+                   {"imageSha256", r.image_sha256}};
+  if (grub) {
+    j["bootable"] = slot_ok(*grub, name) || slot_tries(*grub, name) > 0;
+    j["triesLeft"] = slot_tries(*grub, name);
+    j["grubOk"] = slot_ok(*grub, name);
+  }
+  return j;
+}
+
+// Status takes no lock and changes nothing: it must answer while an
+// upgrade runs, and on a device whose ESP is not mounted.
+int run_status(const StatusArgs& a) {
+  auto state = load_state(a.paths.state);
+  if (!state) return fail(state.error(), a.json);
+  std::string booted = booted_slot(a.paths.cmdline);
+  std::optional<iso::SlotState> grub;
+  std::string grub_error;
+  std::filesystem::path esp = a.paths.esp;
+  if (esp.empty()) {
+    auto mounted = ensure_esp_mounted(a.paths.esp_mountpoint);
+    if (mounted)
+      esp = *mounted;
+    else
+      grub_error = mounted.error().message();
+  }
+  if (!esp.empty()) {
+    auto g = BootControl(esp).read();
+    if (g)
+      grub = *g;
+    else
+      grub_error = g.error().message();
+  }
+  nlohmann::json op = nullptr;
+  if (state->operation) {
+    const Operation& o = *state->operation;
+    op = {{"kind", o.kind},       {"phase", o.phase},   {"slot", o.slot},
+          {"version", o.version}, {"bundle", o.bundle}, {"error", o.error}};
+  }
+  if (a.json) {
+    nlohmann::json j{
+        {"booted", booted.empty() ? nlohmann::json(nullptr) : nlohmann::json(booted)},
+        {"slots", {{"A", slot_json(state->a, grub, "A")}, {"B", slot_json(state->b, grub, "B")}}},
+        {"floor", state->floor},
+        {"lastOperation", op}};
+    if (grub) j["bootOrder"] = grub->order;
+    if (!grub_error.empty()) j["bootStateError"] = grub_error;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "booted slot: " << (booted.empty() ? "unknown (not booted by edgeforge)" : booted)
+            << "\nanti-rollback floor: " << state->floor << "\n";
+  if (grub)
+    std::cout << "boot order: " << grub->order << "\n";
+  else
+    std::cout << "boot state: unavailable (" << grub_error << ")\n";
+  for (const char* name : {"A", "B"}) {
+    const SlotRecord& r = state->slot(name);
+    std::cout << "slot " << name << ": " << slot_health_name(r.health);
+    if (!r.version.empty()) std::cout << "  " << r.product << " " << r.version;
+    if (grub && !slot_ok(*grub, name) && slot_tries(*grub, name) > 0) {
+      std::cout << "  (" << slot_tries(*grub, name) << " tries left)";
+    }
+    std::cout << "\n";
+  }
+  if (state->operation) {
+    const Operation& o = *state->operation;
+    std::cout << "last operation: " << o.kind << " " << o.version << " slot " << o.slot << ": "
+              << o.phase << (o.error.empty() ? "" : " (" + o.error + ")") << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+cmdline::Command add_status_command(CLI::App& app) {
+  auto a = std::make_shared<StatusArgs>();
+  auto* cmd = app.add_subcommand(
+      "status", "Show the booted slot, each slot's version and state, and the last operation");
+  add_device_options(cmd, a->paths);
+  cmd->add_flag("--json", a->json, "Print JSON");
+
+  return {cmd, [a] { return run_status(*a); }};
+}
+
+}  // namespace ef::agent

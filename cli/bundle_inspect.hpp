@@ -1,0 +1,30 @@
+// Reading bundles for the command line: `inspect BUNDLE`, and the manifest
+// as JSON that bundle, verify and inspect print.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "signing/bundle.hpp"
+#include "util/error.hpp"
+#include "util/semver.hpp"
+
+namespace ef::cli {
+
+/// True when `path` starts with the bundle magic.
+bool is_bundle_file(const std::string& path);
+
+/// The manifest `m` as the JSON object the commands print.
+nlohmann::json manifest_json(const signing::BundleManifest& m);
+
+/// Parses an optional version option (`text` empty: none); errors name `option`.
+Result<std::optional<SemVer>> optional_version(const std::string& text, const char* option);
+
+/// `edgeforge inspect BUNDLE [--keyring DIR]`: header, manifest and each
+/// signature with the keyring key that matches it (and whether it verifies).
+Result<void> inspect_bundle(const std::string& path, const std::string& keyring, bool json,
+                            std::ostream& out);
+
+}  // namespace ef::cli
