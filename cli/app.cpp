@@ -85,17 +85,7 @@ int run_build(const std::string& profile, const std::string& output, unsigned wo
   auto result = build::build_image(o);
   display.finish();
   if (!result) return fail(result.error(), c.json);
-  std::optional<build::BundleResult> bundle;
-  if (!sign.keys.empty()) {
-    build::BundleRequest r;
-    r.image = result->image;
-    r.build_manifest = result->manifest;
-    r.keys = sign.keys;
-    r.passphrase = sign.passphrase;
-    auto made = build::make_bundle(r);
-    if (!made) return fail(made.error().with_context("signing the bundle"), c.json);
-    bundle = std::move(*made);
-  }
+  const auto& bundle = result->bundle;  // build_image signs with o.sign_keys
   if (c.json) {
     nlohmann::json out = {{"ok", true},
                           {"image", result->image.string()},
