@@ -219,7 +219,7 @@ TEST_F(BuildCommandTest, RelativeOutputWorksForEveryFormatFromAnyDirectory) {
   ASSERT_EQ(edgeforge("keygen --out keys").status, 0) << last_stderr();
   std::filesystem::create_directories(tmp / "sub");
   auto r = run_command("cd " + (tmp / "sub").string() + " && " + EF_EDGEFORGE_BIN +
-                       " build -p ../profile.yaml -o ../rel/out -q --format squashfs,iso,raw "
+                       " build -p ../profile.yaml -o ../rel/out --format squashfs,iso,raw "
                        "--sign-key ../keys/signing.key 2>" +
                        (tmp / "stderr").string());
   ASSERT_EQ(r.status, 0) << last_stderr();
@@ -238,8 +238,7 @@ TEST_F(BuildCommandTest, RelativeOutputWorksForEveryFormatFromAnyDirectory) {
   EXPECT_NE(table.out.find("name=\"edgeforge-persist\""), std::string::npos) << table.out;
   // The paths printed are the ones given.
   EXPECT_NE(r.out.find("../rel/out/edge-1.2.3.squashfs  "), std::string::npos) << r.out;
-  ASSERT_EQ(edgeforge("verify rel/out/edge-1.2.3.efb --key keys/signing.pub").status, 0)
-      << last_stderr();
+  ASSERT_EQ(edgeforge("verify rel/out/edge-1.2.3.efb --keyring keys").status, 0) << last_stderr();
 }
 
 // A stage that fails late (raw, after the squashfs and the ISO were
