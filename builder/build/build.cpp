@@ -90,12 +90,12 @@ class DpkgStatusCopy {
   std::string text_;
 };
 
-// Where the formats came from, for messages about one of them:
-// "--format" or "profile.yaml:LINE:COL: spec.output.formats".
+// Where the formats came from, as messages about one of them start:
+// "--format " or "profile.yaml:LINE:COL: spec.output.formats: ".
 std::string formats_origin(const profile::Profile& p, const BuildOptions& o) {
-  if (!o.formats.empty()) return "--format";
+  if (!o.formats.empty()) return "--format ";
   const auto& loc = p.output.formats_loc;
-  return (loc.file.empty() ? p.file.string() : loc.str()) + ": spec.output.formats";
+  return (loc.file.empty() ? p.file.string() : loc.str()) + ": spec.output.formats: ";
 }
 
 // The warning about extended attributes squashfs cannot store, naming the

@@ -35,10 +35,11 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
                                        const std::function<void(const std::string&)>& stage) {
   for (const auto& f : formats)
     if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
-      return Error(Errc::invalid_argument, formats_origin + ": unknown output format '" + f +
-                                               "' (expected squashfs, raw, qcow2, iso)");
+      return Error(Errc::invalid_argument, formats_origin + f +
+                                               ": unknown output format (expected squashfs, "
+                                               "raw, qcow2, iso)");
   auto failed = [&](Error e, const char* format) {
-    return std::move(e).with_context(formats_origin + ": " + format);
+    return std::move(e).with_context(formats_origin + format);
   };
   auto wants = [&](const char* f) {
     return std::find(formats.begin(), formats.end(), f) != formats.end();

@@ -26,9 +26,9 @@ std::vector<std::string> persistent_paths_of(const profile::Profile& profile);
 
 /// Writes <image stem>.raw, .qcow2 and/or .iso next to `image` when `formats`
 /// asks for them (the A/B layout of docs/disk-layout.md, sizes from the profile).
-/// `formats_origin` says where the formats came from ("--format", or
-/// "profile.yaml:LINE:COL: spec.output.formats"); errors about a format
-/// start with it and the format. `stage` reports progress. Errors: an
+/// `formats_origin` says where the formats came from ("--format " or
+/// "profile.yaml:LINE:COL: spec.output.formats: "); errors about a format
+/// start with it and the format ("--format iso: ..."). `stage` reports progress. Errors: an
 /// unknown format, a slot too small, a tool that failed.
 Result<DiskOutputs> write_disk_outputs(const profile::Profile& profile,
                                        const std::filesystem::path& image,

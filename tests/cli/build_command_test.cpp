@@ -253,9 +253,8 @@ TEST_F(BuildCommandTest, ALateFailureLeavesNoOutputAndKeepsThePreviousBuild) {
   std::string manifest = *read_file(tmp / "out/edge-1.2.3.manifest.json");
 
   // The next build makes a different image and fails in sfdisk.
-  write_basic_profile(std::string(kKernelLayer) + "    - files:\n" +
-                      "        - {path: /etc/changed, content: \"2\"}\n" + "  output:\n" +
-                      kSmallDisk);
+  write_basic_profile("    - files:\n        - {path: /etc/changed, content: \"2\"}\n" +
+                      std::string(kKernelLayer) + "  output:\n" + kSmallDisk);
   tmp.write("bin/sfdisk", "#!/bin/sh\necho 'sfdisk: made to fail' >&2\nexit 1\n");
   std::filesystem::permissions(tmp / "bin/sfdisk", std::filesystem::perms::owner_all);
   std::string path = "PATH=" + (tmp / "bin").string() + ":$PATH";
@@ -305,7 +304,7 @@ TEST_F(BuildCommandTest, DroppedXattrsAreNamed) {
   EXPECT_EQ(manifest["droppedXattrs"][4],
             (json{{"name", "system.posix_acl_access"}, {"path", "/etc/f4"}}));
   // -v lists every one of them.
-  edgeforge("build -p profile.yaml -o out -v");
+  edgeforge("-v build -p profile.yaml -o out");
   EXPECT_NE(last_stderr().find("system.posix_acl_access on /etc/f4"), std::string::npos)
       << last_stderr();
 }
