@@ -93,17 +93,7 @@ int run_build(const BuildArgs& a) {
   auto result = build::build_image(*o);
   display->finish();
   if (!result) return fail(result.error(), a.style.json);
-  std::optional<build::BundleResult> bundle;
-  if (!a.sign.keys.empty()) {
-    build::BundleRequest r;
-    r.image = result->image;
-    r.build_manifest = result->manifest;
-    r.keys = a.sign.keys;
-    r.passphrase = a.sign.passphrase;
-    auto made = build::make_bundle(r);
-    if (!made) return fail(made.error().with_context("signing the bundle"), a.style.json);
-    bundle = std::move(*made);
-  }
+  const auto& bundle = result->bundle;  // build_image signs with the --sign-key keys
   print_result(a, *result, bundle);
   return 0;
 }

@@ -201,8 +201,13 @@ Result<std::string> image_digest(const std::filesystem::path& squashfs, const st
   return sha256_file(squashfs);
 }
 
-Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::path& out,
-                                const std::filesystem::path& work_dir) {
+Result<DiskInfo> build_raw_disk(const DiskSpec& given, const std::filesystem::path& given_out,
+                                const std::filesystem::path& given_work_dir) {
+  // The tools get absolute paths: nothing depends on their working directory.
+  DiskSpec spec = given;
+  EF_ASSIGN(spec.squashfs, absolute_path(given.squashfs));
+  EF_ASSIGN(auto out, absolute_path(given_out));
+  EF_ASSIGN(auto work_dir, absolute_path(given_work_dir));
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
   EF_ASSIGN(std::string seed, image_digest(spec.squashfs, spec.image_sha256));
@@ -234,12 +239,19 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& spec, const std::filesystem::pat
 }
 
 Result<void> convert_to_qcow2(const std::filesystem::path& raw, const std::filesystem::path& out) {
-  std::filesystem::path tmp = out.string() + ".tmp";
-  EF_TRY(run_tool(
-      {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw.string(), tmp.string()},
-      "qemu-utils"));
+  // Absolute paths: qemu-img reads "name:rest" as a protocol ("nbd:", "ssh:").
+  EF_ASSIGN(auto from, absolute_path(raw));
+  EF_ASSIGN(auto to, absolute_path(out));
+  std::filesystem::path tmp = to.string() + ".tmp";
   std::error_code ec;
-  std::filesystem::rename(tmp, out, ec);
+  auto converted = run_tool(
+      {"qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", from.string(), tmp.string()},
+      "qemu-utils");
+  if (!converted) {
+    std::filesystem::remove(tmp, ec);
+    return converted;
+  }
+  std::filesystem::rename(tmp, to, ec);
   if (ec) return Error(Errc::io, out.string() + ": " + ec.message());
   return Ok{};
 }

@@ -22,6 +22,7 @@
 #include "iso/install_manifest.hpp"
 #include "iso/kernel_files.hpp"
 #include "util/atomic_file.hpp"
+#include "util/file_io.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::iso {
@@ -179,8 +180,15 @@ std::string iso_volume_id(const std::string& digest) {
   return id;
 }
 
-Result<IsoInfo> build_installer_iso(const IsoSpec& spec, const std::filesystem::path& out,
+Result<IsoInfo> build_installer_iso(const IsoSpec& given, const std::filesystem::path& out,
                                     const std::filesystem::path& work_dir) {
+  // libisofs looks files up from the filesystem root: a relative path would
+  // not be found whatever the working directory.
+  IsoSpec spec = given;
+  EF_ASSIGN(spec.squashfs, absolute_path(given.squashfs));
+  if (!given.site.empty()) {
+    EF_ASSIGN(spec.site, absolute_path(given.site));
+  }
   std::error_code ec;
   std::filesystem::create_directories(work_dir, ec);
   EF_ASSIGN(std::string digest, image_digest(spec.squashfs, spec.image_sha256));

@@ -57,4 +57,11 @@ Result<void> stream_range(
   return Ok{};
 }
 
+Result<std::filesystem::path> absolute_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto abs = std::filesystem::absolute(path, ec);
+  if (ec) return Error(Errc::io, "cannot resolve " + path.string() + ": " + ec.message());
+  return abs;
+}
+
 }  // namespace ef

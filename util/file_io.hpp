@@ -11,6 +11,10 @@
 
 namespace ef {
 
+/// `path` made absolute against the working directory (not resolving
+/// symlinks), for libraries and tools that must not depend on it.
+Result<std::filesystem::path> absolute_path(const std::filesystem::path& path);
+
 /// Reads exactly `size` bytes at `offset`; end of file first is Errc::io
 /// ("unexpected end of file at byte N").
 Result<void> pread_all(int fd, void* buf, size_t size, uint64_t offset,

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "builder/build/agent_step.hpp"
+#include "builder/build/bundle_output.hpp"
 #include "builder/build/disk_outputs.hpp"
 #include "builder/build/inputs.hpp"
 #include "builder/cluster/node_layer.hpp"
@@ -14,6 +15,7 @@
 #include "builder/squashfs/writer.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
+#include "util/staging_dir.hpp"
 
 #ifndef EF_VERSION
 #define EF_VERSION "0.0.0"
@@ -87,6 +89,33 @@ class DpkgStatusCopy {
   const tree::Inode* inode_ = nullptr;
   std::string text_;
 };
+
+// Where the formats came from, as messages about one of them start:
+// "--format " or "profile.yaml:LINE:COL: spec.output.formats: ".
+std::string formats_origin(const profile::Profile& p, const BuildOptions& o) {
+  if (!o.formats.empty()) return "--format ";
+  const auto& loc = p.output.formats_loc;
+  return (loc.file.empty() ? p.file.string() : loc.str()) + ": spec.output.formats: ";
+}
+
+// The warning about extended attributes squashfs cannot store, naming the
+// first few (all of them at debug level).
+std::string dropped_xattrs_warning(const std::vector<squashfs::DroppedXattr>& dropped) {
+  constexpr size_t kNamed = 3;
+  auto describe = [](const squashfs::DroppedXattr& d) { return d.name + " on " + d.path; };
+  std::string all;
+  for (const auto& d : dropped) all += "\n  " + describe(d);
+  spdlog::debug("extended attributes dropped:{}", all);
+  std::string named;
+  for (size_t i = 0; i < dropped.size() && i < kNamed; ++i)
+    named += (i ? ", " : "") + describe(dropped[i]);
+  if (dropped.size() > kNamed)
+    named += " and " + std::to_string(dropped.size() - kNamed) + " more (-v lists them)";
+  return std::to_string(dropped.size()) +
+         " extended attribute(s) outside the user., trusted. and security. namespaces were "
+         "dropped (squashfs cannot store them): " +
+         named;
+}
 
 std::string epoch_source(const profile::Profile& p, std::optional<int64_t> sde) {
   if (sde) return "SOURCE_DATE_EPOCH";
@@ -187,16 +216,22 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   wo.workers = o.workers;
   wo.mod_time = epoch.value_or(0);
   std::string stem = p.name + "-" + p.version;
+  // Every output is written into a staging directory inside the output
+  // directory and moved into place only when all of them were written: a
+  // failed build leaves nothing behind and keeps the previous build's files.
+  EF_ASSIGN(auto stage, StagingDir::create(o.output_dir, stem));
+  const std::string image_name = stem + ".squashfs", manifest_name = stem + ".manifest.json";
+  const std::filesystem::path staged_image = stage.staged(image_name);
   BuildResult result;
-  result.image = o.output_dir / (stem + ".squashfs");
-  result.manifest = o.output_dir / (stem + ".manifest.json");
+  result.image = o.output_dir / image_name;
+  result.manifest = o.output_dir / manifest_name;
   DpkgStatusCopy dpkg_status(tree);
   wo.data_observer = [&](const tree::Inode& inode, std::string_view data) {
     dpkg_status.observe(inode, data);
   };
   report("writing image", 0, stats.file_bytes);
   auto progress = [&](uint64_t done) { report("writing image", done, stats.file_bytes); };
-  EF_ASSIGN(auto image_stats, squashfs::write_image(tree, result.image, wo, progress));
+  EF_ASSIGN(auto image_stats, squashfs::write_image(tree, staged_image, wo, progress));
 
   report("waiting for input digests");
   EF_TRY(input_hasher.finish(inputs, cache));
@@ -210,11 +245,8 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   for (const auto& s : p.sources)
     sources.push_back(s.lexically_relative(p.file.parent_path()).string());
   json warnings = json::array();
-  if (image_stats.dropped_xattrs)
-    warnings.push_back(
-        std::to_string(image_stats.dropped_xattrs) +
-        " extended attribute(s) outside the user., trusted. and security. namespaces were "
-        "dropped (squashfs cannot store them)");
+  if (!image_stats.dropped_xattrs.empty())
+    warnings.push_back(dropped_xattrs_warning(image_stats.dropped_xattrs));
   result.manifest_json = {
       {"manifestVersion", 1},
       {"tool", {{"name", "edgeforge"}, {"version", EF_VERSION}}},
@@ -227,7 +259,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
       {"epochSource", epoch_source(p, o.source_date_epoch)},
       {"inputs", input_records},
       {"image",
-       {{"file", result.image.filename().string()},
+       {{"file", image_name},
         {"sha256", result.image_sha256},
         {"size", result.image_size},
         {"compression", wo.compression},
@@ -238,16 +270,38 @@ Result<BuildResult> build_image(const BuildOptions& o) {
       {"packages", packages},
       {"warnings", warnings},
   };
+  for (const auto& d : image_stats.dropped_xattrs)  // all of them; the warning names a few
+    result.manifest_json["droppedXattrs"].push_back({{"name", d.name}, {"path", d.path}});
   if (!node_layer.empty()) result.manifest_json["node"] = node_layer.record;
   if (!agent_record.is_null()) result.manifest_json["agent"] = agent_record;
   std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
   EF_ASSIGN(auto disk,
-            write_disk_outputs(p, result.image, result.image_sha256, formats, epoch.value_or(0),
-                               [&](const std::string& s) { report(s); }));
-  result.outputs = std::move(disk.files);
+            write_disk_outputs(p, staged_image, result.image_sha256, formats, formats_origin(p, o),
+                               epoch.value_or(0), [&](const std::string& s) { report(s); }));
+  std::vector<std::string> names = {image_name};
+  for (const auto& f : disk.files) {
+    names.push_back(f.filename().string());
+    result.outputs.push_back(o.output_dir / f.filename());
+  }
   if (!disk.record.is_null()) result.manifest_json["disk"] = disk.record;
   if (!disk.iso_record.is_null()) result.manifest_json["iso"] = disk.iso_record;
-  EF_TRY(write_file_atomic(result.manifest, result.manifest_json.dump(2) + "\n"));
+  EF_TRY(write_file_atomic(stage.staged(manifest_name), result.manifest_json.dump(2) + "\n"));
+  if (!o.sign_keys.empty()) {
+    report("signing the bundle");
+    BundleRequest r;
+    r.image = staged_image;
+    r.build_manifest = stage.staged(manifest_name);
+    r.out = stage.staged(stem + ".efb");
+    r.keys = o.sign_keys;
+    r.passphrase = o.passphrase;
+    auto made = make_bundle(r);
+    if (!made) return std::move(made).error().with_context("signing the bundle");
+    names.push_back(r.out.filename().string());
+    made->bundle = o.output_dir / r.out.filename();
+    result.bundle = std::move(*made);
+  }
+  names.push_back(manifest_name);  // last: it describes the others
+  EF_TRY(stage.commit(names));
   report("done");
   return result;
 }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "builder/build/bundle_output.hpp"
 #include "builder/fetch/cache.hpp"
 #include "builder/profile/profile.hpp"
 #include "signing/keys.hpp"
@@ -33,17 +34,20 @@ struct BuildOptions {
   std::optional<int64_t> source_date_epoch;  // SOURCE_DATE_EPOCH, when set
   std::string artifact_mirror;               // --artifact-mirror; overrides spec.artifactMirror
   std::function<void(const Progress&)> progress;
-  /// Output formats (squashfs, raw, qcow2); empty: the profile's
-  /// spec.output.formats.
+  /// --format: output formats (squashfs, raw, qcow2, iso); empty: the
+  /// profile's spec.output.formats. Errors about one of them name --format.
   std::vector<std::string> formats;
   /// --agent-binary: the edgeforge-agent to put into the image; empty:
   /// $EDGEFORGE_AGENT, else beside this program (docs/agent.md).
   std::string agent_binary;
-  /// --sign-key: their public halves go into the image's keyring.
+  /// --sign-key: their public halves go into the image's keyring, and the
+  /// build also writes a bundle (.efb) signed with them.
   std::vector<std::string> sign_keys;
   signing::Passphrase passphrase;
 };
 
+/// The outputs' paths are in BuildOptions::output_dir as given (relative
+/// when it is).
 struct BuildResult {
   std::filesystem::path image;
   std::filesystem::path manifest;
@@ -52,10 +56,13 @@ struct BuildResult {
   nlohmann::json manifest_json;
   /// Disk images written besides the squashfs (raw, qcow2).
   std::vector<std::filesystem::path> outputs;
+  std::optional<BundleResult> bundle;  // with BuildOptions::sign_keys
 };
 
-/// Runs the whole build. Outputs appear only when complete (written to
-/// temporary names and renamed).
+/// Runs the whole build. The outputs (image, manifest, disk images, ISO,
+/// bundle) appear together, only when every one of them was written: they
+/// are staged in the output directory and renamed into place at the end, so
+/// a failed build leaves no output and keeps an earlier build's files.
 Result<BuildResult> build_image(const BuildOptions& options);
 
 /// Loads and validates a profile and checks that every input is available

@@ -30,12 +30,17 @@ std::vector<std::string> persistent_paths_of(const profile::Profile& p) {
 Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
                                        const std::filesystem::path& image,
                                        const std::string& image_sha256,
-                                       const std::vector<std::string>& formats, int64_t epoch,
+                                       const std::vector<std::string>& formats,
+                                       const std::string& formats_origin, int64_t epoch,
                                        const std::function<void(const std::string&)>& stage) {
   for (const auto& f : formats)
     if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
-      return Error(Errc::invalid_argument,
-                   "unknown output format '" + f + "' (expected squashfs, raw, qcow2, iso)");
+      return Error(Errc::invalid_argument, formats_origin + f +
+                                               ": unknown output format (expected squashfs, "
+                                               "raw, qcow2, iso)");
+  auto failed = [&](Error e, const char* format) {
+    return std::move(e).with_context(formats_origin + format);
+  };
   auto wants = [&](const char* f) {
     return std::find(formats.begin(), formats.end(), f) != formats.end();
   };
@@ -69,8 +74,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
     auto info = iso::build_installer_iso(spec, iso_out, work);
     std::error_code ec;
     std::filesystem::remove_all(work, ec);
-    if (!info)
-      return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: iso");
+    if (!info) return failed(std::move(info).error(), "iso");
     spdlog::debug("ISO image written in {:.2f} s, after its boot files", info->write_seconds);
     out.files.push_back(iso_out);
     out.iso_record = {
@@ -93,8 +97,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
   auto info = iso::build_raw_disk(spec, raw, work);
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
-  if (!info)
-    return std::move(info).error().with_context(p.file.string() + ": spec.output.formats: raw");
+  if (!info) return failed(std::move(info).error(), wants("raw") ? "raw" : "qcow2");
   nlohmann::json parts = nlohmann::json::array();
   for (const auto& part : info->partitions)
     parts.push_back(
@@ -108,7 +111,8 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
     stage("converting to qcow2");
     std::filesystem::path qcow = image;
     qcow.replace_extension(".qcow2");
-    EF_TRY(iso::convert_to_qcow2(raw, qcow));
+    auto converted = iso::convert_to_qcow2(raw, qcow);
+    if (!converted) return failed(std::move(converted).error(), "qcow2");
     out.files.push_back(qcow);
   }
   if (wants("raw")) {

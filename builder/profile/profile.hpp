@@ -95,6 +95,9 @@ struct Output {
   /// What `build` writes: squashfs (always, the others derive from it), raw
   /// and qcow2 (the A/B disk image), iso (the installer).
   std::vector<std::string> formats = {"squashfs"};
+  /// Where `formats` was set, for messages about a format; file empty when
+  /// no profile set it (the default).
+  SourceLoc formats_loc;
   /// Disk image partition sizes in MiB (spec.output.disk).
   uint64_t esp_mib = 256;
   uint64_t slot_mib = 2048;
@@ -123,10 +126,10 @@ struct ArtifactOverride {
 
 /// spec.kubernetes: the distribution the image runs (see layers/kubernetes/).
 struct Kubernetes {
-  std::string distribution;    // k3s, kubeadm: layers/kubernetes/<distribution>.yaml
-  std::string version;         // e.g. v1.30.4+k3s1
-  std::string role;            // server|agent (k3s), control-plane|worker (kubeadm)
-  std::string arch;            // amd64 (when not set), arm64
+  std::string distribution;  // k3s, kubeadm: layers/kubernetes/<distribution>.yaml
+  std::string version;       // e.g. v1.30.4+k3s1
+  std::string role;          // server|agent (k3s), control-plane|worker (kubeadm)
+  std::string arch;          // amd64 (when not set), arm64
   nlohmann::json config = nlohmann::json::object();  // merged into the native config
   std::map<std::string, ArtifactOverride> artifacts;
   SourceLoc loc;

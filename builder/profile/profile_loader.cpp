@@ -192,7 +192,10 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
   if (merged.artifact_mirror) profile.artifact_mirror = *merged.artifact_mirror;
   if (merged.compression) profile.output.compression = merged.compression->value;
   if (merged.block_size) profile.output.block_size = *merged.block_size;
-  if (merged.formats) profile.output.formats = *merged.formats;
+  if (merged.formats) {
+    profile.output.formats = merged.formats->value;
+    profile.output.formats_loc = merged.formats->loc;
+  }
   if (merged.esp_mib) profile.output.esp_mib = *merged.esp_mib;
   if (merged.slot_mib) profile.output.slot_mib = *merged.slot_mib;
   if (merged.persistent_mib) profile.output.persistent_mib = *merged.persistent_mib;

@@ -45,8 +45,8 @@ Result<void> parse_metadata(const SchemaNode& node, PartialProfile& out) {
 }
 
 Result<void> parse_output(const SchemaNode& node, const fs::path& dir, PartialProfile& out) {
-  EF_TRY(node.expect_map(
-      {"compression", "level", "blockSize", "formats", "disk", "persistentPaths", "installerSite"}));
+  EF_TRY(node.expect_map({"compression", "level", "blockSize", "formats", "disk", "persistentPaths",
+                          "installerSite"}));
   if (auto n = node.get("installerSite")) {
     EF_ASSIGN(auto text, n->as_string());
     fs::path site = resolve_path(dir, text);
@@ -60,7 +60,7 @@ Result<void> parse_output(const SchemaNode& node, const fs::path& dir, PartialPr
     for (const auto& f : formats)
       if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
         return n->error("expected formats from squashfs, raw, qcow2, iso, got \"" + f + "\"");
-    out.formats = formats;
+    out.formats = Located<std::vector<std::string>>{formats, n->loc()};
   }
   if (auto n = node.get("disk")) {
     EF_TRY(n->expect_map({"espSize", "slotSize", "persistentSize"}));

@@ -58,7 +58,7 @@ struct PartialProfile {
   std::vector<PackRef> packs;
   std::optional<std::filesystem::path> site;
   std::optional<std::string> artifact_mirror;
-  std::optional<std::vector<std::string>> formats;
+  std::optional<Located<std::vector<std::string>>> formats;
   std::optional<uint64_t> esp_mib, slot_mib, persistent_mib;
   std::vector<std::string> persistent_paths;  // appended across extends
   PartialAgent agent;

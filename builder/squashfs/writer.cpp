@@ -23,6 +23,7 @@
 #include <future>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "builder/squashfs/fd_file.hpp"
@@ -121,8 +122,23 @@ class Writer final : public tree::FileSink {
   std::function<void(const tree::Inode&, std::string_view)> observer_;
   const Inode* current_ = nullptr;  // the file being appended to
   uint64_t last_progress_ = 0;
+  bool has_dropped_ = false;  // some xattr was left out (named by dropped_xattrs)
   ImageStats stats_;
 };
+
+// The xattrs `xattr_index` leaves out, with the entry paths, in path order;
+// a hard-linked inode is named by its first path.
+void collect_dropped_xattrs(const Node& dir, const std::string& path,
+                            std::unordered_set<const Inode*>& seen,
+                            std::vector<DroppedXattr>& out) {
+  for (const auto& [name, child] : dir.children) {
+    std::string child_path = path + "/" + name;
+    if (seen.insert(child->inode.get()).second)
+      for (const auto& [xattr, value] : child->inode->xattrs)
+        if (!storable_xattr(xattr)) out.push_back({xattr, child_path});
+    if (child->is_dir()) collect_dropped_xattrs(*child, child_path, seen, out);
+  }
+}
 
 Result<void> Writer::open(int fd, const WriterOptions& o) {
   EF_ASSIGN(SQFS_COMPRESSOR id, compressor_id(o.compression));
@@ -233,7 +249,7 @@ void Writer::number_inodes(const Node& dir) {
 Result<uint32_t> Writer::xattr_index(const Inode& inode) {
   size_t storable = 0;
   for (const auto& [name, value] : inode.xattrs) storable += storable_xattr(name) ? 1 : 0;
-  stats_.dropped_xattrs += inode.xattrs.size() - storable;
+  if (storable < inode.xattrs.size()) has_dropped_ = true;
   if (storable == 0) return 0xFFFFFFFFu;
   int rc = sqfs_xattr_writer_begin(xwr_.get(), 0);
   for (const auto& [name, value] : inode.xattrs) {
@@ -371,6 +387,12 @@ Result<void> Writer::finish(const Node& root) {
     InodeInfo& info = info_.at(inode);
     auto written = write_inode(*info.node, info);
     if (!written) return written;
+  }
+  if (has_dropped_) {
+    std::unordered_set<const Inode*> seen = {root.inode.get()};
+    for (const auto& [xattr, value] : root.inode->xattrs)
+      if (!storable_xattr(xattr)) stats_.dropped_xattrs.push_back({xattr, "/"});
+    collect_dropped_xattrs(root, "", seen, stats_.dropped_xattrs);
   }
   super_.inode_count = static_cast<sqfs_u32>(order_.size());
   stats_.inodes = super_.inode_count;

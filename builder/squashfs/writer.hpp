@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
@@ -30,12 +31,19 @@ struct WriterOptions {
   std::function<void(const tree::Inode&, std::string_view)> data_observer;
 };
 
+/// An extended attribute squashfs cannot store (outside the user.,
+/// trusted. and security. namespaces), left out of the image.
+struct DroppedXattr {
+  std::string name;  // e.g. system.posix_acl_access
+  std::string path;  // the entry that had it, "/etc/foo" (a hard link's first name)
+};
+
 struct ImageStats {
   uint64_t bytes = 0;  // image size (padded to 4 KiB)
   uint32_t inodes = 0;
-  uint64_t data_bytes_in = 0;   // file bytes fed to the compressor
-  uint64_t dropped_xattrs = 0;  // xattrs with prefixes squashfs cannot store
-  std::string sha256;           // of the whole image file, as sha256sum prints it
+  uint64_t data_bytes_in = 0;                // file bytes fed to the compressor
+  std::vector<DroppedXattr> dropped_xattrs;  // in path order
+  std::string sha256;                        // of the whole image file, as sha256sum prints it
 };
 
 /// Returns the names of the compressors this libsquashfs supports.

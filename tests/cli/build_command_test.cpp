@@ -14,6 +14,29 @@ namespace {
 
 using nlohmann::json;
 
+// A files layer with what the ISO and the raw disk need from an image: a
+// (fake) kernel, its initrd and the modules the boot loads.
+const char* const kKernelLayer =
+    "    - files:\n"
+    "        - {path: /boot/vmlinuz-6.1.0-2-amd64, content: \"kernel\"}\n"
+    "        - {path: /boot/initrd.img-6.1.0-2-amd64, content: \"initrd\"}\n"
+    "        - {path: /usr/lib/modules/6.1.0-2-amd64/modules.dep, content: "
+    "\"kernel/squashfs.ko:\\nkernel/overlay.ko:\\nkernel/isofs.ko:\\n\"}\n"
+    "        - {path: /usr/lib/modules/6.1.0-2-amd64/kernel/squashfs.ko, content: \"sq\"}\n"
+    "        - {path: /usr/lib/modules/6.1.0-2-amd64/kernel/overlay.ko, content: \"ov\"}\n"
+    "        - {path: /usr/lib/modules/6.1.0-2-amd64/kernel/isofs.ko, content: \"iso\"}\n"
+    "  agent: {enabled: false}\n";
+const char* const kSmallDisk = "    disk: {espSize: 32, slotSize: 16, persistentSize: 16}\n";
+
+// The names in `dir`, sorted (hidden ones too: a left-over staging directory counts).
+std::vector<std::string> listing(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 class BuildCommandTest : public CliTest {};
 
 TEST_F(BuildCommandTest, WritesImageAndManifest) {
@@ -186,6 +209,104 @@ TEST_F(BuildCommandTest, TakesTheAgentFromTheBuildTreeOrTheOption) {
   EXPECT_NE(err.find("--agent-binary"), std::string::npos) << err;
   EXPECT_NE(err.find("spec.agent.enabled: false"), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(tmp / "out2/edge-1.2.3.squashfs"));
+}
+
+// Relative output directories reach every stage as paths that work whatever
+// the working directory (libisofs looked the squashfs up from /), and the
+// bundle of --sign-key lands beside them. xorriso and sfdisk read the results.
+TEST_F(BuildCommandTest, RelativeOutputWorksForEveryFormatFromAnyDirectory) {
+  write_basic_profile(std::string(kKernelLayer) + "  output:\n" + kSmallDisk);
+  ASSERT_EQ(edgeforge("keygen --out keys").status, 0) << last_stderr();
+  std::filesystem::create_directories(tmp / "sub");
+  auto r = run_command("cd " + (tmp / "sub").string() + " && " + EF_EDGEFORGE_BIN +
+                       " build -p ../profile.yaml -o ../rel/out --format squashfs,iso,raw "
+                       "--sign-key ../keys/signing.key 2>" +
+                       (tmp / "stderr").string());
+  ASSERT_EQ(r.status, 0) << last_stderr();
+  EXPECT_EQ(
+      listing(tmp / "rel/out"),
+      (std::vector<std::string>{"edge-1.2.3.efb", "edge-1.2.3.iso", "edge-1.2.3.manifest.json",
+                                "edge-1.2.3.raw", "edge-1.2.3.squashfs"}));
+  auto iso = (tmp / "rel/out/edge-1.2.3.iso").string();
+  auto torito = run_command("xorriso -indev " + iso + " -report_el_torito plain 2>/dev/null");
+  EXPECT_NE(torito.out.find("El Torito boot img :   1  BIOS  y   none"), std::string::npos)
+      << torito.out;
+  auto squashfs = run_command("xorriso -indev " + iso + " -find /edgeforge -type f 2>/dev/null");
+  EXPECT_NE(squashfs.out.find("'/edgeforge/rootfs.squashfs'"), std::string::npos) << squashfs.out;
+  auto table = run_command("sfdisk -d " + (tmp / "rel/out/edge-1.2.3.raw").string());
+  EXPECT_NE(table.out.find("name=\"edgeforge-slot-a\""), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("name=\"edgeforge-persist\""), std::string::npos) << table.out;
+  // The paths printed are the ones given.
+  EXPECT_NE(r.out.find("../rel/out/edge-1.2.3.squashfs  "), std::string::npos) << r.out;
+  ASSERT_EQ(edgeforge("verify rel/out/edge-1.2.3.efb --keyring keys").status, 0) << last_stderr();
+}
+
+// A stage that fails late (raw, after the squashfs and the ISO were
+// written) leaves no output, keeps the previous build's files as they were,
+// and its error names where the format came from.
+TEST_F(BuildCommandTest, ALateFailureLeavesNoOutputAndKeepsThePreviousBuild) {
+  write_basic_profile(std::string(kKernelLayer) + "  output:\n" + kSmallDisk);
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q").status, 0) << last_stderr();
+  auto before = listing(tmp / "out");
+  ASSERT_EQ(before, (std::vector<std::string>{"edge-1.2.3.manifest.json", "edge-1.2.3.squashfs"}));
+  std::string image = *read_file(tmp / "out/edge-1.2.3.squashfs");
+  std::string manifest = *read_file(tmp / "out/edge-1.2.3.manifest.json");
+
+  // The next build makes a different image and fails in sfdisk.
+  write_basic_profile("    - files:\n        - {path: /etc/changed, content: \"2\"}\n" +
+                      std::string(kKernelLayer) + "  output:\n" + kSmallDisk);
+  tmp.write("bin/sfdisk", "#!/bin/sh\necho 'sfdisk: made to fail' >&2\nexit 1\n");
+  std::filesystem::permissions(tmp / "bin/sfdisk", std::filesystem::perms::owner_all);
+  std::string path = "PATH=" + (tmp / "bin").string() + ":$PATH";
+  auto r = edgeforge("build -p profile.yaml -o out -q --format squashfs,iso,raw", path);
+  EXPECT_EQ(r.status, 1);
+  std::string err = last_stderr();
+  EXPECT_NE(err.find("error: --format raw: "), std::string::npos) << err;
+  EXPECT_NE(err.find("sfdisk"), std::string::npos) << err;
+  EXPECT_EQ(listing(tmp / "out"), before);
+  EXPECT_EQ(*read_file(tmp / "out/edge-1.2.3.squashfs"), image);
+  EXPECT_EQ(*read_file(tmp / "out/edge-1.2.3.manifest.json"), manifest);
+
+  // Formats from the profile: the error points at them.
+  write_basic_profile(std::string(kKernelLayer) + "  output:\n" + kSmallDisk +
+                      "    formats: [squashfs, raw]\n");
+  r = edgeforge("build -p profile.yaml -o new -q", path);
+  EXPECT_EQ(r.status, 1);
+  err = last_stderr();
+  EXPECT_NE(err.find((tmp / "profile.yaml").string() + ":22:14: spec.output.formats: raw: "),
+            std::string::npos)
+      << err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "new"));
+}
+
+// Extended attributes squashfs cannot store are named, not just counted.
+TEST_F(BuildCommandTest, DroppedXattrsAreNamed) {
+  write_basic_profile("  agent: {enabled: false}\n");
+  std::vector<TarEntry> entries = {TarEntry::dir("etc")};
+  for (int i = 0; i < 5; ++i) {
+    auto e = TarEntry::file("etc/f" + std::to_string(i), "x");
+    e.xattrs = {{"system.posix_acl_access", "acl"}, {"user.kept", "1"}};
+    entries.push_back(e);
+  }
+  write_tar(tmp / "acl.tar", entries);
+  write_basic_profile("    - tarball: {path: acl.tar}\n  agent: {enabled: false}\n");
+  auto r = edgeforge("build -p profile.yaml -o out");
+  ASSERT_EQ(r.status, 0) << last_stderr();
+  std::string err = last_stderr();
+  EXPECT_NE(err.find("5 extended attribute(s)"), std::string::npos) << err;
+  EXPECT_NE(err.find("system.posix_acl_access on /etc/f0, system.posix_acl_access on /etc/f1, "
+                     "system.posix_acl_access on /etc/f2 and 2 more"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(err.find("/etc/f4"), std::string::npos) << err;
+  auto manifest = json::parse(*read_file(tmp / "out/edge-1.2.3.manifest.json"));
+  ASSERT_EQ(manifest["droppedXattrs"].size(), 5u);
+  EXPECT_EQ(manifest["droppedXattrs"][4],
+            (json{{"name", "system.posix_acl_access"}, {"path", "/etc/f4"}}));
+  // -v lists every one of them.
+  edgeforge("-v build -p profile.yaml -o out");
+  EXPECT_NE(last_stderr().find("system.posix_acl_access on /etc/f4"), std::string::npos)
+      << last_stderr();
 }
 
 }  // namespace

@@ -130,6 +130,27 @@ TEST_F(DiskImageTest, QcowConversion) {
             0);
 }
 
+// Relative paths work whatever the tools' working directory, and a colon in
+// a name is no qemu-img protocol ("v1:disk.qcow2" is not the "v1" protocol).
+TEST_F(DiskImageTest, RelativePathsAndColonsInNames) {
+  struct Cwd {
+    std::filesystem::path saved = std::filesystem::current_path();
+    ~Cwd() { std::filesystem::current_path(saved); }
+  } cwd;
+  std::filesystem::current_path(tmp.path());
+  auto s = spec();
+  s.squashfs = "slot.squashfs";
+  auto built = iso::build_raw_disk(s, "v1:disk.raw", "work");
+  ASSERT_TRUE(built.ok()) << built.error().message();
+  auto converted = iso::convert_to_qcow2("v1:disk.raw", "v1:disk.qcow2");
+  ASSERT_TRUE(converted.ok()) << converted.error().message();
+  EXPECT_EQ(run_command("qemu-img compare -q -f raw -F qcow2 " + (tmp / "v1:disk.raw").string() +
+                        " " + (tmp / "v1:disk.qcow2").string())
+                .status,
+            0);
+  EXPECT_FALSE(std::filesystem::exists(tmp / "v1:disk.qcow2.tmp"));
+}
+
 TEST(DiskGuid, DerivedFromSeedAndName) {
   auto a = iso::derive_guid("seed", "disk");
   EXPECT_EQ(a.size(), 36u);

@@ -72,6 +72,25 @@ TEST_F(InstallerIsoTest, XorrisoSeesBiosAndUefiEntriesHybridTableAndFiles) {
   EXPECT_EQ(tree.out.find("'/edgeforge/esp/slot-a/vmlinuz'"), std::string::npos) << tree.out;
 }
 
+// libisofs looks files up from the filesystem root: relative paths are made
+// absolute before they reach it.
+TEST_F(InstallerIsoTest, RelativePathsWork) {
+  struct Cwd {
+    std::filesystem::path saved = std::filesystem::current_path();
+    ~Cwd() { std::filesystem::current_path(saved); }
+  } cwd;
+  std::filesystem::current_path(tmp.path());
+  auto s = spec();
+  s.squashfs = "os.squashfs";
+  s.site = "site.yaml";
+  auto info = iso::build_installer_iso(s, "rel.iso", "work");
+  ASSERT_TRUE(info.ok()) << info.error().message();
+  auto tree = run_command("xorriso -indev " + (tmp / "rel.iso").string() +
+                          " -find /edgeforge -type f 2>/dev/null");
+  EXPECT_NE(tree.out.find("'/edgeforge/rootfs.squashfs'"), std::string::npos) << tree.out;
+  EXPECT_NE(tree.out.find("'/edgeforge/site/site.yaml'"), std::string::npos) << tree.out;
+}
+
 TEST_F(InstallerIsoTest, InstallPlanMatchesTheRawDiskLayoutAndTheCarriedFiles) {
   ASSERT_TRUE(iso::build_installer_iso(spec(), tmp / "a.iso", tmp / "work").ok());
   ASSERT_EQ(run_command("xorriso -osirrox on -indev " + (tmp / "a.iso").string() + " -extract / " +

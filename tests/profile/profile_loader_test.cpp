@@ -262,6 +262,9 @@ TEST_F(ProfileTest, DiskOutputFormatsSizesAndPersistentPaths) {
       "    persistentPaths: [/var/lib/longhorn]\n");
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(r->output.formats, (std::vector<std::string>{"squashfs", "raw", "qcow2"}));
+  // Where the formats were set, for `build` errors about one of them.
+  EXPECT_EQ(r->output.formats_loc.str(), at("demo.yaml", 10, 14));
+  EXPECT_TRUE(d->output.formats_loc.file.empty());
   EXPECT_EQ(r->output.esp_mib, 128u);
   EXPECT_EQ(r->output.slot_mib, 512u);
   EXPECT_EQ(r->output.persistent_mib, 4096u);

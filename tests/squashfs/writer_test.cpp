@@ -395,7 +395,7 @@ TEST_F(WriterTest, EveryCompressorIsReadableByOutsideTools) {
   EXPECT_FALSE(compressor_supported("brotli"));
 }
 
-TEST_F(WriterTest, UnstorableXattrsAreCountedAndDropped) {
+TEST_F(WriterTest, UnstorableXattrsAreNamedAndDropped) {
   tree::Tree t;
   auto inode = std::make_shared<tree::Inode>();
   inode->type = NodeType::directory;
@@ -403,9 +403,20 @@ TEST_F(WriterTest, UnstorableXattrsAreCountedAndDropped) {
   inode->xattrs["system.posix_acl_access"] = "acl";
   inode->xattrs["user.keep"] = "yes";
   ASSERT_TRUE(t.put("d", inode));
+  auto file = std::make_shared<tree::Inode>();
+  file->type = NodeType::symlink;
+  file->mode = 0777;
+  file->target = "x";
+  file->xattrs["system.posix_acl_default"] = "acl";
+  file->xattrs["trusted.keep"] = "yes";
+  ASSERT_TRUE(t.put("d/e/f", file));
   auto stats = write_image(t, tmp / "x.squashfs", {});
   ASSERT_TRUE(stats);
-  EXPECT_EQ(stats->dropped_xattrs, 1u);
+  ASSERT_EQ(stats->dropped_xattrs.size(), 2u);
+  EXPECT_EQ(stats->dropped_xattrs[0].name, "system.posix_acl_access");
+  EXPECT_EQ(stats->dropped_xattrs[0].path, "/d");
+  EXPECT_EQ(stats->dropped_xattrs[1].name, "system.posix_acl_default");
+  EXPECT_EQ(stats->dropped_xattrs[1].path, "/d/e/f");
   auto reader = ImageReader::open(tmp / "x.squashfs");
   auto listed = (*reader)->list();
   EXPECT_EQ(listed->at(1).xattrs, (std::map<std::string, std::string>{{"user.keep", "yes"}}));
