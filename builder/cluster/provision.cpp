@@ -2,6 +2,8 @@
 
 #include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile_loader.hpp"
+#include "builder/site/site.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::cluster {
 
@@ -9,14 +11,22 @@ Result<node::ProvisionBundle> write_provision_script(const std::filesystem::path
                                                      fetch::Cache& cache, const std::string& mirror,
                                                      const std::filesystem::path& out_dir) {
   EF_ASSIGN(auto p, profile::load_profile(profile_file));
+  // Everything the cache lacks is fetched (or listed as missing) first.
+  EF_TRY(fetch_artifacts(p, cache, mirror));
   EF_ASSIGN(auto layer, make_node_layer(p, cache, mirror));
   if (layer.empty())
     return Error(Errc::invalid_profile, p.file.string() +
                                             ": the profile has no spec.kubernetes, spec.packs or "
                                             "spec.site: nothing to provision");
+  node::HostNetwork network;
+  if (!p.site.empty()) {
+    EF_ASSIGN(auto text, read_file(p.site));
+    EF_ASSIGN(auto site, site::parse_site(text, p.site.string()));
+    network.netplan = site::render_netplan(site);
+  }
   return node::write_provision_bundle(layer.content, layer.host_packages,
                                       "edgeforge node provisioning for " + p.name + " " + p.version,
-                                      out_dir);
+                                      out_dir, network);
 }
 
 }  // namespace ef::cluster

@@ -54,9 +54,9 @@ struct RegistryAuth {
 /// The `install:` section: what `edgeforge-agent install --auto` does when
 /// the installer ISO boots (ignored when a site file is baked into an image).
 struct InstallSettings {
-  bool unattended = false;  // false: --auto does nothing
-  std::string target;       // a device path (/dev/...) or "auto"
-  bool wipe = false;        // true: a target holding partitions or data is wiped
+  bool unattended = false;      // false: --auto does nothing
+  std::string target;           // a device path (/dev/...) or "auto"
+  bool wipe = false;            // true: a target holding partitions or data is wiped
   std::string then = "reboot";  // reboot | poweroff | none
 };
 
@@ -94,6 +94,11 @@ enum class RegistryTarget { none, k3s, containerd };
 /// Renders the files a Debian/Ubuntu base uses (systemd-networkd,
 /// /etc/hosts, sysusers.d, timesyncd, ...), sorted by path.
 std::vector<SiteFile> render_site(const Site& site, RegistryTarget registries);
+
+/// The site's interfaces as a netplan file (for /etc/netplan on a host that
+/// netplan manages, where provision.sh must not enable systemd-networkd);
+/// empty when the site has no interfaces.
+std::string render_netplan(const Site& site);
 
 /// Writes `files` under `root` (install time): parents are created, each
 /// file is replaced atomically with its mode, links are replaced.
