@@ -174,10 +174,10 @@ if [ "$apply" = 1 ] && [ -f "$ROOT/etc/hostname" ]; then
   fi
 fi
 if [ "$apply" = 1 ] && [ -f "$ROOT/etc/sysusers.d/edgeforge-site.conf" ]; then
-  for user in $(awk '$1 == "u" { print $2 }' "$ROOT/etc/sysusers.d/edgeforge-site.conf"); do
-    getent passwd "$user" >/dev/null || users_changed=1
-  done
-  if [ "$users_changed" = 1 ]; then
+  # An earlier run may have stopped after writing the file: check the users too.
+  missing="$(awk '$1 == "u" { print $2 }' "$ROOT/etc/sysusers.d/edgeforge-site.conf" |
+    while read -r user; do getent passwd "$user" >/dev/null || echo "$user"; done)"
+  if [ "$users_changed" = 1 ] || [ -n "$missing" ]; then
     systemd-sysusers
     say "created the site's users (systemd-sysusers)"
   fi

@@ -51,7 +51,7 @@ class ProvisionScriptTest : public ClusterTest {
                          "#!/bin/sh\necho \"" + name + " $*\" >> '" + log + "'\n" + body);
       fs::permissions(f, fs::perms::owner_all);
     };
-    stub("hostnamectl", "echo \"$3\" > '" + state + "/hostname'\n");
+    stub("hostnamectl", "echo \"$2\" > '" + state + "/hostname'\n");
     stub("hostname", "cat '" + state + "/hostname' 2>/dev/null || echo old-name\n");
     stub("systemd-sysusers", "touch '" + state + "/users'\n");
     stub("getent", "[ -e '" + state + "/users' ]\n");
