@@ -95,8 +95,8 @@ TEST_F(InputHasherTest, OfflineValidateListsEveryMissingInputWithItsLocation) {
   EXPECT_EQ(p.error().code(), Errc::offline);
   const std::string& msg = p.error().message();
   EXPECT_NE(msg.find("4 input(s) are not in the cache"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("profile.yaml:5:5: base: mmdebstrap bookworm"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("profile.yaml:7:7: layer 1: http://127.0.0.1:9/layer.tar"), std::string::npos)
+  EXPECT_NE(msg.find("profile.yaml:6:17: base: mmdebstrap bookworm"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("profile.yaml:8:16: layer 1: http://127.0.0.1:9/layer.tar"), std::string::npos)
       << msg;
   EXPECT_NE(msg.find(": kubernetes artifact k3s (https://github.com/k3s-io/k3s/releases/download/"
                      "v1.30.4+k3s1/k3s, sha256 " +
@@ -104,7 +104,7 @@ TEST_F(InputHasherTest, OfflineValidateListsEveryMissingInputWithItsLocation) {
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find(": kubernetes artifact k3s-airgap-images ("), std::string::npos) << msg;
-  EXPECT_NE(msg.find("profile.yaml:9:"), std::string::npos) << msg;  // spec.kubernetes
+  EXPECT_NE(msg.find("profile.yaml:11:5: kubernetes artifact k3s ("), std::string::npos) << msg;
 }
 
 }  // namespace

@@ -92,11 +92,11 @@ TEST_F(ProvisionScriptTest, UnreachableMirrorListsEveryMissingArtifactWithoutRet
   EXPECT_EQ(b.error().code(), Errc::network);
   const std::string& msg = b.error().message();
   EXPECT_NE(msg.find("2 input(s) could not be downloaded"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("profile.yaml:11:3: kubernetes artifact k3s: cannot download"),
+  EXPECT_NE(msg.find("profile.yaml:12:5: kubernetes artifact k3s: cannot download"),
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find("(not retried: the host cannot be reached"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("profile.yaml:11:3: kubernetes artifact k3s-airgap-images: cannot download"),
+  EXPECT_NE(msg.find("profile.yaml:12:5: kubernetes artifact k3s-airgap-images: cannot download"),
             std::string::npos)
       << msg;
   EXPECT_NE(msg.find("not tried again"), std::string::npos) << msg;
