@@ -44,7 +44,6 @@ ROOT="${EF_ROOT:-/}"
 ROOT="${ROOT%/}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 changes=0
-updated=0
 # Commands that change the running system (hostnamectl, systemd-sysusers,
 # systemctl, netplan) run only on the live host (EF_ROOT unset or /).
 # EF_APPLY=1 runs them under EF_ROOT too, as if systemd were running: tests
@@ -72,9 +71,8 @@ ensure_dir() {
   fi
 }
 
-# ensure_file SHA256 PATH MODE; sets updated=1 when it wrote the file.
+# ensure_file SHA256 PATH MODE
 ensure_file() {
-  updated=0
   src="$HERE/files/$1"
   dst="$ROOT$2"
   if [ -f "$dst" ] && [ ! -L "$dst" ] && [ "$(stat -c %a "$dst")" = "$3" ] &&
@@ -86,13 +84,11 @@ ensure_file() {
   cp "$src" "$dst.edgeforge-new"
   chmod "$3" "$dst.edgeforge-new"
   mv -f "$dst.edgeforge-new" "$dst"
-  updated=1
   changed "installed $2"
 }
 
-# ensure_link TARGET PATH; sets updated=1 when it made the link.
+# ensure_link TARGET PATH
 ensure_link() {
-  updated=0
   dst="$ROOT$2"
   if [ -L "$dst" ] && [ "$(readlink "$dst")" = "$1" ]; then
     return 0
@@ -105,7 +101,6 @@ ensure_link() {
   mkdir -p "$(dirname "$dst")"
   rm -f "$dst"
   ln -s "$1" "$dst"
-  updated=1
   changed "linked $2 -> $1"
 }
 )SH";
@@ -222,10 +217,11 @@ std::string entry_line(const Entry& e, std::string& units) {
       return "ensure_dir " + sq(e.path) + " " + octal(e.mode) + "\n";
     case Entry::Kind::file: {
       std::string line = "ensure_file " + digest_of(e) + " " + sq(e.path) + " " + octal(e.mode);
+      // `changes` moves when the file was written: what the epilogue applies.
       if (e.path.rfind("/etc/sysusers.d/", 0) == 0)
-        line += "\n[ \"$updated\" = 0 ] || users_changed=1";
+        return "n=$changes\n" + line + "\n[ \"$changes\" = \"$n\" ] || users_changed=1\n";
       if (e.path.rfind("/etc/ssh/sshd_config.d/", 0) == 0)
-        line += "\n[ \"$updated\" = 0 ] || sshd_changed=1";
+        return "n=$changes\n" + line + "\n[ \"$changes\" = \"$n\" ] || sshd_changed=1\n";
       return line + "\n";
     }
     case Entry::Kind::symlink:
@@ -247,7 +243,7 @@ std::string render_provision_script(const Content& content,
                   "under that root; docs/provision.md says what it changes)\n";
   s += kPrologue;
   if (!packages.empty()) s += kEnsurePackage;
-  s += "users_changed=0\nsshd_changed=0\nnetwork_changed=0\n\n";
+  s += "users_changed=0\nsshd_changed=0\nnetwork_changed=0\nnetwork=none\n\n";
   for (const auto& p : packages) s += "ensure_package " + sq(p.path) + " " + sq(p.package) + "\n";
   // Last entry per path wins, like in the image.
   std::map<std::string, const Entry*> last;
@@ -256,8 +252,7 @@ std::string render_provision_script(const Content& content,
   for (const auto& e : content.entries()) {
     if (last[e.path] != &e) continue;
     if (is_networkd(e))
-      networkd += "    " + entry_line(e, networkd_units) +
-                  "    [ \"$updated\" = 0 ] || network_changed=1\n";
+      networkd += "    " + entry_line(e, networkd_units);
     else
       s += entry_line(e, units);
   }
@@ -268,11 +263,12 @@ std::string render_provision_script(const Content& content,
          "the network here: the site's interfaces were not applied (configure them with "
          "nmcli)\"\n    ;;\n";
     if (!network.netplan.empty())
-      s += "  netplan)\n    ensure_file " + sha256_hex(network.netplan) + " " + sq(kNetplanPath) +
-           " 600\n    [ \"$updated\" = 0 ] || network_changed=1\n    ;;\n";
+      s += "  netplan)\n    n=$changes\n    ensure_file " + sha256_hex(network.netplan) + " " +
+           sq(kNetplanPath) + " 600\n    [ \"$changes\" = \"$n\" ] || network_changed=1\n    ;;\n";
     if (!networkd.empty()) {
-      s += "  systemd-networkd)\n";
+      s += "  systemd-networkd)\n    n=$changes\n";
       s += networkd;
+      s += "    [ \"$changes\" = \"$n\" ] || network_changed=1\n";
       if (!networkd_units.empty()) s += "    units=\"$units" + networkd_units + "\"\n";
       s += "    ;;\n";
     }
