@@ -161,7 +161,6 @@ Result<BuildResult> build_image(const BuildOptions& o) {
 
   // Packs are checked and Kubernetes artifacts fetched before the base.
   report("resolving node layer");
-  EF_TRY(cluster::fetch_artifacts(p, cache, o.artifact_mirror));
   EF_ASSIGN(auto node_layer, cluster::make_node_layer(p, cache, o.artifact_mirror));
 
   report("resolving inputs");

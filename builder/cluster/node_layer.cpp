@@ -108,6 +108,7 @@ Result<void> fetch_artifacts(const profile::Profile& p, fetch::Cache& cache,
     if (!code || blob.error().code() != Errc::network) code = blob.error().code();
   }
   if (lines.empty()) return Ok{};
+  if (lines.size() == 1) return Error(*code, lines.front());
   return Error(*code, listed(" input(s) could not be downloaded into the cache " +
                                  cache.dir().string() + ":",
                              lines) +
@@ -144,6 +145,8 @@ Result<NodeLayer> make_node_layer(const profile::Profile& p, fetch::Cache& cache
     loaded.push_back(std::move(pack));
   }
   EF_TRY(packs::check_constraints(loaded, distribution));
+  // After the packs (their errors need no download), before the layer.
+  EF_TRY(fetch_artifacts(p, cache, mirror_option));
 
   std::optional<kubernetes::Delivery> delivery;
   if (p.kubernetes) {

@@ -24,8 +24,9 @@ struct NodeLayer {
   bool empty() const { return content.entries().empty(); }
 };
 
-/// Loads packs and checks their constraints, then builds the Kubernetes
-/// layer (downloading artifacts through `cache`), pack content and site
+/// Loads packs and checks their constraints, then brings every Kubernetes
+/// artifact into `cache` (fetch_artifacts: all that cannot be had are named
+/// in one error) and builds the Kubernetes layer, pack content and site
 /// files. `mirror` (from --artifact-mirror) overrides spec.artifactMirror.
 Result<NodeLayer> make_node_layer(const profile::Profile& profile, fetch::Cache& cache,
                                   const std::string& mirror);

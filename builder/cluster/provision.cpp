@@ -11,8 +11,6 @@ Result<node::ProvisionBundle> write_provision_script(const std::filesystem::path
                                                      fetch::Cache& cache, const std::string& mirror,
                                                      const std::filesystem::path& out_dir) {
   EF_ASSIGN(auto p, profile::load_profile(profile_file));
-  // Everything the cache lacks is fetched (or listed as missing) first.
-  EF_TRY(fetch_artifacts(p, cache, mirror));
   EF_ASSIGN(auto layer, make_node_layer(p, cache, mirror));
   if (layer.empty())
     return Error(Errc::invalid_profile, p.file.string() +
