@@ -52,10 +52,12 @@ class StageReporter {
   std::chrono::steady_clock::time_point started_;
 };
 
+// Offline, every input the cache lacks is named in one error, before
+// anything else is checked or built.
 Result<void> check_offline(const profile::Profile& p, const fetch::Cache& cache,
-                           std::optional<int64_t> epoch) {
+                           std::optional<int64_t> epoch, const std::string& mirror) {
   if (!cache.offline()) return Ok{};
-  auto missing = missing_offline(p, cache, epoch);
+  EF_ASSIGN(auto missing, missing_offline(p, cache, epoch, mirror));
   if (missing.empty()) return Ok{};
   std::string msg = std::to_string(missing.size()) + " input(s) are not in the cache " +
                     cache.dir().string() + " (--offline):";
@@ -166,7 +168,7 @@ Result<profile::Profile> validate_profile(const fs::path& file,
                                           const fetch::CacheOptions& cache_options) {
   EF_ASSIGN(auto p, profile::load_profile(file));
   fetch::Cache cache(cache_options);
-  EF_TRY(check_offline(p, cache, p.epoch));
+  EF_TRY(check_offline(p, cache, p.epoch, ""));
   EF_TRY(cluster::check_packs(p, cache));
   if (!squashfs::compressor_supported(p.output.compression))
     return Error(Errc::invalid_profile, p.file.string() + ": spec.output.compression: '" +
@@ -181,7 +183,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   EF_ASSIGN(auto p, profile::load_profile(o.profile));
   auto epoch = resolve_epoch(p, o.source_date_epoch);
   fetch::Cache cache(o.cache);
-  EF_TRY(check_offline(p, cache, epoch));
+  EF_TRY(check_offline(p, cache, epoch, o.artifact_mirror));
   // The agent's files and signing keys are checked first: a missing binary
   // or a wrong passphrase fails in a second, not after the base is built.
   EF_ASSIGN(auto agent, prepare_agent(p, o));

@@ -1,5 +1,6 @@
 #include "builder/build/inputs.hpp"
 
+#include "builder/cluster/node_layer.hpp"
 #include "builder/fetch/mmdebstrap.hpp"
 #include "builder/tree/inputs.hpp"
 #include "util/sha256.hpp"
@@ -157,8 +158,9 @@ std::string base_label(const Profile& p, const ResolvedInput& in) {
 
 }  // namespace
 
-std::vector<std::string> missing_offline(const Profile& p, const fetch::Cache& cache,
-                                         std::optional<int64_t> epoch) {
+Result<std::vector<std::string>> missing_offline(const Profile& p, const fetch::Cache& cache,
+                                                 std::optional<int64_t> epoch,
+                                                 const std::string& mirror) {
   std::vector<std::string> missing;
   auto check = [&](const ArtifactRef& ref, const std::string& role) {
     if (ref.is_remote() && !cache.has_blob(ref.sha256))
@@ -180,6 +182,8 @@ std::vector<std::string> missing_offline(const Profile& p, const fetch::Cache& c
     if (p.layers[i].kind == Layer::Kind::tarball) check(p.layers[i].tarball, role);
     if (p.layers[i].kind == Layer::Kind::oci) check(p.layers[i].oci.source, role);
   }
+  EF_ASSIGN(auto artifacts, cluster::missing_artifacts(p, cache, mirror));
+  missing.insert(missing.end(), artifacts.begin(), artifacts.end());
   return missing;
 }
 

@@ -27,9 +27,14 @@ struct ResolvedInput {
   nlohmann::json record;                        // what the manifest says about it
 };
 
-/// Lists every remote input missing from the cache, one line each.
-std::vector<std::string> missing_offline(const profile::Profile& profile, const fetch::Cache& cache,
-                                         std::optional<int64_t> epoch);
+/// Lists every remote input missing from the cache, one line each with its
+/// profile location: the base, the layers, then the Kubernetes artifacts
+/// (`mirror`, from --artifact-mirror, overrides spec.artifactMirror).
+/// Touches no network.
+Result<std::vector<std::string>> missing_offline(const profile::Profile& profile,
+                                                 const fetch::Cache& cache,
+                                                 std::optional<int64_t> epoch,
+                                                 const std::string& mirror);
 
 /// Resolves the base and every layer to local files, downloading or running
 /// mmdebstrap through the cache as needed. Index 0 is the base.

@@ -24,17 +24,32 @@ struct NodeLayer {
   bool empty() const { return content.entries().empty(); }
 };
 
-/// Loads packs and checks their constraints, then builds the Kubernetes
-/// layer (downloading artifacts through `cache`), pack content and site
+/// Loads packs and checks their constraints, then brings every Kubernetes
+/// artifact into `cache` (fetch_artifacts: all that cannot be had are named
+/// in one error) and builds the Kubernetes layer, pack content and site
 /// files. `mirror` (from --artifact-mirror) overrides spec.artifactMirror.
 Result<NodeLayer> make_node_layer(const profile::Profile& profile, fetch::Cache& cache,
                                   const std::string& mirror);
 
 /// Checks the node layer without downloading: packs' constraints, their
 /// rendered manifests and image archives, the Kubernetes definition and its
-/// artifact pins (and, offline, that the cache holds every artifact). What
+/// artifact pins (missing_artifacts lists what the cache lacks). What
 /// `edgeforge validate` runs.
 Result<void> check_packs(const profile::Profile& profile, const fetch::Cache& cache);
+
+/// Lists the Kubernetes artifacts of `profile` that `cache` lacks, one line
+/// each ("file:line:col: kubernetes artifact k3s (url, sha256 ...)"),
+/// without touching the network. `mirror` (from --artifact-mirror)
+/// overrides spec.artifactMirror. A missing pin is an error.
+Result<std::vector<std::string>> missing_artifacts(const profile::Profile& profile,
+                                                   const fetch::Cache& cache,
+                                                   const std::string& mirror);
+
+/// Brings every Kubernetes artifact `cache` lacks into it before anything
+/// else is done; when some cannot be had (offline, no network, a wrong
+/// pin) one error lists all of them with their profile locations.
+Result<void> fetch_artifacts(const profile::Profile& profile, fetch::Cache& cache,
+                             const std::string& mirror);
 
 /// Checks the base provides what the distribution needs, then merges the
 /// node layer into `tree` as one layer after the profile's layers.

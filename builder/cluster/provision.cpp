@@ -2,6 +2,8 @@
 
 #include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile_loader.hpp"
+#include "builder/site/site.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::cluster {
 
@@ -14,9 +16,15 @@ Result<node::ProvisionBundle> write_provision_script(const std::filesystem::path
     return Error(Errc::invalid_profile, p.file.string() +
                                             ": the profile has no spec.kubernetes, spec.packs or "
                                             "spec.site: nothing to provision");
+  node::HostNetwork network;
+  if (!p.site.empty()) {
+    EF_ASSIGN(auto text, read_file(p.site));
+    EF_ASSIGN(auto site, site::parse_site(text, p.site.string()));
+    network.netplan = site::render_netplan(site);
+  }
   return node::write_provision_bundle(layer.content, layer.host_packages,
                                       "edgeforge node provisioning for " + p.name + " " + p.version,
-                                      out_dir);
+                                      out_dir, network);
 }
 
 }  // namespace ef::cluster

@@ -167,20 +167,31 @@ size_t on_write(char* data, size_t size, size_t nmemb, void* userdata) {
 struct Attempt {
   enum class Kind { complete, retry, fail };
   Kind kind = Kind::fail;
-  bool resumed = false;  // complete: the digest covers bytes from an earlier attempt
-  std::string digest;    // complete
+  bool unreachable = false;  // fail: the host could not be resolved or connected to
+  bool resumed = false;      // complete: the digest covers bytes from an earlier attempt
+  std::string digest;        // complete
   std::optional<Error> error;
 };
 
 Attempt failed(Attempt::Kind kind, Error error) {
-  return {kind, false, "", std::move(error)};
+  return {kind, false, false, "", std::move(error)};
 }
 
 bool retryable_http(long code) {
   return code >= 500 || code == 408 || code == 429;
 }
 
+// A host that cannot be resolved or refuses the connection is not there
+// now and will not be there in a second: with no network every download
+// would otherwise wait through all the retries. Retries are for transfers
+// that started (resets, timeouts, truncated bodies) and for 5xx answers.
+bool unreachable_host(CURLcode rc) {
+  return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+         rc == CURLE_COULDNT_CONNECT;
+}
+
 bool retryable_curl(CURLcode rc) {
+  if (unreachable_host(rc)) return false;
   switch (rc) {
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
@@ -260,6 +271,8 @@ class Download {
 
   /// Attempts the download (with retries) and moves the verified file to `blob`.
   Result<fs::path> run(const fs::path& blob);
+  /// After a failed run: the host could not be resolved or connected to.
+  bool unreachable() const { return unreachable_; }
 
  private:
   Attempt attempt();
@@ -273,6 +286,7 @@ class Download {
   std::string sha256_;
   fs::path part_;
   int part_fd_;
+  bool unreachable_ = false;
 };
 
 Result<fs::path> Download::run(const fs::path& blob) {
@@ -295,6 +309,7 @@ Result<fs::path> Download::run(const fs::path& blob) {
       }
       a.error = checksum_error(a.digest);
     } else if (a.kind == Attempt::Kind::fail) {
+      unreachable_ = a.unreachable;
       remove_if_empty();
       return std::move(*a.error);
     }
@@ -328,7 +343,7 @@ Attempt Download::attempt() {
   CURLcode rc = curl_easy_perform(curl.get());
   if (rc == CURLE_OK && !t.body_started && !begin_body(t)) rc = CURLE_WRITE_ERROR;
   if (rc != CURLE_OK) return classify(rc, t, error_buffer.data());
-  return {Attempt::Kind::complete, t.resume_from > 0, t.hash.hex_digest(), std::nullopt};
+  return {Attempt::Kind::complete, false, t.resume_from > 0, t.hash.hex_digest(), std::nullopt};
 }
 
 Attempt Download::classify(CURLcode rc, const Transfer& t, const char* error_buffer) {
@@ -352,6 +367,15 @@ Attempt Download::classify(CURLcode rc, const Transfer& t, const char* error_buf
     return failed(retryable_http(code) ? Attempt::Kind::retry : Attempt::Kind::fail, e);
   }
   std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+  if (unreachable_host(rc)) {
+    Attempt a =
+        failed(Attempt::Kind::fail, Error(Errc::network, prefix + detail +
+                                                             " (not retried: the host cannot be "
+                                                             "reached; check the network or use "
+                                                             "--artifact-mirror)"));
+    a.unreachable = true;
+    return a;
+  }
   Error e(Errc::network, prefix + detail);
   return failed(retryable_curl(rc) ? Attempt::Kind::retry : Attempt::Kind::fail, e);
 }
@@ -407,6 +431,22 @@ Result<void> sync_file(const fs::path& path) {
   return sync_fd(fd.get(), path);
 }
 
+/// "host:port" of a network URL (the port defaulted by its scheme), or ""
+/// for file:// and URLs that do not parse.
+std::string host_key(const std::string& url) {
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u(curl_url(), &curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) return "";
+  char* host = nullptr;
+  char* port = nullptr;
+  std::string key;
+  if (curl_url_get(u.get(), CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+      curl_url_get(u.get(), CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+    key = std::string(host) + ":" + port;
+  curl_free(host);
+  curl_free(port);
+  return key;
+}
+
 fs::path home_dir() {
   if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') return home;
   std::array<char, 4096> buf{};
@@ -454,6 +494,10 @@ Result<fs::path> Cache::fetch(const std::string& url, const std::string& sha256)
   if (options_.offline)
     return Error(Errc::offline, "not in cache (offline): " + url + " sha256 " + hex);
   EF_TRY(init_curl_once());
+  std::string host = host_key(url);
+  if (!host.empty() && unreachable_hosts_.count(host) != 0)
+    return Error(Errc::network, "cannot download " + url + ": " + host +
+                                    " could not be reached earlier in this run (not tried again)");
   EF_TRY(make_dirs(options_.dir / "tmp"));
   EF_TRY(make_dirs(blob.parent_path()));
   fs::path part = options_.dir / "tmp" / (hex + ".part");
@@ -463,7 +507,10 @@ Result<fs::path> Cache::fetch(const std::string& url, const std::string& sha256)
     return blob;
   }
   spdlog::info("downloading {}", url);
-  return Download(options_, url, hex, part, fd.get()).run(blob);
+  Download download(options_, url, hex, part, fd.get());
+  auto result = download.run(blob);
+  if (!result && download.unreachable() && !host.empty()) unreachable_hosts_.insert(host);
+  return result;
 }
 
 fs::path Cache::keyed_path(const std::string& key) const {

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "builder/fetch/digest_memo.hpp"
@@ -48,7 +49,9 @@ class Cache {
   /// Returns the path of the verified blob for `url`, downloading it first
   /// when missing. Retries with resume (HTTP Range) on failure; a download
   /// whose sha256 differs is deleted and reported (Errc::checksum). Offline
-  /// and missing: Errc::offline.
+  /// and missing: Errc::offline. A host that cannot be resolved or refuses
+  /// the connection fails at once (no retries), and later fetches from it
+  /// through this Cache fail without trying (Errc::network).
   Result<std::filesystem::path> fetch(const std::string& url, const std::string& sha256);
 
   /// Where a keyed entry lives (whether or not it exists).
@@ -65,6 +68,7 @@ class Cache {
 
  private:
   CacheOptions options_;
+  std::set<std::string> unreachable_hosts_;  // "host:port" that failed to resolve or connect
 };
 
 }  // namespace ef::fetch

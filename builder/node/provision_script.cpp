@@ -34,6 +34,8 @@ std::string digest_of(const Entry& e) {
   return e.blob.empty() ? sha256_hex(e.text) : e.sha256;
 }
 
+constexpr const char* kNetplanPath = "/etc/netplan/90-edgeforge-site.yaml";
+
 // The helpers compare before they write, so a second run changes nothing.
 constexpr const char* kPrologue = R"SH(set -eu
 
@@ -42,10 +44,17 @@ ROOT="${EF_ROOT:-/}"
 ROOT="${ROOT%/}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 changes=0
+# Commands that change the running system (hostnamectl, systemd-sysusers,
+# systemctl, netplan) run only on the live host (EF_ROOT unset or /).
+# EF_APPLY=1 runs them under EF_ROOT too, as if systemd were running: tests
+# do that with stub commands first on PATH.
+apply=0
+if [ "$ROOT" = "" ] || [ "${EF_APPLY:-0}" = 1 ]; then apply=1; fi
 
 say() { printf 'edgeforge provision: %s\n' "$*"; }
 fail() { printf 'edgeforge provision: error: %s\n' "$*" >&2; exit 1; }
 changed() { changes=$((changes + 1)); say "$1"; }
+systemd_running() { [ -d /run/systemd/system ] || [ "${EF_APPLY:-0}" = 1 ]; }
 
 # verify FILE SHA256: the file shipped next to this script is the one built.
 verify() {
@@ -94,7 +103,9 @@ ensure_link() {
   ln -s "$1" "$dst"
   changed "linked $2 -> $1"
 }
+)SH";
 
+constexpr const char* kEnsurePackage = R"SH(
 # ensure_package PATH PACKAGE: on the live host, install what the node needs.
 ensure_package() {
   [ -e "$ROOT$1" ] && return 0
@@ -107,20 +118,85 @@ ensure_package() {
 }
 )SH";
 
+// Which service configures the network decides where the site's interfaces
+// go: a second network manager next to the host's own can take the host
+// off its network.
+constexpr const char* kNetworkManager = R"SH(
+# network_manager: NetworkManager (left alone), netplan (the site's
+# interfaces go into a netplan file) or systemd-networkd.
+network_manager() {
+  uses=systemd-networkd
+  for f in "$ROOT"/etc/netplan/*.yaml; do
+    [ -e "$f" ] || continue
+    uses=netplan
+    if grep -qs '^ *renderer: *NetworkManager' "$f"; then
+      uses=NetworkManager
+      break
+    fi
+  done
+  if [ "$uses" = systemd-networkd ] &&
+    [ -e "$ROOT/etc/systemd/system/multi-user.target.wants/NetworkManager.service" ]; then
+    uses=NetworkManager
+  fi
+  echo "$uses"
+}
+network="$(network_manager)"
+)SH";
+
 constexpr const char* kEpilogue = R"SH(
-# On the live host, make the running system match the files.
-if [ "$ROOT" = "" ] && [ "$changes" -gt 0 ]; then
-  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
+# On the live host, make the running system match the files, before the
+# Kubernetes distribution starts (it registers the node under the host name).
+if [ "$apply" = 1 ] && [ "$changes" -gt 0 ]; then
+  if systemd_running; then systemctl daemon-reload; fi
   if command -v sysctl >/dev/null 2>&1; then sysctl --system >/dev/null; fi
-  for f in /etc/modules-load.d/*.conf; do
+  for f in "$ROOT"/etc/modules-load.d/*.conf; do
     [ -e "$f" ] || continue
     grep -v '^#' "$f" | while read -r module; do
       if [ -n "$module" ]; then modprobe "$module" || true; fi
     done
   done
-  if [ -L /etc/systemd/system/swap.target ]; then swapoff -a || true; fi
+  if [ -L "$ROOT/etc/systemd/system/swap.target" ]; then swapoff -a || true; fi
 fi
-if [ "$ROOT" = "" ] && [ -d /run/systemd/system ]; then
+if [ "$apply" = 1 ] && [ -f "$ROOT/etc/hostname" ]; then
+  name="$(cat "$ROOT/etc/hostname")"
+  if [ -n "$name" ] && [ "$(hostname)" != "$name" ]; then
+    if command -v hostnamectl >/dev/null 2>&1; then
+      hostnamectl set-hostname "$name"
+    else
+      hostname "$name"
+    fi
+    changed "set the host name to $name"
+  fi
+fi
+if [ "$apply" = 1 ] && [ -f "$ROOT/etc/sysusers.d/edgeforge-site.conf" ]; then
+  # An earlier run may have stopped after writing the file: check the users too.
+  missing="$(awk '$1 == "u" { print $2 }' "$ROOT/etc/sysusers.d/edgeforge-site.conf" |
+    while read -r user; do getent passwd "$user" >/dev/null || echo "$user"; done)"
+  if [ "$users_changed" = 1 ] || [ -n "$missing" ]; then
+    systemd-sysusers
+    say "created the site's users (systemd-sysusers)"
+  fi
+fi
+if [ "$apply" = 1 ] && [ "$sshd_changed" = 1 ] && systemd_running; then
+  systemctl try-reload-or-restart ssh.service
+  say "reloaded sshd"
+fi
+if [ "$apply" = 1 ] && [ "$network_changed" = 1 ]; then
+  case "$network" in
+    netplan)
+      netplan generate
+      netplan apply
+      say "applied the network configuration (netplan)"
+      ;;
+    systemd-networkd)
+      if systemd_running && systemctl is-active --quiet systemd-networkd.service; then
+        networkctl reload
+        say "reloaded systemd-networkd"
+      fi
+      ;;
+  esac
+fi
+if [ "$apply" = 1 ] && systemd_running; then
   for unit in $units; do
     systemctl is-active --quiet "$unit" || systemctl start "$unit"
   done
@@ -128,46 +204,84 @@ fi
 say "$changes change(s)"
 )SH";
 
+bool is_networkd(const Entry& e) {
+  return e.path.rfind("/etc/systemd/network/", 0) == 0 ||
+         (e.kind == Entry::Kind::symlink && e.path.size() > 25 &&
+          e.path.compare(e.path.size() - 25, 25, "/systemd-networkd.service") == 0);
+}
+
+// One line of the script for `e`; `units` collects the units it enables.
+std::string entry_line(const Entry& e, std::string& units) {
+  switch (e.kind) {
+    case Entry::Kind::directory:
+      return "ensure_dir " + sq(e.path) + " " + octal(e.mode) + "\n";
+    case Entry::Kind::file: {
+      std::string line = "ensure_file " + digest_of(e) + " " + sq(e.path) + " " + octal(e.mode);
+      // `changes` moves when the file was written: what the epilogue applies.
+      if (e.path.rfind("/etc/sysusers.d/", 0) == 0)
+        return "n=$changes\n" + line + "\n[ \"$changes\" = \"$n\" ] || users_changed=1\n";
+      if (e.path.rfind("/etc/ssh/sshd_config.d/", 0) == 0)
+        return "n=$changes\n" + line + "\n[ \"$changes\" = \"$n\" ] || sshd_changed=1\n";
+      return line + "\n";
+    }
+    case Entry::Kind::symlink:
+      if (e.path.find(".wants/") != std::string::npos)
+        units += " " + e.path.substr(e.path.rfind('/') + 1);
+      return "ensure_link " + sq(e.text) + " " + sq(e.path) + "\n";
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string render_provision_script(const Content& content,
                                     const std::vector<HostPackage>& packages,
-                                    const std::string& title) {
+                                    const std::string& title, const HostNetwork& network) {
   std::string s = "#!/bin/sh\n# " + title +
                   "\n# Generated by edgeforge provision-script. Idempotent: run it again and "
                   "nothing changes.\n# Usage: sudo sh provision.sh   (EF_ROOT=/some/dir installs "
-                  "under that root)\n";
+                  "under that root; docs/provision.md says what it changes)\n";
   s += kPrologue;
-  s += "\n";
+  if (!packages.empty()) s += kEnsurePackage;
+  s += "users_changed=0\nsshd_changed=0\nnetwork_changed=0\nnetwork=none\n\n";
   for (const auto& p : packages) s += "ensure_package " + sq(p.path) + " " + sq(p.package) + "\n";
   // Last entry per path wins, like in the image.
   std::map<std::string, const Entry*> last;
   for (const auto& e : content.entries()) last[e.path] = &e;
-  std::string units;
+  std::string units, networkd, networkd_units;
   for (const auto& e : content.entries()) {
     if (last[e.path] != &e) continue;
-    switch (e.kind) {
-      case Entry::Kind::directory:
-        s += "ensure_dir " + sq(e.path) + " " + octal(e.mode) + "\n";
-        break;
-      case Entry::Kind::file:
-        s += "ensure_file " + digest_of(e) + " " + sq(e.path) + " " + octal(e.mode) + "\n";
-        break;
-      case Entry::Kind::symlink:
-        s += "ensure_link " + sq(e.text) + " " + sq(e.path) + "\n";
-        if (e.path.find(".wants/") != std::string::npos)
-          units += " " + e.path.substr(e.path.rfind('/') + 1);
-        break;
-    }
+    if (is_networkd(e))
+      networkd += "    " + entry_line(e, networkd_units);
+    else
+      s += entry_line(e, units);
   }
   s += "units=" + sq(units.empty() ? "" : units.substr(1)) + "\n";
+  if (!networkd.empty() || !network.netplan.empty()) {
+    s += kNetworkManager;
+    s += "case \"$network\" in\n  NetworkManager)\n    say \"warning: NetworkManager manages "
+         "the network here: the site's interfaces were not applied (configure them with "
+         "nmcli)\"\n    ;;\n";
+    if (!network.netplan.empty())
+      s += "  netplan)\n    n=$changes\n    ensure_file " + sha256_hex(network.netplan) + " " +
+           sq(kNetplanPath) + " 600\n    [ \"$changes\" = \"$n\" ] || network_changed=1\n    ;;\n";
+    if (!networkd.empty()) {
+      s += "  systemd-networkd)\n    n=$changes\n";
+      s += networkd;
+      s += "    [ \"$changes\" = \"$n\" ] || network_changed=1\n";
+      if (!networkd_units.empty()) s += "    units=\"$units" + networkd_units + "\"\n";
+      s += "    ;;\n";
+    }
+    s += "esac\n";
+  }
   s += kEpilogue;
   return s;
 }
 
 Result<ProvisionBundle> write_provision_bundle(const Content& content,
                                                const std::vector<HostPackage>& packages,
-                                               const std::string& title, const fs::path& dir) {
+                                               const std::string& title, const fs::path& dir,
+                                               const HostNetwork& network) {
   ProvisionBundle b;
   b.script = dir / "provision.sh";
   b.files_dir = dir / "files";
@@ -195,8 +309,13 @@ Result<ProvisionBundle> write_provision_bundle(const Content& content,
       if (ec) return Error(Errc::io, tmp.string() + ": cannot rename: " + ec.message());
     }
   }
+  if (!network.netplan.empty()) {
+    std::string digest = sha256_hex(network.netplan);
+    if (written.insert(digest).second)
+      EF_TRY(write_file_atomic(b.files_dir / digest, network.netplan));
+  }
   b.files = written.size();
-  std::string script = render_provision_script(content, packages, title);
+  std::string script = render_provision_script(content, packages, title, network);
   EF_TRY(write_file_atomic(b.script, script));
   fs::permissions(b.script, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec,
                   ec);

@@ -101,6 +101,11 @@ RegistryTarget registry_target_for(std::string_view distribution);
 /// /etc/hosts, sysusers.d, timesyncd, ...), sorted by path.
 std::vector<SiteFile> render_site(const Site& site, RegistryTarget registries);
 
+/// The site's interfaces as a netplan file (for /etc/netplan on a host that
+/// netplan manages, where provision.sh must not enable systemd-networkd);
+/// empty when the site has no interfaces.
+std::string render_netplan(const Site& site);
+
 /// Writes `files` under `root` (install time): parents are created, each
 /// file is replaced atomically with its mode, links are replaced.
 Result<void> write_site_files(const std::vector<SiteFile>& files,

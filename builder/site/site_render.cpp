@@ -174,6 +174,44 @@ RegistryTarget registry_target_for(std::string_view distribution) {
   return RegistryTarget::containerd;
 }
 
+namespace {
+
+// A YAML double-quoted scalar (site values are names, addresses and globs).
+std::string yaml_quote(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string yaml_list(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + yaml_quote(values[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+std::string render_netplan(const Site& s) {
+  if (s.interfaces.empty()) return "";
+  // The same settings as the .network files: match by name (globs allowed),
+  // DHCP=yes is both address families.
+  std::string y = header + "network:\n  version: 2\n  ethernets:\n";
+  int n = 0;
+  for (const auto& i : s.interfaces) {
+    y += "    edgeforge-" + std::to_string(n++) +
+         ":\n      match:\n        name: " + yaml_quote(i.name) + "\n";
+    if (i.dhcp) y += "      dhcp4: true\n      dhcp6: true\n";
+    if (!i.addresses.empty()) y += "      addresses: " + yaml_list(i.addresses) + "\n";
+    if (!i.gateway.empty())
+      y += "      routes:\n        - to: default\n          via: " + yaml_quote(i.gateway) + "\n";
+    if (!i.dns.empty()) y += "      nameservers:\n        addresses: " + yaml_list(i.dns) + "\n";
+  }
+  return y;
+}
+
 std::vector<SiteFile> render_site(const Site& s, RegistryTarget registries) {
   std::vector<SiteFile> out;
   if (!s.hostname.empty()) {

@@ -1,4 +1,5 @@
 #include "builder/build/inputs.hpp"
+#include "builder/build/build.hpp"
 
 #include <gtest/gtest.h>
 
@@ -62,6 +63,48 @@ TEST_F(InputHasherTest, AnAbandonedBuildStopsTheThread) {
   std::vector<ResolvedInput> inputs{pending(base)};
   { InputHasher hasher(inputs); }  // destroyed without finish(): must join, not hang or crash
   EXPECT_TRUE(inputs[0].sha256.empty());
+}
+
+// `validate --offline` names every input the cache lacks in one error: the
+// mmdebstrap base, a downloaded layer and both k3s artifacts, each with the
+// profile line that asks for it.
+TEST_F(InputHasherTest, OfflineValidateListsEveryMissingInputWithItsLocation) {
+  const std::string a(64, 'a'), b(64, 'b'), c(64, 'c');
+  tmp.write("profile.yaml",
+            "apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\n"
+            "metadata: {name: node, version: 1.0.0, epoch: 1700000000}\n"
+            "spec:\n"
+            "  base:\n"
+            "    mmdebstrap: {suite: bookworm}\n"
+            "  layers:\n"
+            "    - tarball: {url: 'http://127.0.0.1:9/layer.tar', sha256: " +
+                a +
+                "}\n"
+                "  agent: {enabled: false}\n"
+                "  kubernetes:\n"
+                "    distribution: k3s\n"
+                "    version: v1.30.4+k3s1\n"
+                "    artifacts:\n"
+                "      k3s: {sha256: " +
+                b + "}\n      k3s-airgap-images: {sha256: " + c + "}\n");
+  fetch::CacheOptions o;
+  o.dir = tmp / "cache";
+  o.offline = true;
+  auto p = build::validate_profile(tmp / "profile.yaml", o);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code(), Errc::offline);
+  const std::string& msg = p.error().message();
+  EXPECT_NE(msg.find("4 input(s) are not in the cache"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("profile.yaml:6:17: base: mmdebstrap bookworm"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("profile.yaml:8:16: layer 1: http://127.0.0.1:9/layer.tar"), std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find(": kubernetes artifact k3s (https://github.com/k3s-io/k3s/releases/download/"
+                     "v1.30.4+k3s1/k3s, sha256 " +
+                     b + ")"),
+            std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find(": kubernetes artifact k3s-airgap-images ("), std::string::npos) << msg;
+  EXPECT_NE(msg.find("profile.yaml:11:5: kubernetes artifact k3s ("), std::string::npos) << msg;
 }
 
 }  // namespace

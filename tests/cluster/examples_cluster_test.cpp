@@ -67,6 +67,7 @@ TEST_F(ExampleClusterTest, BuildsWithPacksSiteAndK3s) {
   std::string cfg = content("/etc/rancher/k3s/config.yaml");
   EXPECT_NE(cfg.find("flannel-backend: none"), std::string::npos) << cfg;
   EXPECT_NE(cfg.find("disable:\n  - traefik"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("node-name: store-001\n"), std::string::npos) << cfg;  // the site's name
   EXPECT_EQ(content("/etc/hostname"), "store-001\n");
   EXPECT_NE(content("/etc/rancher/k3s/registries.yaml").find("registry.store-001.example:5000"),
             std::string::npos);

@@ -165,6 +165,27 @@ TEST_F(CacheTest, PersistentServerErrorGivesUp) {
   EXPECT_EQ(count_files(tmp / "cache/tmp"), 0u);
 }
 
+// With no network, a refused connection is not retried with back-off, and
+// the next download from the same host does not try again.
+TEST_F(CacheTest, RefusedConnectionIsNotRetried) {
+  std::string url = test::refused_url("/a");
+  Cache cache(options());
+  auto path = cache.fetch(url, sha_);
+  ASSERT_FALSE(path);
+  EXPECT_EQ(path.error().code(), Errc::network);
+  const std::string& msg = path.error().message();
+  EXPECT_NE(msg.find("cannot download " + url), std::string::npos) << msg;
+  EXPECT_NE(msg.find("not retried"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("attempts"), std::string::npos) << msg;
+
+  std::string other = url.substr(0, url.size() - 2) + "/b";
+  auto again = cache.fetch(other, sha256_hex("other"));
+  ASSERT_FALSE(again);
+  EXPECT_NE(again.error().message().find("not tried again"), std::string::npos)
+      << again.error().message();
+  EXPECT_EQ(count_files(tmp / "cache/tmp"), 0u);
+}
+
 TEST_F(CacheTest, WrongContentIsRejected) {
   server_.script({{Action::wrong_bytes}});
   Cache cache(options());

@@ -65,4 +65,8 @@ class HttpServer {
   std::thread thread_;
 };
 
+/// "http://127.0.0.1:<port><path>" for a port nothing listens on (it was
+/// bound and released): connections are refused, as on a host that is down.
+std::string refused_url(const std::string& path = "/blob");
+
 }  // namespace ef::test
