@@ -44,10 +44,10 @@ TEST(ReadmeBlocks, UnrunnableOrUnmarkedShellBlocksAreErrors) {
   ASSERT_EQ(r.errors.size(), 5u);
   EXPECT_EQ(r.errors[0].rfind("README.md:1: command block as ```bash", 0), 0u) << r.errors[0];
   EXPECT_EQ(r.errors[1], "README.md:4: skip marker without a reason");
-  EXPECT_EQ(r.errors[2].rfind("README.md:7: unknown readme-test marker", 0), 0u) << r.errors[2];
-  EXPECT_EQ(r.errors[3].rfind("README.md:11: skip-command 'nothing' matches no command", 0), 0u)
+  EXPECT_EQ(r.errors[2].rfind("README.md:8: unknown readme-test marker", 0), 0u) << r.errors[2];
+  EXPECT_EQ(r.errors[3].rfind("README.md:13: skip-command 'nothing' matches no command", 0), 0u)
       << r.errors[3];
-  EXPECT_EQ(r.errors[4], "README.md:14: readme-test marker not followed by a fenced block");
+  EXPECT_EQ(r.errors[4], "README.md:16: readme-test marker not followed by a fenced block");
 }
 
 TEST(ReadmeBlocks, ReferenceRowsAndWords) {
