@@ -193,6 +193,9 @@ TEST(ReadmeE2E, EveryShellBlockRunsAsWritten) {
   // then runs by name from prefix/bin, as on a fresh machine from /usr/local/bin.
   ::setenv("EDGEFORGE_PREFIX", prefix.c_str(), 1);
   ::setenv("EDGEFORGE_PREBUILT", EF_BINARY_DIR, 1);
+  // Distribution definitions from the copy (with the stand-in's pin), not
+  // from a /usr/local/share/edgeforge some earlier install left behind.
+  ::setenv("EDGEFORGE_DATA_DIR", clone.c_str(), 1);
   const char* path = std::getenv("PATH");
   ::setenv("PATH", ((prefix / "bin").string() + ":" + (path ? path : "/usr/bin:/bin")).c_str(), 1);
 
