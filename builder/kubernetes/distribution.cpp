@@ -24,8 +24,16 @@ using nlohmann::json;
 fs::path data_dir() {
   if (const char* d = std::getenv("EDGEFORGE_DATA_DIR"); d != nullptr && *d != '\0') return d;
   std::error_code ec;
-  if (fs::is_directory(fs::path(EF_SHARE_DIR) / "layers", ec)) return EF_SHARE_DIR;
-  return EF_DATA_DIR;
+  auto has_layers = [&](const fs::path& dir) { return fs::is_directory(dir / "layers", ec); };
+  // An installed edgeforge (PREFIX/bin/edgeforge) reads PREFIX/share/edgeforge,
+  // wherever PREFIX is; one run from its build tree reads its source tree.
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path beside = exe.parent_path().parent_path() / "share" / "edgeforge";
+    if (has_layers(beside)) return beside;
+  }
+  if (has_layers(EF_DATA_DIR)) return EF_DATA_DIR;
+  return EF_SHARE_DIR;
 }
 
 namespace {

@@ -35,7 +35,8 @@ struct Distribution {
 };
 
 /// The folder holding layers/, overlays/ and profiles/: $EDGEFORGE_DATA_DIR,
-/// else the installed share directory, else the source tree.
+/// else PREFIX/share/edgeforge of the installed program (PREFIX/bin/..),
+/// else the source tree it was built from, else the configured install prefix's.
 std::filesystem::path data_dir();
 
 /// Loads layers/kubernetes/<k.distribution>.yaml and renders it for the
