@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -54,6 +55,14 @@ std::vector<StandIn> stand_ins(const std::string& mirror) {
       {"layers/kubernetes/k3s.yaml", kK3sUpstreamSha, sha256_hex(kStandInK3s),
        "k3s v1.32.7+k3s1's upstream digest: the stand-in's (a mirror serves the pinned bytes)"},
   };
+}
+
+// The default download cache the README's commands use (docs/cache.md).
+fs::path user_cache_dir() {
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0')
+    return fs::path(x) / "edgeforge";
+  const char* home = std::getenv("HOME");
+  return fs::path(home != nullptr ? home : "/root") / ".cache" / "edgeforge";
 }
 
 // Copies the files git tracks in `from`, as they are in its working tree.
@@ -183,6 +192,9 @@ TEST(ReadmeE2E, EveryShellBlockRunsAsWritten) {
   HttpServer mirror("not on the mirror");
   mirror.route("/" + kK3sUrl.substr(kK3sUrl.find("://") + 3), kStandInK3s);
   for (const auto& s : stand_ins(mirror.url(""))) ASSERT_NO_FATAL_FAILURE(apply_stand_in(clone, s));
+  // The stand-in k3s may be in the shared download cache from an earlier
+  // run; without it the README's mirror command must really fetch.
+  fs::remove(user_cache_dir() / "blobs" / "sha256" / sha256_hex(kStandInK3s));
 
   auto text = read_file(clone / "README.md");
   ASSERT_TRUE(text.ok());
