@@ -2,6 +2,7 @@
 // or a bundle's manifest; one file from any of them.
 #include <iostream>
 #include <memory>
+#include <streambuf>
 
 #include "cli/bundle_inspect.hpp"
 #include "cli/commands.hpp"
@@ -21,23 +22,34 @@ struct InspectArgs {
   OutputStyle style;
 };
 
+/// Takes and drops everything written to it (a stream over it stays good).
+class DiscardBuf final : public std::streambuf {
+ protected:
+  int_type overflow(int_type c) override { return traits_type::not_eof(c); }
+  std::streamsize xsputn(const char*, std::streamsize n) override { return n; }
+};
+
 Result<void> inspect(const InspectArgs& a) {
+  // -q: read everything, print nothing; the exit status says whether it reads.
+  DiscardBuf discard;
+  std::ostream null_stream(&discard);
+  std::ostream& out = a.style.quiet ? null_stream : std::cout;
   if (is_bundle_file(a.image)) {
     if (!a.cat.empty() || !a.partition.empty()) {
       return Error(Errc::invalid_argument, std::string(a.cat.empty() ? "--partition" : "--cat") +
                                                " reads images and disks; " + a.image +
                                                " is a bundle");
     }
-    return inspect_bundle(a.image, a.keyring, a.style.json, std::cout);
+    return inspect_bundle(a.image, a.keyring, a.style.json, out);
   }
   if (iso::is_gpt_disk(a.image))
-    return inspect_disk(a.image, {a.partition, a.cat, a.style.json}, std::cout);
+    return inspect_disk(a.image, {a.partition, a.cat, a.style.json}, out);
   if (!a.partition.empty()) {
     return Error(Errc::invalid_argument,
                  "--partition reads disk images; " + a.image + " is not one (no GPT)");
   }
-  return a.cat.empty() ? inspect_list(a.image, a.style.json, std::cout)
-                       : inspect_cat(a.image, a.cat, std::cout);
+  return a.cat.empty() ? inspect_list(a.image, a.style.json, out)
+                       : inspect_cat(a.image, a.cat, out);
 }
 
 }  // namespace
@@ -59,6 +71,7 @@ cmdline::Command add_inspect_command(CLI::App& app) {
                   "Disk images: list (or --cat from) this partition: esp, a, b, persistent "
                   "(or its GPT name)");
   add_output_style(cmd, a->style, "List entries (or the bundle) as JSON");
+  cmd->footer("With -q nothing is printed: the exit status says whether the input reads.");
   return {cmd, [a] {
             auto r = inspect(*a);
             return r ? 0 : fail(r.error().with_context(a->image), a->style.json);

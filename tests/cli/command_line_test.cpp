@@ -54,6 +54,12 @@ TEST_F(CommandLineTest, FailuresAreStatusOneAndHelpIsStatusZero) {
   tmp.write("not-an-image", "hello");
   EXPECT_EQ(edgeforge("inspect not-an-image").status, 1);
   EXPECT_EQ(lines(last_stderr()), 1u) << last_stderr();
+  EXPECT_EQ(edgeforge("inspect not-an-image -q").status, 1);
+  write_basic_profile();
+  ASSERT_EQ(edgeforge("build -p profile.yaml -q").status, 0) << last_stderr();
+  auto quiet = edgeforge("inspect out/edge-1.2.3.squashfs --cat /etc/motd -q");
+  EXPECT_EQ(quiet.status, 0) << last_stderr();
+  EXPECT_EQ(quiet.out, "");
   EXPECT_EQ(edgeforge("--version").status, 0);
   for (const char* cmd : kCommands) EXPECT_EQ(edgeforge(std::string(cmd) + " --help").status, 0);
 }
