@@ -15,6 +15,7 @@ int run_agent(int argc, char** argv) {
       EF_VERSION,
       {add_status_command, add_upgrade_command, add_boot_command, add_mark_good_command,
        add_rollback_command, add_write_slot_command, add_install_command},
+      /*exits_marked_bad=*/true,
       {}};
   return cmdline::run_program(program, argc, argv);
 }

@@ -72,7 +72,7 @@ int run_program(const Program& p, int argc, char** argv) {
   for (const auto& factory : p.commands) commands.push_back(factory(app));
   // Set last: subcommands copy their parent's footer when they are created.
   app.footer("Run '" + p.name + " COMMAND --help' for a command's options.\n" +
-             exit_status_help(p.name == "edgeforge-agent"));
+             exit_status_help(p.exits_marked_bad));
 
   const bool json = wants_json(argc, argv);
   try {

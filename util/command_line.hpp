@@ -40,6 +40,8 @@ struct Program {
   std::string description;
   std::string version;
   std::vector<CommandFactory> commands;
+  /// The program can exit with kExitMarkedBad (said in its --help).
+  bool exits_marked_bad = false;
   /// Adds options that belong to the program, not one command (e.g. -v);
   /// they may also follow the command name. Returns what to do once the
   /// command line is parsed (e.g. set the log level); may be empty.
