@@ -5,9 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include "device/install_manifest.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
-#include "iso/install_manifest.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
@@ -20,12 +20,15 @@ class InstallerIsoTest : public TempDirTest {
     tmp.write("root/boot/vmlinuz-6.1.0-2-amd64", std::string(100000, 'k'));
     tmp.write("root/boot/initrd.img-6.1.0-2-amd64", std::string(200000, 'i'));
     tmp.write("root/usr/lib/modules/6.1.0-2-amd64/modules.dep",
-              "kernel/fs/squashfs/squashfs.ko:\nkernel/fs/overlayfs/overlay.ko:\nkernel/fs/isofs/isofs.ko:\n");
+              "kernel/fs/squashfs/squashfs.ko:\nkernel/fs/overlayfs/overlay.ko:\nkernel/fs/isofs/"
+              "isofs.ko:\n");
     for (const char* m : {"squashfs/squashfs.ko", "overlayfs/overlay.ko", "isofs/isofs.ko"})
       tmp.write(std::string("root/usr/lib/modules/6.1.0-2-amd64/kernel/fs/") + m, m);
-    ASSERT_EQ(run_command("mksquashfs " + (tmp / "root").string() + " " + (tmp / "os.squashfs").string() +
-                          " -quiet -no-progress -mkfs-time 0 -all-time 0")
-                  .status, 0);
+    ASSERT_EQ(
+        run_command("mksquashfs " + (tmp / "root").string() + " " + (tmp / "os.squashfs").string() +
+                    " -quiet -no-progress -mkfs-time 0 -all-time 0")
+            .status,
+        0);
     tmp.write("site.yaml", "hostname: store-1\n");
   }
   iso::IsoSpec spec() const {
@@ -45,18 +48,21 @@ TEST_F(InstallerIsoTest, XorrisoSeesBiosAndUefiEntriesHybridTableAndFiles) {
   EXPECT_TRUE(info->volume_id.starts_with("EDGEFORGE_"));
   auto iso = (tmp / "a.iso").string();
   auto torito = run_command("xorriso -indev " + iso + " -report_el_torito plain 2>/dev/null");
-  EXPECT_NE(torito.out.find("El Torito boot img :   1  BIOS  y   none"), std::string::npos) << torito.out;
-  EXPECT_NE(torito.out.find("El Torito boot img :   2  UEFI  y   none"), std::string::npos) << torito.out;
+  EXPECT_NE(torito.out.find("El Torito boot img :   1  BIOS  y   none"), std::string::npos)
+      << torito.out;
+  EXPECT_NE(torito.out.find("El Torito boot img :   2  UEFI  y   none"), std::string::npos)
+      << torito.out;
   EXPECT_NE(torito.out.find("boot-info-table grub2-boot-info"), std::string::npos) << torito.out;
   auto area = run_command("xorriso -indev " + iso + " -report_system_area plain 2>/dev/null");
   EXPECT_NE(area.out.find("grub2-mbr"), std::string::npos) << area.out;
   EXPECT_NE(area.out.find("/boot/grub/efi.img"), std::string::npos) << area.out;  // ESP in the GPT
   auto tree = run_command("xorriso -indev " + iso + " -find / -type f 2>/dev/null");
-  for (const char* f : {"'/boot/vmlinuz'", "'/boot/initrd.img'", "'/boot/edgeforge.cpio'", "'/boot/grub/grub.cfg'",
-                        "'/edgeforge/rootfs.squashfs'", "'/edgeforge/site/site.yaml'", "'/edgeforge/install.json'",
-                        "'/edgeforge/esp/EFI/BOOT/BOOTX64.EFI'", "'/edgeforge/esp/grub/grub.cfg'",
-                        "'/edgeforge/esp/grub/grubenv'", "'/edgeforge/esp/slot-a/edgeforge.cpio'",
-                        "'/edgeforge/bios/mbr.img'", "'/edgeforge/bios/core.img'"})
+  for (const char* f :
+       {"'/boot/vmlinuz'", "'/boot/initrd.img'", "'/boot/edgeforge.cpio'", "'/boot/grub/grub.cfg'",
+        "'/edgeforge/rootfs.squashfs'", "'/edgeforge/site/site.yaml'", "'/edgeforge/install.json'",
+        "'/edgeforge/esp/EFI/BOOT/BOOTX64.EFI'", "'/edgeforge/esp/grub/grub.cfg'",
+        "'/edgeforge/esp/grub/grubenv'", "'/edgeforge/esp/slot-a/edgeforge.cpio'",
+        "'/edgeforge/bios/mbr.img'", "'/edgeforge/bios/core.img'"})
     EXPECT_NE(tree.out.find(f), std::string::npos) << f << "\n" << tree.out;
   // Joliet and Rock Ridge are both present (isoinfo-free check via xorriso).
   auto pvd = run_command("xorriso -indev " + iso + " -pvd_info 2>/dev/null");
@@ -64,7 +70,8 @@ TEST_F(InstallerIsoTest, XorrisoSeesBiosAndUefiEntriesHybridTableAndFiles) {
   auto rr = run_command("xorriso -indev " + iso + " -rr_reloc_dir '' -lsl /edgeforge 2>/dev/null");
   EXPECT_NE(rr.out.find("rootfs.squashfs"), std::string::npos);
   auto cfg = run_command("xorriso -osirrox on -indev " + iso + " -extract /boot/grub/grub.cfg " +
-                         (tmp / "grub.cfg").string() + " >/dev/null 2>&1 && cat " + (tmp / "grub.cfg").string());
+                         (tmp / "grub.cfg").string() + " >/dev/null 2>&1 && cat " +
+                         (tmp / "grub.cfg").string());
   EXPECT_NE(cfg.out.find("edgeforge.live=" + info->volume_id), std::string::npos) << cfg.out;
   EXPECT_NE(cfg.out.find("edgeforge.install=1"), std::string::npos);
   EXPECT_EQ(run_command("grub-script-check " + (tmp / "grub.cfg").string()).status, 0);
@@ -95,10 +102,11 @@ TEST_F(InstallerIsoTest, InstallPlanMatchesTheRawDiskLayoutAndTheCarriedFiles) {
   ASSERT_TRUE(iso::build_installer_iso(spec(), tmp / "a.iso", tmp / "work").ok());
   ASSERT_EQ(run_command("xorriso -osirrox on -indev " + (tmp / "a.iso").string() + " -extract / " +
                         (tmp / "m").string() + " >/dev/null 2>&1")
-                .status, 0);
+                .status,
+            0);
   auto text = read_file(tmp / "m/edgeforge/install.json");
   ASSERT_TRUE(text.ok());
-  auto m = iso::parse_install_manifest(*text, "install.json");
+  auto m = device::parse_install_manifest(*text, "install.json");
   ASSERT_TRUE(m.ok()) << m.error().message();
   iso::DiskSpec disk;
   disk.squashfs = tmp / "os.squashfs";

@@ -9,8 +9,8 @@
 #include <map>
 #include <sstream>
 
-#include "builder/squashfs/reader.hpp"
 #include "builder/tree/inputs.hpp"
+#include "image/squashfs_reader.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/fixtures.hpp"
 #include "tests/support/temp_dir.hpp"
