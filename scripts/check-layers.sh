@@ -38,7 +38,8 @@ for folder in "${!allowed[@]}"; do
     file=${hit%%:*}
     rest=${hit#*:}
     line=${rest%%:*}
-    path=$(sed -E 's/.*#include "([^"]+)".*/\1/' <<<"${rest#*:}")
+    [[ ${rest#*:} =~ \#include\ \"([^\"]+)\" ]] || continue
+    path=${BASH_REMATCH[1]}
     top=${path%%/*}
     [ "$top" = "$path" ] && continue                # "x.hpp": same folder
     [ "$top" = "$folder" ] && continue
