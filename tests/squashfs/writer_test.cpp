@@ -19,6 +19,8 @@
 namespace ef::squashfs {
 namespace {
 
+using image::ImageEntry;
+using image::ImageReader;
 using test::TarEntry;
 using tree::NodeType;
 
