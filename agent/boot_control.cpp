@@ -98,26 +98,26 @@ fs::path BootControl::slot_dir(const std::string& slot) const {
   return esp_ / (slot == "A" ? "slot-a" : "slot-b");
 }
 
-Result<iso::SlotState> BootControl::read() const {
-  auto run = [&]() -> Result<iso::SlotState> {
+Result<device::SlotState> BootControl::read() const {
+  auto run = [&]() -> Result<device::SlotState> {
     EF_ASSIGN(std::string block, read_file(grubenv_path()));
-    EF_ASSIGN(iso::GrubEnv env, iso::parse_grubenv(block));
-    return iso::slot_state_from_env(env);
+    EF_ASSIGN(device::GrubEnv env, device::parse_grubenv(block));
+    return device::slot_state_from_env(env);
   };
   auto r = run();
   if (!r) return std::move(r).error().with_context(grubenv_path().string());
   return r;
 }
 
-Result<void> BootControl::write(const iso::SlotState& state) const {
+Result<void> BootControl::write(const device::SlotState& state) const {
   // Keep variables others put there (GRUB's own, an operator's).
-  iso::GrubEnv env;
+  device::GrubEnv env;
   if (auto block = read_file(grubenv_path())) {
-    if (auto old = iso::parse_grubenv(*block)) env = *old;
+    if (auto old = device::parse_grubenv(*block)) env = *old;
   }
-  EF_ASSIGN(iso::GrubEnv slots, iso::slot_state_env(state));
+  EF_ASSIGN(device::GrubEnv slots, device::slot_state_env(state));
   for (auto& [k, v] : slots) env[k] = v;
-  EF_ASSIGN(std::string block, iso::render_grubenv(env));
+  EF_ASSIGN(std::string block, device::render_grubenv(env));
   EF_TRY(overwrite_in_place(grubenv_path(), block));
   EF_ASSIGN(std::string back, read_file(grubenv_path()));
   if (back != block) {
@@ -126,24 +126,24 @@ Result<void> BootControl::write(const iso::SlotState& state) const {
   return {};
 }
 
-bool slot_ok(const iso::SlotState& s, const std::string& slot) {
+bool slot_ok(const device::SlotState& s, const std::string& slot) {
   return slot == "A" ? s.a_ok : s.b_ok;
 }
 
-int slot_tries(const iso::SlotState& s, const std::string& slot) {
+int slot_tries(const device::SlotState& s, const std::string& slot) {
   return slot == "A" ? s.a_tries : s.b_tries;
 }
 
-void set_slot(iso::SlotState& s, const std::string& slot, bool ok, int tries) {
+void set_slot(device::SlotState& s, const std::string& slot, bool ok, int tries) {
   (slot == "A" ? s.a_ok : s.b_ok) = ok;
   (slot == "A" ? s.a_tries : s.b_tries) = tries;
 }
 
-std::string first_slot(const iso::SlotState& s) {
+std::string first_slot(const device::SlotState& s) {
   return s.order.substr(0, 1);
 }
 
-void prefer_slot(iso::SlotState& s, const std::string& slot) {
+void prefer_slot(device::SlotState& s, const std::string& slot) {
   s.order = slot == "A" ? "A B" : "B A";
 }
 

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "iso/slot_state.hpp"
+#include "device/slot_state.hpp"
 #include "util/error.hpp"
 
 namespace ef::agent {
@@ -34,22 +34,22 @@ class BootControl {
   /// The ESP directory holding `slot`'s boot files ("slot-a", "slot-b").
   std::filesystem::path slot_dir(const std::string& slot) const;
 
-  Result<iso::SlotState> read() const;
+  Result<device::SlotState> read() const;
   /// Replaces grubenv atomically with `state` (other variables in the file
   /// are kept) and reads it back.
-  Result<void> write(const iso::SlotState& state) const;
+  Result<void> write(const device::SlotState& state) const;
 
  private:
   std::filesystem::path esp_;
 };
 
 /// Helpers over SlotState by slot name.
-bool slot_ok(const iso::SlotState& s, const std::string& slot);
-int slot_tries(const iso::SlotState& s, const std::string& slot);
-void set_slot(iso::SlotState& s, const std::string& slot, bool ok, int tries);
+bool slot_ok(const device::SlotState& s, const std::string& slot);
+int slot_tries(const device::SlotState& s, const std::string& slot);
+void set_slot(device::SlotState& s, const std::string& slot, bool ok, int tries);
 /// The slot GRUB tries first.
-std::string first_slot(const iso::SlotState& s);
+std::string first_slot(const device::SlotState& s);
 /// Puts `slot` first in the boot order.
-void prefer_slot(iso::SlotState& s, const std::string& slot);
+void prefer_slot(device::SlotState& s, const std::string& slot);
 
 }  // namespace ef::agent

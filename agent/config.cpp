@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "iso/slot_state.hpp"
+#include "device/slot_state.hpp"
 #include "util/atomic_file.hpp"
 #include "util/semver.hpp"
 
@@ -69,9 +69,9 @@ Result<AgentConfig> parse_config(const std::string& text) {
   EF_TRY(get(j, "keyring", keyring, false));
   if (!keyring.empty()) c.keyring = keyring;
   EF_TRY(get(j, "tries", c.tries, false));
-  if (c.tries < 1 || c.tries > iso::kMaxSlotTries) {
+  if (c.tries < 1 || c.tries > device::kMaxSlotTries) {
     return Error(Errc::invalid_argument,
-                 "\"tries\" must be 1.." + std::to_string(iso::kMaxSlotTries));
+                 "\"tries\" must be 1.." + std::to_string(device::kMaxSlotTries));
   }
   if (auto it = j.find("health"); it != j.end()) {
     EF_ASSIGN(c.health, parse_health(*it));

@@ -23,7 +23,7 @@ Result<Device> Device::open(const DevicePaths& paths, const Log& log) {
 // what it did (tries used up). Where they disagree after a power cut or a
 // fallback, grubenv wins for boot facts and the journal is corrected.
 Result<bool> Device::reconcile(const Log& log) {
-  EF_ASSIGN(iso::SlotState grub, boot_.read());
+  EF_ASSIGN(device::SlotState grub, boot_.read());
   bool changed = false;
   if (state_.operation && state_.operation->phase == "switching") {
     Operation& op = *state_.operation;

@@ -70,7 +70,7 @@ class TempMount {
 // Streams the image from the medium into the slot, hashing it, then reads
 // the slot back past the page cache and hashes again.
 Result<void> write_slot_image(const fs::path& image, const fs::path& slot,
-                              const iso::InstallManifest& m) {
+                              const device::InstallManifest& m) {
   UniqueFd in(::open(image.c_str(), O_RDONLY | O_CLOEXEC));
   if (!in) return errno_error(Errc::io, "cannot open " + image.string(), errno);
   UniqueFd out(::open(slot.c_str(), O_WRONLY | O_CLOEXEC));
@@ -118,7 +118,7 @@ Result<void> mtools(std::vector<std::string> argv) {
 }
 
 Result<void> fill_esp(const fs::path& device, const fs::path& source,
-                      const iso::InstallManifest& m) {
+                      const device::InstallManifest& m) {
   std::string volume_id = m.esp_volume_id.substr(0, 4) + m.esp_volume_id.substr(5);
   // FAT32 from 64 MiB up, as the builder's raw image; smaller ESPs get what mkfs picks.
   std::vector<std::string> mkfs = {"mkfs.vfat", "-n", m.esp_label, "-i", volume_id};
@@ -151,8 +151,8 @@ Result<void> fill_esp(const fs::path& device, const fs::path& source,
 // GRUB for BIOS firmware: boot code into the MBR's first 440 bytes (the
 // protective partition table stays), the core into the bios_grub partition.
 Result<void> write_bios_boot(const fs::path& target, const fs::path& source,
-                             const iso::InstallManifest& m) {
-  const auto* part = m.partition(iso::kBiosLabel);
+                             const device::InstallManifest& m) {
+  const auto* part = m.partition(device::kBiosLabel);
   if (m.bios_files.empty() || !part) return Ok{};
   UniqueFd fd(::open(target.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) return errno_error(Errc::io, "cannot open " + target.string(), errno);
@@ -175,7 +175,7 @@ Result<void> write_bios_boot(const fs::path& target, const fs::path& source,
 }
 
 Result<void> write_site(const fs::path& persist, const fs::path& site_file, const site::Site& site,
-                        const iso::InstallManifest& m,
+                        const device::InstallManifest& m,
                         const std::function<void(const std::string&)>& log) {
   EF_ASSIGN(std::string text, read_file(site_file));
   fs::path stored = persist / "site" / "site.yaml";
@@ -201,7 +201,7 @@ Result<void> write_site(const fs::path& persist, const fs::path& site_file, cons
 }
 
 Result<void> fill_persistent(const fs::path& device, const InstallOptions& o,
-                             const iso::InstallManifest& m, const fs::path& site_file,
+                             const device::InstallManifest& m, const fs::path& site_file,
                              const std::optional<site::Site>& site) {
   EF_TRY(run_tool(
       {"mke2fs", "-q", "-F", "-t", "ext4", "-L", m.persistent_label, "-U", m.persistent_uuid, "-E",
@@ -223,7 +223,7 @@ std::string mib(uint64_t bytes) {
 
 // Everything after the partition table is written: any failure leaves the
 // disk unbootable.
-Result<void> write_partitions(const InstallOptions& o, const iso::InstallManifest& m,
+Result<void> write_partitions(const InstallOptions& o, const device::InstallManifest& m,
                               const fs::path& site_file, const std::optional<site::Site>& site) {
   auto log = [&](const std::string& s) {
     if (o.log) o.log(s);
@@ -245,7 +245,7 @@ Result<void> write_partitions(const InstallOptions& o, const iso::InstallManifes
   }
   log("slot A " + dev("edgeforge-slot-a").string() + ": writing " + m.product + " " + m.version +
       " (" + mib(m.image_size) + ") and reading it back");
-  EF_TRY(write_slot_image(o.source / iso::kMediumImagePath, dev("edgeforge-slot-a"), m));
+  EF_TRY(write_slot_image(o.source / device::kMediumImagePath, dev("edgeforge-slot-a"), m));
   log("slot A verified (sha256 " + m.image_sha256.substr(0, 16) + "...)");
   // Slot B stays empty: no stale file system signature from an earlier use.
   EF_TRY(run_tool({"wipefs", "--all", "--quiet", dev("edgeforge-slot-b").string()}, "util-linux"));
@@ -267,18 +267,18 @@ std::string persistent_path_for(const std::string& path) {
   return "";
 }
 
-Result<iso::InstallManifest> load_install_manifest(const fs::path& source) {
-  fs::path file = source / iso::kInstallManifestPath;
+Result<device::InstallManifest> load_install_manifest(const fs::path& source) {
+  fs::path file = source / device::kInstallManifestPath;
   std::error_code ec;
   if (!fs::exists(file, ec))
     return Error(Errc::not_found, file.string() + " not found: " + source.string() +
                                       " is not an edgeforge installer medium (give --source)");
   EF_ASSIGN(std::string text, read_file(file));
-  return iso::parse_install_manifest(text, file.string());
+  return device::parse_install_manifest(text, file.string());
 }
 
 Result<std::optional<site::Site>> load_install_site(const fs::path& source, const fs::path& site) {
-  fs::path file = site.empty() ? source / iso::kMediumSitePath : site;
+  fs::path file = site.empty() ? source / device::kMediumSitePath : site;
   std::error_code ec;
   if (site.empty() && !fs::exists(file, ec)) return std::optional<site::Site>{};
   EF_ASSIGN(std::string text, read_file(file));
@@ -306,7 +306,7 @@ Result<void> install(const InstallOptions& o) {
     if (o.log) o.log(s);
   };
   EF_ASSIGN(auto m, load_install_manifest(o.source));
-  fs::path site_file = o.site.empty() ? o.source / iso::kMediumSitePath : o.site;
+  fs::path site_file = o.site.empty() ? o.source / device::kMediumSitePath : o.site;
   EF_ASSIGN(auto site, load_install_site(o.source, o.site));
   std::error_code ec;
   bool file_target = fs::is_regular_file(o.target, ec);
@@ -339,7 +339,7 @@ Result<void> install(const InstallOptions& o) {
   UniqueFd script_fd(::mkstemp(tmpl.data()));
   if (!script_fd) return errno_error(Errc::io, "cannot create " + tmpl, errno);
   fs::path script = tmpl;
-  EF_TRY(write_file_atomic(script, iso::sfdisk_script(m.disk_guid, m.partitions)));
+  EF_TRY(write_file_atomic(script, device::sfdisk_script(m.disk_guid, m.partitions)));
   auto parted =
       run_tool({"sfdisk", "--quiet", "--wipe", "always", o.target.string()}, "fdisk", script);
   fs::remove(script, ec);

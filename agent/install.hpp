@@ -11,8 +11,8 @@
 #include <optional>
 #include <string>
 
-#include "builder/site/site.hpp"
-#include "iso/install_manifest.hpp"
+#include "device/install_manifest.hpp"
+#include "device/site.hpp"
 #include "util/error.hpp"
 
 namespace ef::agent {
@@ -32,7 +32,7 @@ struct InstallOptions {
 
 /// The medium's install.json. Errors name the file; a missing one means
 /// `source` is not an edgeforge installer medium.
-Result<iso::InstallManifest> load_install_manifest(const std::filesystem::path& source);
+Result<device::InstallManifest> load_install_manifest(const std::filesystem::path& source);
 
 /// The site file to install (`site`, else the medium's), parsed; nullopt
 /// when there is none. Errors: the file's parse errors.

@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "agent/health.hpp"
-#include "builder/squashfs/reader.hpp"
+#include "image/squashfs_reader.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
@@ -29,7 +29,7 @@ void adopt_floor(AgentState& s, const SlotRecord& slot, const Log& log) {
   }
 }
 
-Result<void> copy_checked(squashfs::ImageReader& image, const std::string& path,
+Result<void> copy_checked(image::ImageReader& image, const std::string& path,
                           const fs::path& target, const std::string& want_sha256) {
   EF_ASSIGN(AtomicFile out, AtomicFile::create(target));
   Sha256 hash;
@@ -46,7 +46,7 @@ Result<void> copy_checked(squashfs::ImageReader& image, const std::string& path,
 }
 
 Result<void> switch_to(Device& d, const std::string& slot, int tries) {
-  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  EF_ASSIGN(device::SlotState grub, d.boot().read());
   set_slot(grub, slot, false, tries);
   prefer_slot(grub, slot);
   return d.boot().write(grub);
@@ -56,7 +56,7 @@ Result<void> switch_to(Device& d, const std::string& slot, int tries) {
 
 Result<void> install_boot_files(const fs::path& slot, const signing::BundleManifest& m,
                                 const fs::path& dir) {
-  EF_ASSIGN(auto image, squashfs::ImageReader::open(slot));
+  EF_ASSIGN(auto image, image::ImageReader::open(slot));
   // The slot is out of the boot order while this runs, so its old files can
   // go first: the ESP then needs room for one set per slot, not more.
   std::error_code ec;
@@ -98,7 +98,7 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
                  "line); upgrade runs on an installed device");
   }
   const std::string target = other_slot(booted);
-  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  EF_ASSIGN(device::SlotState grub, d.boot().read());
   if (!slot_ok(grub, booted)) {
     return Error(Errc::refused, "the running slot " + booted +
                                     " is still on trial; wait for its health check "
@@ -130,7 +130,7 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
     s.slot(target) = SlotRecord{};
     s.operation = op;
     EF_TRY(d.save());
-    iso::SlotState g = grub;
+    device::SlotState g = grub;
     set_slot(g, target, false, 0);
     prefer_slot(g, booted);
     EF_TRY(d.boot().write(g));
@@ -186,7 +186,7 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
 Result<void> mark_good(Device& d, const Log& log) {
   const std::string slot = d.booted();
   if (slot.empty()) return Error(Errc::refused, "not booted from an edgeforge slot");
-  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  EF_ASSIGN(device::SlotState grub, d.boot().read());
   if (!slot_ok(grub, slot)) {
     set_slot(grub, slot, true, 0);
     EF_TRY(d.boot().write(grub));
@@ -206,7 +206,7 @@ Result<BootOutcome> boot_check(Device& d, const Log& log) {
     return BootOutcome::none;
   }
   AgentState& s = d.state();
-  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  EF_ASSIGN(device::SlotState grub, d.boot().read());
   const std::string other = other_slot(slot);
   if (slot_ok(grub, slot)) {
     // After a fallback GRUB still lists the failed slot first: put the
@@ -246,7 +246,7 @@ Result<void> rollback(Device& d, bool mark_bad, const Log& log) {
   const std::string slot = d.booted();
   if (slot.empty()) return Error(Errc::refused, "not booted from an edgeforge slot");
   const std::string other = other_slot(slot);
-  EF_ASSIGN(iso::SlotState grub, d.boot().read());
+  EF_ASSIGN(device::SlotState grub, d.boot().read());
   AgentState& s = d.state();
   if (!slot_ok(grub, other)) {
     return Error(Errc::refused, "slot " + other + " is " + slot_health_name(s.slot(other).health) +

@@ -17,7 +17,7 @@ struct StatusArgs {
   bool json = false;
 };
 
-nlohmann::json slot_json(const SlotRecord& r, const std::optional<iso::SlotState>& grub,
+nlohmann::json slot_json(const SlotRecord& r, const std::optional<device::SlotState>& grub,
                          const std::string& name) {
   nlohmann::json j{{"state", slot_health_name(r.health)},
                    {"product", r.product},
@@ -37,7 +37,7 @@ int run_status(const StatusArgs& a) {
   auto state = load_state(a.paths.state);
   if (!state) return fail(state.error(), a.json);
   std::string booted = booted_slot(a.paths.cmdline);
-  std::optional<iso::SlotState> grub;
+  std::optional<device::SlotState> grub;
   std::string grub_error;
   std::filesystem::path esp = a.paths.esp;
   if (esp.empty()) {

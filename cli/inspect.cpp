@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "device/grubenv.hpp"
 #include "iso/disk_reader.hpp"
 #include "iso/ext4_reader.hpp"
-#include "iso/grubenv.hpp"
 
 #include <fmt/format.h>
 #include <sys/sysmacros.h>
@@ -12,13 +12,13 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
-#include "builder/squashfs/reader.hpp"
+#include "image/squashfs_reader.hpp"
 
 namespace ef::cli {
 
 namespace {
 
-using tree::NodeType;
+using image::NodeType;
 
 char type_char(NodeType t) {
   switch (t) {
@@ -39,7 +39,7 @@ char type_char(NodeType t) {
   }
 }
 
-std::string mode_string(const squashfs::ImageEntry& e) {
+std::string mode_string(const image::ImageEntry& e) {
   std::string s(1, type_char(e.type));
   const char* rwx = "rwx";
   for (int i = 0; i < 9; ++i) s += (e.mode & (0400u >> i)) ? rwx[i % 3] : '-';
@@ -76,12 +76,12 @@ std::string utc(int64_t t) {
 
 namespace {
 
-void print_entries(const std::vector<squashfs::ImageEntry>& entries, bool json, std::ostream& out) {
+void print_entries(const std::vector<image::ImageEntry>& entries, bool json, std::ostream& out) {
   if (json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& e : entries) {
       nlohmann::json x = {{"path", e.path},
-                          {"type", tree::node_type_name(e.type)},
+                          {"type", image::node_type_name(e.type)},
                           {"mode", fmt::format("{:04o}", e.mode)},
                           {"uid", e.uid},
                           {"gid", e.gid},
@@ -116,14 +116,14 @@ void print_entries(const std::vector<squashfs::ImageEntry>& entries, bool json, 
 }  // namespace
 
 Result<void> inspect_list(const std::string& image, bool json, std::ostream& out) {
-  EF_ASSIGN(auto reader, squashfs::ImageReader::open(image));
+  EF_ASSIGN(auto reader, image::ImageReader::open(image));
   EF_ASSIGN(auto entries, reader->list());
   print_entries(entries, json, out);
   return Ok{};
 }
 
 Result<void> inspect_cat(const std::string& image, const std::string& path, std::ostream& out) {
-  EF_ASSIGN(auto reader, squashfs::ImageReader::open(image));
+  EF_ASSIGN(auto reader, image::ImageReader::open(image));
   return reader->read_file(path, [&](const void* data, size_t size) -> Result<void> {
     out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
     if (!out) return Error(Errc::io, "cannot write to standard output");
@@ -167,7 +167,7 @@ PartKind kind_of(const iso::Partition& p) {
 
 // One line on what a slot holds: its squashfs, or nothing.
 std::string slot_summary(const std::string& disk, const iso::Partition& p) {
-  auto reader = squashfs::ImageReader::open(disk, p.offset, p.size);
+  auto reader = image::ImageReader::open(disk, p.offset, p.size);
   if (!reader) return "empty (no squashfs image)";
   auto info = (*reader)->info();
   std::string text = "squashfs, " + info.compression + ", " + std::to_string(info.inode_count) +
@@ -206,7 +206,7 @@ Result<void> inspect_disk(const std::string& disk, const DiskQuery& q, std::ostr
         }
         return Ok{};
       case PartKind::squashfs: {
-        auto reader = squashfs::ImageReader::open(disk, part.offset, part.size);
+        auto reader = image::ImageReader::open(disk, part.offset, part.size);
         if (!reader)
           return Error(Errc::not_found,
                        "partition " + part.name + " holds no squashfs image (empty slot?)");
@@ -255,7 +255,7 @@ Result<void> inspect_disk(const std::string& disk, const DiskQuery& q, std::ostr
   for (const auto& f : files) out << "  " << f << "\n";
   auto env = iso::read_fat_file(disk, *esp, "/grub/grubenv");
   if (env) {
-    auto parsed = iso::parse_grubenv(*env);
+    auto parsed = device::parse_grubenv(*env);
     if (parsed) {
       out << "slot state (grubenv):\n";
       for (const auto& [k, v] : *parsed) out << "  " << k << "=" << v << "\n";

@@ -3,10 +3,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "builder/site/site.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/options.hpp"
+#include "device/site.hpp"
 #include "util/atomic_file.hpp"
 
 namespace ef::cli {

@@ -6,11 +6,11 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "device/slot_state.hpp"
 #include "iso/boot_data.hpp"
 #include "iso/grub_image.hpp"
 #include "iso/initramfs.hpp"
 #include "iso/kernel_files.hpp"
-#include "iso/slot_state.hpp"
 #include "util/atomic_file.hpp"
 #include "util/file_io.hpp"
 #include "util/sha256.hpp"
@@ -61,7 +61,7 @@ Result<void> run_tool(const std::vector<std::string>& argv, const std::string& p
 
 Result<void> write_gpt(const std::filesystem::path& disk, const DiskInfo& info,
                        const std::filesystem::path& work_dir) {
-  std::string script = sfdisk_script(info.disk_guid, planned_partitions(info));
+  std::string script = device::sfdisk_script(info.disk_guid, planned_partitions(info));
   std::filesystem::path file = work_dir / "gpt.sfdisk";
   EF_TRY(write_file_atomic(file, script));
   ProcessOptions opts;
@@ -119,8 +119,9 @@ Result<DiskInfo> plan_disk(const DiskSpec& spec, uint64_t squashfs_size, const s
   info.size = at + kMiB;  // room for the backup GPT
   // GRUB's core for BIOS firmware lives in the gap before the ESP, so the
   // other partitions keep their offsets; it is the fifth GPT entry.
-  info.partitions.push_back({kBiosLabel, kBiosFirstLba * kSector, kMiB - kBiosFirstLba * kSector,
-                             derive_guid(seed, kBiosLabel)});
+  info.partitions.push_back({device::kBiosLabel, device::kBiosFirstLba * kSector,
+                             kMiB - device::kBiosFirstLba * kSector,
+                             derive_guid(seed, device::kBiosLabel)});
   std::string vol = sha256_hex(seed + "/esp-volume-id");
   info.esp_uuid = fat_uuid(static_cast<uint32_t>(std::stoul(vol.substr(0, 8), nullptr, 16)));
   return info;
@@ -152,13 +153,13 @@ uint32_t esp_volume_id(const DiskInfo& info) {
       std::stoul(info.esp_uuid.substr(0, 4) + info.esp_uuid.substr(5), nullptr, 16));
 }
 
-std::vector<PlannedPartition> planned_partitions(const DiskInfo& info) {
-  std::vector<PlannedPartition> out;
+std::vector<device::PlannedPartition> planned_partitions(const DiskInfo& info) {
+  std::vector<device::PlannedPartition> out;
   for (const auto& p : info.partitions)
     out.push_back({p.name, p.offset, p.size, p.guid,
-                   p.name == kEspLabel    ? kEspTypeGuid
-                   : p.name == kBiosLabel ? kBiosBootTypeGuid
-                                          : kLinuxTypeGuid});
+                   p.name == kEspLabel            ? device::kEspTypeGuid
+                   : p.name == device::kBiosLabel ? device::kBiosBootTypeGuid
+                                                  : device::kLinuxTypeGuid});
   return out;
 }
 
@@ -170,7 +171,7 @@ std::string embedded_config(const DiskInfo& info) {
 
 Result<BiosBootCode> bios_boot(const DiskInfo& info, const std::filesystem::path& work_dir) {
   for (const auto& p : info.partitions)
-    if (p.name == kBiosLabel)
+    if (p.name == device::kBiosLabel)
       return make_bios_boot(embedded_config(info), p.offset / kSector, p.size, work_dir);
   return Error(Errc::internal, "no bios_grub partition in the disk plan");
 }
@@ -182,8 +183,8 @@ Result<std::vector<FatFile>> esp_files(const DiskSpec& spec, const DiskInfo& inf
   EF_ASSIGN(std::string efi, make_grub_image(GrubTarget::efi_x64, embedded, work_dir));
   std::string cfg = replace_all(std::string(grub_ab_template()), "@EF_CMDLINE@", spec.cmdline);
   cfg = replace_all(cfg, "@EF_TIMEOUT@", std::to_string(spec.grub_timeout));
-  EF_ASSIGN(GrubEnv env, slot_state_env(SlotState{}));
-  EF_ASSIGN(std::string grubenv, render_grubenv(env));
+  EF_ASSIGN(device::GrubEnv env, device::slot_state_env(device::SlotState{}));
+  EF_ASSIGN(std::string grubenv, device::render_grubenv(env));
   // Slot B's kernel and initrd will sit beside slot A's: check both fit.
   uint64_t need = fat_size_for(files) + fat_size_for(files) + efi.size();
   if (need > spec.layout.esp_size)

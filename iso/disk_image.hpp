@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "device/install_manifest.hpp"
 #include "iso/fat_image.hpp"
 #include "iso/grub_image.hpp"
-#include "iso/install_manifest.hpp"
 #include "util/error.hpp"
 
 namespace ef::iso {
@@ -102,7 +102,7 @@ Result<BiosBootCode> bios_boot(const DiskInfo& info, const std::filesystem::path
 uint32_t esp_volume_id(const DiskInfo& info);
 
 /// `info`'s partitions with their GPT type GUIDs (the ESP type for the ESP).
-std::vector<PlannedPartition> planned_partitions(const DiskInfo& info);
+std::vector<device::PlannedPartition> planned_partitions(const DiskInfo& info);
 
 /// The persistent ext4's UUID and directory hash seed for an image whose
 /// sha256 is `seed`.

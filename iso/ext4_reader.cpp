@@ -12,8 +12,8 @@ extern "C" {
 namespace ef::iso {
 namespace {
 
-using squashfs::ImageEntry;
-using tree::NodeType;
+using image::ImageEntry;
+using image::NodeType;
 
 Error ext2_error(errcode_t err, const std::string& what) {
   return Error(Errc::image, what + ": " + error_message(err));
@@ -83,7 +83,7 @@ struct Walker {
     if (err) return ext2_error(err, path);
     ImageEntry e;
     e.path = path.empty() ? "/" : path;
-    e.type = tree::node_type_from_mode(inode.i_mode);
+    e.type = image::node_type_from_mode(inode.i_mode);
     e.mode = inode.i_mode & 07777;
     e.uid = inode_uid(inode);
     e.gid = inode_gid(inode);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "builder/squashfs/reader.hpp"
+#include "image/squashfs_reader.hpp"
 #include "util/error.hpp"
 
 namespace ef::iso {
@@ -16,8 +16,8 @@ namespace ef::iso {
 /// Every entry of the ext4 filesystem that starts `offset` bytes into
 /// `file`, depth-first, children in name order ("/" first). Extended
 /// attributes are not read. Errors: no ext4 superblock there.
-Result<std::vector<squashfs::ImageEntry>> list_ext4(const std::filesystem::path& file,
-                                                    uint64_t offset);
+Result<std::vector<image::ImageEntry>> list_ext4(const std::filesystem::path& file,
+                                                 uint64_t offset);
 
 /// The content of the regular file `path` in that filesystem (symlinks
 /// followed inside it).

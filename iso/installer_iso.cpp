@@ -14,12 +14,12 @@
 #include <future>
 #include <memory>
 
+#include "device/install_manifest.hpp"
 #include "iso/boot_data.hpp"
 #include "iso/disk_image.hpp"
 #include "iso/fat_image.hpp"
 #include "iso/grub_image.hpp"
 #include "iso/initramfs.hpp"
-#include "iso/install_manifest.hpp"
 #include "iso/kernel_files.hpp"
 #include "util/atomic_file.hpp"
 #include "util/file_io.hpp"
@@ -125,7 +125,7 @@ Result<void> write_burn_source(burn_source* src, const std::filesystem::path& ou
 
 // The install plan and the ESP files only the installer needs (the kernel
 // and initrd are taken from /boot/ on the medium).
-using InstallPlan = std::pair<InstallManifest, std::vector<FatFile>>;
+using InstallPlan = std::pair<device::InstallManifest, std::vector<FatFile>>;
 
 Result<InstallPlan> install_plan(const IsoSpec& spec, const std::string& digest,
                                  const KernelFiles& kernel, const std::filesystem::path& work_dir) {
@@ -142,7 +142,7 @@ Result<InstallPlan> install_plan(const IsoSpec& spec, const std::string& digest,
   if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
   EF_ASSIGN(DiskInfo info, plan_disk(disk, size, digest));
   EF_ASSIGN(auto files, esp_files(disk, info, work_dir));
-  InstallManifest m;
+  device::InstallManifest m;
   m.product = spec.product;
   m.version = spec.version;
   m.min_version = spec.min_version;
@@ -253,7 +253,7 @@ Result<IsoInfo> build_installer_iso(const IsoSpec& given, const std::filesystem:
     rc = iso_tree_add_new_node(image.get(), site, "site.yaml", spec.site.c_str(), nullptr);
     if (rc < 0) return iso_error(spec.site.string(), rc);
   }
-  EF_TRY(add_memory_file(ef, "install.json", render_install_manifest(plan.first)));
+  EF_TRY(add_memory_file(ef, "install.json", device::render_install_manifest(plan.first)));
   for (const auto& f : plan.second) {
     IsoDir* dir = ef;
     std::string rel = f.path.substr(std::string("edgeforge/").size());

@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-#include "builder/squashfs/reader.hpp"
+#include "image/squashfs_reader.hpp"
 
 namespace ef::iso {
 namespace {
@@ -18,7 +18,7 @@ std::string module_name(const std::string& path) {
   return base;
 }
 
-Result<std::string> read_all(squashfs::ImageReader& reader, const std::string& path) {
+Result<std::string> read_all(image::ImageReader& reader, const std::string& path) {
   std::string data;
   EF_TRY(reader.read_file(path, [&](const void* p, size_t n) -> Result<void> {
     data.append(static_cast<const char*>(p), n);
@@ -64,14 +64,14 @@ Result<std::vector<std::string>> resolve_modules(const std::string& modules_dep,
 
 Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,
                                       const std::vector<std::string>& modules) {
-  EF_ASSIGN(auto reader, squashfs::ImageReader::open(image));
+  EF_ASSIGN(auto reader, image::ImageReader::open(image));
   // Only /boot is listed: walking the whole image (tens of thousands of
   // entries) cost more than reading the kernel.
   std::vector<std::string> versions;
   if (reader->exists("/boot")) {
     EF_ASSIGN(auto boot, reader->list_dir("/boot"));
     for (const auto& e : boot)
-      if (e.path.starts_with("/boot/vmlinuz-") && e.type == tree::NodeType::regular)
+      if (e.path.starts_with("/boot/vmlinuz-") && e.type == image::NodeType::regular)
         versions.push_back(e.path.substr(std::string("/boot/vmlinuz-").size()));
   }
   if (versions.empty())

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
-#include "builder/squashfs/reader.hpp"
+#include "image/squashfs_reader.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
@@ -14,10 +14,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 /// Follows symlinks inside the image (relative or absolute targets).
-std::string resolve(const std::map<std::string, squashfs::ImageEntry>& entries, std::string path) {
+std::string resolve(const std::map<std::string, image::ImageEntry>& entries, std::string path) {
   for (int hops = 0; hops < 8; ++hops) {
     auto it = entries.find(path);
-    if (it == entries.end() || it->second.type != tree::NodeType::symlink) return path;
+    if (it == entries.end() || it->second.type != image::NodeType::symlink) return path;
     const std::string& target = it->second.target;
     fs::path next =
         target.starts_with("/") ? fs::path(target) : fs::path(path).parent_path() / target;
@@ -26,8 +26,8 @@ std::string resolve(const std::map<std::string, squashfs::ImageEntry>& entries, 
   return path;
 }
 
-Result<signing::BootFile> describe(squashfs::ImageReader& reader, const std::string& role,
-                                   const squashfs::ImageEntry& entry) {
+Result<signing::BootFile> describe(image::ImageReader& reader, const std::string& role,
+                                   const image::ImageEntry& entry) {
   Sha256 hash;
   EF_TRY(reader.read_file(entry.path, [&](const void* p, size_t n) -> Result<void> {
     hash.update(p, n);
@@ -68,22 +68,22 @@ Result<SemVer> version_option(const std::string& text, const char* option) {
 }  // namespace
 
 Result<std::vector<signing::BootFile>> find_boot_files(const fs::path& image) {
-  EF_ASSIGN(auto reader, squashfs::ImageReader::open(image));
+  EF_ASSIGN(auto reader, image::ImageReader::open(image));
   EF_ASSIGN(auto list, reader->list());
-  std::map<std::string, squashfs::ImageEntry> entries;
+  std::map<std::string, image::ImageEntry> entries;
   for (auto& e : list) entries.emplace(e.path, std::move(e));
 
-  auto regular = [&](const std::string& path) -> const squashfs::ImageEntry* {
+  auto regular = [&](const std::string& path) -> const image::ImageEntry* {
     auto it = entries.find(path);
-    return it != entries.end() && it->second.type == tree::NodeType::regular ? &it->second
-                                                                             : nullptr;
+    return it != entries.end() && it->second.type == image::NodeType::regular ? &it->second
+                                                                              : nullptr;
   };
-  const squashfs::ImageEntry* kernel = regular(resolve(entries, "/vmlinuz"));
-  const squashfs::ImageEntry* initrd = regular(resolve(entries, "/initrd.img"));
+  const image::ImageEntry* kernel = regular(resolve(entries, "/vmlinuz"));
+  const image::ImageEntry* initrd = regular(resolve(entries, "/initrd.img"));
   if (kernel == nullptr) {
-    std::vector<const squashfs::ImageEntry*> kernels;
+    std::vector<const image::ImageEntry*> kernels;
     for (const auto& [path, e] : entries) {
-      if (path.starts_with("/boot/vmlinuz-") && e.type == tree::NodeType::regular) {
+      if (path.starts_with("/boot/vmlinuz-") && e.type == image::NodeType::regular) {
         kernels.push_back(&e);
       }
     }
@@ -134,7 +134,7 @@ Result<BundleResult> make_bundle(const BundleRequest& r) {
   EF_ASSIGN(in.min_version, version_option(floor.empty() ? "0.0.0" : floor, "--min-version"));
 
   {
-    EF_ASSIGN(auto reader, squashfs::ImageReader::open(r.image));
+    EF_ASSIGN(auto reader, image::ImageReader::open(r.image));
     in.epoch = static_cast<uint64_t>(reader->info().mod_time);
   }
   EF_ASSIGN(in.boot, find_boot_files(r.image));

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "builder/site/site.hpp"
+#include "device/site.hpp"
 #include "iso/disk_image.hpp"
 #include "iso/initramfs.hpp"
 #include "iso/installer_iso.hpp"

@@ -4,7 +4,7 @@
 
 #include "builder/kubernetes/kubernetes_layer.hpp"
 #include "builder/packs/pack.hpp"
-#include "builder/site/site.hpp"
+#include "device/site.hpp"
 #include "util/atomic_file.hpp"
 
 namespace ef::cluster {

@@ -2,7 +2,7 @@
 
 #include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile_loader.hpp"
-#include "builder/site/site.hpp"
+#include "device/site.hpp"
 #include "util/atomic_file.hpp"
 
 namespace ef::cluster {

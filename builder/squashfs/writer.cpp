@@ -27,13 +27,16 @@
 #include <vector>
 
 #include "builder/squashfs/fd_file.hpp"
-#include "builder/squashfs/sqfs_handles.hpp"
 #include "builder/tree/data_stream.hpp"
+#include "image/sqfs_handles.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 #include "util/unique_fd.hpp"
 
 namespace ef::squashfs {
+
+using image::sqfs_error_name;
+using image::SqfsPtr;
 
 namespace {
 

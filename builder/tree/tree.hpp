@@ -22,29 +22,17 @@
 #include <string_view>
 #include <vector>
 
+#include "image/node_type.hpp"
 #include "util/error.hpp"
 
 namespace ef::tree {
 
-enum class NodeType : uint8_t {
-  directory,
-  regular,
-  symlink,
-  char_device,
-  block_device,
-  fifo,
-  socket
-};
-
-/// Returns "directory", "regular file", ... for messages.
-const char* node_type_name(NodeType type);
-
-/// The node type the file-type bits of a POSIX `mode` (S_IFMT) name; an
-/// unknown or missing type is a regular file. libarchive's AE_IF* and
-/// ext2's LINUX_S_IF* values are the POSIX ones.
-NodeType node_type_from_mode(uint32_t mode);
-/// The POSIX file-type bits (S_IFDIR, S_IFREG, ...) of `type`.
-uint32_t mode_type_bits(NodeType type);
+// The entry kinds are the image's (image/node_type.hpp); the tree and the
+// image readers share them.
+using image::mode_type_bits;
+using image::node_type_from_mode;
+using image::node_type_name;
+using image::NodeType;
 
 /// Where a regular file's bytes come from; the image writer reads them in
 /// the data phase through a DataSource (see data_source.hpp).

@@ -9,7 +9,7 @@
 #include "agent/health.hpp"
 #include "agent/operations.hpp"
 #include "builder/build/bundle_output.hpp"
-#include "iso/slot_state.hpp"
+#include "device/slot_state.hpp"
 #include "signing/keys.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -33,9 +33,9 @@ class OperationsTest : public ::testing::Test {
     tmp.write("key.pem", *key->private_pem());
     tmp.write("stranger.pem", *stranger->private_pem());
     tmp.write("ring/device.pub", key->public_key().pem());
-    auto env = iso::slot_state_env(iso::SlotState{});
+    auto env = device::slot_state_env(device::SlotState{});
     ASSERT_TRUE(env);
-    tmp.write("esp/grub/grubenv", *iso::render_grubenv(*env));
+    tmp.write("esp/grub/grubenv", *device::render_grubenv(*env));
     tmp.write("esp/slot-a/vmlinuz", "kernel 1.0.0");
     tmp.write("slot-a", std::string(kSlotBytes, '\0'));
     tmp.write("slot-b", std::string(kSlotBytes, '\0'));
@@ -105,7 +105,7 @@ class OperationsTest : public ::testing::Test {
     return upgrade(d, o, [this](const std::string& l) { log += l + "\n"; });
   }
 
-  iso::SlotState grub() { return *BootControl(tmp / "esp").read(); }
+  device::SlotState grub() { return *BootControl(tmp / "esp").read(); }
   std::string grubenv_bytes() { return *read_file(tmp / "esp/grub/grubenv"); }
   AgentState state() { return *load_state(paths.state); }
 
@@ -210,7 +210,7 @@ TEST_F(OperationsTest, ATamperedPayloadIsCaughtAndLeavesTheSlotOutOfTheBootOrder
   bytes[bytes.size() - 1] ^= 1;
   tmp.write("tampered.efb", bytes);
   ASSERT_FALSE(upgrade_with(tmp / "tampered.efb"));
-  iso::SlotState g = grub();
+  device::SlotState g = grub();
   EXPECT_EQ(g.order, "A B");
   EXPECT_FALSE(g.b_ok);
   EXPECT_EQ(g.b_tries, 0);
@@ -223,7 +223,7 @@ TEST_F(OperationsTest, ATamperedPayloadIsCaughtAndLeavesTheSlotOutOfTheBootOrder
 TEST_F(OperationsTest, AHealthyTrialBootIsMarkedGoodAndRaisesTheFloor) {
   ASSERT_TRUE(upgrade_with(bundle("2.0.0", "1.5.0")));
   boot_from("B");  // GRUB took one try
-  iso::SlotState g = grub();
+  device::SlotState g = grub();
   g.b_tries = 2;
   ASSERT_TRUE(BootControl(tmp / "esp").write(g));
   auto d = open();
@@ -250,7 +250,7 @@ TEST_F(OperationsTest, AFailedHealthCheckMarksTheSlotBadAndPutsTheOtherFirst) {
   auto outcome = boot_check(*d, [](const std::string&) {});
   ASSERT_TRUE(outcome);
   EXPECT_EQ(*outcome, BootOutcome::marked_bad);
-  iso::SlotState g = grub();
+  device::SlotState g = grub();
   EXPECT_EQ(g.order, "A B");
   EXPECT_FALSE(g.b_ok);
   EXPECT_EQ(g.b_tries, 0);
@@ -272,7 +272,7 @@ TEST_F(OperationsTest, AHealthCommandThatHangsTimesOut) {
 TEST_F(OperationsTest, TriesUsedUpWithoutMarkGoodAreSeenAsAFailedSlotAfterTheFallback) {
   ASSERT_TRUE(upgrade_with(bundle("2.0.0")));
   // GRUB tried B three times (a kernel panic each time), then fell back to A.
-  iso::SlotState g = grub();
+  device::SlotState g = grub();
   g.b_tries = 0;
   ASSERT_TRUE(BootControl(tmp / "esp").write(g));
   auto d = open();
@@ -316,7 +316,7 @@ TEST_F(OperationsTest, APowerCutDuringTheSwitchIsResolvedFromGrubenv) {
   EXPECT_EQ(state().b.health, SlotHealth::trial);
   EXPECT_EQ(state().operation->phase, "done");
   // Cut before the grubenv write: the slot never entered the boot order.
-  iso::SlotState g = grub();
+  device::SlotState g = grub();
   g.order = "A B";
   g.b_tries = 0;
   ASSERT_TRUE(BootControl(tmp / "esp").write(g));
@@ -345,7 +345,7 @@ TEST_F(OperationsTest, RollbackFromAGoodNewSlotBootsTheOldOneNext) {
   auto d = open();
   ASSERT_TRUE(d);
   ASSERT_TRUE(rollback(*d, true, [](const std::string&) {}));
-  iso::SlotState g = grub();
+  device::SlotState g = grub();
   EXPECT_EQ(g.order, "A B");
   EXPECT_TRUE(g.a_ok);
   EXPECT_FALSE(g.b_ok);

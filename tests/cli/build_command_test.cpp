@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "builder/squashfs/reader.hpp"
+#include "image/squashfs_reader.hpp"
 #include "tests/cli/cli_fixture.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
@@ -115,7 +115,7 @@ TEST_F(BuildCommandTest, SourceDateEpochClampsTimestamps) {
   write_basic_profile();
   ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q", "SOURCE_DATE_EPOCH=1000").status, 0)
       << last_stderr();
-  auto reader = squashfs::ImageReader::open(tmp / "out/edge-1.2.3.squashfs");
+  auto reader = image::ImageReader::open(tmp / "out/edge-1.2.3.squashfs");
   ASSERT_TRUE(reader);
   EXPECT_EQ((*reader)->info().mod_time, 1000);
   auto listed = (*reader)->list();
@@ -136,7 +136,7 @@ TEST_F(BuildCommandTest, ProfileEpochIsUsedWithoutSourceDateEpoch) {
   tmp.write("profile.yaml", text);
   ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q", "env -u SOURCE_DATE_EPOCH").status, 0)
       << last_stderr();
-  auto reader = squashfs::ImageReader::open(tmp / "out/edge-1.2.3.squashfs");
+  auto reader = image::ImageReader::open(tmp / "out/edge-1.2.3.squashfs");
   EXPECT_EQ((*reader)->info().mod_time, 1500000000);
 }
 

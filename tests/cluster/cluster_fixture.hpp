@@ -9,10 +9,10 @@
 #include <string>
 
 #include "builder/build/build.hpp"
-#include "builder/squashfs/reader.hpp"
-#include "tests/support/http_server.hpp"
+#include "image/squashfs_reader.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/fixtures.hpp"
+#include "tests/support/http_server.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/sha256.hpp"
 
@@ -78,7 +78,7 @@ class ClusterTest : public TempDirTest {
     auto r = build::build_image(options(offline));
     ASSERT_TRUE(r) << r.error().message();
     result = *r;
-    auto reader = squashfs::ImageReader::open(r->image);
+    auto reader = image::ImageReader::open(r->image);
     ASSERT_TRUE(reader) << reader.error().message();
     image = std::move(*reader);
     auto list = image->list();
@@ -87,8 +87,8 @@ class ClusterTest : public TempDirTest {
     for (auto& e : *list) entries[e.path] = e;
   }
 
-  const squashfs::ImageEntry& at(const std::string& path) {
-    static squashfs::ImageEntry none;
+  const image::ImageEntry& at(const std::string& path) {
+    static image::ImageEntry none;
     auto it = entries.find(path);
     EXPECT_NE(it, entries.end()) << path << " is not in the image";
     return it == entries.end() ? none : it->second;
@@ -108,8 +108,8 @@ class ClusterTest : public TempDirTest {
 
   HttpServer server;
   build::BuildResult result;
-  std::unique_ptr<squashfs::ImageReader> image;
-  std::map<std::string, squashfs::ImageEntry> entries;
+  std::unique_ptr<image::ImageReader> image;
+  std::map<std::string, image::ImageEntry> entries;
 };
 
 }  // namespace ef::test

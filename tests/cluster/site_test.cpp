@@ -1,6 +1,6 @@
 // site.yaml: parsing, rendering, baking into images, and keeping secrets out
 // of logs and manifests.
-#include "builder/site/site.hpp"
+#include "device/site.hpp"
 
 #include <filesystem>
 
@@ -142,7 +142,7 @@ TEST_F(SiteBuildTest, BakedSiteIsInTheImageButSecretsAreNotInLogsOrManifest) {
   }
   EXPECT_NE(manifest.find("\"hostname\": \"store-042.example.com\""), std::string::npos);
 
-  auto reader = squashfs::ImageReader::open(tmp / "out/node-1.0.0.squashfs");
+  auto reader = image::ImageReader::open(tmp / "out/node-1.0.0.squashfs");
   ASSERT_TRUE(reader);
   image = std::move(*reader);
   auto list = image->list();
@@ -183,8 +183,9 @@ TEST(RenderSiteCommandTest, WritesFilesUnderRootWithoutPrintingSecrets) {
 }
 
 TEST(SiteInstallSectionTest, ParsesUnattendedInstallAndRejectsBadValues) {
-  auto s = site::parse_site("hostname: a\ninstall: {unattended: true, target: /dev/vda, wipe: true, then: poweroff}\n",
-                            "s.yaml");
+  auto s = site::parse_site(
+      "hostname: a\ninstall: {unattended: true, target: /dev/vda, wipe: true, then: poweroff}\n",
+      "s.yaml");
   ASSERT_TRUE(s.ok()) << s.error().message();
   ASSERT_TRUE(s->install.has_value());
   EXPECT_TRUE(s->install->unattended);
@@ -197,9 +198,12 @@ TEST(SiteInstallSectionTest, ParsesUnattendedInstallAndRejectsBadValues) {
   EXPECT_EQ(defaults->install->then, "reboot");
   EXPECT_FALSE(site::parse_site("hostname: a\n", "s.yaml")->install.has_value());
   for (auto [text, want] : std::vector<std::pair<std::string, std::string>>{
-           {"install: {unattended: true}\n", "s.yaml:1:10: install.target: an unattended install needs a target"},
-           {"install: {target: sda}\n", "install.target: expected a device path (/dev/...) or auto"},
-           {"install: {target: auto, then: halt}\n", "install.then: expected reboot, poweroff or none"},
+           {"install: {unattended: true}\n",
+            "s.yaml:1:10: install.target: an unattended install needs a target"},
+           {"install: {target: sda}\n",
+            "install.target: expected a device path (/dev/...) or auto"},
+           {"install: {target: auto, then: halt}\n",
+            "install.then: expected reboot, poweroff or none"},
            {"install: {target: auto, wipe: yes}\n", "install.wipe: expected true or false"},
            {"install: {targte: auto}\n", "install.targte: unknown key"}}) {
     auto r = site::parse_site(text, "s.yaml");
@@ -209,7 +213,8 @@ TEST(SiteInstallSectionTest, ParsesUnattendedInstallAndRejectsBadValues) {
 }
 
 TEST(SiteInstallSectionTest, InstallSectionRendersNoFiles) {
-  auto with = site::parse_site("hostname: a\ninstall: {unattended: true, target: auto}\n", "s.yaml");
+  auto with =
+      site::parse_site("hostname: a\ninstall: {unattended: true, target: auto}\n", "s.yaml");
   auto without = site::parse_site("hostname: a\n", "s.yaml");
   ASSERT_TRUE(with.ok() && without.ok());
   EXPECT_EQ(site::render_site(*with, site::RegistryTarget::none).size(),

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "builder/squashfs/reader.hpp"
 #include "builder/tree/archive_reader.hpp"
+#include "image/squashfs_reader.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
@@ -115,11 +115,11 @@ TEST_F(QuickstartE2E, ImageIsADebianBookwormRootWithTheProfilesLayers) {
 // with the same type, mode, owner, size, link target and xattrs (unless a
 // profile layer replaced it), as libsquashfs reads it back.
 TEST_F(QuickstartE2E, EveryBaseEntryIsPreserved) {
-  auto reader = squashfs::ImageReader::open(image());
+  auto reader = image::ImageReader::open(image());
   ASSERT_TRUE(reader);
   auto listed = (*reader)->list();
   ASSERT_TRUE(listed);
-  std::map<std::string, squashfs::ImageEntry> got;
+  std::map<std::string, image::ImageEntry> got;
   for (auto& e : listed.value()) got[e.path] = e;
 
   tree::SourceInfo src;

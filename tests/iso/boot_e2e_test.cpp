@@ -10,10 +10,10 @@
 #include <fstream>
 #include <sstream>
 
+#include "device/grubenv.hpp"
+#include "device/slot_state.hpp"
 #include "iso/disk_image.hpp"
-#include "iso/grubenv.hpp"
 #include "iso/installer_iso.hpp"
-#include "iso/slot_state.hpp"
 #include "iso/vm.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -91,10 +91,10 @@ class BootE2E : public ::testing::Test {
     auto r = run_command("MTOOLS_SKIP_CHECK=1 mtype -i " + esp() + " ::/grub/grubenv");
     return r.out;
   }
-  static void write_grubenv(const iso::SlotState& state) {
-    auto env = iso::slot_state_env(state);
+  static void write_grubenv(const device::SlotState& state) {
+    auto env = device::slot_state_env(state);
     ASSERT_TRUE(env.ok());
-    auto block = iso::render_grubenv(*env);
+    auto block = device::render_grubenv(*env);
     ASSERT_TRUE(block.ok());
     fs::path f = dir_->path() / "grubenv.new";
     ASSERT_TRUE(write_file_atomic(f, *block).ok());

@@ -162,7 +162,7 @@ TEST(DiskGuid, DerivedFromSeedAndName) {
 }  // namespace
 }  // namespace ef::test
 
-#include "builder/squashfs/reader.hpp"
+#include "image/squashfs_reader.hpp"
 #include "iso/disk_reader.hpp"
 #include "iso/ext4_reader.hpp"
 
@@ -199,9 +199,9 @@ TEST_F(DiskReaderTest, SlotsAreReadAtTheirOffset) {
   auto info = iso::build_raw_disk(spec(), tmp / "disk.raw", tmp / "work");
   ASSERT_TRUE(info.ok()) << info.error().message();
   const auto& a = info->partitions[1];
-  auto slot = squashfs::ImageReader::open(tmp / "disk.raw", a.offset, a.size);
+  auto slot = image::ImageReader::open(tmp / "disk.raw", a.offset, a.size);
   ASSERT_TRUE(slot.ok()) << slot.error().message();
-  auto direct = squashfs::ImageReader::open(image());
+  auto direct = image::ImageReader::open(image());
   ASSERT_TRUE(direct.ok());
   auto from_slot = (*slot)->list();
   auto from_file = (*direct)->list();
@@ -217,7 +217,7 @@ TEST_F(DiskReaderTest, SlotsAreReadAtTheirOffset) {
                                  }));
   EXPECT_EQ(kernel, std::string(100000, 'k'));
   const auto& b = info->partitions[2];
-  EXPECT_FALSE(squashfs::ImageReader::open(tmp / "disk.raw", b.offset, b.size).ok());
+  EXPECT_FALSE(image::ImageReader::open(tmp / "disk.raw", b.offset, b.size).ok());
 }
 
 // libext2fs reads an ext4 filesystem at an offset into a file; the oracle is
@@ -242,18 +242,18 @@ TEST_F(Ext4ReaderTest, ListsAndReadsWhatMke2fsCopied) {
       0);
   auto entries = iso::list_ext4(tmp / "disk", 1 << 20);
   ASSERT_TRUE(entries.ok()) << entries.error().message();
-  std::map<std::string, squashfs::ImageEntry> got;
+  std::map<std::string, image::ImageEntry> got;
   for (const auto& e : *entries) got[e.path] = e;
   EXPECT_EQ(entries->front().path, "/");
   ASSERT_TRUE(got.count("/etc/hostname"));
   EXPECT_EQ(got["/etc/hostname"].size, 7u);
   EXPECT_EQ(got["/var/lib/big"].size, 300000u);
   EXPECT_EQ(got["/var/lib/big"].mode, 0640u);
-  EXPECT_EQ(got["/var/short-link"].type, tree::NodeType::symlink);
+  EXPECT_EQ(got["/var/short-link"].type, image::NodeType::symlink);
   EXPECT_EQ(got["/var/short-link"].target, "../etc/hostname");
   EXPECT_EQ(got["/var/long-link"].target, long_target);
-  EXPECT_EQ(got["/var/fifo"].type, tree::NodeType::fifo);
-  EXPECT_EQ(got["/upper/etc"].type, tree::NodeType::directory);
+  EXPECT_EQ(got["/var/fifo"].type, image::NodeType::fifo);
+  EXPECT_EQ(got["/upper/etc"].type, image::NodeType::directory);
   EXPECT_TRUE(got.count("/lost+found"));
   // Every entry below /, children in name order (depth-first).
   for (size_t i = 1; i < entries->size(); ++i)

@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "iso/install_manifest.hpp"
+#include "device/install_manifest.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
@@ -106,7 +106,7 @@ TEST_F(InstallerIsoTest, InstallPlanMatchesTheRawDiskLayoutAndTheCarriedFiles) {
             0);
   auto text = read_file(tmp / "m/edgeforge/install.json");
   ASSERT_TRUE(text.ok());
-  auto m = iso::parse_install_manifest(*text, "install.json");
+  auto m = device::parse_install_manifest(*text, "install.json");
   ASSERT_TRUE(m.ok()) << m.error().message();
   iso::DiskSpec disk;
   disk.squashfs = tmp / "os.squashfs";

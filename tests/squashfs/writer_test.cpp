@@ -9,8 +9,8 @@
 #include <map>
 #include <sstream>
 
-#include "builder/squashfs/reader.hpp"
 #include "builder/tree/inputs.hpp"
+#include "image/squashfs_reader.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/fixtures.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -19,6 +19,8 @@
 namespace ef::squashfs {
 namespace {
 
+using image::ImageEntry;
+using image::ImageReader;
 using test::TarEntry;
 using tree::NodeType;
 

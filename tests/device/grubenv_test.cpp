@@ -1,5 +1,5 @@
 // grubenv blocks, checked against GRUB's own grub-editenv in both directions.
-#include "iso/grubenv.hpp"
+#include "device/grubenv.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@ namespace {
 class GrubEnvTest : public TempDirTest {};
 
 TEST_F(GrubEnvTest, RenderedBlockIs1024BytesAndGrubEditenvReadsIt) {
-  auto block = iso::render_grubenv({{"ORDER", "A B"}, {"A_OK", "1"}, {"PATH", "C:\\x"}});
+  auto block = device::render_grubenv({{"ORDER", "A B"}, {"A_OK", "1"}, {"PATH", "C:\\x"}});
   ASSERT_TRUE(block.ok()) << block.error().message();
   EXPECT_EQ(block->size(), 1024u);
   EXPECT_TRUE(block->starts_with("# GRUB Environment Block\n"));
@@ -32,23 +32,23 @@ TEST_F(GrubEnvTest, ParsesWhatGrubEditenvWrites) {
             0);
   auto data = read_file(file);
   ASSERT_TRUE(data.ok());
-  auto env = iso::parse_grubenv(*data);
+  auto env = device::parse_grubenv(*data);
   ASSERT_TRUE(env.ok()) << env.error().message();
   EXPECT_EQ((*env)["B_TRY"], "3");
   EXPECT_EQ((*env)["ORDER"], "B A");
   EXPECT_EQ((*env)["X"], "a\\b");
-  auto again = iso::render_grubenv(*env);
+  auto again = device::render_grubenv(*env);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(iso::parse_grubenv(*again).value(), env.value());
+  EXPECT_EQ(device::parse_grubenv(*again).value(), env.value());
 }
 
 TEST_F(GrubEnvTest, RejectsWhatGrubCannotStore) {
-  EXPECT_FALSE(iso::render_grubenv({{"A=B", "1"}}).ok());
-  EXPECT_FALSE(iso::render_grubenv({{"", "1"}}).ok());
-  EXPECT_FALSE(iso::render_grubenv({{"A", "x\ny"}}).ok());
-  EXPECT_FALSE(iso::render_grubenv({{"BIG", std::string(1000, 'x')}}).ok());
-  EXPECT_FALSE(iso::parse_grubenv("# GRUB Environment Block\n").ok());
-  EXPECT_FALSE(iso::parse_grubenv(std::string(1024, '#')).ok());
+  EXPECT_FALSE(device::render_grubenv({{"A=B", "1"}}).ok());
+  EXPECT_FALSE(device::render_grubenv({{"", "1"}}).ok());
+  EXPECT_FALSE(device::render_grubenv({{"A", "x\ny"}}).ok());
+  EXPECT_FALSE(device::render_grubenv({{"BIG", std::string(1000, 'x')}}).ok());
+  EXPECT_FALSE(device::parse_grubenv("# GRUB Environment Block\n").ok());
+  EXPECT_FALSE(device::parse_grubenv(std::string(1024, '#')).ok());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "builder/squashfs/reader.hpp"
+#include "image/squashfs_reader.hpp"
 
 #include <sqfs/compressor.h>
 #include <sqfs/data_reader.h>
@@ -20,13 +20,11 @@
 #include <cstdlib>
 #include <vector>
 
-#include "builder/squashfs/sqfs_handles.hpp"
+#include "image/sqfs_handles.hpp"
 
-namespace ef::squashfs {
+namespace ef::image {
 
 namespace {
-
-using tree::NodeType;
 
 Error sqfs_error(int code, const std::string& what) {
   return Error(Errc::image, what + ": " + sqfs_error_name(code));
@@ -385,4 +383,4 @@ Result<void> ImageReader::read_file(const std::string& path,
   return Ok{};
 }
 
-}  // namespace ef::squashfs
+}  // namespace ef::image

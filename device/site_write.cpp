@@ -1,7 +1,7 @@
 // Writing rendered site files onto a root directory (install time).
 #include <system_error>
 
-#include "builder/site/site.hpp"
+#include "device/site.hpp"
 #include "util/atomic_file.hpp"
 
 namespace ef::site {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <regex>
 
-#include "builder/site/site.hpp"
+#include "device/site.hpp"
 
 namespace ef::site {
 

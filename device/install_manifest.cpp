@@ -1,8 +1,8 @@
-#include "iso/install_manifest.hpp"
+#include "device/install_manifest.hpp"
 
 #include <nlohmann/json.hpp>
 
-namespace ef::iso {
+namespace ef::device {
 namespace {
 
 using nlohmann::json;
@@ -113,4 +113,4 @@ std::string sfdisk_script(const std::string& disk_guid,
   return script;
 }
 
-}  // namespace ef::iso
+}  // namespace ef::device

@@ -1,6 +1,6 @@
-#include "iso/grubenv.hpp"
+#include "device/grubenv.hpp"
 
-namespace ef::iso {
+namespace ef::device {
 namespace {
 
 constexpr std::string_view kHeader = "# GRUB Environment Block\n";
@@ -63,4 +63,4 @@ Result<GrubEnv> parse_grubenv(std::string_view block) {
   return env;
 }
 
-}  // namespace ef::iso
+}  // namespace ef::device

@@ -1,4 +1,5 @@
-// Reads squashfs images back (for `edgeforge inspect` and the tests).
+// Reads squashfs images back: `edgeforge inspect`, the ISO and disk
+// builders (kernel files of an image) and the agent (kernel files out of a slot) use it.
 #pragma once
 
 #include <cstdint>
@@ -9,15 +10,15 @@
 #include <string>
 #include <vector>
 
-#include "builder/tree/tree.hpp"
+#include "image/node_type.hpp"
 #include "util/error.hpp"
 
-namespace ef::squashfs {
+namespace ef::image {
 
 /// One entry of an image, as stored.
 struct ImageEntry {
   std::string path;  // "/" for the root, else "/etc/passwd"
-  tree::NodeType type = tree::NodeType::regular;
+  NodeType type = NodeType::regular;
   uint32_t mode = 0;  // permission bits (07777)
   uint32_t uid = 0, gid = 0;
   int64_t mtime = 0;
@@ -71,4 +72,4 @@ class ImageReader {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace ef::squashfs
+}  // namespace ef::image

@@ -1,8 +1,8 @@
-#include "builder/squashfs/sqfs_handles.hpp"
+#include "image/sqfs_handles.hpp"
 
 #include <sqfs/error.h>
 
-namespace ef::squashfs {
+namespace ef::image {
 
 const char* sqfs_error_name(int code) {
   switch (code) {
@@ -45,4 +45,4 @@ const char* sqfs_error_name(int code) {
   }
 }
 
-}  // namespace ef::squashfs
+}  // namespace ef::image

@@ -11,10 +11,10 @@
 
 #include <string>
 
-#include "iso/grubenv.hpp"
+#include "device/grubenv.hpp"
 #include "util/error.hpp"
 
-namespace ef::iso {
+namespace ef::device {
 
 /// Most tries a slot on trial can be given (GRUB script has no arithmetic:
 /// each value is one branch of an if/elif chain).
@@ -35,4 +35,4 @@ Result<GrubEnv> slot_state_env(const SlotState& state);
 /// Reads the slot state back from `env`. Errors: missing or invalid variables.
 Result<SlotState> slot_state_from_env(const GrubEnv& env);
 
-}  // namespace ef::iso
+}  // namespace ef::device

@@ -12,7 +12,7 @@
 
 #include "util/error.hpp"
 
-namespace ef::iso {
+namespace ef::device {
 
 /// Path of the manifest on the medium (relative to its root).
 inline constexpr const char* kInstallManifestPath = "edgeforge/install.json";
@@ -80,4 +80,4 @@ Result<InstallManifest> parse_install_manifest(const std::string& text, const st
 std::string sfdisk_script(const std::string& disk_guid,
                           const std::vector<PlannedPartition>& partitions);
 
-}  // namespace ef::iso
+}  // namespace ef::device

@@ -1,7 +1,7 @@
 // Site -> the files a systemd-based Debian/Ubuntu base reads.
 #include <algorithm>
 
-#include "builder/site/site.hpp"
+#include "device/site.hpp"
 
 namespace ef::site {
 

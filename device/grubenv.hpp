@@ -9,7 +9,7 @@
 
 #include "util/error.hpp"
 
-namespace ef::iso {
+namespace ef::device {
 
 /// Size of a GRUB environment block; GRUB rewrites it in place, so it never grows.
 inline constexpr size_t kGrubEnvSize = 1024;
@@ -27,4 +27,4 @@ Result<std::string> render_grubenv(const GrubEnv& env);
 /// wrong size or a missing header.
 Result<GrubEnv> parse_grubenv(std::string_view block);
 
-}  // namespace ef::iso
+}  // namespace ef::device

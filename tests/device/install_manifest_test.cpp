@@ -1,6 +1,6 @@
 // install.json: the installer's plan round-trips, damaged plans are refused,
 // and the sfdisk script gives the documented table (sfdisk --json oracle).
-#include "iso/install_manifest.hpp"
+#include "device/install_manifest.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -13,8 +13,8 @@ namespace {
 
 constexpr uint64_t kMiB = 1024 * 1024;
 
-iso::InstallManifest sample() {
-  iso::InstallManifest m;
+device::InstallManifest sample() {
+  device::InstallManifest m;
   m.product = "quickstart";
   m.version = "0.1.0";
   m.min_version = "0.1.0";
@@ -29,9 +29,9 @@ iso::InstallManifest sample() {
                                                      {"edgeforge-slot-a", 8 * kMiB},
                                                      {"edgeforge-slot-b", 8 * kMiB},
                                                      {"edgeforge-persist", 16 * kMiB}}) {
-    m.partitions.push_back({name, at, size,
-                            "aaaaaaaa-bbbb-4ccc-8ddd-00000000000" + std::to_string(i++),
-                            name == "edgeforge-esp" ? iso::kEspTypeGuid : iso::kLinuxTypeGuid});
+    m.partitions.push_back(
+        {name, at, size, "aaaaaaaa-bbbb-4ccc-8ddd-00000000000" + std::to_string(i++),
+         name == "edgeforge-esp" ? device::kEspTypeGuid : device::kLinuxTypeGuid});
     at += size;
   }
   m.disk_size = at + kMiB;
@@ -44,19 +44,19 @@ iso::InstallManifest sample() {
 }
 
 TEST(InstallManifestTest, RoundTrips) {
-  auto text = iso::render_install_manifest(sample());
-  auto m = iso::parse_install_manifest(text, "install.json");
+  auto text = device::render_install_manifest(sample());
+  auto m = device::parse_install_manifest(text, "install.json");
   ASSERT_TRUE(m.ok()) << m.error().message();
-  EXPECT_EQ(iso::render_install_manifest(*m), text);
+  EXPECT_EQ(device::render_install_manifest(*m), text);
   EXPECT_EQ(m->partition("edgeforge-slot-b")->offset, 73 * kMiB);
   EXPECT_EQ(m->esp_files.at(0).source, "boot/vmlinuz");
   EXPECT_EQ(m->site_registries, "k3s");
 }
 
 TEST(InstallManifestTest, RefusesDamagedPlans) {
-  auto j = nlohmann::json::parse(iso::render_install_manifest(sample()));
+  auto j = nlohmann::json::parse(device::render_install_manifest(sample()));
   auto expect_error = [](const nlohmann::json& doc, const std::string& want) {
-    auto m = iso::parse_install_manifest(doc.dump(), "/m/edgeforge/install.json");
+    auto m = device::parse_install_manifest(doc.dump(), "/m/edgeforge/install.json");
     ASSERT_FALSE(m.ok()) << want;
     EXPECT_NE(m.error().message().find(want), std::string::npos) << m.error().message();
     EXPECT_NE(m.error().message().find("/m/edgeforge/install.json: "), std::string::npos);
@@ -76,14 +76,14 @@ TEST(InstallManifestTest, RefusesDamagedPlans) {
   auto incomplete = j;
   incomplete.erase("persistent");
   expect_error(incomplete, "incomplete");
-  auto m = iso::parse_install_manifest("{not json", "x.json");
+  auto m = device::parse_install_manifest("{not json", "x.json");
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().message().find("rebuild the ISO"), std::string::npos);
 }
 
 TEST_F(TempDirTest, SfdiskScriptGivesTheDocumentedTable) {
   auto m = sample();
-  auto script = tmp.write("gpt.sfdisk", iso::sfdisk_script(m.disk_guid, m.partitions));
+  auto script = tmp.write("gpt.sfdisk", device::sfdisk_script(m.disk_guid, m.partitions));
   auto disk = (tmp / "disk.img").string();
   ASSERT_EQ(run_command("truncate -s " + std::to_string(m.disk_size) + " " + disk).status, 0);
   ASSERT_EQ(run_command("sfdisk --quiet " + disk + " < " + script.string()).status, 0);

@@ -1,11 +1,12 @@
-// RAII ownership of libsquashfs objects (internal to this module).
+// RAII ownership of libsquashfs objects, for the squashfs reader here and the
+// writer in builder/squashfs.
 #pragma once
 
 #include <sqfs/predef.h>
 
 #include <memory>
 
-namespace ef::squashfs {
+namespace ef::image {
 
 struct SqfsDeleter {
   void operator()(void* obj) const {
@@ -19,4 +20,4 @@ using SqfsPtr = std::unique_ptr<T, SqfsDeleter>;
 /// Returns "libsquashfs error N (meaning)" for an SQFS_ERROR code.
 const char* sqfs_error_name(int code);
 
-}  // namespace ef::squashfs
+}  // namespace ef::image

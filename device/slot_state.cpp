@@ -1,6 +1,6 @@
-#include "iso/slot_state.hpp"
+#include "device/slot_state.hpp"
 
-namespace ef::iso {
+namespace ef::device {
 namespace {
 
 Result<int> parse_tries(const GrubEnv& env, const std::string& name) {
@@ -51,4 +51,4 @@ Result<SlotState> slot_state_from_env(const GrubEnv& env) {
   return s;
 }
 
-}  // namespace ef::iso
+}  // namespace ef::device
