@@ -1,5 +1,5 @@
 // The device's boot state as GRUB sees it: the A/B variables in the ESP's
-// grubenv (iso/slot_state.hpp, docs/disk-layout.md) and each slot's kernel,
+// grubenv (device/slot_state.hpp, docs/disk-layout.md) and each slot's kernel,
 // initrd and initramfs addition on the ESP. Every change replaces a file
 // atomically (temporary name, fsync, rename, directory fsync) and is read
 // back, so a power cut leaves the old or the new state, never a mix.

@@ -25,19 +25,20 @@ Result<Device> Device::open(const DevicePaths& paths, const Log& log) {
 Result<bool> Device::reconcile(const Log& log) {
   EF_ASSIGN(device::SlotState grub, boot_.read());
   bool changed = false;
-  if (state_.operation && state_.operation->phase == "switching") {
+  if (state_.operation && state_.operation->phase == OperationPhase::switching) {
     Operation& op = *state_.operation;
     bool switched = first_slot(grub) == op.slot &&
                     (slot_ok(grub, op.slot) || slot_tries(grub, op.slot) > 0 || booted_ == op.slot);
     if (switched) {
       state_.slot(op.slot).health = SlotHealth::trial;
-      op.phase = "done";
+      op.phase = OperationPhase::done;
     } else {
       state_.slot(op.slot) = SlotRecord{};
-      op.phase = "failed";
+      op.phase = OperationPhase::failed;
       op.error = "interrupted before the boot switch (power cut or crash); run it again";
     }
-    log("recovered the interrupted " + op.kind + " of " + op.version + ": " + op.phase);
+    log("recovered the interrupted " + op.kind + " of " + op.version + ": " +
+        operation_phase_name(op.phase));
     changed = true;
   } else if (recover_interrupted(state_)) {
     const Operation& op = *state_.operation;

@@ -211,7 +211,8 @@ Result<void> fill_persistent(const fs::path& device, const InstallOptions& o,
   AgentState state;
   state.a = {SlotHealth::good, m.product, m.version, m.image_sha256, m.min_version};
   state.floor = m.min_version;
-  state.operation = Operation{"install", "done", "A", o.source.string(), m.version, ""};
+  state.operation =
+      Operation{"install", OperationPhase::done, "A", o.source.string(), m.version, ""};
   EF_TRY(save_state(persist.dir() / "agent" / "state.json", state));
   if (site) EF_TRY(write_site(persist.dir(), site_file, *site, m, o.log));
   return persist.unmount();

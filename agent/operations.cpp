@@ -13,6 +13,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// "phase boot-files: ": the log line a phase starts with (tests cut power on it).
+std::string phase_log(OperationPhase phase) {
+  return std::string("phase ") + operation_phase_name(phase) + ": ";
+}
+
 Result<std::optional<SemVer>> parse_optional(const std::string& text) {
   if (text.empty()) return std::optional<SemVer>{};
   EF_ASSIGN(SemVer v, SemVer::parse(text));
@@ -50,6 +55,57 @@ Result<void> switch_to(Device& d, const std::string& slot, int tries) {
   set_slot(grub, slot, false, tries);
   prefer_slot(grub, slot);
   return d.boot().write(grub);
+}
+
+// Where and under which policy (compatible, anti-rollback floor, no
+// downgrade from `installed`) the upgrade writes the bundle into `target`.
+Result<SlotInstallOptions> install_options(Device& d, const UpgradeOptions& o,
+                                           const std::string& target,
+                                           const std::string& installed) {
+  SlotInstallOptions in;
+  in.bundle = o.bundle;
+  in.slot = d.paths().slot(target);
+  in.keyring = d.config().keyring;
+  in.http = o.http;
+  in.progress = o.progress;
+  in.policy.compatible = d.config().compatible;
+  EF_ASSIGN(in.policy.min_version, parse_optional(d.state().floor));
+  EF_ASSIGN(in.policy.installed_version, parse_optional(installed));
+  in.policy.allow_downgrade = o.allow_downgrade;
+  return in;
+}
+
+// After the image is in slot `target`: its boot files, then the switch, each
+// phase journaled before it starts. The caller records a failure.
+Result<void> boot_files_and_switch(Device& d, const std::string& target, UpgradeResult& result,
+                                   const Log& log) {
+  AgentState& s = d.state();
+  const signing::BundleManifest& m = result.install.manifest;
+  s.operation->phase = OperationPhase::boot_files;
+  EF_TRY(d.save());
+  log(phase_log(OperationPhase::boot_files) + "kernel and initrd to " +
+      d.boot().slot_dir(target).string());
+  auto t0 = std::chrono::steady_clock::now();
+  if (auto r = install_boot_files(d.paths().slot(target), m, d.boot().slot_dir(target)); !r) {
+    return std::move(r).error().with_context("slot " + target + " boot files");
+  }
+  result.boot_files_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  // The record is complete before the switch so that recovery after a cut
+  // in "switching" only has to decide trial-or-empty from grubenv.
+  s.slot(target) = SlotRecord{SlotHealth::empty, m.product, m.version.str(), m.image.sha256,
+                              m.min_version.str()};
+  s.operation->phase = OperationPhase::switching;
+  EF_TRY(d.save());
+  log(phase_log(OperationPhase::switching) + "slot " + target + " boots next");
+  EF_TRY(switch_to(d, target, d.config().tries));
+  s.slot(target).health = SlotHealth::trial;
+  s.operation->phase = OperationPhase::done;
+  EF_TRY(d.save());
+  log("slot " + target + " holds " + m.product + " " + m.version.str() +
+      "; it boots next, on trial (" + std::to_string(d.config().tries) + " tries)");
+  return Ok{};
 }
 
 }  // namespace
@@ -105,20 +161,11 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
                                     "(edgeforge-boot.service) or run 'edgeforge-agent mark-good'");
   }
   AgentState& s = d.state();
-  SlotInstallOptions in;
-  in.bundle = o.bundle;
-  in.slot = d.paths().slot(target);
-  in.keyring = d.config().keyring;
-  in.http = o.http;
-  in.progress = o.progress;
-  in.policy.compatible = d.config().compatible;
-  EF_ASSIGN(in.policy.min_version, parse_optional(s.floor));
   std::string installed =
       s.slot(booted).version.empty() ? d.config().version : s.slot(booted).version;
-  EF_ASSIGN(in.policy.installed_version, parse_optional(installed));
-  in.policy.allow_downgrade = o.allow_downgrade;
+  EF_ASSIGN(SlotInstallOptions in, install_options(d, o, target, installed));
 
-  Operation op{"upgrade", "writing", target, o.bundle, "", ""};
+  Operation op{"upgrade", OperationPhase::writing, target, o.bundle, "", ""};
   in.on_accepted = [&](const signing::BundleManifest& m) -> Result<void> {
     if (o.allow_downgrade && in.policy.installed_version &&
         m.version < *in.policy.installed_version) {
@@ -138,14 +185,14 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
     return {};
   };
   in.on_written = [&]() -> Result<void> {
-    s.operation->phase = "verifying";
+    s.operation->phase = OperationPhase::verifying;
     EF_TRY(d.save());
-    log("phase verifying: reading slot " + target + " back");
+    log(phase_log(OperationPhase::verifying) + "reading slot " + target + " back");
     return {};
   };
   auto fail = [&](Error e) -> Error {
     if (s.operation && !s.operation->finished() && s.operation->slot == target) {
-      s.operation->phase = "failed";
+      s.operation->phase = OperationPhase::failed;
       s.operation->error = e.message();
       s.slot(target) = SlotRecord{};
       (void)d.save();
@@ -155,31 +202,7 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
   auto installed_r = install_to_slot(in);
   if (!installed_r) return fail(std::move(installed_r).error());
   UpgradeResult result{target, std::move(*installed_r), 0};
-  const signing::BundleManifest& m = result.install.manifest;
-
-  s.operation->phase = "boot-files";
-  if (auto r = d.save(); !r) return fail(r.error());
-  log("phase boot-files: kernel and initrd to " + d.boot().slot_dir(target).string());
-  auto t0 = std::chrono::steady_clock::now();
-  if (auto r = install_boot_files(in.slot, m, d.boot().slot_dir(target)); !r) {
-    return fail(std::move(r).error().with_context("slot " + target + " boot files"));
-  }
-  result.boot_files_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-  // The record is complete before the switch so that recovery after a cut
-  // in "switching" only has to decide trial-or-empty from grubenv.
-  s.slot(target) = SlotRecord{SlotHealth::empty, m.product, m.version.str(), m.image.sha256,
-                              m.min_version.str()};
-  s.operation->phase = "switching";
-  if (auto r = d.save(); !r) return fail(r.error());
-  log("phase switching: slot " + target + " boots next");
-  if (auto r = switch_to(d, target, d.config().tries); !r) return fail(r.error());
-  s.slot(target).health = SlotHealth::trial;
-  s.operation->phase = "done";
-  EF_TRY(d.save());
-  log("slot " + target + " holds " + m.product + " " + op.version + "; it boots next, on trial (" +
-      std::to_string(d.config().tries) + " tries)");
+  if (auto r = boot_files_and_switch(d, target, result, log); !r) return fail(std::move(r).error());
   return result;
 }
 
@@ -235,8 +258,8 @@ Result<BootOutcome> boot_check(Device& d, const Log& log) {
   prefer_slot(grub, other);
   EF_TRY(d.boot().write(grub));
   s.slot(slot).health = SlotHealth::bad;
-  s.operation =
-      Operation{"health", "failed", slot, "", s.slot(slot).version, healthy.error().message()};
+  s.operation = Operation{"health", OperationPhase::failed, slot,
+                          "",       s.slot(slot).version,   healthy.error().message()};
   EF_TRY(d.save());
   log("slot " + slot + " marked bad; rebooting into slot " + other);
   return BootOutcome::marked_bad;
@@ -256,7 +279,7 @@ Result<void> rollback(Device& d, bool mark_bad, const Log& log) {
   if (mark_bad) set_slot(grub, slot, false, 0);
   EF_TRY(d.boot().write(grub));
   if (mark_bad) s.slot(slot).health = SlotHealth::bad;
-  s.operation = Operation{"rollback", "done", other, "", s.slot(other).version, ""};
+  s.operation = Operation{"rollback", OperationPhase::done, other, "", s.slot(other).version, ""};
   EF_TRY(d.save());
   log("slot " + other + " (" + s.slot(other).version + ") boots next" +
       (mark_bad ? "; slot " + slot + " marked bad" : ""));

@@ -35,7 +35,29 @@ SlotRecord slot_from(const json& j) {
   return s;
 }
 
+// The one table of phase names: the journal's strings.
+constexpr std::pair<OperationPhase, const char*> kPhaseNames[] = {
+    {OperationPhase::writing, "writing"},
+    {OperationPhase::verifying, "verifying"},
+    {OperationPhase::boot_files, "boot-files"},
+    {OperationPhase::switching, "switching"},
+    {OperationPhase::done, "done"},
+    {OperationPhase::failed, "failed"},
+};
+
 }  // namespace
+
+const char* operation_phase_name(OperationPhase phase) {
+  for (const auto& [p, name] : kPhaseNames)
+    if (p == phase) return name;
+  return "failed";
+}
+
+std::optional<OperationPhase> parse_operation_phase(std::string_view name) {
+  for (const auto& [p, text] : kPhaseNames)
+    if (name == text) return p;
+  return std::nullopt;
+}
 
 const char* slot_health_name(SlotHealth h) {
   switch (h) {
@@ -70,9 +92,11 @@ Result<AgentState> load_state(const std::filesystem::path& path) {
     s.floor = j.at("floor").get<std::string>();
     if (!j.at("operation").is_null()) {
       const json& o = j.at("operation");
-      s.operation = Operation{o.at("kind").get<std::string>(),    o.at("phase").get<std::string>(),
-                              o.at("slot").get<std::string>(),    o.at("bundle").get<std::string>(),
-                              o.at("version").get<std::string>(), o.at("error").get<std::string>()};
+      auto phase = parse_operation_phase(o.at("phase").get<std::string>());
+      s.operation =
+          Operation{o.at("kind").get<std::string>(),    phase.value_or(OperationPhase::switching),
+                    o.at("slot").get<std::string>(),    o.at("bundle").get<std::string>(),
+                    o.at("version").get<std::string>(), o.at("error").get<std::string>()};
     }
     return s;
   } catch (const json::exception& e) {
@@ -84,8 +108,9 @@ Result<void> save_state(const std::filesystem::path& path, const AgentState& s) 
   json op = nullptr;
   if (s.operation) {
     const Operation& o = *s.operation;
-    op = {{"kind", o.kind},     {"phase", o.phase},     {"slot", o.slot},
-          {"bundle", o.bundle}, {"version", o.version}, {"error", o.error}};
+    op = {{"kind", o.kind},       {"phase", operation_phase_name(o.phase)},
+          {"slot", o.slot},       {"bundle", o.bundle},
+          {"version", o.version}, {"error", o.error}};
   }
   json j = {{"formatVersion", 1},
             {"slots", {{"A", slot_json(s.a)}, {"B", slot_json(s.b)}}},
@@ -97,12 +122,13 @@ Result<void> save_state(const std::filesystem::path& path, const AgentState& s) 
 bool recover_interrupted(AgentState& s) {
   if (!s.operation || s.operation->finished()) return false;
   Operation& o = *s.operation;
-  if (o.phase == "switching") return false;  // the boot state decides
+  if (o.phase == OperationPhase::switching) return false;  // the boot state decides
   if (o.slot == "A" || o.slot == "B") {
     if (o.kind == "install" || o.kind == "upgrade") s.slot(o.slot) = SlotRecord{};
   }
-  o.error = "interrupted during " + o.phase + " (power cut or crash); run it again";
-  o.phase = "failed";
+  o.error = std::string("interrupted during ") + operation_phase_name(o.phase) +
+            " (power cut or crash); run it again";
+  o.phase = OperationPhase::failed;
   return true;
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "util/error.hpp"
 
@@ -23,17 +24,26 @@ struct SlotRecord {
   std::string min_version;  // the bundle's floor, adopted when the slot is marked good
 };
 
-/// An operation and how far it got. Phases in order for an upgrade:
-/// "writing", "verifying", "boot-files", "switching", then "done" or
-/// "failed" (with `error`).
+/// How far an operation got. In order for an upgrade: writing, verifying,
+/// boot_files, switching, then done or failed.
+enum class OperationPhase { writing, verifying, boot_files, switching, done, failed };
+
+/// The name of `phase` in the journal and the logs ("boot-files"). These
+/// names are the on-disk format of devices in the field: never change one.
+const char* operation_phase_name(OperationPhase phase);
+
+/// The phase named `name`, or nullopt for a name this agent does not know.
+std::optional<OperationPhase> parse_operation_phase(std::string_view name);
+
+/// An operation and how far it got.
 struct Operation {
   std::string kind;  // "install", "upgrade", "rollback", "mark-good"
-  std::string phase;
+  OperationPhase phase = OperationPhase::writing;
   std::string slot;    // "A" or "B": the slot it changes
   std::string bundle;  // where the bundle came from
   std::string version;
-  std::string error;
-  bool finished() const { return phase == "done" || phase == "failed"; }
+  std::string error;  // why it failed
+  bool finished() const { return phase == OperationPhase::done || phase == OperationPhase::failed; }
 };
 
 struct AgentState {
@@ -46,7 +56,13 @@ struct AgentState {
 };
 
 /// Reads `path`; a missing file is a fresh device (both slots empty). A
-/// malformed file is Errc::invalid_argument naming it.
+/// malformed file is Errc::invalid_argument naming it. An operation phase
+/// this agent does not know (a newer agent's journal, read after a rollback
+/// to an older slot) is read as `switching`: the boot state then decides
+/// whether its slot boots (see Device::reconcile), which never empties a
+/// slot GRUB boots and never boots a half-written one. Refusing the file
+/// instead would stop every agent command, the health check's mark-good
+/// among them, until someone moved the journal away.
 Result<AgentState> load_state(const std::filesystem::path& path);
 
 /// Replaces `path` atomically and durably (temporary file, fsync, rename,

@@ -57,8 +57,9 @@ int run_status(const StatusArgs& a) {
   nlohmann::json op = nullptr;
   if (state->operation) {
     const Operation& o = *state->operation;
-    op = {{"kind", o.kind},       {"phase", o.phase},   {"slot", o.slot},
-          {"version", o.version}, {"bundle", o.bundle}, {"error", o.error}};
+    op = {{"kind", o.kind},     {"phase", operation_phase_name(o.phase)},
+          {"slot", o.slot},     {"version", o.version},
+          {"bundle", o.bundle}, {"error", o.error}};
   }
   if (a.json) {
     nlohmann::json j{
@@ -89,7 +90,8 @@ int run_status(const StatusArgs& a) {
   if (state->operation) {
     const Operation& o = *state->operation;
     std::cout << "last operation: " << o.kind << " " << o.version << " slot " << o.slot << ": "
-              << o.phase << (o.error.empty() ? "" : " (" + o.error + ")") << "\n";
+              << operation_phase_name(o.phase) << (o.error.empty() ? "" : " (" + o.error + ")")
+              << "\n";
   }
   return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "builder/build/build.hpp"
 #include "builder/build/bundle_output.hpp"
+#include "builder/profile/output_format.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/options.hpp"
@@ -108,10 +109,10 @@ cmdline::Command add_build_command(CLI::App& app) {
   add_output_option(cmd, a->output, "Output directory (default: out)");
   cmd->add_option("-j,--workers", a->workers, "Compressor threads (default: one per CPU)");
   cmd->add_option("-f,--format", a->formats,
-                  "Output formats, overriding spec.output.formats: squashfs, raw, qcow2, iso "
-                  "(repeat or comma-separate)")
+                  "Output formats, overriding spec.output.formats: " +
+                      profile::output_format_list() + " (repeat or comma-separate)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"squashfs", "raw", "qcow2", "iso"}));
+      ->check(CLI::IsMember(profile::output_format_names()));
   add_sign_key_options(cmd, a->sign, "Also write a signed bundle (.efb) with this key");
   cmd->add_option("--agent-binary", a->agent_binary,
                   "The edgeforge-agent to put into the image (default: $EDGEFORGE_AGENT, else "

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "image/boot_files.hpp"
 #include "image/squashfs_reader.hpp"
 
 namespace ef::iso {
@@ -65,31 +66,28 @@ Result<std::vector<std::string>> resolve_modules(const std::string& modules_dep,
 Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,
                                       const std::vector<std::string>& modules) {
   EF_ASSIGN(auto reader, image::ImageReader::open(image));
-  // Only /boot is listed: walking the whole image (tens of thousands of
-  // entries) cost more than reading the kernel.
-  std::vector<std::string> versions;
-  if (reader->exists("/boot")) {
-    EF_ASSIGN(auto boot, reader->list_dir("/boot"));
-    for (const auto& e : boot)
-      if (e.path.starts_with("/boot/vmlinuz-") && e.type == image::NodeType::regular)
-        versions.push_back(e.path.substr(std::string("/boot/vmlinuz-").size()));
-  }
-  if (versions.empty())
-    return Error(Errc::not_found, image.string() +
-                                      ": no /boot/vmlinuz-* in the image; add a kernel package "
-                                      "(e.g. linux-image-amd64) to the profile");
-  std::sort(versions.begin(), versions.end());
-  KernelFiles files;
-  files.version = versions.back();
+  // The rule the bundle manifest follows too, so both boot the same kernel.
+  EF_ASSIGN(auto chosen, image::find_boot_files(*reader));
   auto ctx = [&](const std::string& what) { return image.string() + ": " + what; };
-  auto vmlinuz = read_all(*reader, "/boot/vmlinuz-" + files.version);
+  if (!chosen)
+    return Error(Errc::not_found, ctx("no /boot/vmlinuz-* in the image; add a kernel package "
+                                      "(e.g. linux-image-amd64) to the profile"));
+  if (chosen->version.empty())
+    return Error(Errc::invalid_argument,
+                 ctx("the kernel " + chosen->kernel +
+                     " has no version in its name, so its modules cannot be found; install it "
+                     "as /boot/vmlinuz-VERSION"));
+  KernelFiles files;
+  files.version = chosen->version;
+  auto vmlinuz = read_all(*reader, chosen->kernel);
   if (!vmlinuz) return std::move(vmlinuz).error().with_context(ctx("kernel"));
   files.vmlinuz = std::move(*vmlinuz);
-  auto initrd = read_all(*reader, "/boot/initrd.img-" + files.version);
-  if (!initrd)
+  if (chosen->initrd.empty())
     return Error(Errc::not_found,
                  ctx("no /boot/initrd.img-" + files.version +
                      "; the image needs initramfs-tools (pulled in by linux-image-*)"));
+  auto initrd = read_all(*reader, chosen->initrd);
+  if (!initrd) return std::move(initrd).error().with_context(ctx("initrd"));
   files.initrd = std::move(*initrd);
   if (reader->exists(kImageCpioPath)) {
     auto cpio = read_all(*reader, kImageCpioPath);

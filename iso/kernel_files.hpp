@@ -33,9 +33,11 @@ inline constexpr const char* kImageCpioPath = "/usr/lib/edgeforge/boot/edgeforge
 /// Modules the boot chain needs that Debian's stock initrd lacks.
 std::vector<std::string> default_boot_modules();
 
-/// Reads /boot/vmlinuz-<ver>, /boot/initrd.img-<ver> (the highest version
-/// when there are several) and the modules named in `modules` (with their
-/// dependencies from modules.dep) out of the squashfs image at `image`.
+/// Reads the kernel and initrd that boot (image::find_boot_files: the
+/// /vmlinuz link's target, else the highest /boot/vmlinuz-<ver> in Debian
+/// version order, with /boot/initrd.img-<ver>) and the modules named in
+/// `modules` (with their dependencies from modules.dep) out of the squashfs
+/// image at `image`.
 /// Errors: no kernel or initrd in the image (add linux-image-* and an
 /// initramfs generator to the profile), a module missing from modules.dep.
 Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,

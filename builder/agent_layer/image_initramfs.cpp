@@ -1,7 +1,6 @@
 #include "builder/agent_layer/image_initramfs.hpp"
 
-#include <algorithm>
-
+#include "image/boot_files.hpp"
 #include "builder/tree/data_stream.hpp"
 #include "iso/initramfs.hpp"
 #include "iso/kernel_files.hpp"
@@ -25,15 +24,23 @@ std::vector<std::string> image_boot_modules() {
 }
 
 std::optional<std::string> tree_kernel_version(const tree::Tree& tree) {
-  const tree::Node* boot = tree.find("boot");
-  if (boot == nullptr || !boot->is_dir()) return std::nullopt;
-  std::vector<std::string> versions;
-  for (const auto& [name, child] : boot->children)
-    if (name.starts_with("vmlinuz-") && child->inode->type == tree::NodeType::regular)
-      versions.push_back(name.substr(8));
-  if (versions.empty()) return std::nullopt;
-  // Same choice as iso::read_kernel_files: the highest by byte order.
-  return *std::max_element(versions.begin(), versions.end());
+  // The entries image::choose_boot_files looks at: the root's and /boot's,
+  // so the addition carries the modules of the kernel the image boots.
+  std::vector<image::ImageEntry> entries;
+  for (std::string dir : {"", "boot"}) {
+    const tree::Node* node = tree.find(dir);
+    if (node == nullptr || !node->is_dir()) continue;
+    for (const auto& [name, child] : node->children) {
+      image::ImageEntry e;
+      e.path = (dir.empty() ? "/" : "/" + dir + "/") + name;
+      e.type = child->inode->type;
+      e.target = child->inode->target;
+      entries.push_back(std::move(e));
+    }
+  }
+  auto chosen = image::choose_boot_files(entries);
+  if (!chosen || chosen->version.empty()) return std::nullopt;
+  return chosen->version;
 }
 
 Result<std::optional<std::string>> build_image_initramfs(

@@ -20,7 +20,8 @@ namespace ef::agent_layer {
 /// serves both.
 std::vector<std::string> image_boot_modules();
 
-/// The highest /boot/vmlinuz-VERSION of `tree`, or nullopt without a kernel.
+/// The VERSION of the /boot/vmlinuz-VERSION that `tree` boots (the rule of
+/// image::choose_boot_files), or nullopt without a kernel.
 std::optional<std::string> tree_kernel_version(const tree::Tree& tree);
 
 /// Builds the addition from the kernel modules in `tree`; nullopt when the

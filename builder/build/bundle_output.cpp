@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "image/boot_files.hpp"
 #include "image/squashfs_reader.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
@@ -13,27 +14,16 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-/// Follows symlinks inside the image (relative or absolute targets).
-std::string resolve(const std::map<std::string, image::ImageEntry>& entries, std::string path) {
-  for (int hops = 0; hops < 8; ++hops) {
-    auto it = entries.find(path);
-    if (it == entries.end() || it->second.type != image::NodeType::symlink) return path;
-    const std::string& target = it->second.target;
-    fs::path next =
-        target.starts_with("/") ? fs::path(target) : fs::path(path).parent_path() / target;
-    path = next.lexically_normal().string();
-  }
-  return path;
-}
-
 Result<signing::BootFile> describe(image::ImageReader& reader, const std::string& role,
-                                   const image::ImageEntry& entry) {
+                                   const std::string& path) {
   Sha256 hash;
-  EF_TRY(reader.read_file(entry.path, [&](const void* p, size_t n) -> Result<void> {
+  uint64_t size = 0;
+  EF_TRY(reader.read_file(path, [&](const void* p, size_t n) -> Result<void> {
     hash.update(p, n);
+    size += n;
     return Ok{};
   }));
-  return signing::BootFile{role, entry.path, entry.size, hash.hex_digest()};
+  return signing::BootFile{role, path, size, hash.hex_digest()};
 }
 
 Result<json> read_build_manifest(const BundleRequest& r) {
@@ -69,43 +59,14 @@ Result<SemVer> version_option(const std::string& text, const char* option) {
 
 Result<std::vector<signing::BootFile>> find_boot_files(const fs::path& image) {
   EF_ASSIGN(auto reader, image::ImageReader::open(image));
-  EF_ASSIGN(auto list, reader->list());
-  std::map<std::string, image::ImageEntry> entries;
-  for (auto& e : list) entries.emplace(e.path, std::move(e));
-
-  auto regular = [&](const std::string& path) -> const image::ImageEntry* {
-    auto it = entries.find(path);
-    return it != entries.end() && it->second.type == image::NodeType::regular ? &it->second
-                                                                              : nullptr;
-  };
-  const image::ImageEntry* kernel = regular(resolve(entries, "/vmlinuz"));
-  const image::ImageEntry* initrd = regular(resolve(entries, "/initrd.img"));
-  if (kernel == nullptr) {
-    std::vector<const image::ImageEntry*> kernels;
-    for (const auto& [path, e] : entries) {
-      if (path.starts_with("/boot/vmlinuz-") && e.type == image::NodeType::regular) {
-        kernels.push_back(&e);
-      }
-    }
-    if (kernels.size() > 1) {
-      return Error(Errc::invalid_argument,
-                   image.string() +
-                       ": several kernels in /boot and no /vmlinuz link saying which "
-                       "one boots; keep one kernel or add the link");
-    }
-    if (kernels.empty()) return std::vector<signing::BootFile>{};
-    kernel = kernels[0];
-  }
-  if (initrd == nullptr) {
-    std::string version = kernel->path.substr(kernel->path.find("vmlinuz-") + 8);
-    initrd = regular("/boot/initrd.img-" + version);
-  }
+  EF_ASSIGN(auto chosen, image::find_boot_files(*reader));
   std::vector<signing::BootFile> out;
-  EF_ASSIGN(auto k, describe(*reader, "kernel", *kernel));
-  out.push_back(std::move(k));
-  if (initrd != nullptr) {
-    EF_ASSIGN(auto i, describe(*reader, "initrd", *initrd));
-    out.push_back(std::move(i));
+  if (!chosen) return out;
+  EF_ASSIGN(auto kernel, describe(*reader, "kernel", chosen->kernel));
+  out.push_back(std::move(kernel));
+  if (!chosen->initrd.empty()) {
+    EF_ASSIGN(auto initrd, describe(*reader, "initrd", chosen->initrd));
+    out.push_back(std::move(initrd));
   }
   return out;
 }

@@ -15,10 +15,9 @@
 
 namespace ef::build {
 
-/// The kernel and initrd of the image at `image`: the targets of the
-/// /vmlinuz and /initrd.img links Debian and Ubuntu keep, else the only
-/// /boot/vmlinuz-VERSION and its /boot/initrd.img-VERSION. An image without
-/// a kernel has none (empty list); an ambiguous one is an error.
+/// The kernel and initrd of the image at `image`, chosen by the rule every
+/// boot medium follows (squashfs::find_boot_files), with their sizes and
+/// sha256. An image without a kernel has none (empty list).
 Result<std::vector<signing::BootFile>> find_boot_files(const std::filesystem::path& image);
 
 struct BundleRequest {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "builder/profile/output_format.hpp"
 #include "device/site.hpp"
 #include "iso/disk_image.hpp"
 #include "iso/initramfs.hpp"
@@ -33,19 +34,21 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
                                        const std::vector<std::string>& formats,
                                        const std::string& formats_origin, int64_t epoch,
                                        const std::function<void(const std::string&)>& stage) {
+  using profile::OutputFormat;
   for (const auto& f : formats)
-    if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
+    if (!profile::parse_output_format(f))
       return Error(Errc::invalid_argument, formats_origin + f +
-                                               ": unknown output format (expected squashfs, "
-                                               "raw, qcow2, iso)");
-  auto failed = [&](Error e, const char* format) {
-    return std::move(e).with_context(formats_origin + format);
+                                               ": unknown output format (expected " +
+                                               profile::output_format_list() + ")");
+  auto failed = [&](Error e, OutputFormat format) {
+    return std::move(e).with_context(formats_origin + profile::output_format_name(format));
   };
-  auto wants = [&](const char* f) {
-    return std::find(formats.begin(), formats.end(), f) != formats.end();
+  auto wants = [&](OutputFormat f) {
+    return std::find(formats.begin(), formats.end(), profile::output_format_name(f)) !=
+           formats.end();
   };
   DiskOutputs out;
-  if (wants("iso")) {
+  if (wants(OutputFormat::iso)) {
     std::filesystem::path iso_out = image;
     iso_out.replace_extension(".iso");
     std::filesystem::path work = image.parent_path() / ("." + image.stem().string() + ".iso-work");
@@ -74,14 +77,14 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
     auto info = iso::build_installer_iso(spec, iso_out, work);
     std::error_code ec;
     std::filesystem::remove_all(work, ec);
-    if (!info) return failed(std::move(info).error(), "iso");
+    if (!info) return failed(std::move(info).error(), OutputFormat::iso);
     spdlog::debug("ISO image written in {:.2f} s, after its boot files", info->write_seconds);
     out.files.push_back(iso_out);
     out.iso_record = {
         {"file", iso_out.filename().string()}, {"volumeId", info->volume_id}, {"size", info->size}};
     if (!spec.site.empty()) out.iso_record["installerSite"] = spec.site.filename().string();
   }
-  if (!wants("raw") && !wants("qcow2")) return out;
+  if (!wants(OutputFormat::raw) && !wants(OutputFormat::qcow2)) return out;
 
   iso::DiskSpec spec;
   spec.squashfs = image;
@@ -97,7 +100,9 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
   auto info = iso::build_raw_disk(spec, raw, work);
   std::error_code ec;
   std::filesystem::remove_all(work, ec);
-  if (!info) return failed(std::move(info).error(), wants("raw") ? "raw" : "qcow2");
+  if (!info)
+    return failed(std::move(info).error(),
+                  wants(OutputFormat::raw) ? OutputFormat::raw : OutputFormat::qcow2);
   nlohmann::json parts = nlohmann::json::array();
   for (const auto& part : info->partitions)
     parts.push_back(
@@ -107,15 +112,15 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
                 {"espUuid", info->esp_uuid},
                 {"partitions", parts},
                 {"persistentPaths", spec.persistent_paths}};
-  if (wants("qcow2")) {
+  if (wants(OutputFormat::qcow2)) {
     stage("converting to qcow2");
     std::filesystem::path qcow = image;
     qcow.replace_extension(".qcow2");
     auto converted = iso::convert_to_qcow2(raw, qcow);
-    if (!converted) return failed(std::move(converted).error(), "qcow2");
+    if (!converted) return failed(std::move(converted).error(), OutputFormat::qcow2);
     out.files.push_back(qcow);
   }
-  if (wants("raw")) {
+  if (wants(OutputFormat::raw)) {
     out.files.push_back(raw);
   } else {
     std::filesystem::remove(raw, ec);

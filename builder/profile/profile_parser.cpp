@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "builder/profile/input_parser.hpp"
+#include "builder/profile/output_format.hpp"
 #include "builder/profile/schema_node.hpp"
 #include "builder/profile/values.hpp"
 
@@ -58,8 +59,8 @@ Result<void> parse_output(const SchemaNode& node, const fs::path& dir, PartialPr
   if (auto n = node.get("formats")) {
     EF_ASSIGN(auto formats, n->as_strings());
     for (const auto& f : formats)
-      if (f != "squashfs" && f != "raw" && f != "qcow2" && f != "iso")
-        return n->error("expected formats from squashfs, raw, qcow2, iso, got \"" + f + "\"");
+      if (!parse_output_format(f))
+        return n->error("expected formats from " + output_format_list() + ", got \"" + f + "\"");
     out.formats = Located<std::vector<std::string>>{formats, n->loc()};
   }
   if (auto n = node.get("disk")) {

@@ -79,7 +79,8 @@ TEST_F(AgentCliTest, StatusReadsTheStateAndTheBootedSlot) {
   st.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a'), ""};
   st.b = {SlotHealth::bad, "store-edge", "1.1.0", std::string(64, 'b'), ""};
   st.floor = "1.0.0";
-  st.operation = Operation{"upgrade", "failed", "B", "b.efb", "1.1.0", "health check failed"};
+  st.operation =
+      Operation{"upgrade", OperationPhase::failed, "B", "b.efb", "1.1.0", "health check failed"};
   ASSERT_TRUE(save_state(tmp / "state.json", st));
   tmp.write("cmdline", "BOOT_IMAGE=/slot-a/vmlinuz boot=edgeforge edgeforge.slot=A ro quiet\n");
   auto r = agent("status --state state.json --cmdline cmdline --json");

@@ -145,7 +145,7 @@ TEST_F(OperationsTest, UpgradeWritesTheOtherSlotItsBootFilesAndSwitchesOnTrial) 
   AgentState s = state();
   EXPECT_EQ(s.b.health, SlotHealth::trial);
   EXPECT_EQ(s.b.version, "2.0.0");
-  EXPECT_EQ(s.operation->phase, "done");
+  EXPECT_EQ(s.operation->phase, OperationPhase::done);
   EXPECT_EQ(s.floor, "0.0.0") << "the floor rises only when the new slot is marked good";
 }
 
@@ -216,7 +216,7 @@ TEST_F(OperationsTest, ATamperedPayloadIsCaughtAndLeavesTheSlotOutOfTheBootOrder
   EXPECT_EQ(g.b_tries, 0);
   AgentState s = state();
   EXPECT_EQ(s.b.health, SlotHealth::empty);
-  EXPECT_EQ(s.operation->phase, "failed");
+  EXPECT_EQ(s.operation->phase, OperationPhase::failed);
   EXPECT_NE(s.operation->error.find("sha256"), std::string::npos) << s.operation->error;
 }
 
@@ -290,13 +290,13 @@ TEST_F(OperationsTest, APowerCutWhileWritingLeavesAnEmptySlotAndARetryCompletes)
   // What a cut in the middle of the payload leaves: the journal says
   // "writing", GRUB has the slot out of the order, half an image in it.
   AgentState s = state();
-  s.operation = Operation{"upgrade", "writing", "B", "b.efb", "2.0.0", ""};
+  s.operation = Operation{"upgrade", OperationPhase::writing, "B", "b.efb", "2.0.0", ""};
   ASSERT_TRUE(save_state(paths.state, s));
   tmp.write("slot-b", std::string(kSlotBytes / 2, 'x') + std::string(kSlotBytes / 2, '\0'));
   ASSERT_TRUE(open());
   s = state();
   EXPECT_EQ(s.b.health, SlotHealth::empty);
-  EXPECT_EQ(s.operation->phase, "failed");
+  EXPECT_EQ(s.operation->phase, OperationPhase::failed);
   EXPECT_NE(s.operation->error.find("interrupted during writing"), std::string::npos);
   EXPECT_EQ(grub().order, "A B");
   auto r = upgrade_with(bundle("2.0.0"));
@@ -310,11 +310,11 @@ TEST_F(OperationsTest, APowerCutDuringTheSwitchIsResolvedFromGrubenv) {
   // Cut after the grubenv write, before the journal said "done".
   AgentState s = done;
   s.b.health = SlotHealth::empty;
-  s.operation->phase = "switching";
+  s.operation->phase = OperationPhase::switching;
   ASSERT_TRUE(save_state(paths.state, s));
   ASSERT_TRUE(open());
   EXPECT_EQ(state().b.health, SlotHealth::trial);
-  EXPECT_EQ(state().operation->phase, "done");
+  EXPECT_EQ(state().operation->phase, OperationPhase::done);
   // Cut before the grubenv write: the slot never entered the boot order.
   device::SlotState g = grub();
   g.order = "A B";
@@ -323,7 +323,7 @@ TEST_F(OperationsTest, APowerCutDuringTheSwitchIsResolvedFromGrubenv) {
   ASSERT_TRUE(save_state(paths.state, s));
   ASSERT_TRUE(open());
   EXPECT_EQ(state().b.health, SlotHealth::empty);
-  EXPECT_EQ(state().operation->phase, "failed");
+  EXPECT_EQ(state().operation->phase, OperationPhase::failed);
 }
 
 TEST_F(OperationsTest, RollbackNeedsAGoodOtherSlot) {

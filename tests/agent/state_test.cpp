@@ -29,7 +29,8 @@ TEST(AgentState, RoundTripsAndReplacesAtomically) {
   s.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a'), ""};
   s.b = {SlotHealth::trial, "store-edge", "1.1.0", std::string(64, 'b'), ""};
   s.floor = "1.0.0";
-  s.operation = Operation{"upgrade", "switching", "B", "https://x/b.efb", "1.1.0", ""};
+  s.operation =
+      Operation{"upgrade", OperationPhase::switching, "B", "https://x/b.efb", "1.1.0", ""};
   ASSERT_TRUE(save_state(tmp / "var" / "state.json", s));
   auto back = load_state(tmp / "var" / "state.json");
   ASSERT_TRUE(back) << back.error().message();
@@ -37,7 +38,7 @@ TEST(AgentState, RoundTripsAndReplacesAtomically) {
   EXPECT_EQ(back->b.health, SlotHealth::trial);
   EXPECT_EQ(back->floor, "1.0.0");
   ASSERT_TRUE(back->operation);
-  EXPECT_EQ(back->operation->phase, "switching");
+  EXPECT_EQ(back->operation->phase, OperationPhase::switching);
   EXPECT_EQ(back->operation->bundle, "https://x/b.efb");
   // No temporary files are left beside it.
   int files = 0;
@@ -61,22 +62,68 @@ TEST(AgentState, AnInterruptedWriteLeavesTheSlotEmptyAndTheOperationFailed) {
   AgentState s;
   s.a = {SlotHealth::good, "p", "1.0.0", std::string(64, 'a'), ""};
   s.b = {SlotHealth::good, "p", "0.9.0", std::string(64, 'c'), ""};
-  for (const char* phase : {"writing", "verifying", "boot-files"}) {
+  for (OperationPhase phase :
+       {OperationPhase::writing, OperationPhase::verifying, OperationPhase::boot_files}) {
     AgentState t = s;
     t.operation = Operation{"upgrade", phase, "B", "b.efb", "1.1.0", ""};
     EXPECT_TRUE(recover_interrupted(t));
-    EXPECT_EQ(t.b.health, SlotHealth::empty) << phase;
+    EXPECT_EQ(t.b.health, SlotHealth::empty) << operation_phase_name(phase);
     EXPECT_EQ(t.a.health, SlotHealth::good);
-    EXPECT_EQ(t.operation->phase, "failed");
-    EXPECT_NE(t.operation->error.find(std::string("interrupted during ") + phase),
-              std::string::npos);
+    EXPECT_EQ(t.operation->phase, OperationPhase::failed);
+    EXPECT_NE(
+        t.operation->error.find(std::string("interrupted during ") + operation_phase_name(phase)),
+        std::string::npos);
   }
   AgentState switching = s;
-  switching.operation = Operation{"upgrade", "switching", "B", "b.efb", "1.1.0", ""};
+  switching.operation = Operation{"upgrade", OperationPhase::switching, "B", "b.efb", "1.1.0", ""};
   EXPECT_FALSE(recover_interrupted(switching));
   AgentState done = s;
-  done.operation = Operation{"upgrade", "done", "B", "b.efb", "1.1.0", ""};
+  done.operation = Operation{"upgrade", OperationPhase::done, "B", "b.efb", "1.1.0", ""};
   EXPECT_FALSE(recover_interrupted(done));
+}
+
+// The journal's phase names are the on-disk format of devices in the field.
+TEST(AgentState, PhaseNamesAreTheJournalFormat) {
+  const std::pair<OperationPhase, const char*> names[] = {
+      {OperationPhase::writing, "writing"},
+      {OperationPhase::verifying, "verifying"},
+      {OperationPhase::boot_files, "boot-files"},
+      {OperationPhase::switching, "switching"},
+      {OperationPhase::done, "done"},
+      {OperationPhase::failed, "failed"}};
+  test::TempDir tmp;
+  for (const auto& [phase, name] : names) {
+    EXPECT_STREQ(operation_phase_name(phase), name);
+    EXPECT_EQ(parse_operation_phase(name), phase) << name;
+    AgentState s;
+    s.operation = Operation{"upgrade", phase, "B", "b.efb", "1.1.0", ""};
+    ASSERT_TRUE(save_state(tmp / "state.json", s));
+    EXPECT_NE(read_file(tmp / "state.json")->find(std::string("\"phase\": \"") + name + "\""),
+              std::string::npos)
+        << name;
+    EXPECT_EQ(load_state(tmp / "state.json")->operation->phase, phase) << name;
+  }
+  EXPECT_FALSE(parse_operation_phase("boot_files"));
+  EXPECT_FALSE(parse_operation_phase("Done"));
+}
+
+// A phase this agent does not know (a newer agent's journal after a rollback
+// to an older slot) loads as "switching", so grubenv decides: nothing stops
+// the agent, and a slot outside the boot order is emptied, never booted.
+TEST(AgentState, AnUnknownPhaseIsLeftToTheBootState) {
+  test::TempDir tmp;
+  AgentState s;
+  s.b = {SlotHealth::empty, "p", "1.1.0", std::string(64, 'b'), ""};
+  s.operation = Operation{"upgrade", OperationPhase::writing, "B", "b.efb", "1.1.0", ""};
+  ASSERT_TRUE(save_state(tmp / "state.json", s));
+  std::string text = *read_file(tmp / "state.json");
+  text.replace(text.find("\"writing\""), 9, "\"fetching-chunks\"");
+  ASSERT_TRUE(write_file_atomic(tmp / "state.json", text));
+  auto back = load_state(tmp / "state.json");
+  ASSERT_TRUE(back) << back.error().message();
+  ASSERT_TRUE(back->operation);
+  EXPECT_EQ(back->operation->phase, OperationPhase::switching);
+  EXPECT_FALSE(recover_interrupted(*back));  // left to Device::reconcile and grubenv
 }
 
 TEST(AgentLock, OneAgentAtATimeAndTheLockDiesWithItsHolder) {

@@ -241,6 +241,69 @@ TEST_F(BuildCommandTest, RelativeOutputWorksForEveryFormatFromAnyDirectory) {
   ASSERT_EQ(edgeforge("verify rel/out/edge-1.2.3.efb --keyring keys").status, 0) << last_stderr();
 }
 
+// Two kernels in /boot: each file says which one it is, each version has the
+// modules the ISO and the ESP load; `with_link` adds link.tar (/vmlinuz).
+std::string two_kernel_layer(bool with_link) {
+  std::string layer = "    - files:\n";
+  for (std::string v : {"6.1.0-9-amd64", "6.1.0-10-amd64"}) {
+    std::string mods = "/usr/lib/modules/" + v;
+    layer += "        - {path: /boot/vmlinuz-" + v + ", content: \"kernel " + v + "\"}\n" +
+             "        - {path: /boot/initrd.img-" + v + ", content: \"initrd " + v + "\"}\n" +
+             "        - {path: " + mods + "/modules.dep, content: " +
+             "\"kernel/squashfs.ko:\\nkernel/overlay.ko:\\nkernel/isofs.ko:\\n\"}\n";
+    for (std::string m : {"squashfs", "overlay", "isofs"})
+      layer += "        - {path: " + mods + "/kernel/" + m + ".ko, content: \"" + m + "\"}\n";
+  }
+  if (with_link) layer += "    - tarball: {path: link.tar}\n";
+  return layer + "  agent: {enabled: false}\n";
+}
+
+// With two kernels the installer ISO, the raw disk's ESP and the bundle
+// manifest name the same kernel and initrd: the /vmlinuz link's target, else
+// the highest in Debian version order (6.1.0-10 above 6.1.0-9, which byte
+// order puts last). Before, the ISO and ESP took the byte-order last kernel
+// whatever the link said, and the bundle refused an image without the link.
+TEST_F(BuildCommandTest, EveryOutputBootsTheSameOfTwoKernels) {
+  ASSERT_EQ(edgeforge("keygen --out keys").status, 0) << last_stderr();
+  for (auto [link, want] :
+       {std::pair{"", "6.1.0-10-amd64"}, std::pair{"boot/vmlinuz-6.1.0-9-amd64", "6.1.0-9-amd64"},
+        std::pair{"boot/vmlinuz-6.1.0-10-amd64", "6.1.0-10-amd64"}}) {
+    SCOPED_TRACE(std::string("/vmlinuz -> ") + link);
+    if (*link != '\0') write_tar(tmp / "link.tar", {TarEntry::symlink("vmlinuz", link)});
+    write_basic_profile(two_kernel_layer(*link != '\0') + "  output:\n" + kSmallDisk);
+    std::filesystem::remove_all(tmp / "out");
+    ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q --format squashfs,iso,raw "
+                        "--sign-key keys/signing.key")
+                  .status,
+              0)
+        << last_stderr();
+    std::string kernel = std::string("kernel ") + want, initrd = std::string("initrd ") + want;
+
+    auto iso = (tmp / "out/edge-1.2.3.iso").string();
+    for (const char* f : {"vmlinuz", "initrd.img"}) {
+      std::string local = (tmp / f).string();
+      std::filesystem::remove(local);
+      ASSERT_EQ(run_command("xorriso -osirrox on -indev " + iso + " -extract /boot/" + f + " " +
+                            local + " >/dev/null 2>&1")
+                    .status,
+                0);
+    }
+    EXPECT_EQ(*read_file(tmp / "vmlinuz"), kernel);
+    EXPECT_EQ(*read_file(tmp / "initrd.img"), initrd);
+
+    EXPECT_EQ(edgeforge("inspect out/edge-1.2.3.raw --cat /slot-a/vmlinuz").out, kernel);
+    EXPECT_EQ(edgeforge("inspect out/edge-1.2.3.raw --cat /slot-a/initrd.img").out, initrd);
+
+    auto bundle = json::parse(edgeforge("inspect out/edge-1.2.3.efb --json").out);
+    const json& boot = bundle["manifest"]["boot"];
+    ASSERT_EQ(boot.size(), 2u) << bundle.dump();
+    EXPECT_EQ(boot[0]["path"], "/boot/vmlinuz-" + std::string(want));
+    EXPECT_EQ(boot[0]["sha256"], sha256_hex(kernel));
+    EXPECT_EQ(boot[1]["path"], "/boot/initrd.img-" + std::string(want));
+    EXPECT_EQ(boot[1]["sha256"], sha256_hex(initrd));
+  }
+}
+
 // A stage that fails late (raw, after the squashfs and the ISO were
 // written) leaves no output, keeps the previous build's files as they were,
 // and its error names where the format came from.

@@ -237,7 +237,7 @@ TEST_F(ImagePreloadTest, KubeadmGetsImagesForContainerdAndChartsForHelm) {
 
   // The example image where edgeforge-import-images.service runs ctr import.
   const std::string preloaded = "/var/lib/edgeforge/images/store-hello-store-hello.tar";
-  EXPECT_EQ(at(preloaded).type, tree::NodeType::regular);
+  EXPECT_EQ(at(preloaded).type, image::NodeType::regular);
   EXPECT_EQ(content(preloaded), read_file(kHelloImage).value());
   EXPECT_TRUE(has("/etc/systemd/system/multi-user.target.wants/edgeforge-import-images.service"));
   EXPECT_NE(content("/var/lib/edgeforge/manifests/store-hello-store-hello.yaml")

@@ -62,7 +62,7 @@ TEST_F(PacksTest, ManifestsValuesChartsAndImagesLandWhereK3sReadsThem) {
   EXPECT_NE(m.find("cidr: \"10.42.0.0/16\""), std::string::npos) << m;  // default kept
   EXPECT_NE(m.find("mtu: \"9000\""), std::string::npos) << m;           // profile wins
   EXPECT_NE(m.find("debug: \"on\""), std::string::npos) << m;
-  EXPECT_EQ(at("/var/lib/rancher/k3s/agent/images/cni-cni.tar").type, tree::NodeType::regular);
+  EXPECT_EQ(at("/var/lib/rancher/k3s/agent/images/cni-cni.tar").type, image::NodeType::regular);
   EXPECT_EQ(content("/etc/cni/net.d/10-cni.conflist"), "{}\n");
   EXPECT_TRUE(has("/var/lib/rancher/k3s/server/static/charts/podinfo-6.5.0.tgz"));
   std::string hc = content("/var/lib/rancher/k3s/server/manifests/addon-podinfo-6-5-0.yaml");
