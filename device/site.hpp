@@ -97,6 +97,10 @@ enum class RegistryTarget { none, k3s, containerd };
 /// distribution, "containerd") -> containerd's certs.d.
 RegistryTarget registry_target_for(std::string_view distribution);
 
+/// "none", "k3s" or "containerd": what the install manifest records
+/// (siteRegistries), read back with registry_target_for.
+const char* registry_target_name(RegistryTarget target);
+
 /// Renders the files a Debian/Ubuntu base uses (systemd-networkd,
 /// /etc/hosts, sysusers.d, timesyncd, ...), sorted by path.
 std::vector<SiteFile> render_site(const Site& site, RegistryTarget registries);

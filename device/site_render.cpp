@@ -174,6 +174,18 @@ RegistryTarget registry_target_for(std::string_view distribution) {
   return RegistryTarget::containerd;
 }
 
+const char* registry_target_name(RegistryTarget target) {
+  switch (target) {
+    case RegistryTarget::none:
+      return "none";
+    case RegistryTarget::k3s:
+      return "k3s";
+    case RegistryTarget::containerd:
+      break;
+  }
+  return "containerd";
+}
+
 namespace {
 
 // A YAML double-quoted scalar (site values are names, addresses and globs).

@@ -89,7 +89,7 @@ Result<std::string> agent_config(const profile::Profile& p,
   for (const auto& c : a.health_commands)
     commands.push_back({{"run", c.run}, {"timeoutSeconds", c.timeout_seconds}});
   json config = {
-      {"compatible", p.bundle.compatible.empty() ? p.name : p.bundle.compatible},
+      {"compatible", p.compatible()},
       {"health",
        {{"commands", commands},
         {"timeoutSeconds", a.health_timeout_seconds},

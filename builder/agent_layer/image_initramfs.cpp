@@ -1,6 +1,6 @@
 #include "builder/agent_layer/image_initramfs.hpp"
 
-#include "image/boot_files.hpp"
+#include "builder/tree/boot_files.hpp"
 #include "builder/tree/data_stream.hpp"
 #include "iso/initramfs.hpp"
 #include "iso/kernel_files.hpp"
@@ -24,21 +24,7 @@ std::vector<std::string> image_boot_modules() {
 }
 
 std::optional<std::string> tree_kernel_version(const tree::Tree& tree) {
-  // The entries image::choose_boot_files looks at: the root's and /boot's,
-  // so the addition carries the modules of the kernel the image boots.
-  std::vector<image::ImageEntry> entries;
-  for (std::string dir : {"", "boot"}) {
-    const tree::Node* node = tree.find(dir);
-    if (node == nullptr || !node->is_dir()) continue;
-    for (const auto& [name, child] : node->children) {
-      image::ImageEntry e;
-      e.path = (dir.empty() ? "/" : "/" + dir + "/") + name;
-      e.type = child->inode->type;
-      e.target = child->inode->target;
-      entries.push_back(std::move(e));
-    }
-  }
-  auto chosen = image::choose_boot_files(entries);
+  auto chosen = tree::choose_boot_files(tree);
   if (!chosen || chosen->version.empty()) return std::nullopt;
   return chosen->version;
 }

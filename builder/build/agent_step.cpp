@@ -9,7 +9,8 @@
 namespace ef::build {
 
 Result<std::optional<PreparedAgent>> prepare_agent(const profile::Profile& p,
-                                                   const BuildOptions& o) {
+                                                   const BuildOptions& o,
+                                                   const SigningKeys& keys) {
   if (!p.agent.enabled) return std::optional<PreparedAgent>{};
   const char* env = std::getenv("EDGEFORGE_AGENT");
   std::error_code ec;
@@ -19,20 +20,13 @@ Result<std::optional<PreparedAgent>> prepare_agent(const profile::Profile& p,
   auto files = agent_layer::collect_agent_files(binary);
   if (!files) return std::move(files).error().with_context("edgeforge-agent " + binary.string());
   agent.files = std::move(*files);
-  // A wrong passphrase or missing token fails now, not after the base is built.
-  for (const auto& ref : o.sign_keys) {
-    auto key = signing::SigningKey::load(ref, o.passphrase);
-    if (!key) return std::move(key).error().with_context("--sign-key " + ref);
-    agent.sign_keys.push_back({key->key_id(), key->public_key().pem()});
-  }
+  for (const auto& key : keys) agent.sign_keys.push_back({key->key_id(), key->public_key().pem()});
   return std::optional<PreparedAgent>(std::move(agent));
 }
 
-std::vector<std::string> default_health_units(const nlohmann::json& node_record) {
-  if (!node_record.is_object() || !node_record.contains("kubernetes")) return {};
-  const auto& units = node_record["kubernetes"].value("enabledUnits", nlohmann::json::array());
-  if (units.empty()) return {};
-  return {units[0].get<std::string>()};
+std::vector<std::string> default_health_units(const cluster::NodeLayer& node_layer) {
+  if (node_layer.enabled_units.empty()) return {};
+  return {node_layer.enabled_units.front()};
 }
 
 Result<nlohmann::json> apply_agent_layer(tree::Tree& tree, const profile::Profile& p,

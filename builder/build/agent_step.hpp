@@ -12,6 +12,8 @@
 #include "builder/agent_layer/agent_files.hpp"
 #include "builder/agent_layer/agent_layer.hpp"
 #include "builder/build/build.hpp"
+#include "builder/build/release.hpp"
+#include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile.hpp"
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
@@ -25,12 +27,13 @@ struct PreparedAgent {
   std::vector<agent_layer::TrustedKeyPem> sign_keys;  // public halves of --sign-key
 };
 
-/// The agent's files and the signing keys' public halves for `profile`, or
+/// The agent's files and the public halves of `keys` (--sign-key) for `profile`, or
 /// nullopt when spec.agent.enabled is false. The binary is found as
 /// agent_layer::find_agent_binary says, with options.agent_binary,
 /// $EDGEFORGE_AGENT and /proc/self/exe.
 Result<std::optional<PreparedAgent>> prepare_agent(const profile::Profile& profile,
-                                                   const BuildOptions& options);
+                                                   const BuildOptions& options,
+                                                   const SigningKeys& keys);
 
 /// Adds the agent layer to `tree`. `default_units`: the health units used
 /// when the profile names none. Appends one record per added file to
@@ -41,8 +44,7 @@ Result<nlohmann::json> apply_agent_layer(tree::Tree& tree, const profile::Profil
                                          int64_t epoch, nlohmann::json& inputs);
 
 /// The first unit the Kubernetes layer enables (k3s.service,
-/// k3s-agent.service, kubelet.service) from its manifest record; empty
-/// without spec.kubernetes.
-std::vector<std::string> default_health_units(const nlohmann::json& node_record);
+/// k3s-agent.service, kubelet.service); empty without spec.kubernetes.
+std::vector<std::string> default_health_units(const cluster::NodeLayer& node_layer);
 
 }  // namespace ef::build

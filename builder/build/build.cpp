@@ -10,6 +10,7 @@
 #include "builder/build/bundle_output.hpp"
 #include "builder/build/disk_outputs.hpp"
 #include "builder/build/inputs.hpp"
+#include "builder/build/release.hpp"
 #include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile_loader.hpp"
 #include "builder/squashfs/writer.hpp"
@@ -184,9 +185,11 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   auto epoch = resolve_epoch(p, o.source_date_epoch);
   fetch::Cache cache(o.cache);
   EF_TRY(check_offline(p, cache, epoch, o.artifact_mirror));
+  EF_ASSIGN(Release release, release_of(p, epoch));
   // The agent's files and signing keys are checked first: a missing binary
   // or a wrong passphrase fails in a second, not after the base is built.
-  EF_ASSIGN(auto agent, prepare_agent(p, o));
+  EF_ASSIGN(auto keys, load_signing_keys(o.sign_keys, o.passphrase, "--sign-key"));
+  EF_ASSIGN(auto agent, prepare_agent(p, o, keys));
 
   // Packs are checked and Kubernetes artifacts fetched before the base.
   report("resolving node layer");
@@ -205,7 +208,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   if (agent) {
     report("adding edgeforge-agent");
     EF_ASSIGN(agent_record,
-              apply_agent_layer(tree, p, std::move(*agent), default_health_units(node_layer.record),
+              apply_agent_layer(tree, p, std::move(*agent), default_health_units(node_layer),
                                 epoch.value_or(0), agent_inputs));
   }
   if (epoch) tree.clamp_mtimes(*epoch);
@@ -228,8 +231,10 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   result.image = o.output_dir / image_name;
   result.manifest = o.output_dir / manifest_name;
   DpkgStatusCopy dpkg_status(tree);
+  BootFileHasher boot_files(tree);
   wo.data_observer = [&](const tree::Inode& inode, std::string_view data) {
     dpkg_status.observe(inode, data);
+    boot_files.observe(inode, data);
   };
   report("writing image", 0, stats.file_bytes);
   auto progress = [&](uint64_t done) { report("writing image", done, stats.file_bytes); };
@@ -238,8 +243,9 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   report("waiting for input digests");
   EF_TRY(input_hasher.finish(inputs, cache));
   json packages = dpkg_status.packages();
-  result.image_sha256 = image_stats.sha256;
-  result.image_size = image_stats.bytes;
+  release.image_sha256 = result.image_sha256 = image_stats.sha256;
+  release.image_size = result.image_size = image_stats.bytes;
+  release.boot = boot_files.boot_files();
   json input_records = json::array();
   for (const auto& in : inputs) input_records.push_back(in.record);
   for (auto& r : agent_inputs) input_records.push_back(std::move(r));
@@ -253,17 +259,19 @@ Result<BuildResult> build_image(const BuildOptions& o) {
       {"manifestVersion", 1},
       {"tool", {{"name", "edgeforge"}, {"version", EF_VERSION}}},
       {"profile",
-       {{"name", p.name}, {"version", p.version}, {"digest", p.digest}, {"sources", sources}}},
+       {{"name", release.name},
+        {"version", release.version.str()},
+        {"digest", p.digest},
+        {"sources", sources}}},
       {"bundle",
-       {{"compatible", p.bundle.compatible.empty() ? p.name : p.bundle.compatible},
-        {"minVersion", p.bundle.min_version}}},
+       {{"compatible", release.compatible}, {"minVersion", release.min_version.str()}}},
       {"epoch", epoch ? json(*epoch) : json(nullptr)},
       {"epochSource", epoch_source(p, o.source_date_epoch)},
       {"inputs", input_records},
       {"image",
        {{"file", image_name},
-        {"sha256", result.image_sha256},
-        {"size", result.image_size},
+        {"sha256", release.image_sha256},
+        {"size", release.image_size},
         {"compression", wo.compression},
         {"level", wo.level ? json(*wo.level) : json(nullptr)},
         {"blockSize", wo.block_size},
@@ -278,8 +286,8 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   if (!agent_record.is_null()) result.manifest_json["agent"] = agent_record;
   std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
   EF_ASSIGN(auto disk,
-            write_disk_outputs(p, staged_image, result.image_sha256, formats, formats_origin(p, o),
-                               epoch.value_or(0), [&](const std::string& s) { report(s); }));
+            write_disk_outputs(p, release, staged_image, formats, formats_origin(p, o),
+                               [&](const std::string& s) { report(s); }));
   std::vector<std::string> names = {image_name};
   for (const auto& f : disk.files) {
     names.push_back(f.filename().string());
@@ -290,17 +298,11 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   EF_TRY(write_file_atomic(stage.staged(manifest_name), result.manifest_json.dump(2) + "\n"));
   if (!o.sign_keys.empty()) {
     report("signing the bundle");
-    BundleRequest r;
-    r.image = staged_image;
-    r.build_manifest = stage.staged(manifest_name);
-    r.out = stage.staged(stem + ".efb");
-    r.keys = o.sign_keys;
-    r.passphrase = o.passphrase;
-    auto made = make_bundle(r);
+    const std::string bundle_name = stem + ".efb";
+    auto made = write_bundle(release, staged_image, keys, stage.staged(bundle_name));
     if (!made) return std::move(made).error().with_context("signing the bundle");
-    names.push_back(r.out.filename().string());
-    made->bundle = o.output_dir / r.out.filename();
-    result.bundle = std::move(*made);
+    names.push_back(bundle_name);
+    result.bundle = BundleResult{o.output_dir / bundle_name, std::move(*made)};
   }
   names.push_back(manifest_name);  // last: it describes the others
   EF_TRY(stage.commit(names));

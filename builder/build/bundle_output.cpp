@@ -71,43 +71,48 @@ Result<std::vector<signing::BootFile>> find_boot_files(const fs::path& image) {
   return out;
 }
 
+Result<signing::BundleManifest> write_bundle(const Release& release, const fs::path& image,
+                                             const SigningKeys& keys, const fs::path& out) {
+  signing::BundleInputs in;
+  in.image = image;
+  in.product = release.name;
+  in.compatible = release.compatible;
+  in.version = release.version;
+  in.min_version = release.min_version;
+  in.epoch = static_cast<uint64_t>(release.epoch.value_or(0));
+  in.boot = release.boot;
+  std::vector<const signing::SigningKey*> key_ptrs;
+  for (const auto& k : keys) key_ptrs.push_back(k.get());
+  return signing::create_bundle(in, key_ptrs, out);
+}
+
 Result<BundleResult> make_bundle(const BundleRequest& r) {
   if (r.keys.empty()) {
     return Error(Errc::invalid_argument, "no signing key given (--key FILE or --key pkcs11:...)");
   }
   EF_ASSIGN(json built, read_build_manifest(r));
-  signing::BundleInputs in;
-  in.image = r.image;
-  in.product = !r.product.empty() ? r.product : from_manifest(built, "profile", "name");
+  Release release;
+  release.name = !r.product.empty() ? r.product : from_manifest(built, "profile", "name");
   std::string version = !r.version.empty() ? r.version : from_manifest(built, "profile", "version");
-  in.compatible =
+  release.compatible =
       !r.compatible.empty() ? r.compatible : from_manifest(built, "bundle", "compatible");
   std::string floor =
       !r.min_version.empty() ? r.min_version : from_manifest(built, "bundle", "minVersion");
-  if (version.empty() || in.product.empty()) {
+  if (version.empty() || release.name.empty()) {
     return Error(Errc::invalid_argument,
                  r.image.string() +
                      ": no build manifest beside the image; give --product and "
                      "--version (and --compatible)");
   }
-  if (in.compatible.empty()) in.compatible = in.product;
-  EF_ASSIGN(in.version, version_option(version, "--version"));
-  EF_ASSIGN(in.min_version, version_option(floor.empty() ? "0.0.0" : floor, "--min-version"));
-
+  if (release.compatible.empty()) release.compatible = release.name;
+  EF_ASSIGN(release.version, version_option(version, "--version"));
+  EF_ASSIGN(release.min_version, version_option(floor.empty() ? "0.0.0" : floor, "--min-version"));
   {
     EF_ASSIGN(auto reader, image::ImageReader::open(r.image));
-    in.epoch = static_cast<uint64_t>(reader->info().mod_time);
+    release.epoch = reader->info().mod_time;
   }
-  EF_ASSIGN(in.boot, find_boot_files(r.image));
-
-  std::vector<signing::SigningKey> keys;
-  for (const auto& ref : r.keys) {
-    auto key = signing::SigningKey::load(ref, r.passphrase);
-    if (!key) return std::move(key).error().with_context("signing key " + ref);
-    keys.push_back(std::move(*key));
-  }
-  std::vector<const signing::SigningKey*> key_ptrs;
-  for (const auto& k : keys) key_ptrs.push_back(&k);
+  EF_ASSIGN(release.boot, find_boot_files(r.image));
+  EF_ASSIGN(auto keys, load_signing_keys(r.keys, r.passphrase, "signing key"));
 
   BundleResult result;
   result.bundle = r.out;
@@ -115,7 +120,7 @@ Result<BundleResult> make_bundle(const BundleRequest& r) {
     result.bundle = r.image;
     result.bundle.replace_extension(".efb");
   }
-  EF_ASSIGN(result.manifest, signing::create_bundle(in, key_ptrs, result.bundle));
+  EF_ASSIGN(result.manifest, write_bundle(release, r.image, keys, result.bundle));
   return result;
 }
 

@@ -1,7 +1,7 @@
-// Signed bundles of built images: `edgeforge bundle` and `build --sign-key`.
-// Finds what the bundle manifest needs in the image (kernel, initrd) and in
-// the build manifest beside it (name, version, compatible, floor), loads the
-// keys and hands off to signing::create_bundle.
+// Signed bundles of built images. `build --sign-key` hands its Release and
+// keys to write_bundle; `edgeforge bundle` (make_bundle) first makes the
+// Release from the build manifest beside the image (name, version,
+// compatible, floor) and the image itself (kernel, initrd).
 #pragma once
 
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "builder/build/release.hpp"
 #include "signing/bundle.hpp"
 #include "signing/keys.hpp"
 #include "util/error.hpp"
@@ -16,7 +17,7 @@
 namespace ef::build {
 
 /// The kernel and initrd of the image at `image`, chosen by the rule every
-/// boot medium follows (squashfs::find_boot_files), with their sizes and
+/// boot medium follows (image::find_boot_files), with their sizes and
 /// sha256. An image without a kernel has none (empty list).
 Result<std::vector<signing::BootFile>> find_boot_files(const std::filesystem::path& image);
 
@@ -37,6 +38,13 @@ struct BundleResult {
   std::filesystem::path bundle;
   signing::BundleManifest manifest;
 };
+
+/// Writes the bundle of `release` whose image is `image` to `out`, signed
+/// with every key of `keys`. Returns its manifest.
+Result<signing::BundleManifest> write_bundle(const Release& release,
+                                             const std::filesystem::path& image,
+                                             const SigningKeys& keys,
+                                             const std::filesystem::path& out);
 
 /// Makes the bundle `request` describes. Missing facts (no build manifest
 /// and no --version) are Errc::invalid_argument saying which option to give.

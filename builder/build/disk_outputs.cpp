@@ -28,12 +28,13 @@ std::vector<std::string> persistent_paths_of(const profile::Profile& p) {
   return paths;
 }
 
-Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
+Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const Release& release,
                                        const std::filesystem::path& image,
-                                       const std::string& image_sha256,
                                        const std::vector<std::string>& formats,
-                                       const std::string& formats_origin, int64_t epoch,
+                                       const std::string& formats_origin,
                                        const std::function<void(const std::string&)>& stage) {
+  const int64_t epoch = release.epoch.value_or(0);
+  const std::string& image_sha256 = release.image_sha256;
   using profile::OutputFormat;
   for (const auto& f : formats)
     if (!profile::parse_output_format(f))
@@ -68,12 +69,12 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p,
     spec.site = p.output.installer_site;
     spec.layout = disk_layout(p);
     spec.persistent_paths = persistent_paths_of(p);
-    spec.product = p.name;
-    spec.version = p.version;
-    spec.min_version = p.bundle.min_version;
-    // The same choice the build-time site layer makes (builder/cluster).
-    spec.site_registries =
-        p.kubernetes && p.kubernetes->distribution == "k3s" ? "k3s" : "containerd";
+    spec.product = release.name;
+    spec.version = release.version.str();
+    spec.min_version = release.min_version.str();
+    // The same rule the build-time site layer follows (builder/cluster).
+    spec.site_registries = site::registry_target_name(
+        site::registry_target_for(p.kubernetes ? p.kubernetes->distribution : ""));
     auto info = iso::build_installer_iso(spec, iso_out, work);
     std::error_code ec;
     std::filesystem::remove_all(work, ec);

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "builder/build/release.hpp"
 #include "builder/profile/profile.hpp"
 #include "util/error.hpp"
 
@@ -25,16 +26,16 @@ struct DiskOutputs {
 std::vector<std::string> persistent_paths_of(const profile::Profile& profile);
 
 /// Writes <image stem>.raw, .qcow2 and/or .iso next to `image` when `formats`
-/// asks for them (the A/B layout of docs/disk-layout.md, sizes from the profile).
+/// asks for them (the A/B layout of docs/disk-layout.md, sizes from the profile;
+/// the release's name, versions, epoch and image digest).
 /// `formats_origin` says where the formats came from ("--format " or
 /// "profile.yaml:LINE:COL: spec.output.formats: "); errors about a format
 /// start with it and the format ("--format iso: ..."). `stage` reports progress. Errors: an
 /// unknown format, a slot too small, a tool that failed.
-Result<DiskOutputs> write_disk_outputs(const profile::Profile& profile,
+Result<DiskOutputs> write_disk_outputs(const profile::Profile& profile, const Release& release,
                                        const std::filesystem::path& image,
-                                       const std::string& image_sha256,
                                        const std::vector<std::string>& formats,
-                                       const std::string& formats_origin, int64_t epoch,
+                                       const std::string& formats_origin,
                                        const std::function<void(const std::string&)>& stage);
 
 }  // namespace ef::build

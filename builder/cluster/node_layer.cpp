@@ -154,6 +154,7 @@ Result<NodeLayer> make_node_layer(const profile::Profile& p, fetch::Cache& cache
     for (const auto& r : k8s.requires_paths) layer.host_packages.push_back({r.path, r.package});
     delivery = k8s.distribution.delivery;
     layer.record["kubernetes"] = k8s.record;
+    layer.enabled_units = k8s.enabled_units;
   }
   json pack_records = json::array();
   for (const auto& pack : loaded) {

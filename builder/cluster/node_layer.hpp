@@ -21,6 +21,7 @@ struct NodeLayer {
   node::Content content;
   std::vector<node::HostPackage> host_packages;  // paths the base must provide
   nlohmann::json record;                         // for the build manifest (no secrets)
+  std::vector<std::string> enabled_units;        // the Kubernetes layer's, in order
   bool empty() const { return content.entries().empty(); }
 };
 

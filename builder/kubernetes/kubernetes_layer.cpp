@@ -181,6 +181,7 @@ Result<KubernetesLayer> make_layer(const profile::Kubernetes& k, const std::stri
     // What `systemctl enable` does: an absolute link to the unit file.
     layer.content.link(wants_link(wanted_by, unit), "/etc/systemd/system/" + unit, origin);
     enabled.push_back(unit);
+    layer.enabled_units.push_back(unit);
   }
   if (def.contains("config")) {
     auto text = render_native_config(d, k.config);

@@ -38,6 +38,7 @@ struct KubernetesLayer {
   std::vector<Requirement> requires_paths;
   node::Content content;
   nlohmann::json record;  // for the build manifest
+  std::vector<std::string> enabled_units;  // in the order they are enabled
 };
 
 /// Resolves the artifacts of `k` (`mirror` rewrites upstream URLs; profile

@@ -180,6 +180,9 @@ struct Profile {
   std::vector<std::filesystem::path> sources;
   /// sha256 over the sources' bytes, in merge order.
   std::string digest;
+
+  /// The bundles' compatible string: spec.bundle.compatible, else the name.
+  std::string compatible() const { return bundle.compatible.empty() ? name : bundle.compatible; }
 };
 
 }  // namespace ef::profile

@@ -336,10 +336,10 @@ TEST_F(AgentImage, ASignKeyThatDoesNotLoadFailsTheBuild) {
 }
 
 TEST(AgentConfig, DefaultUnitsComeFromTheKubernetesLayer) {
-  EXPECT_TRUE(build::default_health_units(nullptr).empty());
-  EXPECT_TRUE(build::default_health_units({{"packs", nlohmann::json::array()}}).empty());
-  nlohmann::json rec = {{"kubernetes", {{"enabledUnits", {"k3s-agent.service"}}}}};
-  EXPECT_EQ(build::default_health_units(rec), std::vector<std::string>{"k3s-agent.service"});
+  cluster::NodeLayer layer;
+  EXPECT_TRUE(build::default_health_units(layer).empty());
+  layer.enabled_units = {"k3s-agent.service", "other.service"};
+  EXPECT_EQ(build::default_health_units(layer), std::vector<std::string>{"k3s-agent.service"});
   profile::Profile p;
   p.name = "store";
   p.version = "1.0.0";
