@@ -8,8 +8,7 @@
 
 namespace ef::build {
 
-Result<std::optional<PreparedAgent>> prepare_agent(const profile::Profile& p,
-                                                   const BuildOptions& o,
+Result<std::optional<PreparedAgent>> prepare_agent(const profile::Profile& p, const BuildOptions& o,
                                                    const SigningKeys& keys) {
   if (!p.agent.enabled) return std::optional<PreparedAgent>{};
   const char* env = std::getenv("EDGEFORGE_AGENT");

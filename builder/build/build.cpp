@@ -263,8 +263,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
         {"version", release.version.str()},
         {"digest", p.digest},
         {"sources", sources}}},
-      {"bundle",
-       {{"compatible", release.compatible}, {"minVersion", release.min_version.str()}}},
+      {"bundle", {{"compatible", release.compatible}, {"minVersion", release.min_version.str()}}},
       {"epoch", epoch ? json(*epoch) : json(nullptr)},
       {"epochSource", epoch_source(p, o.source_date_epoch)},
       {"inputs", input_records},
@@ -285,9 +284,8 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   if (!node_layer.empty()) result.manifest_json["node"] = node_layer.record;
   if (!agent_record.is_null()) result.manifest_json["agent"] = agent_record;
   std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
-  EF_ASSIGN(auto disk,
-            write_disk_outputs(p, release, staged_image, formats, formats_origin(p, o),
-                               [&](const std::string& s) { report(s); }));
+  EF_ASSIGN(auto disk, write_disk_outputs(p, release, staged_image, formats, formats_origin(p, o),
+                                          [&](const std::string& s) { report(s); }));
   std::vector<std::string> names = {image_name};
   for (const auto& f : disk.files) {
     names.push_back(f.filename().string());

@@ -41,8 +41,8 @@ BootFileHasher::BootFileHasher(const tree::Tree& tree) {
     if (path.empty()) continue;
     const tree::Node* node = tree.find(std::string_view(path).substr(1));
     if (node == nullptr) continue;
-    watched_.push_back({role, path, node->inode.get(), std::make_shared<Sha256>(),
-                        std::make_shared<uint64_t>(0)});
+    watched_.push_back(
+        {role, path, node->inode.get(), std::make_shared<Sha256>(), std::make_shared<uint64_t>(0)});
   }
 }
 

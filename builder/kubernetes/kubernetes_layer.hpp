@@ -37,7 +37,7 @@ struct KubernetesLayer {
   std::vector<Artifact> artifacts;
   std::vector<Requirement> requires_paths;
   node::Content content;
-  nlohmann::json record;  // for the build manifest
+  nlohmann::json record;                   // for the build manifest
   std::vector<std::string> enabled_units;  // in the order they are enabled
 };
 

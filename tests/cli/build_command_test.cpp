@@ -305,9 +305,9 @@ TEST_F(BuildCommandTest, EveryOutputBootsTheSameOfTwoKernels) {
     // The release the build handed its bundle (boot files hashed while the
     // image was written) is the one `bundle` reads back from the outputs:
     // same bytes (Ed25519 signs deterministically).
-    ASSERT_EQ(edgeforge("bundle --image out/edge-1.2.3.squashfs -k keys/signing.key -o again.efb")
-                  .status,
-              0)
+    ASSERT_EQ(
+        edgeforge("bundle --image out/edge-1.2.3.squashfs -k keys/signing.key -o again.efb").status,
+        0)
         << last_stderr();
     EXPECT_EQ(*read_file(tmp / "again.efb"), *read_file(tmp / "out/edge-1.2.3.efb"));
   }

@@ -12,8 +12,6 @@
 namespace ef::image {
 namespace {
 
-
-
 // Pairs dpkg orders in ways a byte or naive numeric comparison does not.
 const std::vector<std::pair<std::string, std::string>> kPairs = {
     {"6.1.0-9-amd64", "6.1.0-10-amd64"},
