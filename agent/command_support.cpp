@@ -42,11 +42,4 @@ int reboot_now() {
   return 0;
 }
 
-Result<std::optional<SemVer>> optional_version(const std::string& text, const char* option) {
-  if (text.empty()) return std::optional<SemVer>{};
-  auto v = SemVer::parse(text);
-  if (!v) return v.error().with_context(option);
-  return std::optional<SemVer>(*v);
-}
-
 }  // namespace ef::agent

@@ -34,7 +34,4 @@ void add_device_options(CLI::App* cmd, DevicePaths& paths);
 /// returns the exit status.
 int reboot_now();
 
-/// Parses an optional version option (`text` empty: none); errors name `option`.
-Result<std::optional<SemVer>> optional_version(const std::string& text, const char* option);
-
 }  // namespace ef::agent

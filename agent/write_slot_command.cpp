@@ -18,9 +18,9 @@ struct WriteSlotArgs {
 };
 
 int run_write_slot(WriteSlotArgs& a) {
-  auto floor = optional_version(a.min_version, "--min-version");
+  auto floor = SemVer::parse_option(a.min_version, "--min-version");
   if (!floor) return fail(floor.error(), a.json);
-  auto installed = optional_version(a.installed_version, "--installed-version");
+  auto installed = SemVer::parse_option(a.installed_version, "--installed-version");
   if (!installed) return fail(installed.error(), a.json);
   a.options.policy.min_version = *floor;
   a.options.policy.installed_version = *installed;

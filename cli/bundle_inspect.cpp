@@ -8,13 +8,6 @@ namespace ef::cli {
 
 using nlohmann::json;
 
-Result<std::optional<SemVer>> optional_version(const std::string& text, const char* option) {
-  if (text.empty()) return std::optional<SemVer>{};
-  auto v = SemVer::parse(text);
-  if (!v) return v.error().with_context(option);
-  return std::optional<SemVer>(*v);
-}
-
 json manifest_json(const signing::BundleManifest& m) {
   json boot = json::array();
   for (const auto& b : m.boot) {

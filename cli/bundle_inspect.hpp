@@ -19,9 +19,6 @@ bool is_bundle_file(const std::string& path);
 /// The manifest `m` as the JSON object the commands print.
 nlohmann::json manifest_json(const signing::BundleManifest& m);
 
-/// Parses an optional version option (`text` empty: none); errors name `option`.
-Result<std::optional<SemVer>> optional_version(const std::string& text, const char* option);
-
 /// `edgeforge inspect BUNDLE [--keyring DIR]`: header, manifest and each
 /// signature with the keyring key that matches it (and whether it verifies).
 Result<void> inspect_bundle(const std::string& path, const std::string& keyring, bool json,

@@ -23,8 +23,9 @@ Result<signing::VerifyPolicy> policy_of(const VerifyArgs& a) {
   signing::VerifyPolicy policy;
   policy.compatible = a.compatible;
   policy.allow_downgrade = a.allow_downgrade;
-  EF_ASSIGN(policy.min_version, optional_version(a.min_version, "--min-version"));
-  EF_ASSIGN(policy.installed_version, optional_version(a.installed_version, "--installed-version"));
+  EF_ASSIGN(policy.min_version, SemVer::parse_option(a.min_version, "--min-version"));
+  EF_ASSIGN(policy.installed_version,
+            SemVer::parse_option(a.installed_version, "--installed-version"));
   return policy;
 }
 

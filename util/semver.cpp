@@ -107,4 +107,11 @@ std::strong_ordering operator<=>(const SemVer& a, const SemVer& b) {
   return a.prerelease.size() <=> b.prerelease.size();
 }
 
+Result<std::optional<SemVer>> SemVer::parse_option(std::string_view text, std::string_view option) {
+  if (text.empty()) return std::optional<SemVer>{};
+  auto v = parse(text);
+  if (!v) return v.error().with_context(std::string(option));
+  return std::optional<SemVer>(*v);
+}
+
 }  // namespace ef

@@ -3,6 +3,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,10 @@ struct SemVer {
   /// defines it (no leading 'v', no leading zeros); anything else is
   /// Errc::invalid_argument naming the offending text.
   static Result<SemVer> parse(std::string_view text);
+
+  /// An option's value ("--min-version"): parse(), with errors starting
+  /// with the option; empty text is nullopt (the option was not given).
+  static Result<std::optional<SemVer>> parse_option(std::string_view text, std::string_view option);
 
   /// The canonical text form (what parse() accepted).
   std::string str() const;
