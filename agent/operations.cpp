@@ -65,6 +65,9 @@ Result<SlotInstallOptions> install_options(Device& d, const UpgradeOptions& o,
   SlotInstallOptions in;
   in.bundle = o.bundle;
   in.slot = d.paths().slot(target);
+  // A delta install (.efbh) reuses what the booted slot holds.
+  if (std::string booted = d.booted(); !booted.empty() && booted != target)
+    in.seeds.push_back(d.paths().slot(booted));
   in.keyring = d.config().keyring;
   in.http = o.http;
   in.progress = o.progress;

@@ -2,9 +2,12 @@
 
 #include <chrono>
 
+#include "agent/delta_install.hpp"
+
 namespace ef::agent {
 
 Result<SlotInstallResult> install_to_slot(const SlotInstallOptions& o) {
+  if (is_bundle_head(o.bundle)) return install_delta_to_slot(o);
   auto run = [&]() -> Result<SlotInstallResult> {
     EF_ASSIGN(auto keyring, signing::Keyring::load(o.keyring));
     EF_ASSIGN(auto source, BundleSource::open(o.bundle, o.http));
@@ -22,8 +25,8 @@ Result<SlotInstallResult> install_to_slot(const SlotInstallOptions& o) {
     if (o.on_written) EF_TRY(o.on_written());
     EF_TRY(verify_slot(o.slot, manifest));
     auto t2 = Clock::now();
-    return SlotInstallResult{std::move(manifest), std::move(signature), seconds(t0, t1),
-                             seconds(t1, t2)};
+    return SlotInstallResult{
+        std::move(manifest), std::move(signature), seconds(t0, t1), seconds(t1, t2), {}};
   };
   auto r = run();
   if (!r) return std::move(r).error().with_context(o.bundle);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "agent/slot_writer.hpp"
 #include "signing/bundle.hpp"
@@ -16,7 +17,7 @@
 namespace ef::agent {
 
 struct SlotInstallOptions {
-  std::string bundle;             // path or http(s) URL
+  std::string bundle;             // path or http(s) URL; a .efbh installs from a chunk store
   std::filesystem::path slot;     // block device or preallocated file
   std::filesystem::path keyring;  // trusted *.pub and the revoked list
   signing::VerifyPolicy policy;
@@ -28,6 +29,22 @@ struct SlotInstallOptions {
   std::function<Result<void>(const signing::BundleManifest&)> on_accepted;
   /// Called after the write, before the read-back.
   std::function<Result<void>()> on_written;
+  /// Slots whose contents a delta install may reuse (the booted one first).
+  std::vector<std::filesystem::path> seeds;
+  /// Chunks fetched at once from a chunk store.
+  int parallel_fetches = 4;
+};
+
+/// Where a delta install's bytes came from.
+struct DeltaStats {
+  bool used = false;                               // the install was from a bundle head
+  bool full = false;                               // the plan fetched every missing chunk, no seed
+  std::string plan;                                // one line: delta or full, and why
+  uint64_t chunks = 0;                             // in the release
+  uint64_t in_target_chunks = 0;                   // already in the target slot (an earlier try)
+  uint64_t seeded_chunks = 0, seeded_bytes = 0;    // copied from a seed slot
+  uint64_t fetched_chunks = 0, fetched_bytes = 0;  // downloaded (stored size)
+  uint64_t payload_bytes = 0;
 };
 
 struct SlotInstallResult {
@@ -35,6 +52,7 @@ struct SlotInstallResult {
   signing::TrustedSignature signature;
   double write_seconds = 0;      // streaming the payload in, hashing, syncing
   double read_back_seconds = 0;  // reading the slot back and checking it
+  DeltaStats delta;
 };
 
 /// Verifies and writes `options.bundle` into `options.slot`. Nothing is

@@ -37,17 +37,31 @@ int run_upgrade(UpgradeArgs& a) {
   auto r = upgrade(*device, a.options, log);
   if (!r) return fail(r.error(), a.json);
   const auto& m = r->install.manifest;
+  const DeltaStats& d = r->install.delta;
+  if (d.used)
+    log("from the chunk store: " + d.plan + "; " + std::to_string(d.in_target_chunks) +
+        " chunks already in the slot, " + std::to_string(d.seeded_chunks) +
+        " copied from the booted slot, " + std::to_string(d.fetched_chunks) + " fetched (" +
+        std::to_string(d.fetched_bytes) + " bytes)");
   if (a.json) {
-    std::cout << nlohmann::json({{"ok", true},
-                                 {"slot", r->slot},
-                                 {"version", m.version.str()},
-                                 {"bytes", m.payload.size},
-                                 {"writeSeconds", r->install.write_seconds},
-                                 {"readBackSeconds", r->install.read_back_seconds},
-                                 {"bootFilesSeconds", r->boot_files_seconds},
-                                 {"keyId", r->install.signature.key_id}})
-                     .dump(2)
-              << "\n";
+    nlohmann::json out = {{"ok", true},
+                          {"slot", r->slot},
+                          {"version", m.version.str()},
+                          {"bytes", m.payload.size},
+                          {"writeSeconds", r->install.write_seconds},
+                          {"readBackSeconds", r->install.read_back_seconds},
+                          {"bootFilesSeconds", r->boot_files_seconds},
+                          {"keyId", r->install.signature.key_id}};
+    if (d.used)
+      out["delta"] = {{"plan", d.plan},
+                      {"full", d.full},
+                      {"chunks", d.chunks},
+                      {"inSlotChunks", d.in_target_chunks},
+                      {"seededChunks", d.seeded_chunks},
+                      {"seededBytes", d.seeded_bytes},
+                      {"fetchedChunks", d.fetched_chunks},
+                      {"fetchedBytes", d.fetched_bytes}};
+    std::cout << out.dump(2) << "\n";
   }
   return a.reboot ? reboot_now() : 0;
 }
@@ -58,7 +72,10 @@ cmdline::Command add_upgrade_command(CLI::App& app) {
   auto a = std::make_shared<UpgradeArgs>();
   auto* cmd = app.add_subcommand(
       "upgrade", "Install a signed bundle into the slot not running and boot it next, on trial");
-  cmd->add_option("bundle", a->options.bundle, "Bundle file or http(s):// URL")->required();
+  cmd->add_option("bundle", a->options.bundle,
+                  "Bundle file or http(s):// URL; a bundle head (.efbh) installs from its chunk "
+                  "store, fetching only what the booted slot lacks")
+      ->required();
   cmd->add_flag("--allow-downgrade", a->options.allow_downgrade,
                 "Accept a version older than the running one (logged; the "
                 "anti-rollback floor still applies)");
@@ -71,7 +88,10 @@ cmdline::Command add_upgrade_command(CLI::App& app) {
       "Order: signatures (the image's keyring), compatible, version floor; only then is the\n"
       "other slot taken out of the boot order and written, read back and verified; then its\n"
       "kernel and initrd go to the ESP, and one atomic grubenv write makes it boot next with\n"
-      "the configured tries. A URL is streamed, never stored, and resumed after drops.");
+      "the configured tries. A URL is streamed, never stored, and resumed after drops.\n"
+      "From a bundle head (docs/updates.md) the head is checked the same way first; chunks\n"
+      "already in the other slot or in the booted one are reused, the rest fetched and each\n"
+      "checked against the signed index before it is written.");
 
   return {cmd, [a] { return run_upgrade(*a); }};
 }

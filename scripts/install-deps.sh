@@ -7,7 +7,7 @@ packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates
   # libraries
-  libarchive-dev libsquashfs-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libarchive-dev libsquashfs-dev libzstd-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev libkainjow-mustache-dev
   # base root filesystems
   mmdebstrap
@@ -16,8 +16,8 @@ packages=(
   e2fsprogs libext2fs-dev fdisk gdisk cpio file qemu-system-x86 ovmf qemu-utils libguestfs-tools libguestfs-dev
   libfdisk-dev uuid-dev
   # outside oracles and benchmark peers
-  squashfs-tools squashfs-tools-ng cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
-  jq bc
+  squashfs-tools squashfs-tools-ng zstd cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
+  jq bc curl python3
   # provision-script test oracle
   shellcheck
   # OCI image archive oracle (packs' images/)

@@ -39,11 +39,13 @@ Result<uint64_t> file_size(int fd, const std::filesystem::path& path) {
   return static_cast<uint64_t>(st.st_size);
 }
 
-/// Feeds `length` bytes of `fd` from `offset` into `hash`.
+/// Feeds `length` bytes of `fd` from `offset` into `hash` and, when given,
+/// `chunker`.
 Result<void> hash_range(int fd, uint64_t offset, uint64_t length, const std::filesystem::path& path,
-                        Sha256& hash) {
+                        Sha256& hash, Chunker* chunker = nullptr) {
   return stream_range(fd, offset, length, path, [&](const char* p, size_t n, uint64_t) {
     hash.update(p, n);
+    if (chunker) chunker->update(p, n);
     return Result<void>(Ok{});
   });
 }
@@ -77,31 +79,60 @@ std::string short_id(const std::string& key_id) {
 
 // ---- writing ---------------------------------------------------------------
 
+namespace {
+
+Result<Payload> make_payload(const std::filesystem::path& image_path, AtomicFile& tree_file,
+                             const std::optional<ChunkParams>& chunking) {
+  EF_ASSIGN(UniqueFd image, open_read(image_path));
+  EF_ASSIGN(uint64_t image_size, file_size(image.get(), image_path));
+  if (image_size == 0 || image_size % 4096 != 0) {
+    return Error(Errc::invalid_argument,
+                 image_path.string() + ": size " + std::to_string(image_size) +
+                     " is not a non-zero multiple of 4096; squashfs images are padded to 4 KiB "
+                     "(mksquashfs and edgeforge do this by default)");
+  }
+  // One pass gives the image digest, starts the payload digest and cuts the
+  // payload into chunks.
+  std::optional<Chunker> chunker;
+  if (chunking) {
+    EF_TRY(chunking->check());
+    chunker.emplace(*chunking);
+  }
+  Chunker* chunks = chunker ? &*chunker : nullptr;
+  Sha256 payload_hash;
+  EF_TRY(hash_range(image.get(), 0, image_size, image_path, payload_hash, chunks));
+  Payload p;
+  p.image = {image_size, payload_hash.hex_digest_so_far()};
+
+  VerityParams params;
+  params.salt_hex = sha256_hex(kSaltPrefix + p.image.sha256);
+  EF_ASSIGN(p.verity, build_verity_tree(image_path, tree_file.temp_path(), 0, params));
+  p.verity.hash_offset = image_size;  // in the payload, the tree follows the image
+  EF_TRY(hash_range(tree_file.fd(), 0, p.verity.tree_size, tree_file.temp_path(), payload_hash,
+                    chunks));
+  p.payload = {image_size + p.verity.tree_size, payload_hash.hex_digest()};
+  if (chunker) p.chunks = chunker->finish();
+  return p;
+}
+
+}  // namespace
+
+Result<Payload> describe_payload(const std::filesystem::path& image,
+                                 const std::optional<ChunkParams>& chunking) {
+  std::error_code ec;
+  auto dir = std::filesystem::temp_directory_path(ec);
+  if (ec) dir = "/tmp";
+  EF_ASSIGN(AtomicFile tree_file, AtomicFile::create(dir / "edgeforge-payload.verity"));
+  return make_payload(image, tree_file, chunking);
+}
+
 Result<BundleManifest> create_bundle(const BundleInputs& in,
                                      const std::vector<const SigningKey*>& keys,
                                      const std::filesystem::path& out) {
   if (keys.empty()) return Error(Errc::invalid_argument, "a bundle needs at least one signing key");
-  EF_ASSIGN(UniqueFd image, open_read(in.image));
-  EF_ASSIGN(uint64_t image_size, file_size(image.get(), in.image));
-  if (image_size == 0 || image_size % 4096 != 0) {
-    return Error(Errc::invalid_argument,
-                 in.image.string() + ": size " + std::to_string(image_size) +
-                     " is not a non-zero multiple of 4096; squashfs images are padded to 4 KiB "
-                     "(mksquashfs and edgeforge do this by default)");
-  }
-
-  // One pass gives the image digest and starts the payload digest.
-  Sha256 payload_hash;
-  EF_TRY(hash_range(image.get(), 0, image_size, in.image, payload_hash));
-  std::string image_sha = payload_hash.hex_digest_so_far();
-
   // The tree goes to a scratch file beside the output, removed on return.
   EF_ASSIGN(AtomicFile tree_file, AtomicFile::create(out.string() + ".verity"));
-  VerityParams params;
-  params.salt_hex = sha256_hex(kSaltPrefix + image_sha);
-  EF_ASSIGN(VerityInfo verity, build_verity_tree(in.image, tree_file.temp_path(), 0, params));
-  verity.hash_offset = image_size;  // in the payload, the tree follows the image
-  EF_TRY(hash_range(tree_file.fd(), 0, verity.tree_size, tree_file.temp_path(), payload_hash));
+  EF_ASSIGN(Payload payload, make_payload(in.image, tree_file, in.chunking));
 
   BundleManifest m;
   m.product = in.product;
@@ -109,10 +140,11 @@ Result<BundleManifest> create_bundle(const BundleInputs& in,
   m.version = in.version;
   m.min_version = in.min_version;
   m.epoch = in.epoch;
-  m.image = {image_size, image_sha};
-  m.payload = {image_size + verity.tree_size, payload_hash.hex_digest()};
-  m.verity = verity;
+  m.image = payload.image;
+  m.payload = payload.payload;
+  m.verity = payload.verity;
   m.boot = in.boot;
+  if (in.chunking) m.chunks = describe_chunk_index(payload.chunks, *in.chunking);
   EF_ASSIGN(std::string manifest, encode_manifest(m));
 
   std::vector<BundleSignature> signatures;
@@ -133,10 +165,11 @@ Result<BundleManifest> create_bundle(const BundleInputs& in,
   std::string head = encode_header(h) + manifest + signature_block;
   head.resize(h.payload_offset, '\0');
 
+  EF_ASSIGN(UniqueFd image, open_read(in.image));
   EF_ASSIGN(AtomicFile file, AtomicFile::create(out));
   EF_TRY(file.write(head));
-  EF_TRY(append_file(image.get(), image_size, in.image, file));
-  EF_TRY(append_file(tree_file.fd(), verity.tree_size, tree_file.temp_path(), file));
+  EF_TRY(append_file(image.get(), m.image.size, in.image, file));
+  EF_TRY(append_file(tree_file.fd(), m.verity.tree_size, tree_file.temp_path(), file));
   EF_TRY(file.commit());
   return m;
 }
@@ -158,6 +191,15 @@ Result<BundleHead> BundleHead::read(const ReadAt& read_at, uint64_t size) {
     return bad("unexpected data after the payload: the file is " + std::to_string(size) +
                " bytes, its header says " + std::to_string(end));
   }
+  return read_front(read_at);
+}
+
+Result<BundleHead> BundleHead::read_front(const ReadAt& read_at) {
+  BundleHead b;
+  std::string head(kBundleHeaderSize, '\0');
+  EF_TRY(read_at(0, head.data(), head.size()));
+  EF_ASSIGN(b.header_, decode_header(head));
+  const BundleHeader& h = b.header_;
 
   // Manifest, signature block and padding: bounded by decode_header.
   std::string rest(h.payload_offset - kBundleHeaderSize, '\0');
@@ -275,6 +317,33 @@ Result<VerifiedBundle> verify_bundle(const std::filesystem::path& path, const Ke
   EF_TRY(check_policy(manifest, policy));
   EF_TRY(bundle.verify_payload(manifest));
   return VerifiedBundle{std::move(manifest), std::move(signature)};
+}
+
+Result<std::vector<Chunk>> cut_payload(const Bundle& bundle, const BundleManifest& m,
+                                       const ChunkParams& params) {
+  EF_TRY(params.check());
+  Chunker chunker(params);
+  EF_TRY(stream_range(bundle.fd(), bundle.header().payload_offset, m.payload.size, bundle.path(),
+                      [&](const char* p, size_t n, uint64_t) {
+                        chunker.update(p, n);
+                        return Result<void>(Ok{});
+                      }));
+  return chunker.finish();
+}
+
+Result<std::vector<Chunk>> chunk_payload(const Bundle& bundle, const BundleManifest& m) {
+  if (!m.chunks)
+    return Error(Errc::invalid_argument,
+                 bundle.path().string() +
+                     ": the bundle has no chunk index (made before edgeforge had one); make it "
+                     "again with 'edgeforge bundle'");
+  EF_ASSIGN(auto chunks, cut_payload(bundle, m, m.chunks->params));
+  // The index the signature covers, or the payload is not what was signed.
+  if (describe_chunk_index(chunks, m.chunks->params).index_sha256 != m.chunks->index_sha256)
+    return Error(Errc::checksum, bundle.path().string() +
+                                     ": the payload's chunks differ from the signed index "
+                                     "(bundle altered or corrupt)");
+  return chunks;
 }
 
 }  // namespace ef::signing

@@ -31,7 +31,23 @@ struct BundleInputs {
   SemVer min_version;  // defaults to 0.0.0: no floor raised
   uint64_t epoch = 0;
   std::vector<BootFile> boot;  // from the image, see find_boot_files
+  /// How to cut the payload for the chunk index; nullopt: no index.
+  std::optional<ChunkParams> chunking = ChunkParams{};
 };
+
+/// What a bundle of an image says about its payload (image + verity tree).
+struct Payload {
+  Digest image;
+  Digest payload;
+  VerityInfo verity;          // hash_offset: the image size
+  std::vector<Chunk> chunks;  // with chunking
+};
+
+/// The payload of `image` as a bundle would carry it (the same salt, tree
+/// and chunks), without writing a bundle: for comparing images
+/// (`edgeforge delta-stats`). The tree goes to a temporary file.
+Result<Payload> describe_payload(const std::filesystem::path& image,
+                                 const std::optional<ChunkParams>& chunking);
 
 /// Writes `out` (temporary name, renamed when complete): the image, its
 /// dm-verity tree (salt derived from the image, as build_verity_tree's
@@ -65,6 +81,9 @@ class BundleHead {
   /// Reads `size` bytes at `offset` into `out`.
   using ReadAt = std::function<Result<void>(uint64_t offset, char* out, size_t size)>;
   static Result<BundleHead> read(const ReadAt& read_at, uint64_t total_size);
+  /// The same checks without the file's length: for a bundle head (.efbh),
+  /// whose payload is elsewhere (its index follows at payload_offset).
+  static Result<BundleHead> read_front(const ReadAt& read_at);
 
   const BundleHeader& header() const { return header_; }
   const std::string& manifest_bytes() const { return manifest_bytes_; }
@@ -120,6 +139,16 @@ Result<void> verify_payload_at(int fd, uint64_t base, const BundleManifest& mani
 
 /// Refuses what `policy` does not allow. Errc::refused.
 Result<void> check_policy(const BundleManifest& manifest, const VerifyPolicy& policy);
+
+/// Cuts the payload of `bundle` into the chunks its signed index lists
+/// (`manifest` from manifest() after check_signatures()). Errors: no index
+/// in the bundle; chunks that differ from the index (Errc::checksum).
+Result<std::vector<Chunk>> chunk_payload(const Bundle& bundle, const BundleManifest& manifest);
+
+/// Cuts the payload of `bundle` with `params` (any bundle, with or without
+/// an index): to compare it with a release cut another way.
+Result<std::vector<Chunk>> cut_payload(const Bundle& bundle, const BundleManifest& manifest,
+                                       const ChunkParams& params);
 
 struct VerifiedBundle {
   BundleManifest manifest;

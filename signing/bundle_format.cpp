@@ -109,6 +109,7 @@ class Fields {
     return v;
   }
   std::string name(const char* key) const { return "\"" + path_ + key + "\""; }
+  bool has(const char* key) const { return object_.contains(key); }
   /// Errors on keys nobody took.
   Result<void> finish() const {
     for (auto it = object_.begin(); it != object_.end(); ++it) {
@@ -184,6 +185,24 @@ Result<BootFile> read_boot_file(const json& item, size_t index) {
   return b;
 }
 
+Result<ChunkIndexInfo> read_chunks(Fields& parent) {
+  EF_ASSIGN(const json* object, parent.object("chunks"));
+  Fields f(*object, "chunks.");
+  ChunkIndexInfo c;
+  EF_ASSIGN(c.algorithm, f.string("algorithm", 32));
+  if (c.algorithm != kChunkAlgorithm)
+    return bad("\"chunks.algorithm\" must be \"" + std::string(kChunkAlgorithm) + "\"");
+  EF_ASSIGN(c.params.min_size, f.uint32("minSize"));
+  EF_ASSIGN(c.params.avg_size, f.uint32("avgSize"));
+  EF_ASSIGN(c.params.max_size, f.uint32("maxSize"));
+  if (auto ok = c.params.check(); !ok) return bad("\"chunks\": " + ok.error().message());
+  EF_ASSIGN(c.count, f.uint("count"));
+  EF_ASSIGN(c.index_size, f.uint("indexSize"));
+  EF_ASSIGN(c.index_sha256, f.hex("indexSha256", 64, 64));
+  EF_TRY(f.finish());
+  return c;
+}
+
 /// The invariants both directions enforce.
 Result<void> check_consistency(const BundleManifest& m) {
   const VerityInfo& v = m.verity;
@@ -203,6 +222,16 @@ Result<void> check_consistency(const BundleManifest& m) {
                m.version.str());
   }
   if (m.boot.size() > kMaxBootFiles) return bad("\"boot\" lists more than 16 files");
+  if (m.chunks) {
+    // Every chunk is at least 1 byte and each line at most 86: a bound on
+    // what a device reads before it checks the index's hash.
+    const ChunkIndexInfo& c = *m.chunks;
+    uint64_t fewest = (m.payload.size + c.params.max_size - 1) / c.params.max_size;
+    if (c.count < fewest || c.count > m.payload.size)
+      return bad("\"chunks.count\" " + std::to_string(c.count) + " cannot cover the payload");
+    if (c.index_size > c.count * kMaxChunkIndexLine || c.index_size < c.count * 68)
+      return bad("\"chunks.indexSize\" does not fit \"chunks.count\"");
+  }
   return Ok{};
 }
 
@@ -346,6 +375,16 @@ Result<std::string> encode_manifest(const BundleManifest& m) {
                      {"rootHash", v.root_hash_hex},
                      {"salt", v.salt_hex}}},
                    {"boot", boot}};
+  if (m.chunks) {
+    const ChunkIndexInfo& c = *m.chunks;
+    manifest["chunks"] = {{"algorithm", c.algorithm},
+                          {"minSize", c.params.min_size},
+                          {"avgSize", c.params.avg_size},
+                          {"maxSize", c.params.max_size},
+                          {"count", c.count},
+                          {"indexSize", c.index_size},
+                          {"indexSha256", c.index_sha256}};
+  }
   EF_ASSIGN(std::string bytes, canonical_json(manifest));
   // What we sign must be what every reader accepts.
   auto check = parse_manifest(bytes);
@@ -378,6 +417,10 @@ Result<BundleManifest> parse_manifest(std::string_view bytes) {
   for (size_t i = 0; i < boot->size(); ++i) {
     EF_ASSIGN(BootFile b, read_boot_file((*boot)[i], i));
     m.boot.push_back(std::move(b));
+  }
+  if (f.has("chunks")) {
+    EF_ASSIGN(ChunkIndexInfo chunks, read_chunks(f));
+    m.chunks = std::move(chunks);
   }
   EF_TRY(f.finish());
   EF_TRY(check_consistency(m));

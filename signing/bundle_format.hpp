@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "signing/chunk_index.hpp"
 #include "signing/verity.hpp"
 #include "util/error.hpp"
 #include "util/semver.hpp"
@@ -81,6 +83,9 @@ struct BundleManifest {
   Digest payload;          // image + verity tree, as stored in the bundle
   VerityInfo verity;       // hash_offset: where the tree starts in the payload
   std::vector<BootFile> boot;
+  /// The payload's chunk index (delta updates); absent in bundles made
+  /// before it existed or with --no-chunk-index.
+  std::optional<ChunkIndexInfo> chunks;
 };
 
 /// The canonical manifest bytes; refuses manifests that break the

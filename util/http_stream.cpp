@@ -1,5 +1,7 @@
 #include "util/http_stream.hpp"
 
+#include "util/http_client.hpp"
+
 #include <curl/curl.h>
 
 #include <array>
@@ -21,11 +23,22 @@ struct Transfer {
   bool started = false;   // status line and headers seen, position known
   std::optional<Error> sink_error;
   CURL* curl = nullptr;
+  const std::string* url = nullptr;  // as asked, with same_origin_only
 };
 
 size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   size_t total = size * nmemb;
+  if (!t.started && t.url != nullptr) {
+    char* effective = nullptr;
+    curl_easy_getinfo(t.curl, CURLINFO_EFFECTIVE_URL, &effective);
+    if (effective != nullptr && !same_origin(effective, *t.url)) {
+      t.sink_error =
+          Error(Errc::network, *t.url + ": redirected to another host (" + std::string(effective) +
+                                   "); a store must serve its files itself");
+      return 0;
+    }
+  }
   if (!t.started) {
     long code = 0;
     curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &code);
@@ -86,6 +99,7 @@ Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t lengt
   t.sink = &sink;
   t.next = offset;
   t.end = offset + length;
+  if (options.same_origin_only) t.url = &url;
   std::string last_failure;
   for (int attempt = 0; attempt <= options.retries && t.next < t.end; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(options.backoff * attempt);

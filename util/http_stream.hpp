@@ -17,6 +17,8 @@ struct HttpStreamOptions {
   std::chrono::milliseconds backoff{500};  // times the attempt number
   long connect_timeout_seconds = 20;
   long low_speed_seconds = 30;  // below 1 KiB/s this long: retry
+  /// Refuse a redirect to another scheme, host or port (chunk stores).
+  bool same_origin_only = false;
 };
 
 /// Receives consecutive bytes; an error stops the transfer (never retried).

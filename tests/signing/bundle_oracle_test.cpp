@@ -111,5 +111,41 @@ TEST_P(BundleOracleTest, DocumentedStockCommandsVerifyOurBundles) {
   tampered(30, "header");
 }
 
+// The chunk index of a bundle head, checked with the documented commands
+// against the manifest and payload the verify commands extracted.
+TEST(BundleIndexOracleTest, DocumentedCommandsCheckTheChunkIndex) {
+  ::ef::test::TempDir tmp;
+  auto key = SigningKey::generate(Algorithm::ed25519);
+  ASSERT_TRUE(key);
+  auto pub = tmp.write("release.pub", key->public_key().pem());
+  auto image = write_image(tmp / "image.squashfs", 200);
+  auto m = create_bundle(inputs_for(image), {&*key}, tmp / "b.efb");
+  ASSERT_TRUE(m) << m.error().message();
+  auto b = Bundle::open(tmp / "b.efb");
+  ASSERT_TRUE(b);
+  auto chunks = chunk_payload(*b, *m);
+  ASSERT_TRUE(chunks) << chunks.error().message();
+  auto bytes = *read_file(tmp / "b.efb");
+  std::string head = bytes.substr(0, b->header().payload_offset);
+  std::string index = encode_chunk_index(*chunks);
+  tmp.write("good.efbh", head + index);
+  std::string altered = index;
+  altered[5] = altered[5] == '1' ? '2' : '1';
+  tmp.write("altered.efbh", head + altered);
+
+  std::string script = "set -eo pipefail\n";
+  for (const auto& l : doc_lines("verify-commands")) script += l + "\n";
+  for (const auto& l : doc_lines("index-commands")) script += l + "\n";
+  tmp.write("check.sh", script);
+  auto run = [&](const std::string& h) {
+    return ::ef::test::run_command("cd '" + tmp.path().string() +
+                                   "' && B=b.efb KEY=release.pub H=" + h +
+                                   " bash check.sh >/dev/null 2>&1")
+        .status;
+  };
+  EXPECT_EQ(run("good.efbh"), 0) << "the documented index commands failed";
+  EXPECT_NE(run("altered.efbh"), 0) << "an altered index passed";
+}
+
 }  // namespace
 }  // namespace ef::signing

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
+#include <optional>
 
 namespace ef::test {
 namespace {
@@ -133,6 +134,14 @@ void HttpServer::route(const std::string& path, std::string body) {
   routes_[path] = std::move(body);
 }
 
+void HttpServer::route_status(const std::string& path, int status, std::string location) {
+  std::lock_guard lock(mutex_);
+  if (status == 0)
+    statuses_.erase(path);
+  else
+    statuses_[path] = {status, std::move(location)};
+}
+
 std::vector<std::string> HttpServer::paths() const {
   std::lock_guard lock(mutex_);
   return paths_;
@@ -170,15 +179,22 @@ void HttpServer::handle(int fd) {
   std::string path = sp2 == std::string::npos ? "" : head.substr(sp1 + 1, sp2 - sp1 - 1);
   std::string body_in = body_;
   bool routed = true;
+  std::optional<std::pair<int, std::string>> status;
   {
     std::lock_guard lock(mutex_);
     ranges_.push_back(range);
     paths_.push_back(path);
+    if (auto it = statuses_.find(path); it != statuses_.end()) status = it->second;
     if (!routes_.empty()) {
       auto it = routes_.find(path);
       routed = it != routes_.end();
       if (routed) body_in = it->second;
     }
+  }
+  if (status) {
+    std::string out = "HTTP/1.1 " + std::to_string(status->first) + " Scripted\r\n";
+    if (!status->second.empty()) out += "Location: " + status->second + "\r\n";
+    return send_all(fd, out + "Content-Length: 0\r\nConnection: close\r\n\r\n");
   }
   Step step = next_step();
   if (step.action == Action::error_500) return send_all(fd, status_response(500, "Server Error"));

@@ -45,6 +45,10 @@ class HttpServer {
   /// Serves `body` at `path` (e.g. "/k3s"); once any route is set, paths
   /// without one answer 404.
   void route(const std::string& path, std::string body);
+  /// Answers every request for `path` with HTTP `status` (and a Location
+  /// header when `location` is set, for redirects), whatever else is set;
+  /// status 0 removes the rule.
+  void route_status(const std::string& path, int status, std::string location = "");
   /// The request path of each request so far.
   std::vector<std::string> paths() const;
 
@@ -62,6 +66,7 @@ class HttpServer {
   std::vector<std::string> ranges_;
   std::vector<std::string> paths_;
   std::map<std::string, std::string> routes_;
+  std::map<std::string, std::pair<int, std::string>> statuses_;
   std::thread thread_;
 };
 

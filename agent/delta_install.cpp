@@ -1,0 +1,327 @@
+#include "agent/delta_install.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "signing/chunk_store.hpp"
+#include "signing/delta_plan.hpp"
+#include "util/atomic_file.hpp"
+#include "util/file_io.hpp"
+#include "util/http_client.hpp"
+#include "util/sha256.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ef::agent {
+namespace {
+
+namespace fs = std::filesystem;
+using signing::Chunk;
+
+bool is_url(const std::string& s) {
+  return s.starts_with("http://") || s.starts_with("https://");
+}
+
+Result<UniqueFd> open_file(const fs::path& path, int flags) {
+  UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC));
+  if (!fd) return errno_error(Errc::io, "cannot open " + path.string(), errno);
+  return fd;
+}
+
+/// Where the head and the chunks are: the directory of the head's URL or
+/// path (the layout `edgeforge publish` writes).
+class Store {
+ public:
+  Store(std::string head, HttpStreamOptions http) : head_(std::move(head)), http_(http) {
+    http_.same_origin_only = true;
+    base_ = head_.substr(0, head_.find_last_of('/') + 1);
+  }
+
+  Result<void> read_head(uint64_t offset, char* out, size_t size) {
+    if (!is_url(head_)) {
+      if (!head_fd_) {
+        EF_ASSIGN(head_fd_, open_file(head_, O_RDONLY));
+      }
+      return pread_all(head_fd_.get(), out, size, offset, head_);
+    }
+    size_t filled = 0;
+    return http_stream(
+        head_, offset, size,
+        [&](const char* p, size_t n) -> Result<void> {
+          std::copy(p, p + n, out + filled);
+          filled += n;
+          return Ok{};
+        },
+        http_);
+  }
+
+  std::string chunk_location(const Chunk& c) const {
+    return base_ + signing::chunk_store_path(c.sha256);
+  }
+
+  /// The stored form of `c` (at most c.size bytes).
+  Result<std::string> fetch(const Chunk& c, HttpClient& client) const {
+    std::string where = chunk_location(c);
+    if (is_url(where)) return client.get(where, c.size);
+    std::error_code ec;
+    auto size = fs::file_size(where, ec);
+    if (ec) return Error(Errc::not_found, where + ": " + ec.message());
+    if (size > c.size)
+      return Error(Errc::checksum, where + ": " + std::to_string(size) +
+                                       " bytes, more than the chunk's " + std::to_string(c.size));
+    return read_file(where);
+  }
+
+  const HttpStreamOptions& http() const { return http_; }
+
+ private:
+  std::string head_, base_;
+  HttpStreamOptions http_;
+  UniqueFd head_fd_;
+};
+
+/// How much of a seed slot to cut: its squashfs image (bytes_used at byte
+/// 40 of the superblock, padded to 4 KiB) and the verity tree after it;
+/// 0 when the slot holds no squashfs.
+uint64_t seed_length(int fd, uint64_t capacity) {
+  char sb[48];
+  if (::pread(fd, sb, sizeof sb, 0) != static_cast<ssize_t>(sizeof sb) ||
+      std::string_view(sb, 4) != "hsqs")
+    return 0;
+  uint64_t used = 0;
+  for (int i = 7; i >= 0; --i) used = (used << 8) | static_cast<uint8_t>(sb[40 + i]);
+  uint64_t blocks = (used + 4095) / 4096, tree = 0;
+  for (uint64_t n = blocks; n > 1;) {
+    n = (n + 127) / 128;  // sha256 digests per 4 KiB hash block
+    tree += n;
+  }
+  return std::min(capacity, (blocks + tree) * 4096);
+}
+
+struct SeedChunk {
+  size_t seed = 0;
+  uint64_t offset = 0;
+};
+
+class DeltaInstall {
+ public:
+  DeltaInstall(const SlotInstallOptions& o, Store& store, const signing::BundleManifest& m,
+               std::vector<Chunk> chunks)
+      : o_(o), store_(store), m_(m), chunks_(std::move(chunks)), done_(chunks_.size(), false) {
+    stats_.used = true;
+    stats_.chunks = chunks_.size();
+    stats_.payload_bytes = m.payload.size;
+  }
+
+  Result<DeltaStats> run() {
+    EF_ASSIGN(target_, open_file(o_.slot, O_RDWR));
+    EF_TRY(keep_what_the_target_has());
+    EF_TRY(copy_from_seeds());
+    EF_TRY(fetch_the_rest());
+    if (::fdatasync(target_.get()) != 0)
+      return errno_error(Errc::io, "cannot sync slot " + o_.slot.string(), errno);
+    return stats_;
+  }
+
+ private:
+  void progress() {
+    if (o_.progress) o_.progress(written_bytes_.load(), m_.payload.size);
+  }
+
+  // After a power cut or a dropped link, what an earlier try wrote stays.
+  Result<void> keep_what_the_target_has() {
+    std::string buf;
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      const Chunk& c = chunks_[i];
+      buf.resize(c.size);
+      if (!pread_all(target_.get(), buf.data(), c.size, c.offset, o_.slot)) break;
+      if (sha256_hex(buf) != c.sha256) continue;
+      done_[i] = true;
+      ++stats_.in_target_chunks;
+      written_bytes_ += c.size;
+    }
+    progress();
+    return Ok{};
+  }
+
+  Result<void> copy_from_seeds() {
+    std::vector<Chunk> seed_chunks;
+    std::vector<SeedChunk> where;
+    for (size_t s = 0; s < o_.seeds.size(); ++s) {
+      auto fd = open_file(o_.seeds[s], O_RDONLY);
+      std::error_code ec;
+      if (!fd || fs::equivalent(o_.seeds[s], o_.slot, ec)) continue;
+      auto capacity = slot_capacity(o_.seeds[s]);
+      uint64_t length = capacity ? seed_length(fd->get(), *capacity) : 0;
+      if (length == 0) continue;
+      signing::Chunker chunker(m_.chunks->params);
+      auto cut = stream_range(fd->get(), 0, length, o_.seeds[s],
+                              [&](const char* p, size_t n, uint64_t) -> Result<void> {
+                                chunker.update(p, n);
+                                return Ok{};
+                              });
+      if (!cut) continue;  // an unreadable seed only costs downloads
+      for (auto& c : chunker.finish()) {
+        where.push_back({s, c.offset});
+        seed_chunks.push_back(std::move(c));
+      }
+      seed_fds_.emplace(s, std::move(*fd));
+    }
+    std::vector<Chunk> remaining;
+    for (size_t i = 0; i < chunks_.size(); ++i)
+      if (!done_[i]) remaining.push_back(chunks_[i]);
+    auto plan = signing::plan_delta(seed_chunks, remaining, m_.chunks->index_size);
+    stats_.full = plan.full;
+    stats_.plan = plan.reason;
+    if (plan.full) return Ok{};
+    std::unordered_map<std::string, size_t> by_hash;
+    for (size_t k = 0; k < seed_chunks.size(); ++k) by_hash.emplace(seed_chunks[k].sha256, k);
+    std::string buf;
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      if (done_[i]) continue;
+      const Chunk& c = chunks_[i];
+      auto it = by_hash.find(c.sha256);
+      if (it == by_hash.end()) continue;
+      const SeedChunk& from = where[it->second];
+      buf.resize(c.size);
+      // The seed is read again and checked: it may have changed since it was cut.
+      if (!pread_all(seed_fds_.at(from.seed).get(), buf.data(), c.size, from.offset,
+                     o_.seeds[from.seed]) ||
+          sha256_hex(buf) != c.sha256)
+        continue;
+      EF_TRY(pwrite_all(target_.get(), buf.data(), c.size, c.offset, o_.slot));
+      done_[i] = true;
+      ++stats_.seeded_chunks;
+      stats_.seeded_bytes += c.size;
+      written_bytes_ += c.size;
+    }
+    progress();
+    return Ok{};
+  }
+
+  // One chunk from the store: fetched, checked, refetched once when its
+  // bytes are wrong, then written at every offset the index lists it.
+  Result<void> fetch_one(const std::vector<size_t>& at, HttpClient& client) {
+    const Chunk& c = chunks_[at.front()];
+    Result<std::string> data = Error(Errc::internal, "not fetched");
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto stored = store_.fetch(c, client);
+      if (!stored) return std::move(stored).error().with_context("chunk " + c.sha256);
+      {
+        std::lock_guard lock(mutex_);
+        ++stats_.fetched_chunks;
+        stats_.fetched_bytes += stored->size();
+      }
+      data = signing::decode_stored_chunk(*stored, c);
+      if (data) break;
+    }
+    if (!data)
+      return std::move(data).error().with_context(store_.chunk_location(c) + " (fetched twice)");
+    for (size_t i : at) {
+      EF_TRY(pwrite_all(target_.get(), data->data(), c.size, chunks_[i].offset, o_.slot));
+      written_bytes_ += c.size;
+    }
+    return Ok{};
+  }
+
+  Result<void> fetch_the_rest() {
+    std::map<std::string, std::vector<size_t>> missing;  // each distinct chunk once
+    for (size_t i = 0; i < chunks_.size(); ++i)
+      if (!done_[i]) missing[chunks_[i].sha256].push_back(i);
+    std::vector<const std::vector<size_t>*> work;
+    for (const auto& [sha, at] : missing) work.push_back(&at);
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::optional<Error> failure;
+    auto worker = [&] {
+      HttpClient client(store_.http());
+      while (!stop) {
+        size_t k = next++;
+        if (k >= work.size()) return;
+        auto r = fetch_one(*work[k], client);
+        if (!r) {
+          std::lock_guard lock(mutex_);
+          if (!failure) failure = std::move(r).error();
+          stop = true;
+        }
+        progress();
+      }
+    };
+    size_t n = std::min<size_t>(std::max(1, o_.parallel_fetches), work.size());
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < n; ++t) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    if (failure) return std::move(*failure);
+    return Ok{};
+  }
+
+  const SlotInstallOptions& o_;
+  Store& store_;
+  const signing::BundleManifest& m_;
+  std::vector<Chunk> chunks_;
+  std::vector<bool> done_;  // written before the downloads start; read-only after
+  UniqueFd target_;
+  std::map<size_t, UniqueFd> seed_fds_;
+  DeltaStats stats_;
+  std::mutex mutex_;
+  std::atomic<uint64_t> written_bytes_{0};
+};
+
+}  // namespace
+
+bool is_bundle_head(const std::string& location) {
+  return location.ends_with(".efbh");
+}
+
+Result<SlotInstallResult> install_delta_to_slot(const SlotInstallOptions& o) {
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  };
+  auto run = [&]() -> Result<SlotInstallResult> {
+    EF_ASSIGN(auto keyring, signing::Keyring::load(o.keyring));
+    Store store(o.bundle, o.http);
+    auto read_at = [&](uint64_t offset, char* out, size_t size) {
+      return store.read_head(offset, out, size);
+    };
+    EF_ASSIGN(auto head, signing::BundleHead::read_front(read_at));
+    EF_ASSIGN(auto signature, head.check_signatures(keyring));
+    EF_ASSIGN(auto manifest, head.manifest());
+    EF_TRY(signing::check_policy(manifest, o.policy));
+    if (!manifest.chunks)
+      return Error(Errc::bad_bundle,
+                   "the bundle head has no chunk index; publish a bundle made by this edgeforge");
+    std::string index(manifest.chunks->index_size, '\0');
+    EF_TRY(store.read_head(head.header().payload_offset, index.data(), index.size()));
+    EF_ASSIGN(auto chunks,
+              signing::parse_chunk_index(index, *manifest.chunks, manifest.payload.size));
+    EF_ASSIGN(uint64_t capacity, slot_capacity(o.slot));
+    if (capacity < manifest.payload.size)
+      return Error(Errc::invalid_argument,
+                   "slot " + o.slot.string() + " holds " + std::to_string(capacity) +
+                       " bytes, the payload needs " + std::to_string(manifest.payload.size));
+    if (o.on_accepted) EF_TRY(o.on_accepted(manifest));
+    auto t0 = Clock::now();
+    DeltaInstall install(o, store, manifest, std::move(chunks));
+    EF_ASSIGN(DeltaStats stats, install.run());
+    auto t1 = Clock::now();
+    if (o.on_written) EF_TRY(o.on_written());
+    EF_TRY(verify_slot(o.slot, manifest));
+    auto t2 = Clock::now();
+    SlotInstallResult r{std::move(manifest), std::move(signature), seconds(t0, t1), seconds(t1, t2),
+                        std::move(stats)};
+    return r;
+  };
+  auto r = run();
+  if (!r) return std::move(r).error().with_context(o.bundle);
+  return r;
+}
+
+}  // namespace ef::agent

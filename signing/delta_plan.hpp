@@ -1,0 +1,38 @@
+// What a device on one payload must download for another: the planner that
+// `edgeforge-agent upgrade` follows and `edgeforge delta-stats` reports.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "signing/chunk_index.hpp"
+
+namespace ef::signing {
+
+/// Where a target chunk comes from.
+struct ChunkSource {
+  enum class Kind { seed, download } kind = Kind::download;
+  uint64_t seed_offset = 0;  // Kind::seed: where the same bytes are in the seed
+};
+
+struct DeltaPlan {
+  uint64_t full_bytes = 0;       // the whole payload
+  uint64_t download_bytes = 0;   // the chunks to fetch (each distinct chunk once)
+  uint64_t chunks = 0;           // in the target
+  uint64_t reused_chunks = 0;    // target chunks the seed already has
+  uint64_t download_chunks = 0;  // distinct chunks to fetch
+  /// The delta costs as much as the full payload: fetch that instead.
+  bool full = false;
+  std::string reason;                // one line: why delta or full
+  std::vector<ChunkSource> sources;  // one per target chunk
+};
+
+/// Plans `target` (the release's index) against `seed` (the chunks of what
+/// the device already has, e.g. the booted slot, cut with the same
+/// parameters). A plan whose download is at least the full payload's size
+/// less `index_bytes` (what fetching the index itself costs) says full.
+DeltaPlan plan_delta(const std::vector<Chunk>& seed, const std::vector<Chunk>& target,
+                     uint64_t index_bytes);
+
+}  // namespace ef::signing
