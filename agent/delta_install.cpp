@@ -8,6 +8,8 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -16,6 +18,7 @@
 #include "util/atomic_file.hpp"
 #include "util/file_io.hpp"
 #include "util/http_client.hpp"
+#include "util/oci_registry.hpp"
 #include "util/sha256.hpp"
 #include "util/unique_fd.hpp"
 
@@ -35,8 +38,16 @@ Result<UniqueFd> open_file(const fs::path& path, int flags) {
   return fd;
 }
 
+/// One download worker's connections.
+struct Connection {
+  explicit Connection(const HttpStreamOptions& http) : client(http) {}
+  HttpClient client;
+  std::unique_ptr<OciRegistry> registry;  // an OCI store's, with its own login
+};
+
 /// Where the head and the chunks are: the directory of the head's URL or
-/// path (the layout `edgeforge publish` writes).
+/// path (the layout `edgeforge publish` writes), or an OCI repository (the
+/// tagged artifact's first layer is the head, chunks are blobs).
 class Store {
  public:
   Store(std::string head, HttpStreamOptions http) : head_(std::move(head)), http_(http) {
@@ -44,7 +55,41 @@ class Store {
     base_ = head_.substr(0, head_.find_last_of('/') + 1);
   }
 
+  /// For an OCI store: the manifest, then the head blob it names.
+  Result<void> open() {
+    if (!head_.starts_with("oci://")) return Ok{};
+    EF_ASSIGN(auto ref, parse_oci_reference(head_));
+    if (ref.tag.empty())
+      return Error(Errc::invalid_argument, head_ + ": give the tag (oci://HOST/REPO:VERSION)");
+    EF_ASSIGN(credentials_, docker_config_credentials(ref.registry, default_docker_config()));
+    oci_ = ref;
+    Connection c(http_);
+    EF_ASSIGN(OciRegistry * registry, registry_of(c));
+    EF_ASSIGN(std::string text, registry->get_manifest(ref.tag, publish_media_type, 16 << 20));
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    const nlohmann::json* head = nullptr;
+    if (j.is_object() && j.contains("layers") && j["layers"].is_array())
+      for (const auto& l : j["layers"])
+        if (l.is_object() && l.value("mediaType", "") == head_media_type) head = &l;
+    if (head == nullptr || !(*head)["digest"].is_string() || !(*head)["size"].is_number_unsigned())
+      return Error(Errc::bad_bundle, ref.str() + ": the manifest names no bundle head (" +
+                                         std::string(head_media_type) + ")");
+    uint64_t size = (*head)["size"].get<uint64_t>();
+    if (size > kMaxHeadBytes)
+      return Error(Errc::bad_bundle, ref.str() + ": a bundle head of " + std::to_string(size) +
+                                         " bytes is over the limit");
+    EF_ASSIGN(head_bytes_, registry->get_blob((*head)["digest"].get<std::string>(), size));
+    return Ok{};
+  }
+
   Result<void> read_head(uint64_t offset, char* out, size_t size) {
+    if (oci_) {
+      if (offset + size > head_bytes_.size())
+        return Error(Errc::bad_bundle, head_ + ": the bundle head is " +
+                                           std::to_string(head_bytes_.size()) + " bytes, short");
+      std::copy_n(head_bytes_.data() + offset, size, out);
+      return Ok{};
+    }
     if (!is_url(head_)) {
       if (!head_fd_) {
         EF_ASSIGN(head_fd_, open_file(head_, O_RDONLY));
@@ -63,13 +108,18 @@ class Store {
   }
 
   std::string chunk_location(const Chunk& c) const {
+    if (oci_) return oci_->api_base() + "blobs/sha256:" + c.sha256;
     return base_ + signing::chunk_store_path(c.sha256);
   }
 
   /// The stored form of `c` (at most c.size bytes).
-  Result<std::string> fetch(const Chunk& c, HttpClient& client) const {
+  Result<std::string> fetch(const Chunk& c, Connection& conn) const {
+    if (oci_) {
+      EF_ASSIGN(OciRegistry * registry, registry_of(conn));
+      return registry->get_blob("sha256:" + c.sha256, c.size);
+    }
     std::string where = chunk_location(c);
-    if (is_url(where)) return client.get(where, c.size);
+    if (is_url(where)) return conn.client.get(where, c.size);
     std::error_code ec;
     auto size = fs::file_size(where, ec);
     if (ec) return Error(Errc::not_found, where + ": " + ec.message());
@@ -81,10 +131,23 @@ class Store {
 
   const HttpStreamOptions& http() const { return http_; }
 
+  // The media types publish_to_oci writes (builder/publish/publish.hpp).
+  static constexpr const char* publish_media_type = "application/vnd.oci.image.manifest.v1+json";
+  static constexpr const char* head_media_type = "application/vnd.edgeforge.bundle-head.v1";
+  static constexpr uint64_t kMaxHeadBytes = 64ull << 20;
+
  private:
+  Result<OciRegistry*> registry_of(Connection& conn) const {
+    if (!conn.registry) conn.registry = std::make_unique<OciRegistry>(*oci_, credentials_, http_);
+    return conn.registry.get();
+  }
+
   std::string head_, base_;
   HttpStreamOptions http_;
   UniqueFd head_fd_;
+  std::optional<OciReference> oci_;
+  OciCredentials credentials_;
+  std::string head_bytes_;
 };
 
 /// How much of a seed slot to cut: its squashfs image (bytes_used at byte
@@ -208,11 +271,11 @@ class DeltaInstall {
 
   // One chunk from the store: fetched, checked, refetched once when its
   // bytes are wrong, then written at every offset the index lists it.
-  Result<void> fetch_one(const std::vector<size_t>& at, HttpClient& client) {
+  Result<void> fetch_one(const std::vector<size_t>& at, Connection& conn) {
     const Chunk& c = chunks_[at.front()];
     Result<std::string> data = Error(Errc::internal, "not fetched");
     for (int attempt = 0; attempt < 2; ++attempt) {
-      auto stored = store_.fetch(c, client);
+      auto stored = store_.fetch(c, conn);
       if (!stored) return std::move(stored).error().with_context("chunk " + c.sha256);
       {
         std::lock_guard lock(mutex_);
@@ -241,11 +304,11 @@ class DeltaInstall {
     std::atomic<bool> stop{false};
     std::optional<Error> failure;
     auto worker = [&] {
-      HttpClient client(store_.http());
+      Connection conn(store_.http());
       while (!stop) {
         size_t k = next++;
         if (k >= work.size()) return;
-        auto r = fetch_one(*work[k], client);
+        auto r = fetch_one(*work[k], conn);
         if (!r) {
           std::lock_guard lock(mutex_);
           if (!failure) failure = std::move(r).error();
@@ -277,7 +340,7 @@ class DeltaInstall {
 }  // namespace
 
 bool is_bundle_head(const std::string& location) {
-  return location.ends_with(".efbh");
+  return location.ends_with(".efbh") || location.starts_with("oci://");
 }
 
 Result<SlotInstallResult> install_delta_to_slot(const SlotInstallOptions& o) {
@@ -288,6 +351,7 @@ Result<SlotInstallResult> install_delta_to_slot(const SlotInstallOptions& o) {
   auto run = [&]() -> Result<SlotInstallResult> {
     EF_ASSIGN(auto keyring, signing::Keyring::load(o.keyring));
     Store store(o.bundle, o.http);
+    EF_TRY(store.open());
     auto read_at = [&](uint64_t offset, char* out, size_t size) {
       return store.read_head(offset, out, size);
     };

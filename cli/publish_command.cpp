@@ -1,4 +1,5 @@
 // edgeforge publish: a bundle as a bundle head and chunks in a store.
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -7,14 +8,37 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/options.hpp"
+#include "util/oci_registry.hpp"
 
 namespace ef::cli {
 namespace {
 
 struct PublishArgs {
   std::string bundle, to;
+  bool plain_http = false;
+  std::string username, password_env, ca_file, docker_config;
   OutputStyle style;
 };
+
+Result<publish::PublishReport> publish_oci(const PublishArgs& a) {
+  EF_ASSIGN(auto ref, parse_oci_reference(a.to, a.plain_http));
+  OciCredentials creds;
+  if (!a.username.empty()) {
+    const char* pw = a.password_env.empty() ? nullptr : std::getenv(a.password_env.c_str());
+    if (!a.password_env.empty() && pw == nullptr)
+      return Error(Errc::invalid_argument,
+                   "--password-env " + a.password_env + ": the variable is not set");
+    creds = {a.username, pw ? pw : ""};
+  } else {
+    auto config =
+        a.docker_config.empty() ? default_docker_config() : std::filesystem::path(a.docker_config);
+    EF_ASSIGN(creds, docker_config_credentials(ref.registry, config));
+  }
+  HttpStreamOptions http;
+  http.ca_file = a.ca_file;
+  OciRegistry registry(ref, creds, http);
+  return publish::publish_to_oci(a.bundle, registry);
+}
 
 std::string mib(uint64_t bytes) {
   char buf[32];
@@ -23,13 +47,7 @@ std::string mib(uint64_t bytes) {
 }
 
 int run_publish(const PublishArgs& a) {
-  if (a.to.starts_with("oci://"))
-    return fail(Error(Errc::invalid_argument,
-                      "--to " + a.to +
-                          ": publishing to an OCI registry is not built yet; "
-                          "publish to a directory and serve it over HTTP (docs/updates.md)"),
-                a.style.json);
-  auto r = publish::publish_to_dir(a.bundle, a.to);
+  auto r = a.to.starts_with("oci://") ? publish_oci(a) : publish::publish_to_dir(a.bundle, a.to);
   if (!r) return fail(r.error().with_context(a.bundle), a.style.json);
   if (a.style.json) {
     std::cout << nlohmann::json({{"head", r->head.string()},
@@ -60,9 +78,19 @@ cmdline::Command add_publish_command(CLI::App& app) {
       "publish", "Publish a bundle as a bundle head and a chunk store for delta updates");
   cmd->add_option("bundle", a->bundle, "Signed bundle (.efb)")->required();
   cmd->add_option("--to", a->to,
-                  "Store directory: DIR/<product>-<version>.efbh and DIR/chunks/ (serve DIR with "
-                  "any static web server)")
+                  "A directory (DIR/<product>-<version>.efbh and DIR/chunks/, for any static web "
+                  "server) or oci://HOST[:PORT]/REPOSITORY[:TAG] (tag: the version)")
       ->required();
+  cmd->add_flag("--plain-http", a->plain_http,
+                "Talk HTTP, not HTTPS, to the registry (always so for localhost and 127.0.0.0/8)");
+  cmd->add_option("--username", a->username,
+                  "Registry user (default: the login in the Docker config for that registry)");
+  cmd->add_option("--password-env", a->password_env,
+                  "Environment variable holding the registry password or token");
+  cmd->add_option("--docker-config", a->docker_config,
+                  "Docker config.json with registry logins (default: $DOCKER_CONFIG/config.json, "
+                  "else ~/.docker/config.json)");
+  cmd->add_option("--ca-file", a->ca_file, "CA bundle (PEM) to trust for the registry's TLS");
   add_output_style(cmd, a->style);
   cmd->footer(
       "Chunks already in the store are not written again, so one store serves every release.\n"

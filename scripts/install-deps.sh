@@ -18,6 +18,8 @@ packages=(
   # outside oracles and benchmark peers
   squashfs-tools squashfs-tools-ng zstd cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
   jq bc curl python3
+  # servers the delta tests start on 127.0.0.1
+  docker-registry
   # provision-script test oracle
   shellcheck
   # OCI image archive oracle (packs' images/)

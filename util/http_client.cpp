@@ -2,13 +2,16 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <thread>
 
 namespace ef {
 namespace {
 
 using CurlUrl = std::unique_ptr<CURLU, decltype(&curl_url_cleanup)>;
+using CurlList = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 
 // scheme://host:port of `url`, "" when it does not parse.
 std::string origin(const std::string& url) {
@@ -24,20 +27,39 @@ std::string origin(const std::string& url) {
   return out;
 }
 
-struct Body {
-  std::string data;
+struct Received {
+  std::string body;
+  std::map<std::string, std::string> headers;
   size_t max = 0;
   bool too_long = false;
 };
 
 size_t on_body(char* p, size_t size, size_t nmemb, void* user) {
-  auto& b = *static_cast<Body*>(user);
+  auto& r = *static_cast<Received*>(user);
   size_t n = size * nmemb;
-  if (b.data.size() + n > b.max) {
-    b.too_long = true;
+  if (r.body.size() + n > r.max) {
+    r.too_long = true;
     return 0;
   }
-  b.data.append(p, n);
+  r.body.append(p, n);
+  return n;
+}
+
+size_t on_header(char* p, size_t size, size_t nmemb, void* user) {
+  auto& r = *static_cast<Received*>(user);
+  size_t n = size * nmemb;
+  std::string line(p, n);
+  if (line.starts_with("HTTP/")) r.headers.clear();  // a new response (after 100 or a redirect)
+  size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon), value = line.substr(colon + 1);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+      value.pop_back();
+    r.headers[name] = value;
+  }
   return n;
 }
 
@@ -46,11 +68,27 @@ void set_opt(CURL* curl, CURLoption option, T value) {
   (void)curl_easy_setopt(curl, option, value);
 }
 
+bool transient_status(long code) {
+  return code >= 500 || code == 408 || code == 429;
+}
+
 }  // namespace
 
 bool same_origin(const std::string& a, const std::string& b) {
   std::string oa = origin(a);
   return !oa.empty() && oa == origin(b);
+}
+
+std::string resolve_url(const std::string& base, const std::string& relative) {
+  CurlUrl u(curl_url(), &curl_url_cleanup);
+  if (!u || curl_url_set(u.get(), CURLUPART_URL, base.c_str(), 0) != CURLUE_OK ||
+      curl_url_set(u.get(), CURLUPART_URL, relative.c_str(), 0) != CURLUE_OK)
+    return "";
+  char* out = nullptr;
+  if (curl_url_get(u.get(), CURLUPART_URL, &out, 0) != CURLUE_OK) return "";
+  std::string s(out);
+  curl_free(out);
+  return s;
 }
 
 struct HttpClient::Impl {
@@ -64,15 +102,18 @@ HttpClient::HttpClient(HttpStreamOptions options)
     : impl_(std::make_unique<Impl>()), options_(options) {}
 HttpClient::~HttpClient() = default;
 
-Result<std::string> HttpClient::get(const std::string& first_url, size_t max_bytes) {
+Result<HttpResponse> HttpClient::send(const HttpRequest& request) {
   CURL* curl = impl_->curl;
   if (!curl) return Error(Errc::internal, "curl_easy_init failed");
-  std::string url = first_url, failure;
+  std::string url = request.url, failure;
   int redirects = 0;
   for (int attempt = 0; attempt <= options_.retries;) {
     std::array<char, CURL_ERROR_SIZE> error_buffer{};
-    Body body;
-    body.max = max_bytes;
+    Received got;
+    got.max = request.max_bytes;
+    CurlList headers(nullptr, &curl_slist_free_all);
+    for (const auto& h : request.headers)
+      headers.reset(curl_slist_append(headers.release(), h.c_str()));
     curl_easy_reset(curl);  // keeps the connection cache: keep-alive
     set_opt(curl, CURLOPT_URL, url.c_str());
     set_opt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -84,31 +125,40 @@ Result<std::string> HttpClient::get(const std::string& first_url, size_t max_byt
     set_opt(curl, CURLOPT_USERAGENT, "edgeforge");
     set_opt(curl, CURLOPT_ERRORBUFFER, error_buffer.data());
     set_opt(curl, CURLOPT_WRITEFUNCTION, &on_body);
-    set_opt(curl, CURLOPT_WRITEDATA, static_cast<void*>(&body));
+    set_opt(curl, CURLOPT_WRITEDATA, static_cast<void*>(&got));
+    set_opt(curl, CURLOPT_HEADERFUNCTION, &on_header);
+    set_opt(curl, CURLOPT_HEADERDATA, static_cast<void*>(&got));
+    set_opt(curl, CURLOPT_HTTPHEADER, headers.get());
+    if (!options_.ca_file.empty()) set_opt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+    if (request.method == "HEAD") {
+      set_opt(curl, CURLOPT_NOBODY, 1L);
+    } else if (request.method != "GET") {
+      set_opt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+      set_opt(curl, CURLOPT_POSTFIELDS, request.body.data());
+      set_opt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    }
     ++requests_;
     CURLcode rc = curl_easy_perform(curl);
     long code = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-    if (body.too_long)
+    if (got.too_long)
       return Error(Errc::network, url + ": the server sent more than the " +
-                                      std::to_string(max_bytes) + " bytes expected");
-    if (rc == CURLE_OK && code >= 300 && code < 400) {
-      char* location = nullptr;
-      curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &location);
-      if (location == nullptr)
-        return Error(Errc::network, url + ": HTTP " + std::to_string(code) + " without a location");
-      if (!same_origin(location, first_url))
-        return Error(Errc::network, url + ": redirected to another host (" + location +
+                                      std::to_string(request.max_bytes) + " bytes expected");
+    if (rc == CURLE_OK && request.follow_redirects && code >= 300 && code < 400 &&
+        got.headers.count("location")) {
+      std::string next = resolve_url(url, got.headers["location"]);
+      if (!same_origin(next, request.url))
+        return Error(Errc::network, url + ": redirected to another host (" +
+                                        got.headers["location"] +
                                         "); a store must serve its files itself");
-      if (++redirects > 5) return Error(Errc::network, first_url + ": too many redirects");
-      url = location;
+      if (++redirects > 5) return Error(Errc::network, request.url + ": too many redirects");
+      url = next;
       continue;
     }
-    if (rc == CURLE_OK && code >= 200 && code < 300) return std::move(body.data);
+    if (rc == CURLE_OK && !transient_status(code))
+      return HttpResponse{code, url, std::move(got.headers), std::move(got.body)};
     if (rc == CURLE_OK) {
       failure = "HTTP " + std::to_string(code);
-      bool transient = code >= 500 || code == 408 || code == 429;
-      if (!transient) break;
     } else {
       failure = error_buffer[0] != '\0' ? error_buffer.data() : curl_easy_strerror(rc);
       if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) break;
@@ -116,6 +166,16 @@ Result<std::string> HttpClient::get(const std::string& first_url, size_t max_byt
     if (++attempt <= options_.retries) std::this_thread::sleep_for(options_.backoff * attempt);
   }
   return Error(Errc::network, url + ": " + failure);
+}
+
+Result<std::string> HttpClient::get(const std::string& url, size_t max_bytes) {
+  HttpRequest r;
+  r.url = url;
+  r.max_bytes = max_bytes;
+  EF_ASSIGN(HttpResponse response, send(r));
+  if (response.status < 200 || response.status >= 300)
+    return Error(Errc::network, response.url + ": HTTP " + std::to_string(response.status));
+  return std::move(response.body);
 }
 
 }  // namespace ef

@@ -1,10 +1,13 @@
-// Many small whole-file GETs over one kept-alive connection (a chunk
-// store's files): bounded bodies, redirects followed only within the same
-// origin, transient failures retried with backoff.
+// HTTP requests over one kept-alive connection: many small whole-file GETs
+// (a chunk store's files) and the few other methods a registry API needs.
+// Bodies are bounded, redirects followed only within the same origin,
+// transient failures retried with backoff.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "util/error.hpp"
 #include "util/http_stream.hpp"
@@ -15,6 +18,26 @@ namespace ef {
 /// defaulted). Unparsable URLs are never the same origin.
 bool same_origin(const std::string& a, const std::string& b);
 
+/// `relative` (a Location header: absolute, absolute-path or relative)
+/// resolved against `base`; "" when it does not parse.
+std::string resolve_url(const std::string& base, const std::string& relative);
+
+struct HttpRequest {
+  std::string method = "GET";  // GET, HEAD, PUT, POST, PATCH
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;                  // sent with PUT, POST, PATCH
+  size_t max_bytes = 1 << 20;        // a longer response body is refused
+  bool follow_redirects = true;      // within the same origin only
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string url;                             // after redirects
+  std::map<std::string, std::string> headers;  // names lower-cased, last value wins
+  std::string body;
+};
+
 class HttpClient {
  public:
   explicit HttpClient(HttpStreamOptions options = {});
@@ -22,10 +45,13 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  /// The body of `url`, at most `max_bytes` (a longer one is refused as soon
-  /// as it passes the limit). Redirects to another scheme, host or port are
-  /// refused; 4xx are not retried; resets, timeouts and 5xx are.
-  /// Errc::network naming the URL and what the server did (e.g. "HTTP 404").
+  /// Sends `request`, retrying resets, timeouts and 5xx/408/429 with
+  /// backoff. Any other status is returned as it is (the caller decides);
+  /// a redirect to another origin and an oversized body are errors.
+  Result<HttpResponse> send(const HttpRequest& request);
+
+  /// The body of `url`, at most `max_bytes`; any status but 2xx is
+  /// Errc::network naming the URL and the status ("HTTP 404").
   Result<std::string> get(const std::string& url, size_t max_bytes);
 
   /// Requests made so far (one per attempt and redirect).

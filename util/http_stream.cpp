@@ -124,6 +124,7 @@ Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t lengt
     set_opt(curl.get(), CURLOPT_WRITEFUNCTION, &on_body);
     set_opt(curl.get(), CURLOPT_WRITEDATA, static_cast<void*>(&t));
     set_opt(curl.get(), CURLOPT_RANGE, range.c_str());
+    if (!options.ca_file.empty()) set_opt(curl.get(), CURLOPT_CAINFO, options.ca_file.c_str());
     CURLcode rc = curl_easy_perform(curl.get());
     if (t.sink_error) return std::move(*t.sink_error);
     if (t.next == t.end) return Ok{};  // stopping early on purpose reports a write error

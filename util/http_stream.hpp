@@ -19,6 +19,9 @@ struct HttpStreamOptions {
   long low_speed_seconds = 30;  // below 1 KiB/s this long: retry
   /// Refuse a redirect to another scheme, host or port (chunk stores).
   bool same_origin_only = false;
+  /// A CA bundle (PEM) to trust instead of the system's, for a private
+  /// registry or store; empty: the system's.
+  std::string ca_file;
 };
 
 /// Receives consecutive bytes; an error stops the transfer (never retried).

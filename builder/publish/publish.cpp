@@ -1,11 +1,14 @@
 #include "builder/publish/publish.hpp"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "signing/bundle.hpp"
 #include "signing/chunk_store.hpp"
 #include "util/atomic_file.hpp"
 #include "util/file_io.hpp"
+#include "util/sha256.hpp"
 
 namespace ef::publish {
 namespace {
@@ -68,6 +71,79 @@ Result<PublishReport> publish_to_dir(const fs::path& bundle_path, const fs::path
   head += signing::encode_chunk_index(chunks);
   r.head = dir / head_file_name(m.product, m.version.str());
   EF_TRY(write_file_atomic(r.head, head));
+  return r;
+}
+
+Result<PublishReport> publish_to_oci(const fs::path& bundle_path, OciRegistry& registry) {
+  using nlohmann::json;
+  EF_ASSIGN(auto bundle, signing::Bundle::open(bundle_path));
+  EF_ASSIGN(auto m, bundle.manifest());
+  EF_ASSIGN(auto chunks, signing::chunk_payload(bundle, m));
+  const uint64_t base = bundle.header().payload_offset;
+
+  PublishReport r;
+  r.payload_bytes = m.payload.size;
+  auto push = [&](const std::string& digest, std::string_view data, bool count) -> Result<void> {
+    EF_ASSIGN(bool present, registry.has_blob(digest));
+    if (count) {
+      (present ? r.present_chunks : r.written_chunks) += 1;
+      (present ? r.present_bytes : r.written_bytes) += data.size();
+    }
+    if (present) return Ok{};
+    return registry.push_blob(digest, data);
+  };
+  json layers = json::array();
+  std::unordered_set<std::string> seen;
+  json chunk_layers = json::array();
+  for (const auto& c : chunks) {
+    if (!seen.insert(c.sha256).second) continue;
+    ++r.chunks;
+    std::string digest = "sha256:" + c.sha256;
+    EF_ASSIGN(bool present, registry.has_blob(digest));
+    if (present) {
+      ++r.present_chunks;
+      r.present_bytes += c.size;
+    } else {
+      EF_ASSIGN(auto data, read_range(bundle, base + c.offset, c.size));
+      EF_TRY(registry.push_blob(digest, data));
+      ++r.written_chunks;
+      r.written_bytes += c.size;
+    }
+    chunk_layers.push_back(
+        {{"mediaType", kOciChunkMediaType}, {"digest", digest}, {"size", c.size}});
+  }
+  EF_ASSIGN(auto head, read_range(bundle, 0, base));
+  head += signing::encode_chunk_index(chunks);
+  std::string head_digest = "sha256:" + sha256_hex(head);
+  EF_TRY(push(head_digest, head, false));
+  const std::string empty = "{}";
+  const std::string empty_digest = "sha256:" + sha256_hex(empty);
+  EF_TRY(push(empty_digest, empty, false));
+  std::string name = head_file_name(m.product, m.version.str());
+  layers.push_back({{"mediaType", kOciHeadMediaType},
+                    {"digest", head_digest},
+                    {"size", head.size()},
+                    {"annotations", {{"org.opencontainers.image.title", name}}}});
+  for (auto& l : chunk_layers) layers.push_back(std::move(l));
+  json manifest = {
+      {"schemaVersion", 2},
+      {"mediaType", kOciManifestMediaType},
+      {"artifactType", kOciArtifactType},
+      {"config",
+       {{"mediaType", "application/vnd.oci.empty.v1+json"}, {"digest", empty_digest}, {"size", 2}}},
+      {"layers", layers},
+      {"annotations",
+       {{"org.opencontainers.image.title", name},
+        {"org.opencontainers.image.version", m.version.str()}}}};
+  std::string tag = registry.reference().tag;
+  if (tag.empty()) {
+    tag = m.version.str();
+    std::replace(tag.begin(), tag.end(), '+', '_');  // OCI tags have no '+'
+  }
+  EF_TRY(registry.put_manifest(tag, kOciManifestMediaType, manifest.dump()));
+  OciReference tagged = registry.reference();
+  tagged.tag = tag;
+  r.head = tagged.str();
   return r;
 }
 

@@ -9,11 +9,22 @@
 #include <string>
 
 #include "util/error.hpp"
+#include "util/oci_registry.hpp"
 
 namespace ef::publish {
 
+/// How a bundle head and its chunks are stored in an OCI registry
+/// (docs/updates.md): every chunk a blob of its own bytes (digest = the
+/// chunk's sha256), the head a blob, and an OCI image manifest of artifact
+/// type kOciArtifactType whose first layer is the head and whose other
+/// layers are the chunks (so the registry keeps them), tagged.
+inline constexpr const char* kOciArtifactType = "application/vnd.edgeforge.bundle.v1";
+inline constexpr const char* kOciHeadMediaType = "application/vnd.edgeforge.bundle-head.v1";
+inline constexpr const char* kOciChunkMediaType = "application/vnd.edgeforge.chunk.v1";
+inline constexpr const char* kOciManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
+
 struct PublishReport {
-  std::filesystem::path head;  // DIR/<product>-<version>.efbh
+  std::filesystem::path head;  // DIR/<product>-<version>.efbh, or the oci:// reference
   uint64_t chunks = 0;         // distinct chunks of the payload
   uint64_t payload_bytes = 0;
   uint64_t written_chunks = 0, written_bytes = 0;  // new in the store (stored size)
@@ -27,6 +38,11 @@ struct PublishReport {
 /// last, so a reader never finds a head whose chunks are missing.
 Result<PublishReport> publish_to_dir(const std::filesystem::path& bundle,
                                      const std::filesystem::path& dir);
+
+/// Publishes `bundle` to the repository of `registry`, tagged with the
+/// reference's tag (default: the bundle's version). Blobs the repository has
+/// are not sent again; the manifest goes last.
+Result<PublishReport> publish_to_oci(const std::filesystem::path& bundle, OciRegistry& registry);
 
 /// The file name of a bundle head: "<product>-<version>.efbh".
 std::string head_file_name(const std::string& product, const std::string& version);

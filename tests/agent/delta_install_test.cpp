@@ -17,7 +17,9 @@
 #include "tests/signing/bundle_fixture.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/http_server.hpp"
+#include "tests/support/registry.hpp"
 #include "util/atomic_file.hpp"
+#include "util/oci_registry.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::agent {
@@ -267,6 +269,43 @@ TEST_F(DeltaInstallTest, AHostileStoreEndsInOneLineAndLeavesTheBootedSlotAlone) 
       EXPECT_NE(msg.find(sha), std::string::npos) << msg;
     expect_booted_untouched();
   }
+}
+
+// A real OCI registry (Debian's docker-registry on 127.0.0.1) behind basic
+// auth: the release is pushed as blobs and a tagged artifact, the device
+// logs in from its Docker config and pulls only the blobs it lacks.
+TEST_F(DeltaInstallTest, FromAnOciRegistryWithALogin) {
+  test::Registry registry(tmp / "registry", "fleet", "s3cret");
+  ASSERT_TRUE(registry.ok()) << *read_file(registry.log());
+  OciReference ref = *parse_oci_reference("oci://" + registry.host() + "/edge/store-edge");
+  {
+    OciRegistry push(ref, {"fleet", "s3cret"}, {});
+    ASSERT_TRUE(publish::publish_to_oci(tmp / "v2.efb", push));
+  }
+  std::string location = ref.str() + ":1.5.0";
+  auto o = options(location);
+
+  // Without a login the registry's 401 is one line that says what to do.
+  auto anonymous = install_delta_to_slot(o);
+  ASSERT_FALSE(anonymous);
+  EXPECT_NE(anonymous.error().message().find("HTTP 401"), std::string::npos)
+      << anonymous.error().message();
+  EXPECT_NE(anonymous.error().message().find("docker login"), std::string::npos);
+
+  tmp.write("docker/config.json", "{\"auths\":{\"" + registry.host() +
+                                      "\":{\"auth\":\"ZmxlZXQ6czNjcmV0\"}}}");  // fleet:s3cret
+  ::setenv("DOCKER_CONFIG", (tmp / "docker").c_str(), 1);
+  int before = registry.requests("GET", "/blobs/sha256:");
+  auto r = install_delta_to_slot(o);
+  ::unsetenv("DOCKER_CONFIG");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_GT(r->delta.seeded_chunks, r->delta.chunks / 2) << r->delta.plan;
+  // The head blob and the missing chunks: nothing else was fetched.
+  int blob_gets = registry.requests("GET", "/blobs/sha256:") - before;
+  EXPECT_EQ(static_cast<uint64_t>(blob_gets), r->delta.fetched_chunks + 1)
+      << *read_file(registry.log());
+  expect_target_is_v2();
+  expect_booted_untouched();
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "tests/cli/cli_fixture.hpp"
+#include "tests/support/registry.hpp"
 #include "util/atomic_file.hpp"
 
 namespace ef::test {
@@ -103,6 +104,48 @@ TEST_F(PublishCommandTest, BadInputIsOneLine) {
   EXPECT_EQ(edgeforge("delta-stats a.squashfs b.squashfs").status, 1);
   EXPECT_NE(last_stderr().find("b.squashfs"), std::string::npos) << last_stderr();
   EXPECT_EQ(edgeforge("publish").status, 2);  // usage
+}
+
+// Two releases to one OCI repository: the second sends only the blobs the
+// first did not; the registry's own API (curl) shows the tags and an
+// artifact manifest whose layers are the head and every chunk.
+TEST_F(PublishCommandTest, ToAnOciRegistryEachBlobOnce) {
+  Registry registry(tmp / "registry");
+  ASSERT_TRUE(registry.ok()) << *read_file(registry.log());
+  release("1.0.0", "data.tar");
+  release("1.1.0", "data2.tar");
+  std::string repo = "oci://" + registry.host() + "/edge/store";
+  json first = run_json("publish out/edge-1.0.0.efb --to " + repo);
+  EXPECT_EQ(first["head"], repo + ":1.0.0");
+  EXPECT_EQ(first["presentChunks"], 0);
+  json second = run_json("publish out/edge-1.1.0.efb --to " + repo);
+  json stats = run_json("delta-stats out/edge-1.0.0.efb out/edge-1.1.0.efb");
+  EXPECT_EQ(second["writtenChunks"], stats["downloadChunks"]);
+  EXPECT_EQ(second["presentChunks"], stats["reusedChunks"]);
+
+  std::string api = "http://" + registry.host() + "/v2/edge/store/";
+  auto tags = json::parse(run_command("curl -sf " + api + "tags/list").out, nullptr, false);
+  ASSERT_TRUE(tags.is_object());
+  EXPECT_EQ(tags["tags"].size(), 2u) << tags.dump();
+  auto manifest =
+      json::parse(run_command("curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' " +
+                              api + "manifests/1.1.0")
+                      .out,
+                  nullptr, false);
+  ASSERT_TRUE(manifest.is_object());
+  EXPECT_EQ(manifest["artifactType"], "application/vnd.edgeforge.bundle.v1");
+  EXPECT_EQ(manifest["layers"].size(), second["chunks"].get<size_t>() + 1);
+  EXPECT_EQ(manifest["layers"][0]["mediaType"], "application/vnd.edgeforge.bundle-head.v1");
+  // A chunk blob is the chunk's bytes: its digest is what sha256sum says.
+  std::string chunk = manifest["layers"][1]["digest"];
+  auto sum = run_command("curl -sf " + api + "blobs/" + chunk + " | sha256sum");
+  EXPECT_EQ("sha256:" + sum.out.substr(0, 64), chunk);
+
+  // A registry that is not there: one line naming it.
+  EXPECT_EQ(edgeforge("publish out/edge-1.0.0.efb --to oci://127.0.0.1:9/edge/store").status, 1);
+  EXPECT_NE(last_stderr().find("127.0.0.1:9"), std::string::npos) << last_stderr();
+  EXPECT_EQ(edgeforge("publish out/edge-1.0.0.efb --to oci://nohost").status, 1);
+  EXPECT_NE(last_stderr().find("oci://HOST[:PORT]/REPOSITORY[:TAG]"), std::string::npos);
 }
 
 }  // namespace

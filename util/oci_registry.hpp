@@ -1,0 +1,75 @@
+// The parts of the OCI distribution API (Docker registry v2) that publishing
+// and fetching chunk stores need: blobs by digest, manifests by tag, basic
+// and bearer-token auth. Plain HTTP only for registries on the loopback
+// (localhost, 127.0.0.0/8), as Docker does, or when asked.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "util/error.hpp"
+#include "util/http_client.hpp"
+
+namespace ef {
+
+/// oci://HOST[:PORT]/REPOSITORY[:TAG]
+struct OciReference {
+  std::string registry;    // host[:port]
+  std::string repository;  // e.g. "edge/store-edge"
+  std::string tag;         // empty when the reference has none
+  bool plain_http = false;
+  /// scheme://registry/v2/repository/
+  std::string api_base() const;
+  std::string str() const;  // oci://registry/repository[:tag]
+};
+
+/// Parses `text`; `plain_http` forces http:// (loopback hosts always get it).
+Result<OciReference> parse_oci_reference(std::string_view text, bool plain_http = false);
+
+struct OciCredentials {
+  std::string username, password;
+  bool empty() const { return username.empty() && password.empty(); }
+};
+
+/// The credentials `docker login` stored for `registry` in a Docker
+/// config.json ("auths": {"host:port": {"auth": base64("user:pass")}});
+/// none when the file or the entry is missing.
+Result<OciCredentials> docker_config_credentials(const std::string& registry,
+                                                 const std::filesystem::path& config);
+
+/// $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
+std::filesystem::path default_docker_config();
+
+class OciRegistry {
+ public:
+  OciRegistry(OciReference ref, OciCredentials credentials, HttpStreamOptions http);
+
+  const OciReference& reference() const { return ref_; }
+  /// Whether the repository has the blob `digest` ("sha256:...").
+  Result<bool> has_blob(const std::string& digest);
+  /// Uploads `data` as the blob `digest` (monolithic upload: POST, PUT).
+  Result<void> push_blob(const std::string& digest, std::string_view data);
+  /// The blob `digest`, at most `max_bytes`, checked against its digest.
+  Result<std::string> get_blob(const std::string& digest, size_t max_bytes);
+  Result<void> put_manifest(const std::string& tag, const std::string& media_type,
+                            const std::string& body);
+  /// The manifest `tag` (Accept: `media_type`), at most `max_bytes`.
+  Result<std::string> get_manifest(const std::string& tag, const std::string& media_type,
+                                   size_t max_bytes);
+
+ private:
+  /// Sends `request` with the current authorization; on a 401 gets one
+  /// (basic, or a bearer token from the realm the registry names) and
+  /// sends it once more.
+  Result<HttpResponse> call(HttpRequest request);
+  Result<void> authorize(const HttpResponse& challenge);
+  Error failed(const HttpResponse& r, const std::string& what) const;
+
+  OciReference ref_;
+  OciCredentials credentials_;
+  HttpClient client_;
+  std::string authorization_;  // "Authorization: ..." once known
+};
+
+}  // namespace ef
