@@ -49,6 +49,13 @@ std::string from_manifest(const json& m, const char* section, const char* key) {
   return s.contains(key) && s[key].is_string() ? s[key].get<std::string>() : "";
 }
 
+// A required version option (not empty): errors start with the option.
+Result<SemVer> version_option(const std::string& text, const char* option) {
+  auto v = SemVer::parse(text);
+  if (!v) return v.error().with_context(option);
+  return v;
+}
+
 }  // namespace
 
 Result<std::vector<signing::BootFile>> find_boot_files(const fs::path& image) {
@@ -99,10 +106,8 @@ Result<BundleResult> make_bundle(const BundleRequest& r) {
                      "--version (and --compatible)");
   }
   if (release.compatible.empty()) release.compatible = release.name;
-  EF_ASSIGN(auto v, SemVer::parse_option(version, "--version"));
-  release.version = *v;  // not empty: checked above
-  EF_ASSIGN(auto f, SemVer::parse_option(floor.empty() ? "0.0.0" : floor, "--min-version"));
-  release.min_version = *f;
+  EF_ASSIGN(release.version, version_option(version, "--version"));
+  EF_ASSIGN(release.min_version, version_option(floor.empty() ? "0.0.0" : floor, "--min-version"));
   {
     EF_ASSIGN(auto reader, image::ImageReader::open(r.image));
     release.epoch = reader->info().mod_time;
