@@ -265,8 +265,9 @@ TEST_F(DeltaInstallTest, AHostileStoreEndsInOneLineAndLeavesTheBootedSlotAlone) 
     std::string msg = r.error().message();
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     EXPECT_NE(msg.find(c.expect), std::string::npos) << msg;
-    if (c.name != "altered index" && c.name != "bad signature")
+    if (c.name != "altered index" && c.name != "bad signature") {
       EXPECT_NE(msg.find(sha), std::string::npos) << msg;
+    }
     expect_booted_untouched();
   }
 }

@@ -58,7 +58,9 @@ TEST(Chunker, ChunksCoverTheStreamWithinTheSizeLimits) {
     const auto& c = chunks[i];
     EXPECT_EQ(c.offset, at);
     EXPECT_LE(c.size, p.max_size);
-    if (i + 1 < chunks.size()) EXPECT_GE(c.size, p.min_size);
+    if (i + 1 < chunks.size()) {
+      EXPECT_GE(c.size, p.min_size);
+    }
     EXPECT_EQ(c.sha256, sha256_hex(std::string_view(data).substr(c.offset, c.size)));
     at += c.size;
   }
