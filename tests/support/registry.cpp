@@ -66,13 +66,14 @@ std::string Registry::host() const {
   return "127.0.0.1:" + std::to_string(port_);
 }
 
-int Registry::requests(const std::string& method, const std::string& needle) const {
+int Registry::requests(const std::string& method, const std::string& needle, int status) const {
   std::ifstream in(log());
   std::string line;
   int n = 0;
   while (std::getline(in, line))
     if (line.find("\"" + method + " ") != std::string::npos &&
-        line.find(needle) != std::string::npos)
+        line.find(needle) != std::string::npos &&
+        line.find("\" " + std::to_string(status) + " ") != std::string::npos)
       ++n;
   return n;
 }

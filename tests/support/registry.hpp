@@ -22,8 +22,9 @@ class Registry {
   bool ok() const { return pid_ > 0 && up_; }
   std::string host() const;  // "127.0.0.1:PORT"
   std::filesystem::path log() const { return dir_ / "registry.log"; }
-  /// Lines of the registry's log for requests whose URL contains `needle`.
-  int requests(const std::string& method, const std::string& needle) const;
+  /// Requests in the registry's access log with `method`, a URL containing
+  /// `needle` and the answer `status`.
+  int requests(const std::string& method, const std::string& needle, int status = 200) const;
 
  private:
   std::filesystem::path dir_;
