@@ -30,7 +30,7 @@ Registry::Registry(const std::filesystem::path& dir, const std::string& user,
   if (!user.empty()) {
     auto hash = run_command(
         "python3 -c 'import crypt,sys; print(crypt.crypt(sys.argv[1], "
-        "crypt.mksalt(crypt.METHOD_BLOWFISH)))' '" +
+        "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))' '" +
         password + "' 2>/dev/null");
     std::ofstream(dir_ / "htpasswd") << user << ":" << hash.out;
     config << "auth:\n  htpasswd:\n    realm: edgeforge-test\n    path: "
