@@ -43,20 +43,6 @@ class HttpSource : public BundleSource {
   HttpStreamOptions options_;
 };
 
-/// Reads [offset, offset + size) of `url` into `out`.
-Result<void> http_read(const std::string& url, uint64_t offset, char* out, size_t size,
-                       const HttpStreamOptions& options) {
-  size_t filled = 0;
-  return http_stream(
-      url, offset, size,
-      [&](const char* p, size_t n) -> Result<void> {
-        std::copy(p, p + n, out + filled);
-        filled += n;
-        return Ok{};
-      },
-      options);
-}
-
 bool is_url(const std::string& s) {
   return s.starts_with("http://") || s.starts_with("https://");
 }

@@ -96,15 +96,7 @@ class Store {
       }
       return pread_all(head_fd_.get(), out, size, offset, head_);
     }
-    size_t filled = 0;
-    return http_stream(
-        head_, offset, size,
-        [&](const char* p, size_t n) -> Result<void> {
-          std::copy(p, p + n, out + filled);
-          filled += n;
-          return Ok{};
-        },
-        http_);
+    return http_read(head_, offset, out, size, http_);
   }
 
   std::string chunk_location(const Chunk& c) const {

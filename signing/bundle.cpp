@@ -191,7 +191,8 @@ Result<BundleHead> BundleHead::read(const ReadAt& read_at, uint64_t size) {
     return bad("unexpected data after the payload: the file is " + std::to_string(size) +
                " bytes, its header says " + std::to_string(end));
   }
-  return read_front(read_at);
+  EF_TRY(b.read_rest(read_at));
+  return b;
 }
 
 Result<BundleHead> BundleHead::read_front(const ReadAt& read_at) {
@@ -199,19 +200,24 @@ Result<BundleHead> BundleHead::read_front(const ReadAt& read_at) {
   std::string head(kBundleHeaderSize, '\0');
   EF_TRY(read_at(0, head.data(), head.size()));
   EF_ASSIGN(b.header_, decode_header(head));
-  const BundleHeader& h = b.header_;
+  EF_TRY(b.read_rest(read_at));
+  return b;
+}
+
+Result<void> BundleHead::read_rest(const ReadAt& read_at) {
+  const BundleHeader& h = header_;
 
   // Manifest, signature block and padding: bounded by decode_header.
   std::string rest(h.payload_offset - kBundleHeaderSize, '\0');
   EF_TRY(read_at(kBundleHeaderSize, rest.data(), rest.size()));
-  b.manifest_bytes_ = rest.substr(0, h.manifest_size);
+  manifest_bytes_ = rest.substr(0, h.manifest_size);
   std::string block = rest.substr(h.manifest_size, h.signatures_size);
   size_t padding = h.manifest_size + h.signatures_size;
   if (auto nz = rest.find_first_not_of('\0', padding); nz != std::string::npos) {
     return bad("padding byte " + std::to_string(kBundleHeaderSize + nz) + " is not zero");
   }
-  EF_ASSIGN(b.signatures_, parse_signature_block(block));
-  return b;
+  EF_ASSIGN(signatures_, parse_signature_block(block));
+  return Ok{};
 }
 
 Result<Bundle> Bundle::open(const std::filesystem::path& path) {

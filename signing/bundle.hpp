@@ -98,6 +98,9 @@ class BundleHead {
   Result<TrustedSignature> check_signatures(const Keyring& keyring) const;
 
  private:
+  /// Manifest, signature block and padding after the decoded header.
+  Result<void> read_rest(const ReadAt& read_at);
+
   BundleHeader header_;
   std::string manifest_bytes_;
   std::vector<BundleSignature> signatures_;

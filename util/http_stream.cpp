@@ -4,6 +4,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <optional>
@@ -138,6 +139,19 @@ Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t lengt
   if (t.next == t.end) return Ok{};
   return Error(Errc::network, url + ": download stopped at byte " + std::to_string(t.next) +
                                   " of " + std::to_string(t.end) + ": " + last_failure);
+}
+
+Result<void> http_read(const std::string& url, uint64_t offset, char* out, size_t size,
+                       const HttpStreamOptions& options) {
+  size_t filled = 0;
+  return http_stream(
+      url, offset, size,
+      [&](const char* p, size_t n) -> Result<void> {
+        std::copy(p, p + n, out + filled);
+        filled += n;
+        return Ok{};
+      },
+      options);
 }
 
 }  // namespace ef

@@ -35,4 +35,8 @@ using ByteSink = std::function<Result<void>(const char* data, size_t size)>;
 Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t length,
                          const ByteSink& sink, const HttpStreamOptions& options = {});
 
+/// http_stream of [offset, offset + size) into `out`.
+Result<void> http_read(const std::string& url, uint64_t offset, char* out, size_t size,
+                       const HttpStreamOptions& options = {});
+
 }  // namespace ef
