@@ -142,17 +142,22 @@ class Store {
   std::string head_bytes_;
 };
 
-/// How much of a seed slot to cut: its squashfs image (bytes_used at byte
-/// 40 of the superblock, padded to 4 KiB) and the verity tree after it;
-/// 0 when the slot holds no squashfs.
-uint64_t seed_length(int fd, uint64_t capacity) {
+/// A slot's squashfs image: bytes_used at byte 40 of the superblock, padded
+/// to 4 KiB; 0 when the slot holds no squashfs.
+uint64_t seed_image_size(int fd) {
   char sb[48];
   if (::pread(fd, sb, sizeof sb, 0) != static_cast<ssize_t>(sizeof sb) ||
       std::string_view(sb, 4) != "hsqs")
     return 0;
   uint64_t used = 0;
   for (int i = 7; i >= 0; --i) used = (used << 8) | static_cast<uint8_t>(sb[40 + i]);
-  uint64_t blocks = (used + 4095) / 4096, tree = 0;
+  return (used + 4095) / 4096 * 4096;
+}
+
+/// How much of a seed slot to cut: its image and the verity tree after it.
+uint64_t seed_length(int fd, uint64_t capacity) {
+  uint64_t blocks = seed_image_size(fd) / 4096, tree = 0;
+  if (blocks == 0) return 0;
   for (uint64_t n = blocks; n > 1;) {
     n = (n + 127) / 128;  // sha256 digests per 4 KiB hash block
     tree += n;
@@ -216,7 +221,11 @@ class DeltaInstall {
       auto capacity = slot_capacity(o_.seeds[s]);
       uint64_t length = capacity ? seed_length(fd->get(), *capacity) : 0;
       if (length == 0) continue;
-      signing::Chunker chunker(m_.chunks->params);
+      // The seed's image is cut where its own blocks start, as the release's was.
+      uint64_t image_size = std::min(length, seed_image_size(fd->get()));
+      auto blocks = signing::image_block_starts(o_.seeds[s], 0, image_size, m_.chunks->params);
+      if (!blocks) continue;  // not a readable squashfs: nothing to reuse
+      signing::Chunker chunker(m_.chunks->params, std::move(*blocks));
       auto cut = stream_range(fd->get(), 0, length, o_.seeds[s],
                               [&](const char* p, size_t n, uint64_t) -> Result<void> {
                                 chunker.update(p, n);

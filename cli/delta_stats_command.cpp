@@ -19,11 +19,13 @@ struct DeltaStatsArgs {
 };
 
 // The chunks of a bundle's payload or of an image's (as a bundle would carry
-// it), cut with `params`.
+// it, which may cut an image that is not squashfs as gear-cdc-1: then
+// `params` says so), cut with `params`.
 Result<std::vector<signing::Chunk>> chunks_of(const std::string& path,
-                                              const signing::ChunkParams& params) {
+                                              signing::ChunkParams& params) {
   if (!is_bundle_file(path)) {
     EF_ASSIGN(auto payload, signing::describe_payload(path, params));
+    params = payload.chunking;
     return std::move(payload.chunks);
   }
   EF_ASSIGN(auto bundle, signing::Bundle::open(path));

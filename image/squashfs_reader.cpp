@@ -1,12 +1,15 @@
 #include "image/squashfs_reader.hpp"
 
+#include <sqfs/block.h>
 #include <sqfs/compressor.h>
 #include <sqfs/data_reader.h>
 #include <sqfs/dir_reader.h>
 #include <sqfs/error.h>
+#include <sqfs/frag_table.h>
 #include <sqfs/id_table.h>
 #include <sqfs/inode.h>
 #include <sqfs/io.h>
+#include <sqfs/meta_reader.h>
 #include <sqfs/super.h>
 #include <sqfs/xattr.h>
 #include <sqfs/xattr_reader.h>
@@ -284,6 +287,53 @@ Result<std::vector<ImageEntry>> ImageReader::list() {
                                                                             &sqfs_dir_tree_destroy);
   std::vector<ImageEntry> out;
   EF_TRY(impl_->collect(root, "", out));
+  return out;
+}
+
+Result<std::vector<uint64_t>> ImageReader::block_starts() {
+  const sqfs_super_t& s = impl_->super;
+  std::vector<uint64_t> out;
+  // Every inode, in table order: a file's blocks lie from blocks_start on.
+  SqfsPtr<sqfs_meta_reader_t> rd(sqfs_meta_reader_create(
+      impl_->file.get(), impl_->cmp.get(), s.inode_table_start, s.directory_table_start));
+  if (!rd) return Error(Errc::image, "out of memory");
+  sqfs_u64 block = s.inode_table_start;
+  size_t offset = 0;
+  for (uint32_t i = 0; i < s.inode_count; ++i) {
+    sqfs_inode_generic_t* raw = nullptr;
+    int rc = sqfs_meta_reader_read_inode(rd.get(), &s, block - s.inode_table_start, offset, &raw);
+    if (rc) return sqfs_error(rc, "reading inode " + std::to_string(i + 1) + " of the inode table");
+    std::unique_ptr<sqfs_inode_generic_t, decltype(&sqfs_free)> inode(raw, &sqfs_free);
+    sqfs_meta_reader_get_position(rd.get(), &block, &offset);
+    if (inode->base.type != SQFS_INODE_FILE && inode->base.type != SQFS_INODE_EXT_FILE) continue;
+    sqfs_u64 at = 0;
+    sqfs_inode_get_file_block_start(inode.get(), &at);
+    size_t count = sqfs_inode_get_file_block_count(inode.get());
+    for (size_t k = 0; k < count; ++k) {
+      uint32_t size = SQFS_ON_DISK_BLOCK_SIZE(inode->extra[k]);
+      if (size == 0) continue;  // sparse: nothing on disk
+      out.push_back(at);
+      at += size;
+    }
+  }
+  SqfsPtr<sqfs_frag_table_t> frags(sqfs_frag_table_create(0));
+  if (!frags) return Error(Errc::image, "out of memory");
+  if (s.fragment_entry_count > 0) {
+    int rc = sqfs_frag_table_read(frags.get(), impl_->file.get(), &s, impl_->cmp.get());
+    if (rc) return sqfs_error(rc, "reading the fragment table");
+    size_t count = sqfs_frag_table_get_size(frags.get());
+    for (size_t k = 0; k < count; ++k) {
+      sqfs_fragment_t f{};
+      if (sqfs_frag_table_lookup(frags.get(), static_cast<sqfs_u32>(k), &f) == 0)
+        out.push_back(f.start_offset);
+    }
+  }
+  for (uint64_t table : {s.inode_table_start, s.directory_table_start, s.fragment_table_start,
+                         s.export_table_start, s.id_table_start, s.xattr_id_table_start})
+    out.push_back(table);
+  std::erase_if(out, [&](uint64_t at) { return at >= s.bytes_used; });
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

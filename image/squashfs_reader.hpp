@@ -65,6 +65,11 @@ class ImageReader {
   /// inside the image) into `sink`.
   Result<void> read_file(const std::string& path,
                          const std::function<Result<void>(const void*, size_t)>& sink);
+  /// Where the image's data blocks, fragment blocks and metadata tables
+  /// start: sorted, each once, each below bytes_used. What a chunker cuts
+  /// on so that a chunk never mixes two blocks (docs/bundle-format.md,
+  /// "Chunk index"). Reads the inode and fragment tables, no file data.
+  Result<std::vector<uint64_t>> block_starts();
 
  private:
   ImageReader();

@@ -10,7 +10,7 @@ cd "${1:-$(dirname "$0")/..}"
 declare -A allowed=(
   [util]=""
   [image]="util"
-  [signing]="util"
+  [signing]="util image"
   [device]="util image"
   [iso]="util image device"
   [builder]="util image device signing iso"

@@ -94,14 +94,20 @@ Result<Payload> make_payload(const std::filesystem::path& image_path, AtomicFile
   // One pass gives the image digest, starts the payload digest and cuts the
   // payload into chunks.
   std::optional<Chunker> chunker;
+  Payload p;
   if (chunking) {
     EF_TRY(chunking->check());
-    chunker.emplace(*chunking);
+    p.chunking = *chunking;
+    auto blocks = image_block_starts(image_path, 0, image_size, p.chunking);
+    if (!blocks) {  // not squashfs: its bytes are cut as they are
+      p.chunking.algorithm = ChunkAlgorithm::gear;
+      blocks = std::vector<uint64_t>{};
+    }
+    chunker.emplace(p.chunking, std::move(*blocks));
   }
   Chunker* chunks = chunker ? &*chunker : nullptr;
   Sha256 payload_hash;
   EF_TRY(hash_range(image.get(), 0, image_size, image_path, payload_hash, chunks));
-  Payload p;
   p.image = {image_size, payload_hash.hex_digest_so_far()};
 
   VerityParams params;
@@ -144,7 +150,7 @@ Result<BundleManifest> create_bundle(const BundleInputs& in,
   m.payload = payload.payload;
   m.verity = payload.verity;
   m.boot = in.boot;
-  if (in.chunking) m.chunks = describe_chunk_index(payload.chunks, *in.chunking);
+  if (in.chunking) m.chunks = describe_chunk_index(payload.chunks, payload.chunking);
   EF_ASSIGN(std::string manifest, encode_manifest(m));
 
   std::vector<BundleSignature> signatures;
@@ -328,7 +334,9 @@ Result<VerifiedBundle> verify_bundle(const std::filesystem::path& path, const Ke
 Result<std::vector<Chunk>> cut_payload(const Bundle& bundle, const BundleManifest& m,
                                        const ChunkParams& params) {
   EF_TRY(params.check());
-  Chunker chunker(params);
+  EF_ASSIGN(auto blocks, image_block_starts(bundle.path(), bundle.header().payload_offset,
+                                            m.image.size, params));
+  Chunker chunker(params, std::move(blocks));
   EF_TRY(stream_range(bundle.fd(), bundle.header().payload_offset, m.payload.size, bundle.path(),
                       [&](const char* p, size_t n, uint64_t) {
                         chunker.update(p, n);

@@ -31,7 +31,8 @@ struct BundleInputs {
   SemVer min_version;  // defaults to 0.0.0: no floor raised
   uint64_t epoch = 0;
   std::vector<BootFile> boot;  // from the image, see find_boot_files
-  /// How to cut the payload for the chunk index; nullopt: no index.
+  /// How to cut the payload for the chunk index; nullopt: no index. An
+  /// image that does not read as squashfs is cut as gear-cdc-1.
   std::optional<ChunkParams> chunking = ChunkParams{};
 };
 
@@ -41,6 +42,7 @@ struct Payload {
   Digest payload;
   VerityInfo verity;          // hash_offset: the image size
   std::vector<Chunk> chunks;  // with chunking
+  ChunkParams chunking;       // how they were cut
 };
 
 /// The payload of `image` as a bundle would carry it (the same salt, tree

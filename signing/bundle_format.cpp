@@ -189,9 +189,14 @@ Result<ChunkIndexInfo> read_chunks(Fields& parent) {
   EF_ASSIGN(const json* object, parent.object("chunks"));
   Fields f(*object, "chunks.");
   ChunkIndexInfo c;
-  EF_ASSIGN(c.algorithm, f.string("algorithm", 32));
-  if (c.algorithm != kChunkAlgorithm)
-    return bad("\"chunks.algorithm\" must be \"" + std::string(kChunkAlgorithm) + "\"");
+  EF_ASSIGN(std::string algorithm, f.string("algorithm", 32));
+  if (algorithm == kSquashfsChunkAlgorithm)
+    c.params.algorithm = ChunkAlgorithm::squashfs;
+  else if (algorithm == kGearChunkAlgorithm)
+    c.params.algorithm = ChunkAlgorithm::gear;
+  else
+    return bad("\"chunks.algorithm\" must be \"" + std::string(kSquashfsChunkAlgorithm) +
+               "\" or \"" + std::string(kGearChunkAlgorithm) + "\"");
   EF_ASSIGN(c.params.min_size, f.uint32("minSize"));
   EF_ASSIGN(c.params.avg_size, f.uint32("avgSize"));
   EF_ASSIGN(c.params.max_size, f.uint32("maxSize"));
@@ -377,7 +382,7 @@ Result<std::string> encode_manifest(const BundleManifest& m) {
                    {"boot", boot}};
   if (m.chunks) {
     const ChunkIndexInfo& c = *m.chunks;
-    manifest["chunks"] = {{"algorithm", c.algorithm},
+    manifest["chunks"] = {{"algorithm", chunk_algorithm_name(c.params.algorithm)},
                           {"minSize", c.params.min_size},
                           {"avgSize", c.params.avg_size},
                           {"maxSize", c.params.max_size},

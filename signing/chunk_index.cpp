@@ -3,6 +3,8 @@
 #include <bit>
 #include <charconv>
 
+#include "image/squashfs_reader.hpp"
+
 namespace ef::signing {
 namespace {
 
@@ -57,10 +59,34 @@ Result<void> ChunkParams::check() const {
   return Ok{};
 }
 
-Chunker::Chunker(ChunkParams params) : params_(params) {
+std::string_view chunk_algorithm_name(ChunkAlgorithm algorithm) {
+  return algorithm == ChunkAlgorithm::gear ? kGearChunkAlgorithm : kSquashfsChunkAlgorithm;
+}
+
+Chunker::Chunker(ChunkParams params, std::vector<uint64_t> blocks)
+    : params_(params), blocks_(std::move(blocks)) {
   int bits = std::countr_zero(params_.avg_size);
   mask_small_ = top_bits(bits + 2);
   mask_large_ = top_bits(bits - 2);
+  if (!blocks_.empty()) {  // before the first block: a stretch of its own
+    block_end_ = blocks_.front();
+    gear_ = block_end_ > params_.max_size;
+  }
+}
+
+// At the start of a block: cut before it unless the chunk so far is shorter
+// than min_size and the block fits in the same chunk; the gear hash cuts
+// inside the block only when it is longer than max_size (or its length is
+// unknown: after the last start).
+void Chunker::enter_block(uint64_t at) {
+  ++next_block_;  // blocks_[next_block_] was `at`
+  while (next_block_ < blocks_.size() && blocks_[next_block_] <= at) ++next_block_;
+  uint64_t end = next_block_ < blocks_.size() ? blocks_[next_block_] : UINT64_MAX;
+  uint64_t size = end - at;
+  if (length_ > 0 && (length_ >= params_.min_size || size > params_.max_size - length_)) cut();
+  gear_ = size > params_.max_size;
+  fingerprint_ = 0;
+  block_end_ = end;
 }
 
 void Chunker::cut() {
@@ -73,16 +99,30 @@ void Chunker::cut() {
 
 void Chunker::update(const void* data, size_t size) {
   const auto* p = static_cast<const uint8_t*>(data);
-  size_t start = 0;  // of the bytes not yet hashed
-  for (size_t i = 0; i < size; ++i) {
-    fingerprint_ = (fingerprint_ << 1) + kGear[p[i]];
-    ++length_;
-    if (length_ < params_.min_size) continue;
-    uint64_t mask = length_ < params_.avg_size ? mask_small_ : mask_large_;
-    if ((fingerprint_ & mask) != 0 && length_ < params_.max_size) continue;
-    hash_.update(p + start, i + 1 - start);
-    start = i + 1;
-    cut();
+  size_t i = 0, start = 0;  // start: of the bytes not yet hashed
+  while (i < size) {
+    uint64_t at = offset_ + length_;
+    if (at == block_end_) {
+      hash_.update(p + start, i - start);
+      start = i;
+      enter_block(at);
+    }
+    size_t span = static_cast<size_t>(std::min<uint64_t>(size - i, block_end_ - at));
+    if (!gear_) {  // a whole block is one chunk (or part of one)
+      length_ += static_cast<uint32_t>(span);
+      i += span;
+      continue;
+    }
+    for (size_t end = i + span; i < end; ++i) {
+      fingerprint_ = (fingerprint_ << 1) + kGear[p[i]];
+      ++length_;
+      if (length_ < params_.min_size) continue;
+      uint64_t mask = length_ < params_.avg_size ? mask_small_ : mask_large_;
+      if ((fingerprint_ & mask) != 0 && length_ < params_.max_size) continue;
+      hash_.update(p + start, i + 1 - start);
+      start = i + 1;
+      cut();
+    }
   }
   if (start < size) hash_.update(p + start, size - start);
 }
@@ -98,6 +138,15 @@ std::string encode_chunk_index(const std::vector<Chunk>& chunks) {
   for (const auto& c : chunks)
     out += std::to_string(c.offset) + " " + std::to_string(c.size) + " " + c.sha256 + "\n";
   return out;
+}
+
+Result<std::vector<uint64_t>> image_block_starts(const std::filesystem::path& path, uint64_t offset,
+                                                 uint64_t image_size, const ChunkParams& params) {
+  if (params.algorithm == ChunkAlgorithm::gear) return std::vector<uint64_t>{};
+  EF_ASSIGN(auto reader, image::ImageReader::open(path, offset, image_size));
+  EF_ASSIGN(auto starts, reader->block_starts());
+  starts.push_back(image_size);
+  return starts;
 }
 
 ChunkIndexInfo describe_chunk_index(const std::vector<Chunk>& chunks, const ChunkParams& params) {

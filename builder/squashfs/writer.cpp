@@ -75,6 +75,25 @@ bool storable_xattr(const std::string& name) {
          name.rfind("security.", 0) == 0;
 }
 
+// Tail fragments share fragment blocks. libsquashfs closes a fragment block
+// when the next tail does not fit, so one inserted or grown tail would move
+// every later tail to another block and change every later fragment block:
+// a delta update would carry all of them. Here a block is also closed after
+// a tail whose content hash has its low bits zero (1 tail in
+// kFragmentRunTails on average), so block boundaries follow content and a
+// changed tail changes one or two fragment blocks. docs/updates.md has the
+// measurements behind the number.
+constexpr uint64_t kFragmentRunTails = 16;
+
+// FNV-1a, 64 bits: the tail hash that places fragment block boundaries.
+struct TailHash {
+  uint64_t value = 0xcbf29ce484222325ull;
+  void update(const unsigned char* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) value = (value ^ p[i]) * 0x100000001b3ull;
+  }
+  bool closes_block() const { return (value ^ (value >> 29)) % kFragmentRunTails == 0; }
+};
+
 struct InodeInfo {
   uint32_t number = 0;
   uint64_t ref = 0;
@@ -124,6 +143,10 @@ class Writer final : public tree::FileSink {
   std::function<void(uint64_t)> progress_;
   std::function<void(const tree::Inode&, std::string_view)> observer_;
   const Inode* current_ = nullptr;  // the file being appended to
+  uint64_t file_pos_ = 0;           // bytes of it appended so far
+  uint64_t tail_from_ = 0;          // where its tail (the fragment) starts
+  TailHash tail_hash_;
+  uint32_t block_size_ = 0;
   uint64_t last_progress_ = 0;
   bool has_dropped_ = false;  // some xattr was left out (named by dropped_xattrs)
   ImageStats stats_;
@@ -153,6 +176,7 @@ Result<void> Writer::open(int fd, const WriterOptions& o) {
     cfg.level = static_cast<sqfs_u32>(*o.level);  // lz4 has no level (the profile refuses one)
 
   observer_ = o.data_observer;
+  block_size_ = o.block_size;
   file_.reset(fd_file_create(fd));
   if (!file_) return Error(Errc::image, "out of memory creating the output file");
   sqfs_compressor_t* raw = nullptr;
@@ -209,6 +233,9 @@ Result<void> Writer::open(int fd, const WriterOptions& o) {
 
 Result<void> Writer::begin_file(Inode& inode) {
   current_ = &inode;
+  file_pos_ = 0;
+  tail_from_ = inode.size - inode.size % block_size_;
+  tail_hash_ = TailHash();
   auto& slot = file_inodes_[&inode];
   int rc = sqfs_block_processor_begin_file(proc_.get(), &slot, nullptr, 0);
   if (rc) return sqfs_error(rc, "starting a file");
@@ -219,6 +246,11 @@ Result<void> Writer::append(const void* data, size_t size) {
   int rc = sqfs_block_processor_append(proc_.get(), data, size);
   if (rc) return sqfs_error(rc, "compressing file data");
   stats_.data_bytes_in += size;
+  if (file_pos_ + size > tail_from_) {
+    uint64_t skip = file_pos_ < tail_from_ ? tail_from_ - file_pos_ : 0;
+    tail_hash_.update(static_cast<const unsigned char*>(data) + skip, size - skip);
+  }
+  file_pos_ += size;
   if (observer_) observer_(*current_, std::string_view(static_cast<const char*>(data), size));
   if (progress_ && stats_.data_bytes_in - last_progress_ >= (8u << 20)) {
     last_progress_ = stats_.data_bytes_in;
@@ -230,6 +262,10 @@ Result<void> Writer::append(const void* data, size_t size) {
 Result<void> Writer::end_file() {
   int rc = sqfs_block_processor_end_file(proc_.get());
   if (rc) return sqfs_error(rc, "finishing a file");
+  // Waits for the blocks in flight, then writes the open fragment block.
+  if (file_pos_ > tail_from_ && tail_hash_.closes_block() &&
+      (rc = sqfs_block_processor_finish(proc_.get())))
+    return sqfs_error(rc, "closing a fragment block");
   return Ok{};
 }
 
