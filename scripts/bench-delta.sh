@@ -5,7 +5,10 @@
 #
 #   (a) v2 = v1 plus one package (curl and what it pulls in)
 #   (b) v1 = bookworm as released, v2 = bookworm + bookworm-security
-#       (a realistic monthly update)
+#       (a realistic monthly update; it usually carries a new kernel ABI,
+#       which rebuilds every module: two thirds of a minimal image's bytes)
+#   (c) as (b) with the kernel held at v1's (linux-image-<v1's ABI>): the
+#       userland part of the same update
 #
 # For each case it builds both images with edgeforge (same profile, tarball
 # base), signs them, and reports:
@@ -26,24 +29,24 @@ set -euo pipefail
 
 usage() {
   cat <<EOF
-Usage: scripts/bench-delta.sh [--workdir DIR] [--edgeforge PATH] [--case a|b|both]
+Usage: scripts/bench-delta.sh [--workdir DIR] [--edgeforge PATH] [--case a|b|c|all]
 
   --workdir DIR     work directory (default: \${TMPDIR:-/tmp}/edgeforge-bench-delta);
                     mmdebstrap tarballs are kept there and reused
   --edgeforge PATH  edgeforge binary (default: build/cli/edgeforge)
-  --case C          a, b or both (default: both)
+  --case C          a, b, c or all (default: all)
 EOF
 }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 workdir=${TMPDIR:-/tmp}/edgeforge-bench-delta
 edgeforge=$repo/build/cli/edgeforge
-cases="a b"
+cases="a b c"
 while [ $# -gt 0 ]; do
   case $1 in
     --workdir) workdir=$2; shift 2 ;;
     --edgeforge) edgeforge=$2; shift 2 ;;
-    --case) [ "$2" = both ] && cases="a b" || cases=$2; shift 2 ;;
+    --case) [ "$2" = all ] && cases="a b c" || cases=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench-delta.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -106,10 +109,16 @@ for c in $cases; do
     rootfs a-v1 "" "$debian"
     rootfs a-v2 ",curl" "$debian"
     v1=a-v1.tar v2=a-v2.tar
-  else
+  elif [ "$c" = b ]; then
     rootfs b-v1 "" "$debian"
     rootfs b-v2 "" "deb $debian bookworm main" "$security"
     v1=b-v1.tar v2=b-v2.tar
+  else
+    rootfs b-v1 "" "$debian"
+    abi=$(tar -tf b-v1.tar | sed -n 's|^\./boot/vmlinuz-||p' | head -1)
+    base_packages=${base_packages/linux-image-amd64/linux-image-$abi} \
+      rootfs c-v2 "" "deb $debian bookworm main" "$security"
+    v1=b-v1.tar v2=c-v2.tar
   fi
   image v1 1.0.0 "$v1"
   image v2 1.1.0 "$v2"
@@ -127,9 +136,16 @@ for c in $cases; do
   echo "| ($c) | $(mib "$full") MiB | $(mib "$adds") MiB | $(mib "$plan") MiB | $(mib "$casync_bytes") MiB | $(pct "$adds" "$full") | $(awk -v a="$adds" -v b="$casync_bytes" 'BEGIN { printf "%.2f", b ? a / b : 0 }') |"
 done
 echo
-# Plan time on the device: chunking the booted slot's payload against reading it once.
-t0=$(date +%s.%N); cat v2.payload > /dev/null; t1=$(date +%s.%N)
-"$edgeforge" delta-stats out/bench-1.1.0.efb out/bench-1.1.0.efb -q; t2=$(date +%s.%N)
-echo "Plan time: delta-stats of the release against itself (chunks both payloads, hashes every"
-echo "chunk) $(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", b - a }') s; reading one payload (cat, page cache warm)"
-echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s."
+# Plan time on the device: cutting the booted slot into chunks (reading it
+# and hashing every chunk) against reading it once. Both bundles are read
+# cold (page cache dropped first, when this runs as root) by delta-stats,
+# which cuts both payloads, and by cat.
+drop_caches() { sync; [ -w /proc/sys/vm/drop_caches ] && echo 3 > /proc/sys/vm/drop_caches || true; }
+now() { date +%s.%N; }
+drop_caches; t0=$(now); cat out/bench-1.0.0.efb out/bench-1.1.0.efb > /dev/null; t1=$(now)
+drop_caches; t2=$(now); "$edgeforge" delta-stats out/bench-1.0.0.efb out/bench-1.1.0.efb -q; t3=$(now)
+read_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+plan_s=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }')
+echo "Plan time: \`delta-stats\` of the last case's bundles (cuts both payloads, as a device cuts"
+echo "its slot) $plan_s s; reading both with cat $read_s s ($(awk -v a="$plan_s" -v b="$read_s" 'BEGIN { printf "%.2f", b ? a / b : 0 }')×);"
+echo "page cache $([ -w /proc/sys/vm/drop_caches ] && echo dropped before each || echo warm: not root)."
