@@ -81,8 +81,8 @@ bool storable_xattr(const std::string& name) {
 // a delta update would carry all of them. Here a block is also closed after
 // a tail whose content hash has its low bits zero (1 tail in
 // kFragmentRunTails on average), so block boundaries follow content and a
-// changed tail changes one or two fragment blocks. docs/updates.md has the
-// measurements behind the number.
+// changed tail changes one or two fragment blocks. docs/updates.md has what
+// it buys; 16 was chosen, not tuned (other values are not measured yet).
 constexpr uint64_t kFragmentRunTails = 16;
 
 // FNV-1a, 64 bits: the tail hash that places fragment block boundaries.
