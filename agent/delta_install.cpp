@@ -191,7 +191,10 @@ class DeltaInstall {
   }
 
  private:
+  // The download workers report too: one at a time, so the callback (the
+  // CLI's keeps the last percentage it printed) is never run concurrently.
   void progress() {
+    std::lock_guard lock(mutex_);
     if (o_.progress) o_.progress(written_bytes_.load(), m_.payload.size);
   }
 

@@ -5,6 +5,9 @@
 // health check fails and from a v4 whose kernel panics, keeps /var and /etc
 // through all of it, and survives power cuts (the VM killed) at 20 points of
 // an upgrade: payload write, read-back, kernel install and boot switch.
+// Delta updates: a v1 device upgrades to v2 from a chunk store served over
+// HTTP, loses power in the middle of the chunk download, and on the retry
+// fetches only the chunks it had not got.
 //
 // The guest side is tests/agent/e2e/guest (a probe unit that reports on the
 // serial console and takes the next step). One device per run; the tests
@@ -16,8 +19,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "iso/vm.hpp"
@@ -43,11 +52,11 @@ std::string edgeforge() {
 }
 
 // A QEMU run whose serial console the test reads while it runs, so it can
-// cut the power (SIGKILL) at a chosen moment.
+// cut the power (SIGKILL) at a chosen moment. `nic` replaces "-nic none".
 class Vm {
  public:
   Vm(const fs::path& disk, const fs::path& bundles, const fs::path& dir, const std::string& name,
-     const std::string& mode)
+     const std::string& mode, const std::string& nic = "")
       : log_(dir / (name + ".log")) {
     iso::VmSpec spec;
     spec.image = disk;
@@ -60,6 +69,14 @@ class Vm {
     }
     // Reboots stay inside the run: the scenario reboots the guest itself.
     std::erase(*argv, std::string("-no-reboot"));
+    if (!nic.empty()) {
+      auto it = std::find(argv->begin(), argv->end(), "-nic");
+      if (it == argv->end() || it + 1 == argv->end()) {
+        ADD_FAILURE() << "qemu_command has no -nic to replace";
+        return;
+      }
+      *(it + 1) = nic;
+    }
     argv->insert(argv->end(),
                  {"-drive", "if=virtio,format=raw,readonly=on,file=" + bundles.string(), "-fw_cfg",
                   "name=opt/eftest/mode,string=" + mode});
@@ -78,13 +95,16 @@ class Vm {
   /// Waits for `marker` in the console log; false when the VM stopped, the
   /// probe reported that it has no bundles, or `seconds` passed first.
   bool wait_for(const std::string& marker, int seconds, size_t from = 0) {
+    return wait_until([&] { return log().find(marker, from) != std::string::npos; }, seconds, from);
+  }
+  /// Waits for `done()`, with wait_for's ways of giving up.
+  bool wait_until(const std::function<bool()>& done, int seconds, size_t from = 0) {
     auto deadline = Clock::now() + std::chrono::seconds(seconds);
     while (Clock::now() < deadline) {
-      std::string l = log();
-      if (l.find(marker, from) != std::string::npos) return true;
+      if (done()) return true;
       // A guest that cannot reach its bundles will not get anywhere.
-      if (l.find("EFTEST no bundle drive", from) != std::string::npos) return false;
-      if (!running()) return log().find(marker, from) != std::string::npos;
+      if (log().find("EFTEST no bundle drive", from) != std::string::npos) return false;
+      if (!running()) return done();
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
     return false;
@@ -118,6 +138,85 @@ class Vm {
     return true;
   }
   fs::path log_;
+  pid_t pid_ = -1;
+};
+
+// What tests/agent/e2e/chunk_server.py logged: one line per response.
+struct ServerLog {
+  std::vector<std::string> chunks;  // chunk paths answered 200, in order
+  std::set<std::string> held;       // chunk paths held (never answered)
+  uint64_t chunk_bytes = 0;         // bytes of those chunk answers
+  uint64_t bytes = 0;               // bytes of every answer (bundle heads too)
+  std::vector<std::string> failed;  // answers other than 200 and 206
+};
+
+// The chunk store of the delta test: tests/agent/e2e/chunk_server.py on
+// 127.0.0.1 (a free port). The guest reaches it at 10.0.2.100:8080 through
+// QEMU's user network with restrict=on: no other address, no way out.
+class ChunkServer {
+ public:
+  /// Serves `store`, logging to `log`; with `hold`, answers only the first
+  /// `hold` chunk requests and holds the rest.
+  ChunkServer(const fs::path& store, const fs::path& log, std::optional<size_t> hold)
+      : log_(log), port_file_(log.string() + ".port") {
+    std::vector<std::string> args = {"python3",      script(),     "serve",
+                                     store.string(), log.string(), port_file_.string()};
+    if (hold) args.push_back(std::to_string(*hold));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    for (int i = 0; pid_ > 0 && i < 300 && port_ == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (auto t = read_file(port_file_)) port_ = std::atoi(t->c_str());
+    }
+    EXPECT_GT(port_, 0) << "the chunk server did not start";
+  }
+  ~ChunkServer() { stop(); }
+
+  /// The QEMU -nic: guestfwd starts one relay per guest connection (the
+  /// chardev form would share one host connection between all of them).
+  std::string nic() const {
+    return "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:python3 " +
+           script() + " relay " + std::to_string(port_);
+  }
+
+  ServerLog read() const {
+    ServerLog out;
+    auto text = read_file(log_);
+    std::string whole = text ? *text : "";
+    whole.erase(whole.find_last_of('\n') + 1);  // a line still being written waits
+    std::istringstream in(whole);
+    std::string kind, path;
+    while (in >> kind >> path) {
+      if (kind == "held") {
+        out.held.insert(path);
+        continue;
+      }
+      int status = 0;
+      uint64_t bytes = 0;
+      in >> status >> bytes;
+      out.bytes += bytes;
+      if (status != 200 && status != 206) out.failed.push_back(path + " " + std::to_string(status));
+      if (status == 200 && path.starts_with("/chunks/")) {
+        out.chunks.push_back(path);
+        out.chunk_bytes += bytes;
+      }
+    }
+    return out;
+  }
+
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  static std::string script() { return EF_SOURCE_DIR "/tests/agent/e2e/chunk_server.py"; }
+  fs::path log_, port_file_;
+  int port_ = 0;
   pid_t pid_ = -1;
 };
 
@@ -166,7 +265,8 @@ class AgentE2E : public ::testing::Test {
     return r.status == 0;
   }
 
-  static std::string profile(const std::string& version, const std::string& extra) {
+  static std::string profile(const std::string& version, const std::string& extra,
+                             const std::string& layers = "") {
     std::string src = EF_SOURCE_DIR;
     return "apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\nmetadata:\n  name: agent-e2e\n"
            "  version: " +
@@ -177,16 +277,16 @@ class AgentE2E : public ::testing::Test {
            (dir() / "retired/signing.pub").string() + "]\n    revoked: [" + retired_id_ +
            "]\n    health:\n      timeoutSeconds: 60\n      commands:\n"
            "        - {run: \"test -x /usr/bin/edgeforge-agent\", timeoutSeconds: 10}\n" +
-           extra + "  layers:\n    - directory: {path: " + src +
-           "/tests/agent/e2e/guest}\n"
+           extra + "  layers:\n    - directory: {path: " + src + "/tests/agent/e2e/guest}\n" +
+           layers +
            "  output:\n    level: 3\n    disk: {espSize: 128, slotSize: 512, persistentSize: "
            "256}\n";
   }
 
   static bool build(const std::string& version, const std::string& extra,
-                    const std::string& formats) {
+                    const std::string& formats, const std::string& layers = "") {
     fs::path p = dir() / ("profile-" + version + ".yaml");
-    if (!write_file_atomic(p, profile(version, extra))) return false;
+    if (!write_file_atomic(p, profile(version, extra, layers))) return false;
     return run(edgeforge() + " build -q --cache-dir " + cache_dir() + " --profile " + p.string() +
                " --output " + (dir() / "out").string() + " --sign-key " +
                (dir() / "device/signing.key").string() + " --format " + formats);
@@ -206,7 +306,22 @@ class AgentE2E : public ::testing::Test {
     retired_id_ = id.out.substr(0, 64);
     fs::create_directories(dir() / "bundles");
     if (!build("1.0.0", "", "squashfs,raw")) return false;
-    if (!build("2.0.0", "", "squashfs")) return false;
+    // The delta test's device gets the pristine v1 disk, whatever the other
+    // tests do to theirs.
+    if (!run("cp --sparse=always " + disk().string() + " " + delta_disk().string())) return false;
+    // v2 carries 6 MiB that v1 has not (incompressible, so about 100 chunks
+    // of 64 KiB): enough chunks to download for a power cut in the middle.
+    std::string noise(6 << 20, '\0');
+    std::mt19937_64 gen(13);
+    for (size_t i = 0; i + 8 <= noise.size(); i += 8) {
+      uint64_t v = gen();
+      std::memcpy(noise.data() + i, &v, 8);
+    }
+    fs::create_directories(dir() / "noise/usr/share/eftest");
+    if (!write_file_atomic(dir() / "noise/usr/share/eftest/noise", noise)) return false;
+    if (!build("2.0.0", "", "squashfs",
+               "    - directory: {path: " + (dir() / "noise").string() + "}\n"))
+      return false;
     if (!build("3.0.0",
                "        - {run: \"echo simulated: k3s is not ready >&2; exit 1\", "
                "timeoutSeconds: 10}\n",
@@ -234,6 +349,10 @@ class AgentE2E : public ::testing::Test {
         !bundle("compat", v2, dev + " --compatible another-board") ||
         !bundle("downgrade", v1, dev + " --version 0.9.0"))
       return false;
+    // The chunk store the delta test serves: v2 published.
+    if (!run(edgeforge() + " publish " + (dir() / "bundles/v2.efb").string() + " --to " +
+             store().string()))
+      return false;
     // Tampered: one byte of the signed manifest changed.
     if (!run("cp " + (dir() / "bundles/v2.efb").string() + " " +
              (dir() / "bundles/tampered.efb").string() + " && printf 'X' | dd of=" +
@@ -249,6 +368,8 @@ class AgentE2E : public ::testing::Test {
 
   static fs::path disk() { return dir() / "out/agent-e2e-1.0.0.raw"; }
   static fs::path bundles() { return dir() / "bundles.img"; }
+  static fs::path delta_disk() { return dir() / "delta-1.0.0.raw"; }
+  static fs::path store() { return dir() / "store"; }
 
   static TempDir* dir_;
   static bool ok_;
@@ -402,6 +523,114 @@ TEST_F(AgentE2E, SurvivesPowerCutsAnywhereInAnUpgrade) {
   // Every cut must land where it was aimed: an unseen marker means the
   // upgrade ran past that point uncut, and the point went untested.
   EXPECT_EQ(hits, static_cast<int>(cuts.size())) << report;
+}
+
+// Delta updates in QEMU: the device on v1 upgrades to v2 from a chunk store
+// over HTTP. The first try loses power in the middle of the chunk download;
+// the device comes back on v1, and the retry fetches only what it had not
+// got, boots v2 and marks it good. What the device downloaded is taken from
+// the server's log. Its own disk (pristine v1), whatever the tests above did.
+TEST_F(AgentE2E, DeltaUpgradeFromAChunkStoreSurvivesAPowerCutMidDownload) {
+  auto started = Clock::now();
+  // The planner's count of the distinct chunks v2 needs beyond v1's slot.
+  auto stats =
+      run_command(edgeforge() + " delta-stats " + (dir() / "bundles/downgrade.efb").string() + " " +
+                  (dir() / "bundles/v2.efb").string() + " --json");
+  ASSERT_EQ(stats.status, 0);
+  auto plan = nlohmann::json::parse(stats.out, nullptr, false);
+  ASSERT_TRUE(plan.is_object() && !plan.value("full", true)) << stats.out;
+  const size_t needed = plan.value("downloadChunks", size_t{0});
+  // The agent downloads four chunks at a time (SlotInstallOptions::parallel_fetches).
+  const size_t workers = 4, hold = needed / 2;
+  ASSERT_GE(needed - hold, workers) << stats.out;
+  const uint64_t full_bundle = fs::file_size(dir() / "bundles/v2.efb");
+
+  // The cut: once `hold` chunks are answered and every download worker
+  // waits on a held request, each worker has written the chunks it got
+  // (it asks for the next one only then); two of the probe's syncs later
+  // they are on the disk, and the power goes.
+  ServerLog first;
+  {
+    ChunkServer server(store(), dir() / "server-cut.log", hold);
+    Vm vm(delta_disk(), bundles(), dir(), "delta-cut", "delta", server.nic());
+    ASSERT_TRUE(vm.wait_until([&] { return server.read().held.size() >= workers; }, 1200))
+        << "fewer than " << workers << " chunk requests held\n"
+        << vm.log();
+    size_t from = vm.log().size();
+    ASSERT_TRUE(vm.wait_for("EFTEST synced", 120, from)) << vm.log();
+    ASSERT_TRUE(vm.wait_for("EFTEST synced", 120, vm.log().find("EFTEST synced", from) + 1))
+        << vm.log();
+    vm.kill();
+    std::string log = vm.log();
+    auto boots = lines(log, "boot ");
+    ASSERT_FALSE(boots.empty()) << log;
+    EXPECT_EQ(boots[0], "boot slot=A version=1.0.0 mode=delta");
+    EXPECT_EQ(log.find("EFTEST upgraded"), std::string::npos) << log;
+    first = server.read();
+  }
+
+  // The retry, on the same disk, from a server that answers everything.
+  ChunkServer server(store(), dir() / "server-retry.log", std::nullopt);
+  Vm vm(delta_disk(), bundles(), dir(), "delta-retry", "delta", server.nic());
+  ASSERT_TRUE(vm.wait_for("EFTEST delta done", 1500)) << vm.log();
+  ASSERT_TRUE(vm.wait_exit(120)) << vm.log();
+  std::string log = vm.log();
+  ServerLog retry = server.read();
+  server.stop();
+
+  // The power cut was survived: the device came back on its good v1, then
+  // booted v2 from slot B and marked it good.
+  auto boots = lines(log, "boot ");
+  auto statuses = lines(log, "status ");
+  ASSERT_EQ(boots.size(), 2u) << log;
+  ASSERT_EQ(statuses.size(), 2u) << log;
+  EXPECT_EQ(boots[0], "boot slot=A version=1.0.0 mode=delta");
+  auto st = status_json(statuses[0]);
+  EXPECT_EQ(st["booted"], "A") << statuses[0];
+  EXPECT_EQ(st["slots"]["A"]["state"], "good") << statuses[0];
+  EXPECT_EQ(boots[1], "boot slot=B version=2.0.0 mode=delta");
+  st = status_json(statuses[1]);
+  EXPECT_EQ(st["booted"], "B") << statuses[1];
+  EXPECT_EQ(st["slots"]["B"]["state"], "good") << statuses[1];
+  EXPECT_EQ(st["slots"]["B"]["version"], "2.0.0") << statuses[1];
+  EXPECT_EQ(st["slots"]["A"]["state"], "good") << statuses[1];
+  EXPECT_EQ(st["slots"]["A"]["version"], "1.0.0") << statuses[1];
+  EXPECT_NE(log.find("slot B (2.0.0) marked good"), std::string::npos) << log;
+
+  // What was downloaded, from the server's side.
+  std::set<std::string> got(first.chunks.begin(), first.chunks.end());
+  std::set<std::string> refetched(retry.chunks.begin(), retry.chunks.end());
+  for (const auto& f : first.failed) ADD_FAILURE() << "first try: " << f;
+  for (const auto& f : retry.failed) ADD_FAILURE() << "retry: " << f;
+  EXPECT_EQ(first.chunks.size(), hold);
+  EXPECT_EQ(got.size(), first.chunks.size()) << "a chunk fetched twice";
+  EXPECT_EQ(refetched.size(), retry.chunks.size()) << "a chunk fetched twice";
+  // The retry fetched nothing the first try had got, everything it had not
+  // (the held chunks too), and together they are what the planner said.
+  for (const auto& c : retry.chunks) EXPECT_EQ(got.count(c), 0u) << c << " fetched again";
+  for (const auto& c : first.held) EXPECT_EQ(refetched.count(c), 1u) << c << " never fetched";
+  EXPECT_EQ(got.size() + refetched.size(), needed) << stats.out;
+  // The agent's own account of the retry agrees.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(log, m,
+                                std::regex("(\\d+) chunks already in the slot, (\\d+) copied from "
+                                           "the booted slot, (\\d+) fetched")))
+      << log;
+  EXPECT_GE(std::stoul(m[1]), hold);
+  // The first try had copied what the booted slot has before it fetched.
+  EXPECT_EQ(m[2].str(), "0") << "the first try's copies from the booted slot were lost";
+  EXPECT_EQ(std::stoul(m[3]), retry.chunks.size());
+  // Fewer bytes than the full bundle, the bundle heads counted whole.
+  EXPECT_LT(first.bytes + retry.bytes, full_bundle);
+
+  std::cerr << "delta: " << needed << " chunks to fetch ("
+            << plan.value("downloadBytes", uint64_t{0}) << " bytes); first try "
+            << first.chunks.size() << " chunks, " << first.chunk_bytes << " bytes (" << first.bytes
+            << " with heads), " << first.held.size() << " held at the cut; retry "
+            << retry.chunks.size() << " chunks, " << retry.chunk_bytes << " bytes (" << retry.bytes
+            << " with heads); full bundle " << full_bundle << " bytes; "
+            << std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started).count()
+            << " s\n";
 }
 
 }  // namespace
