@@ -154,9 +154,10 @@ uint64_t seed_image_size(int fd) {
   return (used + 4095) / 4096 * 4096;
 }
 
-/// How much of a seed slot to cut: its image and the verity tree after it.
-uint64_t seed_length(int fd, uint64_t capacity) {
-  uint64_t blocks = seed_image_size(fd) / 4096, tree = 0;
+/// How much of a seed slot to cut: its image (`image_size` bytes) and the
+/// verity tree after it.
+uint64_t seed_length(uint64_t image_size, uint64_t capacity) {
+  uint64_t blocks = image_size / 4096, tree = 0;
   if (blocks == 0) return 0;
   for (uint64_t n = blocks; n > 1;) {
     n = (n + 127) / 128;  // sha256 digests per 4 KiB hash block
@@ -222,10 +223,11 @@ class DeltaInstall {
       std::error_code ec;
       if (!fd || fs::equivalent(o_.seeds[s], o_.slot, ec)) continue;
       auto capacity = slot_capacity(o_.seeds[s]);
-      uint64_t length = capacity ? seed_length(fd->get(), *capacity) : 0;
+      uint64_t image_bytes = seed_image_size(fd->get());
+      uint64_t length = capacity ? seed_length(image_bytes, *capacity) : 0;
       if (length == 0) continue;
       // The seed's image is cut where its own blocks start, as the release's was.
-      uint64_t image_size = std::min(length, seed_image_size(fd->get()));
+      uint64_t image_size = std::min(length, image_bytes);
       auto blocks = signing::image_block_starts(o_.seeds[s], 0, image_size, m_.chunks->params);
       if (!blocks) continue;  // not a readable squashfs: nothing to reuse
       signing::Chunker chunker(m_.chunks->params, std::move(*blocks));
