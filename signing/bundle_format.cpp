@@ -7,6 +7,7 @@
 #include <set>
 
 #include "util/canonical_json.hpp"
+#include "util/json_fields.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::signing {
@@ -53,88 +54,13 @@ std::string header_checksum(std::string_view first_56) {
 
 // ---- strict JSON object reading --------------------------------------------
 
-/// Takes the members of one JSON object by name and type, then complains
-/// about anything left over, so unknown keys never pass silently.
-class Fields {
+/// The manifest's strict object reader: errors are Errc::bad_bundle.
+class Fields : public JsonFields {
  public:
-  Fields(const json& object, std::string path) : object_(object), path_(std::move(path)) {}
-
-  Result<std::string> string(const char* key, size_t max_bytes) {
-    EF_ASSIGN(const json* v, take(key));
-    if (!v->is_string()) return type_error(key, "a string");
-    const auto& s = v->get_ref<const std::string&>();
-    if (s.empty() || s.size() > max_bytes) {
-      return bad(name(key) + " must be 1 to " + std::to_string(max_bytes) + " bytes long");
-    }
-    for (unsigned char c : s) {
-      if (c < 0x20 || c == 0x7f) return bad(name(key) + " holds a control character");
-    }
-    return s;
-  }
-  Result<uint64_t> uint(const char* key) {
-    EF_ASSIGN(const json* v, take(key));
-    if (!v->is_number_unsigned()) return type_error(key, "an unsigned integer");
-    return v->get<uint64_t>();
-  }
-  Result<uint32_t> uint32(const char* key) {
-    EF_ASSIGN(uint64_t v, uint(key));
-    if (v > UINT32_MAX) return bad(name(key) + " is out of range");
-    return static_cast<uint32_t>(v);
-  }
-  Result<std::string> hex(const char* key, size_t min_digits, size_t max_digits) {
-    EF_ASSIGN(std::string s, string(key, max_digits));
-    bool ok = s.size() >= min_digits && s.size() % 2 == 0;
-    for (char c : s) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-    if (!ok) {
-      return bad(name(key) + " must be " +
-                 (min_digits == max_digits ? std::to_string(max_digits) : "an even number of") +
-                 " lower-case hex digits");
-    }
-    return s;
-  }
-  Result<SemVer> version(const char* key) {
-    EF_ASSIGN(std::string s, string(key, kMaxNameBytes));
-    auto v = SemVer::parse(s);
-    if (!v) return bad(name(key) + ": " + v.error().message());
-    return v;
-  }
-  Result<const json*> object(const char* key) {
-    EF_ASSIGN(const json* v, take(key));
-    if (!v->is_object()) return type_error(key, "an object");
-    return v;
-  }
-  Result<const json*> array(const char* key) {
-    EF_ASSIGN(const json* v, take(key));
-    if (!v->is_array()) return type_error(key, "an array");
-    return v;
-  }
-  std::string name(const char* key) const { return "\"" + path_ + key + "\""; }
-  bool has(const char* key) const { return object_.contains(key); }
-  /// Errors on keys nobody took.
-  Result<void> finish() const {
-    for (auto it = object_.begin(); it != object_.end(); ++it) {
-      if (!taken_.count(it.key())) {
-        return bad("unknown key \"" + path_ + it.key() + "\" (this edgeforge reads format " +
-                   std::to_string(kBundleFormatVersion) + ")");
-      }
-    }
-    return Ok{};
-  }
-
- private:
-  Result<const json*> take(const char* key) {
-    auto it = object_.find(key);
-    if (it == object_.end()) return bad("missing key " + name(key));
-    taken_.insert(key);
-    return &*it;
-  }
-  Error type_error(const char* key, const char* what) const {
-    return bad(name(key) + " must be " + what);
-  }
-
-  const json& object_;
-  std::string path_;
-  std::set<std::string> taken_;
+  Fields(const json& object, std::string path)
+      : JsonFields(object, std::move(path), Errc::bad_bundle,
+                   "this edgeforge reads format " + std::to_string(kBundleFormatVersion)) {}
+  Result<SemVer> version(const char* key) { return JsonFields::version(key, kMaxNameBytes); }
 };
 
 Result<Digest> read_digest(Fields& parent, const char* key) {

@@ -30,6 +30,8 @@ const char* errc_name(Errc code) {
       return "subprocess";
     case Errc::bad_bundle:
       return "bad_bundle";
+    case Errc::bad_channel:
+      return "bad_channel";
     case Errc::untrusted:
       return "untrusted";
     case Errc::refused:

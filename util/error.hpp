@@ -25,6 +25,7 @@ enum class Errc {
   image,             // writing or reading a squashfs image failed
   subprocess,        // an external tool failed
   bad_bundle,        // a bundle file is malformed (header, manifest, signature block)
+  bad_channel,       // a channel file is malformed (format, wave plan, URLs)
   untrusted,         // a bundle has no valid signature by a trusted, non-revoked key
   refused,           // a valid bundle that policy refuses (compatible, version floor)
   internal,          // a bug in edgeforge
