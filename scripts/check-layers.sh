@@ -12,10 +12,11 @@ declare -A allowed=(
   [image]="util"
   [signing]="util image"
   [device]="util image"
+  [channel]="util image signing"
   [iso]="util image device"
   [builder]="util image device signing iso"
-  [agent]="util image device signing"
-  [cli]="util image device signing iso builder"
+  [agent]="util image device signing channel"
+  [cli]="util image device signing channel iso builder"
 )
 
 status=0

@@ -1,0 +1,375 @@
+#include "channel/channel.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "util/canonical_json.hpp"
+#include "util/json_fields.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::channel {
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kMaxName = 256;
+constexpr size_t kMaxWaves = 64;
+constexpr size_t kMaxWaveDevices = 1000;
+constexpr size_t kMaxTags = 16;
+constexpr size_t kMaxSignatures = 16;
+
+Error bad(const std::string& message) {
+  return Error(Errc::bad_channel, message);
+}
+
+class Fields : public JsonFields {
+ public:
+  Fields(const json& object, std::string path)
+      : JsonFields(object, std::move(path), Errc::bad_channel,
+                   "this edgeforge reads channel format " + std::to_string(kChannelFormatVersion)) {
+  }
+  Result<UnixSeconds> time(const char* key) {
+    EF_ASSIGN(std::string s, string(key, 32));
+    auto t = parse_utc(s);
+    if (!t) return bad(name(key) + ": " + t.error().message());
+    return *t;
+  }
+};
+
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+Result<void> check_channel_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64 && name_char(name[0]) && name[0] != '.' &&
+            name[0] != '-' && name[0] != '_';
+  for (char c : name) ok = ok && name_char(c);
+  if (!ok)
+    return bad("channel name \"" + name +
+               "\" must be 1 to 64 of a-z 0-9 . _ - and start with a letter or digit");
+  return Ok{};
+}
+
+Result<Artifact> read_artifact(Fields& parent, const char* key) {
+  EF_ASSIGN(const json* object, parent.object(key));
+  Fields f(*object, parent.path() + key + ".");
+  Artifact a;
+  EF_ASSIGN(a.url, f.string("url", 1024));
+  if (auto ok = check_artifact_url(a.url); !ok)
+    return bad(f.name("url") + ": " + ok.error().message());
+  EF_ASSIGN(a.sha256, f.hex("sha256", 64, 64));
+  EF_ASSIGN(a.size, f.uint("size"));
+  EF_TRY(f.finish());
+  return a;
+}
+
+json artifact_json(const Artifact& a) {
+  return {{"url", a.url}, {"sha256", a.sha256}, {"size", a.size}};
+}
+
+Result<Release> read_release(Fields& parent) {
+  EF_ASSIGN(const json* object, parent.object("release"));
+  Fields f(*object, "release.");
+  Release r;
+  EF_ASSIGN(r.product, f.string("product", kMaxName));
+  EF_ASSIGN(r.compatible, f.string("compatible", kMaxName));
+  EF_ASSIGN(r.version, f.version("version", kMaxName));
+  if (f.has("bundle")) {
+    EF_ASSIGN(r.bundle, read_artifact(f, "bundle"));
+  }
+  if (f.has("head")) {
+    EF_ASSIGN(r.head, read_artifact(f, "head"));
+  }
+  EF_TRY(f.finish());
+  if (!r.bundle && !r.head) return bad("\"release\" names neither a \"bundle\" nor a \"head\"");
+  return r;
+}
+
+Result<Wave> read_wave(const json& item, size_t index) {
+  std::string path = "rollout.waves[" + std::to_string(index) + "]";
+  if (!item.is_object()) return bad("\"" + path + "\" must be an object");
+  Fields f(item, path + ".");
+  Wave w;
+  EF_ASSIGN(w.name, f.string("name", 64));
+  if (f.has("tags")) {
+    EF_ASSIGN(const json* tags, f.object("tags"));
+    for (auto it = tags->begin(); it != tags->end(); ++it) {
+      if (!it.value().is_string() || it.key().empty() ||
+          it.value().get_ref<const std::string&>().empty())
+        return bad("\"" + path + ".tags\" must map names to non-empty strings");
+      w.tags[it.key()] = it.value().get<std::string>();
+    }
+  }
+  if (f.has("devices")) {
+    EF_ASSIGN(const json* devices, f.array("devices"));
+    for (const auto& d : *devices) {
+      if (!d.is_string() || d.get_ref<const std::string&>().empty())
+        return bad("\"" + path + ".devices\" must list non-empty device IDs");
+      w.devices.push_back(d.get<std::string>());
+    }
+  }
+  if (f.has("percent")) {
+    EF_ASSIGN(w.percent, f.uint32("percent"));
+  }
+  if (f.has("soakSeconds")) {
+    EF_ASSIGN(w.soak_seconds, f.uint("soakSeconds"));
+  }
+  if (f.has("notBefore")) {
+    EF_ASSIGN(w.not_before, f.time("notBefore"));
+  }
+  if (f.has("maxPerHour")) {
+    EF_ASSIGN(w.max_per_hour, f.uint32("maxPerHour"));
+  }
+  EF_TRY(f.finish());
+  return w;
+}
+
+Result<Rollout> read_rollout(Fields& parent) {
+  EF_ASSIGN(const json* object, parent.object("rollout"));
+  Fields f(*object, "rollout.");
+  Rollout r;
+  EF_ASSIGN(r.start, f.time("start"));
+  EF_ASSIGN(r.fleet_size, f.uint("fleetSize"));
+  EF_ASSIGN(const json* waves, f.array("waves"));
+  if (waves->size() > kMaxWaves) return bad("\"rollout.waves\" lists more than 64 waves");
+  for (size_t i = 0; i < waves->size(); ++i) {
+    EF_ASSIGN(Wave w, read_wave((*waves)[i], i));
+    r.waves.push_back(std::move(w));
+  }
+  EF_TRY(f.finish());
+  return r;
+}
+
+json wave_json(const Wave& w) {
+  json j = {{"name", w.name}};
+  if (!w.tags.empty()) j["tags"] = w.tags;
+  if (!w.devices.empty()) j["devices"] = w.devices;
+  if (w.percent) j["percent"] = *w.percent;
+  if (w.soak_seconds) j["soakSeconds"] = w.soak_seconds;
+  if (w.not_before) j["notBefore"] = format_utc(*w.not_before);
+  if (w.max_per_hour) j["maxPerHour"] = w.max_per_hour;
+  return j;
+}
+
+Result<void> check_wave(const Wave& w, const Rollout& r, const std::string& where) {
+  int selectors = !w.tags.empty() + !w.devices.empty() + w.percent.has_value();
+  if (selectors != 1)
+    return bad(where + " must have exactly one of \"tags\", \"devices\" or \"percent\"");
+  if (w.tags.size() > kMaxTags) return bad(where + " matches more than 16 tags");
+  if (w.devices.size() > kMaxWaveDevices) return bad(where + " lists more than 1000 devices");
+  if (w.percent && *w.percent > 100) return bad(where + " has a percent above 100");
+  if (w.max_per_hour && !w.tags.empty())
+    return bad(where + " caps devices per hour, but a tag wave has no known size; use percent");
+  if (w.max_per_hour && w.percent && r.fleet_size == 0)
+    return bad(where + " caps devices per hour: give \"rollout.fleetSize\" too");
+  return Ok{};
+}
+
+/// The wave plan's invariants, both directions.
+Result<void> check_rollout(const Rollout& r) {
+  std::set<std::string> names;
+  std::optional<uint32_t> last_percent;
+  for (size_t i = 0; i < r.waves.size(); ++i) {
+    const Wave& w = r.waves[i];
+    std::string where = "wave \"" + w.name + "\" (rollout.waves[" + std::to_string(i) + "])";
+    if (!names.insert(w.name).second) return bad(where + ": the name is used twice");
+    EF_TRY(check_wave(w, r, where));
+    if (w.percent) {
+      if (last_percent && *w.percent <= *last_percent)
+        return bad(where + ": percentages must rise from wave to wave (" +
+                   std::to_string(*last_percent) + " then " + std::to_string(*w.percent) + ")");
+      last_percent = w.percent;
+    }
+  }
+  return Ok{};
+}
+
+Result<void> check_doc(const ChannelDoc& d) {
+  EF_TRY(check_channel_name(d.channel));
+  if (d.version == 0) return bad("\"version\" must be at least 1");
+  if (d.expires <= d.issued) return bad("\"expires\" must be after \"issued\"");
+  EF_TRY(check_rollout(d.rollout));
+  return Ok{};
+}
+
+}  // namespace
+
+Result<void> check_artifact_url(std::string_view url) {
+  if (url.empty() || url.size() > 1024) return bad("an artifact URL must be 1 to 1024 bytes long");
+  size_t start = 0;
+  while (start <= url.size()) {
+    size_t end = url.find('/', start);
+    if (end == std::string_view::npos) end = url.size();
+    std::string_view segment = url.substr(start, end - start);
+    if (segment.empty() || segment == "." || segment == "..")
+      return bad("\"" + std::string(url) +
+                 "\" must be a relative path below the channel (no leading /, no . or .. "
+                 "segments, no scheme)");
+    for (char c : segment) {
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '_' || c == '-' || c == '+';
+      if (!ok)
+        return bad("\"" + std::string(url) + "\" holds '" + std::string(1, c) +
+                   "': an artifact URL is a relative path of A-Z a-z 0-9 . _ + - segments");
+    }
+    start = end + 1;
+  }
+  return Ok{};
+}
+
+Result<std::string> resolve_artifact(const std::string& channel_url, const std::string& relative) {
+  EF_TRY(check_artifact_url(relative));
+  size_t slash = channel_url.rfind('/');
+  if (slash == std::string::npos) return relative;  // a channel file in the working directory
+  return channel_url.substr(0, slash + 1) + relative;
+}
+
+Result<std::string> encode_doc(const ChannelDoc& d) {
+  if (auto ok = check_doc(d); !ok) return Error(Errc::invalid_argument, ok.error().message());
+  json j = {{"formatVersion", kChannelFormatVersion},
+            {"channel", d.channel},
+            {"version", d.version},
+            {"issued", format_utc(d.issued)},
+            {"expires", format_utc(d.expires)},
+            {"paused", d.paused}};
+  if (d.release) {
+    json r = {{"product", d.release->product},
+              {"compatible", d.release->compatible},
+              {"version", d.release->version.str()}};
+    if (d.release->bundle) r["bundle"] = artifact_json(*d.release->bundle);
+    if (d.release->head) r["head"] = artifact_json(*d.release->head);
+    j["release"] = r;
+  }
+  json waves = json::array();
+  for (const Wave& w : d.rollout.waves) waves.push_back(wave_json(w));
+  j["rollout"] = {{"start", format_utc(d.rollout.start)},
+                  {"fleetSize", d.rollout.fleet_size},
+                  {"waves", waves}};
+  auto bytes = canonical_json(j);
+  if (!bytes) return bytes.error();
+  // What we write, we must read back.
+  if (auto back = parse_doc(*bytes); !back)
+    return Error(Errc::invalid_argument, "cannot encode channel: " + back.error().message());
+  return bytes;
+}
+
+Result<ChannelDoc> parse_doc(std::string_view bytes) {
+  auto parsed = parse_canonical_json(bytes, JsonLimits{kMaxChannelBytes, 8});
+  if (!parsed) return bad("channel document is " + parsed.error().message());
+  if (!parsed->is_object()) return bad("channel document must be a JSON object");
+  Fields f(*parsed, "");
+  ChannelDoc d;
+  EF_ASSIGN(uint32_t format, f.uint32("formatVersion"));
+  if (format != kChannelFormatVersion)
+    return bad("channel format version " + std::to_string(format) +
+               " is not supported (this edgeforge reads version 1)");
+  EF_ASSIGN(d.channel, f.string("channel", 64));
+  EF_ASSIGN(d.version, f.uint("version"));
+  EF_ASSIGN(d.issued, f.time("issued"));
+  EF_ASSIGN(d.expires, f.time("expires"));
+  EF_ASSIGN(d.paused, f.boolean("paused"));
+  if (f.has("release")) {
+    EF_ASSIGN(d.release, read_release(f));
+  }
+  EF_ASSIGN(d.rollout, read_rollout(f));
+  EF_TRY(f.finish());
+  EF_TRY(check_doc(d));
+  return d;
+}
+
+Result<std::string> sign_channel(const ChannelDoc& doc,
+                                 const std::vector<const signing::SigningKey*>& keys) {
+  if (keys.empty())
+    return Error(Errc::invalid_argument, "a channel needs at least one signing key");
+  EF_ASSIGN(std::string signed_bytes, encode_doc(doc));
+  json signatures = json::array();
+  for (const auto* key : keys) {
+    EF_ASSIGN(std::string sig, key->sign(signed_bytes));
+    signatures.push_back({{"algorithm", signing::algorithm_name(key->algorithm())},
+                          {"keyId", key->key_id()},
+                          {"signature", signing::base64_encode(sig)}});
+  }
+  json file = {{"signatures", signatures}, {"signed", json::parse(signed_bytes)}};
+  return canonical_json(file);
+}
+
+Result<ChannelFile> split_channel(std::string_view file_bytes) {
+  auto parsed = parse_canonical_json(file_bytes, JsonLimits{kMaxChannelBytes, 10});
+  if (!parsed) return bad("channel file is " + parsed.error().message());
+  if (!parsed->is_object()) return bad("channel file must be a JSON object");
+  Fields f(*parsed, "");
+  ChannelFile out;
+  EF_ASSIGN(const json* signatures, f.array("signatures"));
+  EF_ASSIGN(const json* doc, f.object("signed"));
+  EF_TRY(f.finish());
+  if (signatures->empty() || signatures->size() > kMaxSignatures)
+    return bad("channel file must carry 1 to 16 signatures");
+  for (size_t i = 0; i < signatures->size(); ++i) {
+    const json& item = (*signatures)[i];
+    std::string where = "signatures[" + std::to_string(i) + "].";
+    if (!item.is_object()) return bad("\"" + where + "\" must be an object");
+    Fields s(item, where);
+    signing::BundleSignature sig;
+    EF_ASSIGN(sig.algorithm, s.string("algorithm", 32));
+    EF_ASSIGN(sig.key_id, s.hex("keyId", 64, 64));
+    EF_ASSIGN(std::string b64, s.string("signature", 2048));
+    EF_TRY(s.finish());
+    auto raw = signing::base64_decode(b64);
+    if (!raw) return bad(s.name("signature") + " is not base64");
+    sig.signature = std::move(*raw);
+    out.signatures.push_back(std::move(sig));
+  }
+  // The signed part is canonical inside a canonical file, so re-encoding it
+  // gives back exactly the bytes that were signed.
+  EF_ASSIGN(out.signed_bytes, canonical_json(*doc));
+  return out;
+}
+
+Result<VerifiedChannel> verify_channel(std::string_view file_bytes, const signing::Keyring& keyring,
+                                       const TrustPolicy& policy) {
+  EF_ASSIGN(ChannelFile file, split_channel(file_bytes));
+  std::string why;
+  std::string trusted_key;
+  for (const auto& sig : file.signatures) {
+    const signing::TrustedKey* key = keyring.find(sig.key_id);
+    if (keyring.is_revoked(sig.key_id)) {
+      why += (why.empty() ? "" : "; ") + sig.key_id.substr(0, 16) + " is revoked";
+    } else if (!key) {
+      why += (why.empty() ? "" : "; ") + sig.key_id.substr(0, 16) + " is not in the keyring";
+    } else if (signing::algorithm_name(key->key.algorithm()) != sig.algorithm ||
+               !key->key.verify(file.signed_bytes, sig.signature)) {
+      why += (why.empty() ? "" : "; ") + sig.key_id.substr(0, 16) + " does not verify";
+    } else {
+      trusted_key = sig.key_id;
+      break;
+    }
+  }
+  if (trusted_key.empty())
+    return Error(Errc::untrusted,
+                 "channel is not signed by a key of " + keyring.dir().string() + " (" + why + ")");
+  EF_ASSIGN(ChannelDoc doc, parse_doc(file.signed_bytes));
+  std::string sha = sha256_hex(file.signed_bytes);
+  std::string name = "channel \"" + doc.channel + "\" version " + std::to_string(doc.version);
+  if (!policy.channel.empty() && doc.channel != policy.channel)
+    return Error(Errc::refused, name + " is not channel \"" + policy.channel + "\"");
+  if (doc.version < policy.last_version)
+    return Error(Errc::refused, name + " is older than version " +
+                                    std::to_string(policy.last_version) +
+                                    " seen before (a replay or a rolled-back server); ignored");
+  if (doc.version == policy.last_version && !policy.last_sha256.empty() &&
+      policy.last_sha256 != sha)
+    return Error(Errc::refused, name + " differs from the version " + std::to_string(doc.version) +
+                                    " seen before under the same number; ignored");
+  if (policy.now + static_cast<int64_t>(policy.max_clock_skew) < doc.issued)
+    return Error(Errc::refused, "the device clock reads " + format_utc(policy.now) + ", before " +
+                                    name + " was issued (" + format_utc(doc.issued) +
+                                    "): set the clock (NTP) first");
+  if (policy.now >= doc.expires)
+    return Error(Errc::refused, name + " expired at " + format_utc(doc.expires) +
+                                    " (device clock " + format_utc(policy.now) +
+                                    "): the operator must re-sign it (edgeforge channel refresh)");
+  return VerifiedChannel{std::move(doc), std::move(sha), std::move(trusted_key)};
+}
+
+}  // namespace ef::channel

@@ -1,0 +1,202 @@
+#include "channel/channel_dir.hpp"
+
+#include <fcntl.h>
+
+#include "signing/bundle.hpp"
+#include "util/atomic_file.hpp"
+#include "util/duration.hpp"
+#include "util/file_io.hpp"
+#include "util/sha256.hpp"
+#include "util/unique_fd.hpp"
+
+namespace ef::channel {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// `file`'s path relative to `dir`, when it lies inside it.
+Result<std::string> inside(const fs::path& dir, const fs::path& file) {
+  std::error_code ec;
+  fs::path d = fs::weakly_canonical(dir, ec);
+  fs::path f = fs::weakly_canonical(file, ec);
+  if (!fs::is_regular_file(f)) return Error(Errc::not_found, file.string() + ": no such file");
+  fs::path rel = f.lexically_relative(d);
+  if (rel.empty() || *rel.begin() == "..")
+    return Error(Errc::invalid_argument,
+                 file.string() + " is not inside " + dir.string() +
+                     ": devices fetch what a channel names from the channel's directory; copy or "
+                     "publish it there first");
+  EF_TRY(check_artifact_url(rel.generic_string()));
+  return rel.generic_string();
+}
+
+Result<Artifact> artifact(const fs::path& dir, const fs::path& file) {
+  EF_ASSIGN(std::string rel, inside(dir, file));
+  Artifact a;
+  a.url = rel;
+  EF_ASSIGN(a.sha256, sha256_file(file));
+  a.size = fs::file_size(file);
+  return a;
+}
+
+Result<signing::BundleManifest> head_manifest(const fs::path& file) {
+  UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error(Errc::io, file.string(), errno);
+  auto read_at = [&](uint64_t offset, char* out, size_t size) {
+    return pread_all(fd.get(), out, size, offset, file.string());
+  };
+  EF_ASSIGN(auto head, signing::BundleHead::read_front(read_at));
+  return head.manifest();
+}
+
+Result<std::vector<std::string>> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t end = text.find(sep, start);
+    out.push_back(text.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
+
+Result<void> parse_wave_option(Wave& w, const std::string& option, const std::string& spec) {
+  auto bad = [&](const std::string& what) {
+    return Error(Errc::invalid_argument, "--wave " + spec + ": " + what);
+  };
+  size_t eq = option.find('=');
+  if (eq == std::string::npos) return bad("\"" + option + "\" is not KEY=VALUE");
+  std::string key = option.substr(0, eq), value = option.substr(eq + 1);
+  if (key == "soak") {
+    auto d = parse_duration(value);
+    if (!d) return bad(d.error().message());
+    w.soak_seconds = static_cast<uint64_t>(d->count());
+  } else if (key == "not-before") {
+    auto t = parse_utc(value);
+    if (!t) return bad(t.error().message());
+    w.not_before = *t;
+  } else if (key == "max-per-hour") {
+    char* end = nullptr;
+    unsigned long n = std::strtoul(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || n == 0 || n > UINT32_MAX)
+      return bad("max-per-hour must be a whole number from 1");
+    w.max_per_hour = static_cast<uint32_t>(n);
+  } else {
+    return bad("unknown option \"" + key + "\" (soak, not-before, max-per-hour)");
+  }
+  return Ok{};
+}
+
+}  // namespace
+
+fs::path channel_path(const fs::path& dir, const std::string& name) {
+  return dir / (name + ".json");
+}
+
+Result<ChannelDoc> read_current(const fs::path& dir, const std::string& name) {
+  fs::path path = channel_path(dir, name);
+  if (!fs::exists(path))
+    return Error(Errc::not_found, path.string() +
+                                      ": no such channel; create it with "
+                                      "`edgeforge channel init`");
+  EF_ASSIGN(std::string bytes, read_file(path));
+  auto file = split_channel(bytes);
+  if (!file) return file.error().with_context(path.string());
+  auto doc = parse_doc(file->signed_bytes);
+  if (!doc) return doc.error().with_context(path.string());
+  return doc;
+}
+
+Result<std::string> write_channel(const fs::path& dir, const ChannelDoc& doc,
+                                  const std::vector<const signing::SigningKey*>& keys) {
+  EF_ASSIGN(std::string bytes, sign_channel(doc, keys));
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  EF_TRY(write_file_atomic(channel_path(dir, doc.channel), bytes));
+  return bytes;
+}
+
+Result<Release> release_from_files(const fs::path& dir, const std::optional<fs::path>& bundle,
+                                   const std::optional<fs::path>& head) {
+  if (!bundle && !head)
+    return Error(Errc::invalid_argument, "a release needs --bundle FILE.efb or --head FILE.efbh");
+  Release r;
+  std::optional<signing::BundleManifest> manifest;
+  if (bundle) {
+    EF_ASSIGN(r.bundle, artifact(dir, *bundle));
+    auto b = signing::Bundle::open(*bundle);
+    if (!b) return b.error().with_context(bundle->string());
+    auto m = b->manifest();
+    if (!m) return m.error().with_context(bundle->string());
+    manifest = std::move(*m);
+  }
+  if (head) {
+    EF_ASSIGN(r.head, artifact(dir, *head));
+    auto m = head_manifest(*head);
+    if (!m) return m.error().with_context(head->string());
+    if (manifest && (m->version != manifest->version || m->product != manifest->product ||
+                     m->payload.sha256 != manifest->payload.sha256))
+      return Error(Errc::invalid_argument, head->string() + " is not the head of " +
+                                               bundle->string() + " (" + m->product + " " +
+                                               m->version.str() + ")");
+    manifest = std::move(*m);
+  }
+  r.product = manifest->product;
+  r.compatible = manifest->compatible;
+  r.version = manifest->version;
+  return r;
+}
+
+Result<Wave> parse_wave_spec(const std::string& spec) {
+  auto bad = [&](const std::string& what) {
+    return Error(Errc::invalid_argument,
+                 "--wave " + spec + ": " + what +
+                     " (NAME=N% | NAME=tag:K=V[+K=V] | NAME=device:ID[+ID], then ,soak=DUR "
+                     ",not-before=TIME ,max-per-hour=N)");
+  };
+  EF_ASSIGN(auto parts, split(spec, ','));
+  size_t eq = parts[0].find('=');
+  if (eq == std::string::npos || eq == 0) return bad("no NAME=");
+  Wave w;
+  w.name = parts[0].substr(0, eq);
+  std::string selector = parts[0].substr(eq + 1);
+  if (selector.starts_with("tag:")) {
+    EF_ASSIGN(auto tags, split(selector.substr(4), '+'));
+    for (const auto& t : tags) {
+      size_t teq = t.find('=');
+      if (teq == std::string::npos || teq == 0 || teq + 1 == t.size())
+        return bad("\"" + t + "\" is not KEY=VALUE");
+      w.tags[t.substr(0, teq)] = t.substr(teq + 1);
+    }
+  } else if (selector.starts_with("device:")) {
+    EF_ASSIGN(w.devices, split(selector.substr(7), '+'));
+    for (const auto& d : w.devices)
+      if (d.empty()) return bad("an empty device ID");
+  } else if (selector.size() >= 2 && selector.back() == '%') {
+    std::string n = selector.substr(0, selector.size() - 1);
+    char* end = nullptr;
+    unsigned long p = std::strtoul(n.c_str(), &end, 10);
+    if (n.empty() || *end != '\0' || p > 100) return bad("the share must be 0% to 100%");
+    w.percent = static_cast<uint32_t>(p);
+  } else {
+    return bad("\"" + selector + "\" is not a selector");
+  }
+  for (size_t i = 1; i < parts.size(); ++i) EF_TRY(parse_wave_option(w, parts[i], spec));
+  return w;
+}
+
+ChannelDoc next_version(const std::optional<ChannelDoc>& current, const std::string& name,
+                        UnixSeconds now, uint64_t lifetime) {
+  ChannelDoc d;
+  if (current) d = *current;
+  d.channel = name;
+  d.version = current ? current->version + 1 : 1;
+  // A clock that went back must not make the new file look older.
+  d.issued = current ? std::max(now, current->issued) : now;
+  d.expires = d.issued + static_cast<UnixSeconds>(lifetime);
+  if (!current) d.rollout.start = d.issued;
+  return d;
+}
+
+}  // namespace ef::channel

@@ -1,0 +1,49 @@
+// The operator's side of a channel: a directory (what a web server, bucket
+// or USB stick serves) holding CHANNEL.json next to the bundles and bundle
+// heads it names. Every change reads the current file, raises its metadata
+// version, re-signs it and replaces it atomically.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "channel/channel.hpp"
+#include "signing/keys.hpp"
+#include "util/error.hpp"
+
+namespace ef::channel {
+
+/// DIR/NAME.json.
+std::filesystem::path channel_path(const std::filesystem::path& dir, const std::string& name);
+
+/// Reads DIR/NAME.json as it stands, without trusting it (the operator's
+/// keys sign what comes next). Errc::not_found when there is none.
+Result<ChannelDoc> read_current(const std::filesystem::path& dir, const std::string& name);
+
+/// Signs `doc` and replaces DIR/NAME.json atomically. Returns the file bytes.
+Result<std::string> write_channel(const std::filesystem::path& dir, const ChannelDoc& doc,
+                                  const std::vector<const signing::SigningKey*>& keys);
+
+/// A release from files already in `dir`: `bundle` (.efb) and/or `head`
+/// (.efbh), paths inside `dir`. Product, compatible and version come from
+/// the bundle's manifest (both must agree), checked against `keyring` when
+/// given; sha256 and size from the files.
+Result<Release> release_from_files(const std::filesystem::path& dir,
+                                   const std::optional<std::filesystem::path>& bundle,
+                                   const std::optional<std::filesystem::path>& head);
+
+/// Parses a wave given on the command line:
+///   NAME=N%[,soak=DUR][,not-before=TIME][,max-per-hour=N]
+///   NAME=tag:KEY=VALUE[+KEY=VALUE...][,...]
+///   NAME=device:ID[+ID...][,...]
+/// Errors quote the spec.
+Result<Wave> parse_wave_spec(const std::string& spec);
+
+/// The next document: `current` (or a new channel NAME) with version + 1,
+/// issued at `now`, expiring `lifetime` seconds later, then `change` applied.
+ChannelDoc next_version(const std::optional<ChannelDoc>& current, const std::string& name,
+                        UnixSeconds now, uint64_t lifetime);
+
+}  // namespace ef::channel

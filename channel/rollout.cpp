@@ -1,0 +1,167 @@
+#include "channel/rollout.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "util/sha256.hpp"
+
+namespace ef::channel {
+namespace {
+
+constexpr uint32_t kPlaces = 1'000'000;
+
+/// The places [lo, hi) of percent wave `index`.
+std::pair<uint32_t, uint32_t> percent_range(const Rollout& r, size_t index) {
+  uint32_t lo = 0;
+  for (size_t i = 0; i < index; ++i)
+    if (r.waves[i].percent) lo = *r.waves[i].percent * 10'000;
+  return {lo, *r.waves[index].percent * 10'000};
+}
+
+bool tags_match(const Wave& w, const DeviceIdentity& device) {
+  for (const auto& [key, value] : w.tags) {
+    auto it = device.tags.find(key);
+    if (it == device.tags.end() || it->second != value) return false;
+  }
+  return true;
+}
+
+/// Seconds after its wave opens that `device` may start (maxPerHour).
+uint64_t spread_delay(const ChannelDoc& doc, size_t wave, const DeviceIdentity& device) {
+  const Wave& w = doc.rollout.waves[wave];
+  if (!w.max_per_hour) return 0;
+  double ahead = 0;  // devices of this wave before this one
+  if (w.percent) {
+    auto [lo, hi] = percent_range(doc.rollout, wave);
+    uint32_t place = rollout_place(doc.channel, doc.release->version, device.id);
+    ahead = static_cast<double>(place - lo) / kPlaces * static_cast<double>(doc.rollout.fleet_size);
+    (void)hi;
+  } else if (!w.devices.empty()) {
+    auto it = std::find(w.devices.begin(), w.devices.end(), device.id);
+    ahead = static_cast<double>(it - w.devices.begin());
+  }
+  return static_cast<uint64_t>(ahead * 3600.0 / w.max_per_hour);
+}
+
+std::string percent_text(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g %%", fraction * 100);
+  return buf;
+}
+
+}  // namespace
+
+uint32_t rollout_place(const std::string& channel, const SemVer& version,
+                       const std::string& device_id) {
+  std::string input = "edgeforge-rollout";
+  input.push_back('\0');
+  input += channel;
+  input.push_back('\0');
+  input += version.str();
+  input.push_back('\0');
+  input += device_id;
+  std::string hex = sha256_hex(input);
+  uint64_t v = std::stoull(hex.substr(0, 16), nullptr, 16);
+  return static_cast<uint32_t>(v % kPlaces);
+}
+
+std::vector<UnixSeconds> wave_open_times(const Rollout& rollout) {
+  std::vector<UnixSeconds> out;
+  UnixSeconds previous = rollout.start;
+  for (const Wave& w : rollout.waves) {
+    UnixSeconds opens = previous + static_cast<UnixSeconds>(w.soak_seconds);
+    if (w.not_before) opens = std::max(opens, *w.not_before);
+    out.push_back(opens);
+    previous = opens;
+  }
+  return out;
+}
+
+std::optional<size_t> wave_of(const ChannelDoc& doc, const DeviceIdentity& device) {
+  if (!doc.release) return std::nullopt;
+  const auto& waves = doc.rollout.waves;
+  for (size_t i = 0; i < waves.size(); ++i) {
+    if (!waves[i].tags.empty() && tags_match(waves[i], device)) return i;
+    if (std::find(waves[i].devices.begin(), waves[i].devices.end(), device.id) !=
+        waves[i].devices.end())
+      return i;
+  }
+  uint32_t place = rollout_place(doc.channel, doc.release->version, device.id);
+  for (size_t i = 0; i < waves.size(); ++i) {
+    if (!waves[i].percent) continue;
+    if (place < percent_range(doc.rollout, i).second) return i;
+  }
+  return std::nullopt;
+}
+
+Turn turn_of(const ChannelDoc& doc, const DeviceIdentity& device, UnixSeconds now) {
+  Turn t;
+  if (!doc.release) return t;
+  t.wave = wave_of(doc, device);
+  if (!t.wave) {
+    t.state = Turn::State::not_in_plan;
+    return t;
+  }
+  auto opens = wave_open_times(doc.rollout);
+  t.at = opens[*t.wave] + static_cast<UnixSeconds>(spread_delay(doc, *t.wave, device));
+  if (doc.paused)
+    t.state = Turn::State::paused;
+  else
+    t.state = now >= t.at ? Turn::State::go : Turn::State::waiting;
+  return t;
+}
+
+std::string describe(const ChannelDoc& doc, const Turn& turn) {
+  std::string wave = turn.wave ? "wave \"" + doc.rollout.waves[*turn.wave].name + "\"" : "";
+  switch (turn.state) {
+    case Turn::State::no_release:
+      return "channel \"" + doc.channel + "\" names no release";
+    case Turn::State::not_in_plan:
+      return "no wave of the rollout holds this device yet";
+    case Turn::State::paused:
+      return "the channel is paused (this device is in " + wave + ")";
+    case Turn::State::waiting:
+      return "in " + wave + ", its turn comes at " + format_utc(turn.at);
+    case Turn::State::go:
+      return "in " + wave + ", its turn came at " + format_utc(turn.at);
+  }
+  return "";
+}
+
+RolloutView view_rollout(const ChannelDoc& doc, UnixSeconds now) {
+  RolloutView view;
+  auto opens = wave_open_times(doc.rollout);
+  for (size_t i = 0; i < doc.rollout.waves.size(); ++i) {
+    const Wave& w = doc.rollout.waves[i];
+    WaveView v;
+    v.name = w.name;
+    v.opens = opens[i];
+    v.open = doc.release && !doc.paused && now >= opens[i];
+    if (w.percent) {
+      auto [lo, hi] = percent_range(doc.rollout, i);
+      v.share = static_cast<double>(hi - lo) / kPlaces;
+      v.selects = std::to_string(*w.percent) + " % of the fleet in total (" +
+                  percent_text(v.share) + " in this wave)";
+      if (v.open) {
+        v.eligible = v.share;
+        if (w.max_per_hour) {
+          double started = static_cast<double>(now - opens[i]) / 3600.0 * w.max_per_hour /
+                           static_cast<double>(doc.rollout.fleet_size);
+          v.eligible = std::min(v.share, started);
+        }
+      }
+      view.eligible += v.eligible;
+    } else if (!w.tags.empty()) {
+      v.selects = "devices tagged";
+      for (const auto& [key, value] : w.tags) v.selects += " " + key + "=" + value;
+    } else {
+      v.selects = std::to_string(w.devices.size()) + " device" +
+                  (w.devices.size() == 1 ? "" : "s") + " by ID";
+    }
+    if (w.max_per_hour) v.selects += ", at most " + std::to_string(w.max_per_hour) + " per hour";
+    view.waves.push_back(std::move(v));
+  }
+  return view;
+}
+
+}  // namespace ef::channel
