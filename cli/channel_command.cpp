@@ -1,0 +1,307 @@
+// edgeforge channel: write, sign and explain release channels
+// (docs/channels.md). The operator's commands change one file, DIR/NAME.json,
+// next to the bundles and heads it names; `show` reads one from a path or URL.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "builder/build/release.hpp"
+#include "channel/channel_dir.hpp"
+#include "channel/rollout.hpp"
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "cli/options.hpp"
+#include "util/atomic_file.hpp"
+#include "util/duration.hpp"
+#include "util/http_client.hpp"
+
+namespace ef::cli {
+namespace {
+
+using nlohmann::json;
+
+struct ChannelArgs {
+  std::string to = ".";
+  std::string name = "stable";
+  SignArgs sign;
+  std::string expires = "30d";
+  std::string bundle, head;
+  std::vector<std::string> waves;
+  int64_t fleet_size = -1;
+  std::string source, keyring, device_id, at;
+  std::vector<std::string> tags;
+  OutputStyle style;
+};
+
+enum class Action { init, release, pause, resume, refresh };
+
+Result<channel::ChannelDoc> apply(Action action, const ChannelArgs& a,
+                                  const std::optional<channel::ChannelDoc>& current,
+                                  UnixSeconds now, uint64_t lifetime) {
+  channel::ChannelDoc d = channel::next_version(current, a.name, now, lifetime);
+  if (a.fleet_size >= 0) d.rollout.fleet_size = static_cast<uint64_t>(a.fleet_size);
+  switch (action) {
+    case Action::init:
+    case Action::refresh:
+      break;
+    case Action::pause:
+      d.paused = true;
+      break;
+    case Action::resume:
+      d.paused = false;
+      break;
+    case Action::release: {
+      auto path = [](const std::string& p) {
+        return p.empty() ? std::nullopt : std::optional<std::filesystem::path>(p);
+      };
+      EF_ASSIGN(channel::Release r,
+                channel::release_from_files(a.to, path(a.bundle), path(a.head)));
+      bool same = d.release && d.release->version == r.version;
+      if (!same) {
+        d.rollout.start = d.issued;  // a new release: its waves count from now
+        d.rollout.waves = {};
+      }
+      d.release = std::move(r);
+      if (!a.waves.empty()) d.rollout.waves.clear();
+      for (const auto& spec : a.waves) {
+        EF_ASSIGN(channel::Wave w, channel::parse_wave_spec(spec));
+        d.rollout.waves.push_back(std::move(w));
+      }
+      if (d.rollout.waves.empty()) {
+        channel::Wave all;
+        all.name = "all";
+        all.percent = 100;
+        d.rollout.waves.push_back(all);
+      }
+      break;
+    }
+  }
+  return d;
+}
+
+int run_change(Action action, const ChannelArgs& a) {
+  auto go = [&]() -> Result<std::pair<channel::ChannelDoc, std::string>> {
+    auto lifetime = parse_duration(a.expires);
+    if (!lifetime) return lifetime.error().with_context("--expires");
+    if (lifetime->count() < 3600)
+      return Error(Errc::invalid_argument, "--expires " + a.expires + ": at least 1h");
+    std::optional<channel::ChannelDoc> current;
+    auto read = channel::read_current(a.to, a.name);
+    if (read) {
+      if (action == Action::init)
+        return Error(Errc::invalid_argument,
+                     channel::channel_path(a.to, a.name).string() +
+                         " exists already; use `edgeforge channel release` to change it");
+      current = std::move(*read);
+    } else if (read.error().code() != Errc::not_found || action != Action::init) {
+      return read.error();
+    }
+    EF_ASSIGN(auto keys, build::load_signing_keys(a.sign.keys, a.sign.passphrase, "--sign-key"));
+    std::vector<const signing::SigningKey*> raw;
+    for (const auto& k : keys) raw.push_back(k.get());
+    EF_ASSIGN(auto doc,
+              apply(action, a, current, now_utc(), static_cast<uint64_t>(lifetime->count())));
+    EF_TRY(channel::write_channel(a.to, doc, raw));
+    return std::make_pair(doc, channel::channel_path(a.to, a.name).string());
+  };
+  auto r = go();
+  if (!r) return fail(r.error(), a.style.json);
+  const auto& [doc, file] = *r;
+  if (a.style.json) {
+    json j = {{"file", file},
+              {"channel", doc.channel},
+              {"version", doc.version},
+              {"expires", format_utc(doc.expires)},
+              {"paused", doc.paused}};
+    if (doc.release) j["release"] = doc.release->version.str();
+    std::cout << j.dump(2) << "\n";
+  } else if (!a.style.quiet) {
+    std::cout << file << ": channel " << doc.channel << " version " << doc.version;
+    if (doc.release)
+      std::cout << ", release " << doc.release->product << " " << doc.release->version.str()
+                << " in " << doc.rollout.waves.size() << " wave"
+                << (doc.rollout.waves.size() == 1 ? "" : "s");
+    if (doc.paused) std::cout << ", paused";
+    std::cout << ", expires " << format_utc(doc.expires) << "\n";
+  }
+  return 0;
+}
+
+Result<std::string> fetch_channel(const std::string& source) {
+  if (source.starts_with("http://") || source.starts_with("https://")) {
+    HttpClient client;
+    return client.get(source, channel::kMaxChannelBytes + 1);
+  }
+  return read_file(source);
+}
+
+std::string percent(double fraction) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g %%", fraction * 100);
+  return buf;
+}
+
+Result<json> show(const ChannelArgs& a) {
+  EF_ASSIGN(std::string bytes, fetch_channel(a.source));
+  UnixSeconds now = now_utc();
+  if (!a.at.empty()) {
+    auto at = parse_utc(a.at);
+    if (!at) return at.error().with_context("--at");
+    now = *at;
+  }
+  json out;
+  channel::ChannelDoc doc;
+  if (!a.keyring.empty()) {
+    EF_ASSIGN(auto ring, signing::Keyring::load(a.keyring));
+    channel::TrustPolicy policy;
+    policy.now = now;
+    EF_ASSIGN(auto v, channel::verify_channel(bytes, ring, policy));
+    doc = std::move(v.doc);
+    out["signedBy"] = v.key_id;
+  } else {
+    EF_ASSIGN(auto file, channel::split_channel(bytes));
+    EF_ASSIGN(doc, channel::parse_doc(file.signed_bytes));
+    out["signedBy"] = nullptr;  // not checked: no --keyring
+  }
+  out["channel"] = doc.channel;
+  out["version"] = doc.version;
+  out["issued"] = format_utc(doc.issued);
+  out["expires"] = format_utc(doc.expires);
+  out["expired"] = now >= doc.expires;
+  out["paused"] = doc.paused;
+  out["at"] = format_utc(now);
+  if (doc.release)
+    out["release"] = {{"product", doc.release->product}, {"version", doc.release->version.str()}};
+  auto view = channel::view_rollout(doc, now);
+  json waves = json::array();
+  for (const auto& w : view.waves)
+    waves.push_back({{"name", w.name},
+                     {"selects", w.selects},
+                     {"opens", format_utc(w.opens)},
+                     {"open", w.open},
+                     {"share", w.share},
+                     {"eligible", w.eligible}});
+  out["waves"] = waves;
+  out["eligible"] = view.eligible;
+  if (!a.device_id.empty()) {
+    channel::DeviceIdentity dev{a.device_id, {}};
+    for (const auto& t : a.tags) {
+      size_t eq = t.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return Error(Errc::invalid_argument, "--tag " + t + ": expected KEY=VALUE");
+      dev.tags[t.substr(0, eq)] = t.substr(eq + 1);
+    }
+    auto turn = channel::turn_of(doc, dev, now);
+    out["device"] = {{"id", dev.id},
+                     {"wave", turn.wave ? json(doc.rollout.waves[*turn.wave].name) : json()},
+                     {"go", turn.state == channel::Turn::State::go},
+                     {"why", channel::describe(doc, turn)}};
+  }
+  return out;
+}
+
+void print_show(const json& j) {
+  std::cout << "channel " << j["channel"].get<std::string>() << ", metadata version "
+            << j["version"] << ", expires " << j["expires"].get<std::string>()
+            << (j["expired"].get<bool>() ? " (EXPIRED)" : "")
+            << (j["signedBy"].is_null() ? ", signature not checked (no --keyring)" : "") << "\n";
+  if (!j.contains("release")) {
+    std::cout << "no release\n";
+    return;
+  }
+  std::cout << "release " << j["release"]["product"].get<std::string>() << " "
+            << j["release"]["version"].get<std::string>()
+            << (j["paused"].get<bool>() ? ", PAUSED: no device starts it" : "") << "\n";
+  for (const auto& w : j["waves"]) {
+    std::cout << "  " << (w["open"].get<bool>() ? "open   " : "waiting") << " "
+              << w["name"].get<std::string>() << ": " << w["selects"].get<std::string>()
+              << "; opens " << w["opens"].get<std::string>() << "\n";
+  }
+  std::cout << "eligible at " << j["at"].get<std::string>() << ": "
+            << percent(j["eligible"].get<double>())
+            << " of the fleet by percentage (tag and device waves come on top)\n";
+  if (j.contains("device"))
+    std::cout << "device " << j["device"]["id"].get<std::string>() << ": "
+              << j["device"]["why"].get<std::string>() << "\n";
+}
+
+void add_common(CLI::App* cmd, ChannelArgs& a, bool signs) {
+  cmd->add_option("--to", a.to,
+                  "The channel's directory, served as it is by a web server, bucket or USB stick "
+                  "(default: the current directory)");
+  cmd->add_option("-c,--channel", a.name, "Channel name: DIR/NAME.json (default: stable)");
+  if (signs) {
+    add_sign_key_options(cmd, a.sign,
+                         "Channel signing key, checked by devices against their channel keyring")
+        ->required();
+    cmd->add_option("--expires", a.expires,
+                    "How long devices accept this version of the file (default: 30d); re-sign "
+                    "with `edgeforge channel refresh` before then");
+    cmd->add_option("--fleet-size", a.fleet_size,
+                    "About how many devices follow the channel (for --wave ...,max-per-hour=N)");
+  }
+  add_output_style(cmd, a.style);
+}
+
+}  // namespace
+
+cmdline::Command add_channel_command(CLI::App& app) {
+  auto a = std::make_shared<ChannelArgs>();
+  auto* cmd = app.add_subcommand(
+      "channel", "Write, sign and explain release channels and their staged rollouts");
+  cmd->require_subcommand(1);
+  std::vector<std::pair<CLI::App*, Action>> changes;
+  auto* init = cmd->add_subcommand("init", "Create an empty channel (DIR/NAME.json)");
+  add_common(init, *a, true);
+  changes.push_back({init, Action::init});
+  auto* release = cmd->add_subcommand(
+      "release", "Point the channel at a release, or change the waves of the current one");
+  add_common(release, *a, true);
+  release->add_option("--bundle", a->bundle, "The release's bundle (.efb), inside --to DIR");
+  release->add_option("--head", a->head,
+                      "The release's bundle head (.efbh from `edgeforge publish --to DIR`), for "
+                      "delta updates");
+  release->add_option(
+      "--wave", a->waves,
+      "A wave, in order (repeat): NAME=N% | NAME=tag:KEY=VALUE[+KEY=VALUE] | "
+      "NAME=device:ID[+ID], then ,soak=DUR ,not-before=TIME ,max-per-hour=N. Default for a new "
+      "release: all=100%; the same release keeps its waves unless --wave is given");
+  changes.push_back({release, Action::release});
+  auto* pause = cmd->add_subcommand("pause", "Stop devices from starting the release");
+  add_common(pause, *a, true);
+  changes.push_back({pause, Action::pause});
+  auto* resume = cmd->add_subcommand("resume", "Let devices start the release again");
+  add_common(resume, *a, true);
+  changes.push_back({resume, Action::resume});
+  auto* refresh = cmd->add_subcommand("refresh", "Re-sign the channel unchanged with a new expiry");
+  add_common(refresh, *a, true);
+  changes.push_back({refresh, Action::refresh});
+  auto* show = cmd->add_subcommand(
+      "show", "Explain a channel: its release, which waves are open, who is eligible");
+  show->add_option("source", a->source, "The channel file: a path or an http(s):// URL")
+      ->required();
+  show->add_option("--keyring", a->keyring,
+                   "Check the signature, expiry and clock as a device would");
+  show->add_option("--device-id", a->device_id, "Also explain this device's turn");
+  show->add_option("--tag", a->tags, "The device's tags, KEY=VALUE (repeat)");
+  show->add_option("--at", a->at, "Explain the rollout at this UTC time (default: now)");
+  add_output_style(show, a->style);
+  cmd->footer("docs/channels.md describes the file, the waves and what devices check.");
+  return {cmd, [a, changes, show] {
+            for (const auto& [sub, action] : changes)
+              if (sub->parsed()) return run_change(action, *a);
+            if (show->parsed()) {
+              auto r = ef::cli::show(*a);
+              if (!r) return fail(r.error(), a->style.json);
+              if (a->style.json)
+                std::cout << r->dump(2) << "\n";
+              else if (!a->style.quiet)
+                print_show(*r);
+              return 0;
+            }
+            return 1;
+          }};
+}
+
+}  // namespace ef::cli
