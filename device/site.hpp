@@ -1,12 +1,13 @@
 // Site configuration (site.yaml): what differs between the sites that run
 // the same image: host name, users, network, NTP, CA certificates, proxy,
-// registry mirrors and credentials, registration, tags. docs/site-config.md
-// documents the schema.
+// registry mirrors and credentials, registration, tags, and how the device
+// takes updates. docs/site-config.md documents the schema.
 //
 // This library depends on nothing of the image builder so the device agent
 // can link it and render the same files at install time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "device/maintenance_window.hpp"
 #include "util/error.hpp"
 
 namespace ef::site {
@@ -61,6 +63,26 @@ struct InstallSettings {
   std::string then = "reboot";  // reboot | poweroff | none
 };
 
+/// When the device reboots into an installed update.
+enum class RebootPolicy {
+  immediate,  // as soon as the update is installed
+  window,     // in the maintenance window (any time when there is none)
+  manual,     // never by itself; an operator reboots
+};
+
+/// The `updates:` section: which release channel the device polls, how
+/// often, and when it may install and reboot.
+struct UpdateSettings {
+  std::string channel;                           // http(s) URL or absolute path; empty: none
+  std::optional<std::chrono::seconds> interval;  // > 0; nullopt: the agent's default
+  std::optional<std::chrono::seconds> jitter;    // nullopt: the agent's default
+  RebootPolicy reboot = RebootPolicy::window;
+  std::optional<device::MaintenanceWindow> window;  // nullopt: any time
+};
+
+/// "immediate", "window" or "manual".
+const char* reboot_policy_name(RebootPolicy policy);
+
 struct Site {
   std::string hostname;
   std::vector<User> users;
@@ -74,10 +96,13 @@ struct Site {
   std::string registration_token;  // secret
   std::map<std::string, std::string> tags;
   std::optional<InstallSettings> install;
+  std::optional<UpdateSettings> updates;
 };
 
 /// Parses site.yaml text; errors say "label:line:col: key: what is wrong".
-Result<Site> parse_site(const std::string& text, const std::string& label);
+/// `updates.window.timezone` is loaded from `zoneinfo_dir`.
+Result<Site> parse_site(const std::string& text, const std::string& label,
+                        const std::filesystem::path& zoneinfo_dir = "/usr/share/zoneinfo");
 
 /// One file to write on the node.
 struct SiteFile {

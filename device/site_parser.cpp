@@ -3,9 +3,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
 #include <regex>
 
 #include "device/site.hpp"
+#include "util/duration.hpp"
 
 namespace ef::site {
 
@@ -13,7 +15,10 @@ namespace {
 
 class Reader {
  public:
-  explicit Reader(std::string label) : label_(std::move(label)) {}
+  Reader(std::string label, std::filesystem::path zoneinfo_dir)
+      : label_(std::move(label)), zoneinfo_dir_(std::move(zoneinfo_dir)) {}
+
+  const std::filesystem::path& zoneinfo_dir() const { return zoneinfo_dir_; }
 
   Error error(const YAML::Node& n, const std::string& key, const std::string& what) const {
     std::string where = label_;
@@ -55,8 +60,16 @@ class Reader {
     return error(n, key, "expected true or false");
   }
 
+  Result<std::chrono::seconds> duration(const YAML::Node& n, const std::string& key) const {
+    EF_ASSIGN(auto s, str(n, key));
+    auto d = parse_duration(s);
+    if (!d) return error(n, key, d.error().message());
+    return *d;
+  }
+
  private:
   std::string label_;
+  std::filesystem::path zoneinfo_dir_;
 };
 
 Result<User> parse_user(const Reader& r, const YAML::Node& n, const std::string& key) {
@@ -175,10 +188,93 @@ Result<InstallSettings> parse_install(const Reader& r, const YAML::Node& n) {
   return s;
 }
 
+// "HH:MM", 00:00 to 23:59, as minutes since midnight.
+Result<std::chrono::minutes> time_of_day(const Reader& r, const YAML::Node& n,
+                                         const std::string& key) {
+  EF_ASSIGN(auto s, r.str(n, key));
+  static const std::regex hhmm("([01][0-9]|2[0-3]):([0-5][0-9])");
+  std::smatch m;
+  if (!std::regex_match(s, m, hhmm))
+    return r.error(n, key, "'" + s + "' is not a time of day HH:MM from 00:00 to 23:59");
+  return std::chrono::hours(std::stoi(m[1])) + std::chrono::minutes(std::stoi(m[2]));
+}
+
+Result<device::MaintenanceWindow> parse_window(const Reader& r, const YAML::Node& n) {
+  EF_TRY(r.keys(n, "updates.window", {"days", "start", "end", "timezone"}));
+  device::MaintenanceWindow w;
+  if (auto list = n["days"]) {
+    // Indexed like std::chrono::weekday::c_encoding().
+    static constexpr std::array<const char*, 7> kDays{"sun", "mon", "tue", "wed",
+                                                      "thu", "fri", "sat"};
+    EF_ASSIGN(auto names, r.strs(list, "updates.window.days"));
+    if (names.empty()) return r.error(list, "updates.window.days", "list at least one day");
+    w.days.reset();
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::string key = "updates.window.days[" + std::to_string(i) + "]";
+      auto it = std::find(kDays.begin(), kDays.end(), names[i]);
+      if (it == kDays.end())
+        return r.error(list[i], key,
+                       "unknown day '" + names[i] + "' (mon tue wed thu fri sat sun)");
+      auto day = static_cast<size_t>(it - kDays.begin());
+      if (w.days.test(day)) return r.error(list[i], key, "'" + names[i] + "' is listed twice");
+      w.days.set(day);
+    }
+  }
+  if (n["start"].IsDefined() != n["end"].IsDefined())
+    return r.error(n, "updates.window", "give both start and end, or neither (the whole day)");
+  if (n["start"]) {
+    EF_ASSIGN(w.start, time_of_day(r, n["start"], "updates.window.start"));
+    EF_ASSIGN(w.end, time_of_day(r, n["end"], "updates.window.end"));
+  }
+  if (auto tz = n["timezone"]) {
+    EF_ASSIGN(auto name, r.str(tz, "updates.window.timezone"));
+    auto zone = TimeZone::load(name, r.zoneinfo_dir());
+    if (!zone) return r.error(tz, "updates.window.timezone", zone.error().message());
+    w.zone = *zone;
+  }
+  return w;
+}
+
+Result<UpdateSettings> parse_updates(const Reader& r, const YAML::Node& n) {
+  EF_TRY(r.keys(n, "updates", {"channel", "interval", "jitter", "reboot", "window"}));
+  UpdateSettings u;
+  if (n["channel"]) {
+    EF_ASSIGN(u.channel, r.str(n["channel"], "updates.channel"));
+    static const std::regex url("https?://[^/?#\\s]+([/?#]\\S*)?");
+    if (!std::regex_match(u.channel, url) && !u.channel.starts_with("/"))
+      return r.error(n["channel"], "updates.channel",
+                     "expected an http:// or https:// URL or an absolute file path");
+  }
+  if (n["interval"]) {
+    EF_ASSIGN(u.interval, r.duration(n["interval"], "updates.interval"));
+    if (u.interval->count() == 0)
+      return r.error(n["interval"], "updates.interval", "the poll interval must be above 0s");
+  }
+  if (n["jitter"]) {
+    EF_ASSIGN(u.jitter, r.duration(n["jitter"], "updates.jitter"));
+  }
+  if (n["reboot"]) {
+    EF_ASSIGN(auto reboot, r.str(n["reboot"], "updates.reboot"));
+    if (reboot == "immediate")
+      u.reboot = RebootPolicy::immediate;
+    else if (reboot == "window")
+      u.reboot = RebootPolicy::window;
+    else if (reboot == "manual")
+      u.reboot = RebootPolicy::manual;
+    else
+      return r.error(n["reboot"], "updates.reboot",
+                     "unknown policy '" + reboot + "' (immediate, window or manual)");
+  }
+  if (n["window"]) {
+    EF_ASSIGN(u.window, parse_window(r, n["window"]));
+  }
+  return u;
+}
+
 Result<Site> parse_root(const Reader& r, const YAML::Node& root) {
   EF_TRY(r.keys(root, "",
                 {"apiVersion", "kind", "hostname", "users", "network", "ntp", "caCertificates",
-                 "proxy", "registries", "registration", "tags", "install"}));
+                 "proxy", "registries", "registration", "tags", "install", "updates"}));
   if (root["apiVersion"] && root["apiVersion"].Scalar() != "edgeforge.dev/v1alpha1")
     return r.error(root["apiVersion"], "apiVersion", "expected edgeforge.dev/v1alpha1");
   if (root["kind"] && root["kind"].Scalar() != "Site")
@@ -250,13 +346,29 @@ Result<Site> parse_root(const Reader& r, const YAML::Node& root) {
   if (auto n = root["install"]) {
     EF_ASSIGN(s.install, parse_install(r, n));
   }
+  if (auto n = root["updates"]) {
+    EF_ASSIGN(s.updates, parse_updates(r, n));
+  }
   return s;
 }
 
 }  // namespace
 
-Result<Site> parse_site(const std::string& text, const std::string& label) {
-  Reader r(label);
+const char* reboot_policy_name(RebootPolicy policy) {
+  switch (policy) {
+    case RebootPolicy::immediate:
+      return "immediate";
+    case RebootPolicy::window:
+      return "window";
+    case RebootPolicy::manual:
+      return "manual";
+  }
+  return "window";
+}
+
+Result<Site> parse_site(const std::string& text, const std::string& label,
+                        const std::filesystem::path& zoneinfo_dir) {
+  Reader r(label, zoneinfo_dir);
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap())
