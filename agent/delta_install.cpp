@@ -246,7 +246,7 @@ class DeltaInstall {
     std::vector<Chunk> remaining;
     for (size_t i = 0; i < chunks_.size(); ++i)
       if (!done_[i]) remaining.push_back(chunks_[i]);
-    auto plan = signing::plan_delta(seed_chunks, remaining, m_.chunks->index_size);
+    auto plan = signing::plan_delta(seed_chunks, remaining, m_.payload.size, m_.chunks->index_size);
     stats_.full = plan.full;
     stats_.plan = plan.reason;
     if (plan.full) return Ok{};

@@ -6,13 +6,15 @@
 namespace ef::signing {
 
 DeltaPlan plan_delta(const std::vector<Chunk>& seed, const std::vector<Chunk>& target,
-                     uint64_t index_bytes) {
+                     uint64_t payload_bytes, uint64_t index_bytes) {
   std::unordered_map<std::string, uint64_t> have;  // sha256 -> seed offset
   for (const auto& c : seed) have.emplace(c.sha256, c.offset);
   DeltaPlan plan;
+  // Against the whole payload: after a resume `target` is only what is
+  // still missing, and fetching that is no reason to fetch everything.
+  plan.full_bytes = payload_bytes;
   std::unordered_set<std::string> fetched;
   for (const auto& c : target) {
-    plan.full_bytes += c.size;
     ++plan.chunks;
     ChunkSource src;
     if (auto it = have.find(c.sha256); it != have.end()) {

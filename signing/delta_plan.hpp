@@ -17,7 +17,7 @@ struct ChunkSource {
 };
 
 struct DeltaPlan {
-  uint64_t full_bytes = 0;       // the whole payload
+  uint64_t full_bytes = 0;       // the whole payload (not only `target`'s chunks)
   uint64_t download_bytes = 0;   // the chunks to fetch (each distinct chunk once)
   uint64_t chunks = 0;           // in the target
   uint64_t reused_chunks = 0;    // target chunks the seed already has
@@ -28,11 +28,13 @@ struct DeltaPlan {
   std::vector<ChunkSource> sources;  // one per target chunk
 };
 
-/// Plans `target` (the release's index) against `seed` (the chunks of what
-/// the device already has, e.g. the booted slot, cut with the same
-/// parameters). A plan whose download is at least the full payload's size
-/// less `index_bytes` (what fetching the index itself costs) says full.
+/// Plans `target` (the release's index, or only the chunks of it still
+/// missing, as the agent plans after a resume) against `seed` (the chunks
+/// of what the device already has, e.g. the booted slot, cut with the same
+/// parameters). `payload_bytes` is the whole payload's size, whatever part
+/// of it `target` is: a plan whose download is at least that less
+/// `index_bytes` (what fetching the index itself costs) says full.
 DeltaPlan plan_delta(const std::vector<Chunk>& seed, const std::vector<Chunk>& target,
-                     uint64_t index_bytes);
+                     uint64_t payload_bytes, uint64_t index_bytes);
 
 }  // namespace ef::signing

@@ -140,6 +140,13 @@ class DeltaInstallTest : public ::testing::Test {
     auto slot = *read_file(target_);
     EXPECT_EQ(slot.substr(0, manifests_[1].payload.size), v2_payload());
   }
+  std::vector<signing::Chunk> v2_chunks() {
+    auto b = signing::Bundle::open(tmp / "v2.efb");
+    EXPECT_TRUE(b);
+    auto chunks = signing::chunk_payload(*b, manifests_[1]);
+    EXPECT_TRUE(chunks);
+    return chunks ? *chunks : std::vector<signing::Chunk>{};
+  }
   // What the issue requires whatever went wrong: the booted slot untouched.
   void expect_booted_untouched() { EXPECT_EQ(*read_file(booted_), booted_before_); }
 
@@ -204,6 +211,28 @@ TEST_F(DeltaInstallTest, AnInterruptedInstallResumesWithoutRefetching) {
   ASSERT_TRUE(second) << second.error().message();
   EXPECT_EQ(second->delta.fetched_chunks, 1u);
   EXPECT_EQ(second->delta.in_target_chunks + 1, second->delta.chunks);
+  expect_target_is_v2();
+  expect_booted_untouched();
+}
+
+// A retry that lacks one chunk the booted slot does not hold is a delta of
+// one chunk, not "full payload": the plan weighs what is still missing
+// against the whole payload, not against itself.
+TEST_F(DeltaInstallTest, ARetryThatLacksOneChunkIsADeltaNotAFullPayload) {
+  auto chunks = v2_chunks();
+  const signing::Chunk& lost = chunks.at(1);
+  std::string slot = v2_payload() + std::string(1 << 20, '\xa5');
+  slot.replace(lost.offset, lost.size, lost.size, '\xa5');
+  ASSERT_TRUE(write_file_atomic(target_, slot));
+  auto o = options((tmp / "store" / publish::head_file_name("store-edge", "1.5.0")).string());
+  o.seeds.clear();  // nothing to copy: every missing chunk is a download
+  auto r = install_delta_to_slot(o);
+  ASSERT_TRUE(r) << r.error().message();
+  const DeltaStats& d = r->delta;
+  EXPECT_FALSE(d.full) << d.plan;
+  EXPECT_EQ(d.plan.rfind("delta: 1 of 1 chunks", 0), 0u) << d.plan;
+  EXPECT_EQ(d.fetched_chunks, 1u);
+  EXPECT_EQ(d.in_target_chunks + 1, d.chunks);
   expect_target_is_v2();
   expect_booted_untouched();
 }

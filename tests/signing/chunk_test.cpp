@@ -103,7 +103,7 @@ TEST(Chunker, AnInsertionChangesOnlyNearbyChunks) {
   std::string b = a;
   b.insert(8 << 20, random_bytes(100, 9));
   auto ca = chunks_of(a), cb = chunks_of(b);
-  auto plan = plan_delta(ca, cb, 0);
+  auto plan = plan_delta(ca, cb, b.size(), 0);
   EXPECT_LE(plan.download_chunks, 3u) << plan.reason;
   EXPECT_LT(plan.download_bytes, 3u * ChunkParams{}.max_size);
 }
@@ -215,19 +215,36 @@ TEST(ChunkStore, StoresCompressedOnlyWhenSmallerAndChecksEveryByte) {
 TEST(DeltaPlan, FetchesEachMissingChunkOnceAndFallsBackToFull) {
   std::string a = random_bytes(2 << 20, 1), b = random_bytes(2 << 20, 2);
   auto ca = chunks_of(a), cb = chunks_of(b);
-  auto same = plan_delta(ca, ca, 1000);
+  auto same = plan_delta(ca, ca, a.size(), 1000);
   EXPECT_EQ(same.download_bytes, 0u);
   EXPECT_EQ(same.reused_chunks, ca.size());
   EXPECT_FALSE(same.full);
-  auto other = plan_delta(ca, cb, 1000);
+  auto other = plan_delta(ca, cb, b.size(), 1000);
   EXPECT_TRUE(other.full) << other.reason;
   EXPECT_NE(other.reason.find("full payload"), std::string::npos);
   // A chunk that repeats in the target is fetched once.
   std::string twice = a.substr(0, 1 << 20) + a.substr(0, 1 << 20);
   auto ct = chunks_of(twice);
-  auto p = plan_delta({}, ct, 0);
+  auto p = plan_delta({}, ct, twice.size(), 0);
   EXPECT_LT(p.download_bytes, twice.size());
   EXPECT_EQ(p.sources.size(), ct.size());
+}
+
+// After a resume the agent plans only the chunks still missing: fetching
+// them is weighed against the whole payload, not against their own sum
+// (which a seed without any of them would always "cost as much as").
+TEST(DeltaPlan, WeighsWhatIsStillMissingAgainstTheWholePayload) {
+  std::string a = random_bytes(2 << 20, 1), b = random_bytes(2 << 20, 2);
+  auto cb = chunks_of(b);
+  ASSERT_GT(cb.size(), 4u);
+  std::vector<Chunk> missing(cb.end() - 2, cb.end());
+  auto p = plan_delta(chunks_of(a), missing, b.size(), 1000);
+  EXPECT_FALSE(p.full) << p.reason;
+  EXPECT_EQ(p.reason.rfind("delta: 2 of 2 chunks", 0), 0u) << p.reason;
+  EXPECT_EQ(p.full_bytes, b.size());
+  EXPECT_EQ(p.download_bytes, missing[0].size + missing[1].size);
+  // The same chunks as the whole payload do cost as much: full.
+  EXPECT_TRUE(plan_delta(chunks_of(a), missing, p.download_bytes, 1000).full);
 }
 
 class BundleChunksTest : public ::testing::Test {
