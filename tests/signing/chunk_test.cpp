@@ -247,6 +247,36 @@ TEST(DeltaPlan, WeighsWhatIsStillMissingAgainstTheWholePayload) {
   EXPECT_TRUE(plan_delta(chunks_of(a), missing, p.download_bytes, 1000).full);
 }
 
+// The verity tree (from `computed_from` on) is made on the device: its
+// chunks cost no download unless the seed has them anyway.
+TEST(DeltaPlan, TheVerityTreeIsComputedNotFetched) {
+  std::string a = random_bytes(2 << 20, 1), tree = random_bytes(100000, 3);
+  auto seed = chunks_of(a);
+  auto target = chunks_of(a + tree);
+  uint64_t from = a.size();
+  auto p = plan_delta(seed, target, a.size() + tree.size(), 0, from);
+  EXPECT_FALSE(p.full) << p.reason;
+  uint64_t tree_chunks = 0, tree_bytes = 0, other = 0;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (p.sources[i].kind == ChunkSource::Kind::computed) {
+      EXPECT_GE(target[i].offset, from);
+      ++tree_chunks;
+      tree_bytes += target[i].size;
+    } else if (p.sources[i].kind == ChunkSource::Kind::download) {
+      other += target[i].size;
+    }
+  }
+  EXPECT_GT(tree_chunks, 0u);
+  EXPECT_EQ(p.computed_chunks, tree_chunks);
+  EXPECT_EQ(p.computed_bytes, tree_bytes);
+  EXPECT_EQ(p.download_bytes, other);
+  EXPECT_NE(p.reason.find("verity tree"), std::string::npos) << p.reason;
+  // Without it, the same chunks are downloads.
+  auto all = plan_delta(seed, target, a.size() + tree.size(), 0);
+  EXPECT_EQ(all.download_bytes, p.download_bytes + p.computed_bytes);
+  EXPECT_EQ(all.computed_chunks, 0u);
+}
+
 class BundleChunksTest : public ::testing::Test {
  protected:
   void SetUp() override {
