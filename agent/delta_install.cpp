@@ -15,6 +15,7 @@
 
 #include "signing/chunk_store.hpp"
 #include "signing/delta_plan.hpp"
+#include "signing/verity.hpp"
 #include "util/atomic_file.hpp"
 #include "util/file_io.hpp"
 #include "util/http_client.hpp"
@@ -186,6 +187,7 @@ class DeltaInstall {
     EF_TRY(keep_what_the_target_has());
     EF_TRY(copy_from_seeds());
     EF_TRY(fetch_the_rest());
+    EF_TRY(compute_the_tree());
     if (::fdatasync(target_.get()) != 0)
       return errno_error(Errc::io, "cannot sync slot " + o_.slot.string(), errno);
     return stats_;
@@ -246,10 +248,18 @@ class DeltaInstall {
     std::vector<Chunk> remaining;
     for (size_t i = 0; i < chunks_.size(); ++i)
       if (!done_[i]) remaining.push_back(chunks_[i]);
-    auto plan = signing::plan_delta(seed_chunks, remaining, m_.chunks->index_size);
+    auto plan = signing::plan_delta(seed_chunks, remaining, m_.payload.size, m_.chunks->index_size,
+                                    m_.image.size);
     stats_.full = plan.full;
     stats_.plan = plan.reason;
     if (plan.full) return Ok{};
+    for (size_t i = 0, r = 0; i < chunks_.size(); ++i) {
+      if (done_[i]) continue;
+      if (plan.sources[r++].kind != signing::ChunkSource::Kind::computed) continue;
+      done_[i] = true;
+      ++stats_.computed_chunks;
+      stats_.computed_bytes += chunks_[i].size;
+    }
     std::unordered_map<std::string, size_t> by_hash;
     for (size_t k = 0; k < seed_chunks.size(); ++k) by_hash.emplace(seed_chunks[k].sha256, k);
     std::string buf;
@@ -297,6 +307,28 @@ class DeltaInstall {
       EF_TRY(pwrite_all(target_.get(), data->data(), c.size, chunks_[i].offset, o_.slot));
       written_bytes_ += c.size;
     }
+    return Ok{};
+  }
+
+  // The verity tree's chunks are not fetched: the tree is built from the
+  // image now in the slot, written after it, and must give the signed root
+  // hash (the slot is verified again as a whole afterwards). After a power
+  // cut the tree chunks the slot still held intact were kept and the rest
+  // planned as computed again, so the whole tree is rewritten (the kept
+  // chunks with the same bytes) and checked again.
+  Result<void> compute_the_tree() {
+    if (stats_.computed_chunks == 0) return Ok{};
+    signing::VerityParams params;
+    params.salt_hex = m_.verity.salt_hex;
+    params.data_block_size = m_.verity.data_block_size;
+    params.hash_block_size = m_.verity.hash_block_size;
+    EF_ASSIGN(auto tree, signing::build_verity_tree(o_.slot, o_.slot, m_.image.size, params));
+    if (tree.root_hash_hex != m_.verity.root_hash_hex || tree.tree_size != m_.verity.tree_size)
+      return Error(Errc::checksum, o_.slot.string() +
+                                       ": the verity tree built from the written image does not "
+                                       "give the signed root hash (the slot is left inactive)");
+    written_bytes_ += stats_.computed_bytes;
+    progress();
     return Ok{};
   }
 

@@ -44,6 +44,7 @@ struct DeltaStats {
   uint64_t in_target_chunks = 0;                   // already in the target slot (an earlier try)
   uint64_t seeded_chunks = 0, seeded_bytes = 0;    // copied from a seed slot
   uint64_t fetched_chunks = 0, fetched_bytes = 0;  // downloaded (stored size)
+  uint64_t computed_chunks = 0, computed_bytes = 0;  // the verity tree, made on the device
   uint64_t payload_bytes = 0;
 };
 

@@ -59,6 +59,8 @@ int run_upgrade(UpgradeArgs& a) {
                       {"inSlotChunks", d.in_target_chunks},
                       {"seededChunks", d.seeded_chunks},
                       {"seededBytes", d.seeded_bytes},
+                      {"computedChunks", d.computed_chunks},
+                      {"computedBytes", d.computed_bytes},
                       {"fetchedChunks", d.fetched_chunks},
                       {"fetchedBytes", d.fetched_bytes}};
     std::cout << out.dump(2) << "\n";

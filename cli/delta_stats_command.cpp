@@ -18,19 +18,25 @@ struct DeltaStatsArgs {
   OutputStyle style;
 };
 
+// A payload cut into chunks, its size and where its verity tree starts.
+struct Cut {
+  std::vector<signing::Chunk> chunks;
+  uint64_t payload_size = 0, image_size = 0;
+};
+
 // The chunks of a bundle's payload or of an image's (as a bundle would carry
 // it, which may cut an image that is not squashfs as gear-cdc-1: then
 // `params` says so), cut with `params`.
-Result<std::vector<signing::Chunk>> chunks_of(const std::string& path,
-                                              signing::ChunkParams& params) {
+Result<Cut> chunks_of(const std::string& path, signing::ChunkParams& params) {
   if (!is_bundle_file(path)) {
     EF_ASSIGN(auto payload, signing::describe_payload(path, params));
     params = payload.chunking;
-    return std::move(payload.chunks);
+    return Cut{std::move(payload.chunks), payload.payload.size, payload.image.size};
   }
   EF_ASSIGN(auto bundle, signing::Bundle::open(path));
   EF_ASSIGN(auto m, bundle.manifest());
-  return signing::cut_payload(bundle, m, params);
+  EF_ASSIGN(auto chunks, signing::cut_payload(bundle, m, params));
+  return Cut{std::move(chunks), m.payload.size, m.image.size};
 }
 
 // NEW's parameters: its bundle's, else the defaults.
@@ -48,7 +54,10 @@ Result<signing::DeltaPlan> plan(const DeltaStatsArgs& a) {
   if (!target) return std::move(target).error().with_context(a.new_path);
   auto seed = chunks_of(a.old_path, *params);
   if (!seed) return std::move(seed).error().with_context(a.old_path);
-  return signing::plan_delta(*seed, *target, signing::encode_chunk_index(*target).size());
+  // As the agent plans: the new verity tree is computed, not fetched.
+  return signing::plan_delta(seed->chunks, target->chunks, target->payload_size,
+                             signing::encode_chunk_index(target->chunks).size(),
+                             target->image_size);
 }
 
 int run_delta_stats(const DeltaStatsArgs& a) {
@@ -60,6 +69,8 @@ int run_delta_stats(const DeltaStatsArgs& a) {
                                  {"fullBytes", p->full_bytes},
                                  {"downloadBytes", p->full ? p->full_bytes : p->download_bytes},
                                  {"missingBytes", p->download_bytes},
+                                 {"computedChunks", p->computed_chunks},
+                                 {"computedBytes", p->computed_bytes},
                                  {"chunks", p->chunks},
                                  {"reusedChunks", p->reused_chunks},
                                  {"downloadChunks", p->download_chunks},

@@ -6,18 +6,24 @@
 namespace ef::signing {
 
 DeltaPlan plan_delta(const std::vector<Chunk>& seed, const std::vector<Chunk>& target,
-                     uint64_t index_bytes) {
+                     uint64_t payload_bytes, uint64_t index_bytes, uint64_t computed_from) {
   std::unordered_map<std::string, uint64_t> have;  // sha256 -> seed offset
   for (const auto& c : seed) have.emplace(c.sha256, c.offset);
   DeltaPlan plan;
+  // Against the whole payload: after a resume `target` is only what is
+  // still missing, and fetching that is no reason to fetch everything.
+  plan.full_bytes = payload_bytes;
   std::unordered_set<std::string> fetched;
   for (const auto& c : target) {
-    plan.full_bytes += c.size;
     ++plan.chunks;
     ChunkSource src;
     if (auto it = have.find(c.sha256); it != have.end()) {
       src = {ChunkSource::Kind::seed, it->second};
       ++plan.reused_chunks;
+    } else if (c.offset >= computed_from) {
+      src.kind = ChunkSource::Kind::computed;
+      ++plan.computed_chunks;
+      plan.computed_bytes += c.size;
     } else if (fetched.insert(c.sha256).second) {
       plan.download_bytes += c.size;
       ++plan.download_chunks;
@@ -34,6 +40,8 @@ DeltaPlan plan_delta(const std::vector<Chunk>& seed, const std::vector<Chunk>& t
     plan.reason = "delta: " + std::to_string(plan.download_chunks) + " of " +
                   std::to_string(plan.chunks) + " chunks to fetch (" + mib(plan.download_bytes) +
                   " of " + mib(plan.full_bytes) + ")";
+    if (plan.computed_chunks > 0)
+      plan.reason += "; the verity tree (" + mib(plan.computed_bytes) + ") computed on the device";
   }
   return plan;
 }

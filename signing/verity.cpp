@@ -234,6 +234,11 @@ Result<uint64_t> data_length(int data_fd, int tree_fd, uint64_t hash_offset,
   EF_ASSIGN(struct stat ds, stat_fd(data_fd, data));
   EF_ASSIGN(struct stat ts, stat_fd(tree_fd, tree));
   uint64_t size = static_cast<uint64_t>(ds.st_size);
+  if (S_ISBLK(ds.st_mode)) {  // a slot: st_size is 0, the device's size is its end
+    off_t end = ::lseek(data_fd, 0, SEEK_END);
+    if (end < 0) return errno_error(Errc::io, "cannot size " + data.string(), errno);
+    size = static_cast<uint64_t>(end);
+  }
   bool same_file = ds.st_dev == ts.st_dev && ds.st_ino == ts.st_ino;
   return same_file ? std::min(size, hash_offset) : size;
 }

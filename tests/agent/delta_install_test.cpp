@@ -8,8 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "builder/publish/publish.hpp"
@@ -140,6 +142,16 @@ class DeltaInstallTest : public ::testing::Test {
     auto slot = *read_file(target_);
     EXPECT_EQ(slot.substr(0, manifests_[1].payload.size), v2_payload());
   }
+  std::vector<signing::Chunk> v2_chunks() {
+    auto b = signing::Bundle::open(tmp / "v2.efb");
+    EXPECT_TRUE(b);
+    auto chunks = signing::chunk_payload(*b, manifests_[1]);
+    EXPECT_TRUE(chunks);
+    return chunks ? *chunks : std::vector<signing::Chunk>{};
+  }
+  static std::string chunk_path(const signing::Chunk& c) {
+    return signing::chunk_store_path(c.sha256);
+  }
   // What the issue requires whatever went wrong: the booted slot untouched.
   void expect_booted_untouched() { EXPECT_EQ(*read_file(booted_), booted_before_); }
 
@@ -175,6 +187,34 @@ TEST_F(DeltaInstallTest, FetchesOnlyWhatTheBootedSlotLacksFromAStaticWebServer) 
   EXPECT_EQ(again->delta.fetched_chunks, 0u);
 }
 
+// The release's verity tree is built from the image in the slot and
+// checked against the signed root hash: its chunks are never fetched (a
+// store without them serves the upgrade).
+TEST_F(DeltaInstallTest, TheVerityTreeIsBuiltOnTheDeviceNotFetched) {
+  uint64_t tree_chunks = 0, tree_bytes = 0;
+  std::set<std::string> image_shas;
+  auto chunks = v2_chunks();
+  for (const auto& c : chunks)
+    if (c.offset < manifests_[1].image.size) image_shas.insert(c.sha256);
+  for (const auto& c : chunks) {
+    if (c.offset < manifests_[1].image.size) continue;
+    ++tree_chunks;
+    tree_bytes += c.size;
+    if (!image_shas.count(c.sha256)) fs::remove(tmp / "store" / chunk_path(c));
+  }
+  ASSERT_GT(tree_chunks, 0u);
+  StaticServer server(tmp / "store", tmp / "http.log");
+  auto o = options(server.url("/" + publish::head_file_name("store-edge", "1.5.0")));
+  auto r = install_delta_to_slot(o);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->delta.computed_chunks, tree_chunks) << r->delta.plan;
+  EXPECT_EQ(r->delta.computed_bytes, tree_bytes);
+  EXPECT_NE(r->delta.plan.find("verity tree"), std::string::npos) << r->delta.plan;
+  EXPECT_EQ(static_cast<uint64_t>(server.chunk_requests()), r->delta.fetched_chunks);
+  expect_target_is_v2();
+  expect_booted_untouched();
+}
+
 TEST_F(DeltaInstallTest, AnInterruptedInstallResumesWithoutRefetching) {
   HttpServer server("");
   auto serve = [&](const fs::path& rel) {
@@ -191,8 +231,13 @@ TEST_F(DeltaInstallTest, AnInterruptedInstallResumesWithoutRefetching) {
   auto o = options(server.url("/" + head));
   o.seeds.clear();
   o.parallel_fetches = 1;
-  std::sort(chunk_paths.begin(), chunk_paths.end());
-  std::string missing = "/" + chunk_paths.back();
+  // One fetch at a time, in sha256 order, and the first failure stops the
+  // rest: the missing chunk is the image's last in that order (the tree's
+  // chunks are computed, never fetched).
+  std::string last;
+  for (const auto& c : v2_chunks())
+    if (c.offset < manifests_[1].image.size) last = std::max(last, chunk_path(c));
+  std::string missing = "/" + last;
   server.route_status(missing, 404);
   auto first = install_delta_to_slot(o);
   ASSERT_FALSE(first);
@@ -203,8 +248,89 @@ TEST_F(DeltaInstallTest, AnInterruptedInstallResumesWithoutRefetching) {
   auto second = install_delta_to_slot(o);
   ASSERT_TRUE(second) << second.error().message();
   EXPECT_EQ(second->delta.fetched_chunks, 1u);
-  EXPECT_EQ(second->delta.in_target_chunks + 1, second->delta.chunks);
+  // The verity tree is built after the downloads: the first try got no further.
+  EXPECT_EQ(second->delta.in_target_chunks + 1 + second->delta.computed_chunks,
+            second->delta.chunks);
   expect_target_is_v2();
+  expect_booted_untouched();
+}
+
+// A retry that lacks one chunk the booted slot does not hold is a delta of
+// one chunk, not "full payload": the plan weighs what is still missing
+// against the whole payload, not against itself.
+TEST_F(DeltaInstallTest, ARetryThatLacksOneChunkIsADeltaNotAFullPayload) {
+  auto chunks = v2_chunks();
+  const signing::Chunk& lost = chunks.at(1);
+  std::string slot = v2_payload() + std::string(1 << 20, '\xa5');
+  slot.replace(lost.offset, lost.size, lost.size, '\xa5');
+  ASSERT_TRUE(write_file_atomic(target_, slot));
+  auto o = options((tmp / "store" / publish::head_file_name("store-edge", "1.5.0")).string());
+  o.seeds.clear();  // nothing to copy: every missing chunk is a download
+  auto r = install_delta_to_slot(o);
+  ASSERT_TRUE(r) << r.error().message();
+  const DeltaStats& d = r->delta;
+  EXPECT_FALSE(d.full) << d.plan;
+  EXPECT_EQ(d.plan.rfind("delta: 1 of 1 chunks", 0), 0u) << d.plan;
+  EXPECT_EQ(d.fetched_chunks, 1u);
+  EXPECT_EQ(d.in_target_chunks + 1, d.chunks);
+  expect_target_is_v2();
+  expect_booted_untouched();
+}
+
+// A power cut while the tree was being written (or before it was synced):
+// the retry keeps the tree chunks the slot holds intact, fetches nothing
+// for the rest of the tree (the store no longer has its chunks), rebuilds
+// it and checks it.
+TEST_F(DeltaInstallTest, APowerCutInTheTreeIsRepairedByBuildingItAgain) {
+  auto chunks = v2_chunks();
+  const uint64_t image_size = manifests_[1].image.size;
+  std::set<std::string> image_shas;
+  for (const auto& c : chunks)
+    if (c.offset < image_size) image_shas.insert(c.sha256);
+  const signing::Chunk* lost_tree = nullptr;
+  for (const auto& c : chunks) {
+    if (c.offset < image_size || image_shas.count(c.sha256)) continue;
+    if (lost_tree == nullptr) lost_tree = &c;
+    fs::remove(tmp / "store" / chunk_path(c));
+  }
+  ASSERT_NE(lost_tree, nullptr);
+  const signing::Chunk& lost_image = chunks.at(1);
+  ASSERT_LT(lost_image.offset + lost_image.size, image_size);
+  // The slot holds v2 but for one image chunk and one tree chunk.
+  std::string slot = v2_payload() + std::string(1 << 20, '\xa5');
+  for (const auto* c : {&lost_image, lost_tree}) slot.replace(c->offset, c->size, c->size, '\xa5');
+  ASSERT_TRUE(write_file_atomic(target_, slot));
+
+  auto o = options((tmp / "store" / publish::head_file_name("store-edge", "1.5.0")).string());
+  o.seeds.clear();
+  auto r = install_delta_to_slot(o);
+  ASSERT_TRUE(r) << r.error().message();
+  const DeltaStats& d = r->delta;
+  EXPECT_EQ(d.fetched_chunks, 1u) << d.plan;
+  EXPECT_EQ(d.computed_chunks, 1u) << d.plan;
+  EXPECT_EQ(d.computed_bytes, lost_tree->size);
+  EXPECT_EQ(d.in_target_chunks + 2, d.chunks);
+  expect_target_is_v2();
+  expect_booted_untouched();
+}
+
+// The tree built from the image (every chunk of which the signed index
+// vouches for) must give the signed root hash: a release whose manifest
+// names another root hash fails there, with the slot left inactive.
+TEST_F(DeltaInstallTest, ATreeThatDoesNotGiveTheSignedRootHashFailsTheInstall) {
+  signing::BundleManifest m = manifests_[1];
+  char& last = m.verity.root_hash_hex.back();
+  last = last == '0' ? '1' : '0';
+  auto bytes = signing::encode_manifest(m);
+  ASSERT_TRUE(bytes) << bytes.error().message();
+  tmp.write("bad-root.efb", assemble(*bytes, sign_block(*key_, *bytes), v2_payload()));
+  ASSERT_TRUE(publish::publish_to_dir(tmp / "bad-root.efb", tmp / "bad-store"));
+  auto o = options((tmp / "bad-store" / publish::head_file_name("store-edge", "1.5.0")).string());
+  auto r = install_delta_to_slot(o);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::checksum);
+  EXPECT_NE(r.error().message().find("does not give the signed root hash"), std::string::npos)
+      << r.error().message();
   expect_booted_untouched();
 }
 

@@ -103,7 +103,7 @@ TEST(Chunker, AnInsertionChangesOnlyNearbyChunks) {
   std::string b = a;
   b.insert(8 << 20, random_bytes(100, 9));
   auto ca = chunks_of(a), cb = chunks_of(b);
-  auto plan = plan_delta(ca, cb, 0);
+  auto plan = plan_delta(ca, cb, b.size(), 0);
   EXPECT_LE(plan.download_chunks, 3u) << plan.reason;
   EXPECT_LT(plan.download_bytes, 3u * ChunkParams{}.max_size);
 }
@@ -215,19 +215,66 @@ TEST(ChunkStore, StoresCompressedOnlyWhenSmallerAndChecksEveryByte) {
 TEST(DeltaPlan, FetchesEachMissingChunkOnceAndFallsBackToFull) {
   std::string a = random_bytes(2 << 20, 1), b = random_bytes(2 << 20, 2);
   auto ca = chunks_of(a), cb = chunks_of(b);
-  auto same = plan_delta(ca, ca, 1000);
+  auto same = plan_delta(ca, ca, a.size(), 1000);
   EXPECT_EQ(same.download_bytes, 0u);
   EXPECT_EQ(same.reused_chunks, ca.size());
   EXPECT_FALSE(same.full);
-  auto other = plan_delta(ca, cb, 1000);
+  auto other = plan_delta(ca, cb, b.size(), 1000);
   EXPECT_TRUE(other.full) << other.reason;
   EXPECT_NE(other.reason.find("full payload"), std::string::npos);
   // A chunk that repeats in the target is fetched once.
   std::string twice = a.substr(0, 1 << 20) + a.substr(0, 1 << 20);
   auto ct = chunks_of(twice);
-  auto p = plan_delta({}, ct, 0);
+  auto p = plan_delta({}, ct, twice.size(), 0);
   EXPECT_LT(p.download_bytes, twice.size());
   EXPECT_EQ(p.sources.size(), ct.size());
+}
+
+// After a resume the agent plans only the chunks still missing: fetching
+// them is weighed against the whole payload, not against their own sum
+// (which a seed without any of them would always "cost as much as").
+TEST(DeltaPlan, WeighsWhatIsStillMissingAgainstTheWholePayload) {
+  std::string a = random_bytes(2 << 20, 1), b = random_bytes(2 << 20, 2);
+  auto cb = chunks_of(b);
+  ASSERT_GT(cb.size(), 4u);
+  std::vector<Chunk> missing(cb.end() - 2, cb.end());
+  auto p = plan_delta(chunks_of(a), missing, b.size(), 1000);
+  EXPECT_FALSE(p.full) << p.reason;
+  EXPECT_EQ(p.reason.rfind("delta: 2 of 2 chunks", 0), 0u) << p.reason;
+  EXPECT_EQ(p.full_bytes, b.size());
+  EXPECT_EQ(p.download_bytes, missing[0].size + missing[1].size);
+  // The same chunks as the whole payload do cost as much: full.
+  EXPECT_TRUE(plan_delta(chunks_of(a), missing, p.download_bytes, 1000).full);
+}
+
+// The verity tree (from `computed_from` on) is made on the device: its
+// chunks cost no download unless the seed has them anyway.
+TEST(DeltaPlan, TheVerityTreeIsComputedNotFetched) {
+  std::string a = random_bytes(2 << 20, 1), tree = random_bytes(100000, 3);
+  auto seed = chunks_of(a);
+  auto target = chunks_of(a + tree);
+  uint64_t from = a.size();
+  auto p = plan_delta(seed, target, a.size() + tree.size(), 0, from);
+  EXPECT_FALSE(p.full) << p.reason;
+  uint64_t tree_chunks = 0, tree_bytes = 0, other = 0;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (p.sources[i].kind == ChunkSource::Kind::computed) {
+      EXPECT_GE(target[i].offset, from);
+      ++tree_chunks;
+      tree_bytes += target[i].size;
+    } else if (p.sources[i].kind == ChunkSource::Kind::download) {
+      other += target[i].size;
+    }
+  }
+  EXPECT_GT(tree_chunks, 0u);
+  EXPECT_EQ(p.computed_chunks, tree_chunks);
+  EXPECT_EQ(p.computed_bytes, tree_bytes);
+  EXPECT_EQ(p.download_bytes, other);
+  EXPECT_NE(p.reason.find("verity tree"), std::string::npos) << p.reason;
+  // Without it, the same chunks are downloads.
+  auto all = plan_delta(seed, target, a.size() + tree.size(), 0);
+  EXPECT_EQ(all.download_bytes, p.download_bytes + p.computed_bytes);
+  EXPECT_EQ(all.computed_chunks, 0u);
 }
 
 class BundleChunksTest : public ::testing::Test {

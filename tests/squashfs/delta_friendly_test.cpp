@@ -86,7 +86,7 @@ class DeltaFriendlyTest : public test::TempDirTest {
     EXPECT_TRUE(a && b);
     if (!a || !b) return {};
     EXPECT_EQ(b->chunking.algorithm, algorithm);
-    return signing::plan_delta(a->chunks, b->chunks, 0);
+    return signing::plan_delta(a->chunks, b->chunks, b->payload.size, 0);
   }
 };
 
