@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "signing/bundle.hpp"
 #include "util/canonical_json.hpp"
 #include "util/json_fields.hpp"
 #include "util/sha256.hpp"
@@ -17,7 +18,6 @@ constexpr size_t kMaxName = 256;
 constexpr size_t kMaxWaves = 64;
 constexpr size_t kMaxWaveDevices = 1000;
 constexpr size_t kMaxTags = 16;
-constexpr size_t kMaxSignatures = 16;
 
 Error bad(const std::string& message) {
   return Error(Errc::bad_channel, message);
@@ -283,14 +283,15 @@ Result<std::string> sign_channel(const ChannelDoc& doc,
   if (keys.empty())
     return Error(Errc::invalid_argument, "a channel needs at least one signing key");
   EF_ASSIGN(std::string signed_bytes, encode_doc(doc));
-  json signatures = json::array();
+  std::vector<signing::BundleSignature> signatures;
   for (const auto* key : keys) {
     EF_ASSIGN(std::string sig, key->sign(signed_bytes));
-    signatures.push_back({{"algorithm", signing::algorithm_name(key->algorithm())},
-                          {"keyId", key->key_id()},
-                          {"signature", signing::base64_encode(sig)}});
+    signatures.push_back({signing::algorithm_name(key->algorithm()), key->key_id(), sig});
   }
-  json file = {{"signatures", signatures}, {"signed", json::parse(signed_bytes)}};
+  // The bundle's signature block, inlined: {"signatures":[...]}.
+  EF_ASSIGN(std::string block, signing::encode_signature_block(signatures));
+  json file = json::parse(block);
+  file["signed"] = json::parse(signed_bytes);
   return canonical_json(file);
 }
 
@@ -303,23 +304,11 @@ Result<ChannelFile> split_channel(std::string_view file_bytes) {
   EF_ASSIGN(const json* signatures, f.array("signatures"));
   EF_ASSIGN(const json* doc, f.object("signed"));
   EF_TRY(f.finish());
-  if (signatures->empty() || signatures->size() > kMaxSignatures)
-    return bad("channel file must carry 1 to 16 signatures");
-  for (size_t i = 0; i < signatures->size(); ++i) {
-    const json& item = (*signatures)[i];
-    std::string where = "signatures[" + std::to_string(i) + "].";
-    if (!item.is_object()) return bad("\"" + where + "\" must be an object");
-    Fields s(item, where);
-    signing::BundleSignature sig;
-    EF_ASSIGN(sig.algorithm, s.string("algorithm", 32));
-    EF_ASSIGN(sig.key_id, s.hex("keyId", 64, 64));
-    EF_ASSIGN(std::string b64, s.string("signature", 2048));
-    EF_TRY(s.finish());
-    auto raw = signing::base64_decode(b64);
-    if (!raw) return bad(s.name("signature") + " is not base64");
-    sig.signature = std::move(*raw);
-    out.signatures.push_back(std::move(sig));
-  }
+  // The signatures are the bundle's signature block, inlined.
+  EF_ASSIGN(std::string block, canonical_json(json{{"signatures", *signatures}}));
+  auto parsed_signatures = signing::parse_signature_block(block);
+  if (!parsed_signatures) return bad("channel " + parsed_signatures.error().message());
+  out.signatures = std::move(*parsed_signatures);
   // The signed part is canonical inside a canonical file, so re-encoding it
   // gives back exactly the bytes that were signed.
   EF_ASSIGN(out.signed_bytes, canonical_json(*doc));
@@ -329,25 +318,9 @@ Result<ChannelFile> split_channel(std::string_view file_bytes) {
 Result<VerifiedChannel> verify_channel(std::string_view file_bytes, const signing::Keyring& keyring,
                                        const TrustPolicy& policy) {
   EF_ASSIGN(ChannelFile file, split_channel(file_bytes));
-  std::string why;
-  std::string trusted_key;
-  for (const auto& sig : file.signatures) {
-    const signing::TrustedKey* key = keyring.find(sig.key_id);
-    if (keyring.is_revoked(sig.key_id)) {
-      why += (why.empty() ? "" : "; ") + sig.key_id.substr(0, 16) + " is revoked";
-    } else if (!key) {
-      why += (why.empty() ? "" : "; ") + sig.key_id.substr(0, 16) + " is not in the keyring";
-    } else if (signing::algorithm_name(key->key.algorithm()) != sig.algorithm ||
-               !key->key.verify(file.signed_bytes, sig.signature)) {
-      why += (why.empty() ? "" : "; ") + sig.key_id.substr(0, 16) + " does not verify";
-    } else {
-      trusted_key = sig.key_id;
-      break;
-    }
-  }
-  if (trusted_key.empty())
-    return Error(Errc::untrusted,
-                 "channel is not signed by a key of " + keyring.dir().string() + " (" + why + ")");
+  auto trusted = signing::find_trusted_signature(file.signed_bytes, file.signatures, keyring,
+                                                 "the channel (altered or corrupt)");
+  if (!trusted) return trusted.error().with_context("channel");
   EF_ASSIGN(ChannelDoc doc, parse_doc(file.signed_bytes));
   std::string sha = sha256_hex(file.signed_bytes);
   std::string name = "channel \"" + doc.channel + "\" version " + std::to_string(doc.version);
@@ -369,7 +342,7 @@ Result<VerifiedChannel> verify_channel(std::string_view file_bytes, const signin
     return Error(Errc::refused, name + " expired at " + format_utc(doc.expires) +
                                     " (device clock " + format_utc(policy.now) +
                                     "): the operator must re-sign it (edgeforge channel refresh)");
-  return VerifiedChannel{std::move(doc), std::move(sha), std::move(trusted_key)};
+  return VerifiedChannel{std::move(doc), std::move(sha), trusted->key_id};
 }
 
 }  // namespace ef::channel

@@ -32,10 +32,9 @@ uint64_t spread_delay(const ChannelDoc& doc, size_t wave, const DeviceIdentity& 
   if (!w.max_per_hour) return 0;
   double ahead = 0;  // devices of this wave before this one
   if (w.percent) {
-    auto [lo, hi] = percent_range(doc.rollout, wave);
+    uint32_t lo = percent_range(doc.rollout, wave).first;
     uint32_t place = rollout_place(doc.channel, doc.release->version, device.id);
     ahead = static_cast<double>(place - lo) / kPlaces * static_cast<double>(doc.rollout.fleet_size);
-    (void)hi;
   } else if (!w.devices.empty()) {
     auto it = std::find(w.devices.begin(), w.devices.end(), device.id);
     ahead = static_cast<double>(it - w.devices.begin());

@@ -247,10 +247,12 @@ Result<BundleManifest> BundleHead::manifest() const {
   return m;
 }
 
-Result<TrustedSignature> BundleHead::check_signatures(const Keyring& keyring) const {
+Result<TrustedSignature> find_trusted_signature(std::string_view message,
+                                                const std::vector<BundleSignature>& signatures,
+                                                const Keyring& keyring, std::string_view altered) {
   std::string reasons;
-  for (size_t i = 0; i < signatures_.size(); ++i) {
-    const BundleSignature& s = signatures_[i];
+  for (size_t i = 0; i < signatures.size(); ++i) {
+    const BundleSignature& s = signatures[i];
     std::string why;
     const TrustedKey* key = keyring.find(s.key_id);
     auto algorithm = parse_algorithm(s.algorithm);
@@ -263,8 +265,8 @@ Result<TrustedSignature> BundleHead::check_signatures(const Keyring& keyring) co
     } else if (*algorithm != key->key.algorithm()) {
       why = "algorithm " + s.algorithm + " does not match the key (" +
             algorithm_name(key->key.algorithm()) + ")";
-    } else if (!key->key.verify(manifest_bytes_, s.signature)) {
-      why = "signature does not match the manifest (bundle altered or corrupt)";
+    } else if (!key->key.verify(message, s.signature)) {
+      why = "signature does not match " + std::string(altered);
     } else {
       return TrustedSignature{i, s.key_id, key->file};
     }
@@ -273,6 +275,11 @@ Result<TrustedSignature> BundleHead::check_signatures(const Keyring& keyring) co
   }
   return Error(Errc::untrusted,
                "no valid signature by a trusted key in " + keyring.dir().string() + ": " + reasons);
+}
+
+Result<TrustedSignature> BundleHead::check_signatures(const Keyring& keyring) const {
+  return find_trusted_signature(manifest_bytes_, signatures_, keyring,
+                                "the manifest (bundle altered or corrupt)");
 }
 
 Result<void> verify_payload_at(int fd, uint64_t base, const BundleManifest& m,

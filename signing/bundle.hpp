@@ -66,6 +66,15 @@ struct TrustedSignature {
   std::filesystem::path key_file;
 };
 
+/// The first of `signatures` over `message` by a key of `keyring` that is
+/// not revoked. Errc::untrusted saying, per signature, why it did not
+/// count; `altered` names what a non-matching signature means ("the
+/// manifest (bundle altered or corrupt)"). Bundles and channels both check
+/// their signatures with it.
+Result<TrustedSignature> find_trusted_signature(std::string_view message,
+                                                const std::vector<BundleSignature>& signatures,
+                                                const Keyring& keyring, std::string_view altered);
+
 /// What a device or operator accepts.
 struct VerifyPolicy {
   std::string compatible;                   // empty: any
