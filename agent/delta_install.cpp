@@ -158,13 +158,8 @@ uint64_t seed_image_size(int fd) {
 /// How much of a seed slot to cut: its image (`image_size` bytes) and the
 /// verity tree after it.
 uint64_t seed_length(uint64_t image_size, uint64_t capacity) {
-  uint64_t blocks = image_size / 4096, tree = 0;
-  if (blocks == 0) return 0;
-  for (uint64_t n = blocks; n > 1;) {
-    n = (n + 127) / 128;  // sha256 digests per 4 KiB hash block
-    tree += n;
-  }
-  return std::min(capacity, (blocks + tree) * 4096);
+  if (image_size == 0) return 0;
+  return std::min(capacity, image_size + signing::verity_tree_size(image_size / 4096));
 }
 
 struct SeedChunk {

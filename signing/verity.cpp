@@ -409,6 +409,11 @@ Result<Layout> layout_from_info(const VerityInfo& info) {
 
 }  // namespace
 
+uint64_t verity_tree_size(uint64_t data_blocks, uint32_t hash_block_size) {
+  if (data_blocks == 0) return 0;
+  return make_layout(/*data_block_size=*/4096, hash_block_size, data_blocks).tree_bytes();
+}
+
 Result<VerityInfo> build_verity_tree(const std::filesystem::path& data,
                                      const std::filesystem::path& tree, uint64_t hash_offset,
                                      const VerityParams& params) {

@@ -31,6 +31,11 @@ struct VerityInfo {
   uint64_t tree_size = 0;    // bytes of hash tree (all levels)
 };
 
+/// The size in bytes of the tree build_verity_tree makes for `data_blocks`
+/// data blocks and `hash_block_size` hash blocks (0 for one block), without
+/// building it: a device finds where a slot's tree ends with it.
+uint64_t verity_tree_size(uint64_t data_blocks, uint32_t hash_block_size = 4096);
+
 /// Computes the hash tree of `data` (its size must be a multiple of the data
 /// block size) and writes it to `tree` starting at `hash_offset` (pass the
 /// data file itself and its size to append the tree to the image). Reads

@@ -102,6 +102,8 @@ TEST_P(VerityOracle, SeparateTreeMatchesVeritysetup) {
   ASSERT_TRUE(info) << info.error().message();
   EXPECT_EQ(info->data_blocks, s.blocks);
   EXPECT_EQ(info->tree_size, fs::file_size(tmp / "tree"));
+  // What a device uses to find where a slot's tree ends, without building it.
+  EXPECT_EQ(verity_tree_size(s.blocks, s.hash_block_size), info->tree_size);
 
   EXPECT_TRUE(oracle_verifies(data, tmp / "tree", *info));
   EXPECT_EQ(oracle_format(data, tmp / "tree2", *info), info->root_hash_hex);
