@@ -49,7 +49,7 @@ Result<signing::BundleManifest> head_manifest(const fs::path& file) {
   return head.manifest();
 }
 
-Result<std::vector<std::string>> split(const std::string& text, char sep) {
+std::vector<std::string> split(const std::string& text, char sep) {
   std::vector<std::string> out;
   size_t start = 0;
   while (true) {
@@ -155,14 +155,14 @@ Result<Wave> parse_wave_spec(const std::string& spec) {
                      " (NAME=N% | NAME=tag:K=V[+K=V] | NAME=device:ID[+ID], then ,soak=DUR "
                      ",not-before=TIME ,max-per-hour=N)");
   };
-  EF_ASSIGN(auto parts, split(spec, ','));
+  auto parts = split(spec, ',');
   size_t eq = parts[0].find('=');
   if (eq == std::string::npos || eq == 0) return bad("no NAME=");
   Wave w;
   w.name = parts[0].substr(0, eq);
   std::string selector = parts[0].substr(eq + 1);
   if (selector.starts_with("tag:")) {
-    EF_ASSIGN(auto tags, split(selector.substr(4), '+'));
+    auto tags = split(selector.substr(4), '+');
     for (const auto& t : tags) {
       size_t teq = t.find('=');
       if (teq == std::string::npos || teq == 0 || teq + 1 == t.size())
@@ -170,7 +170,7 @@ Result<Wave> parse_wave_spec(const std::string& spec) {
       w.tags[t.substr(0, teq)] = t.substr(teq + 1);
     }
   } else if (selector.starts_with("device:")) {
-    EF_ASSIGN(w.devices, split(selector.substr(7), '+'));
+    w.devices = split(selector.substr(7), '+');
     for (const auto& d : w.devices)
       if (d.empty()) return bad("an empty device ID");
   } else if (selector.size() >= 2 && selector.back() == '%') {

@@ -42,13 +42,13 @@ uint64_t spread_delay(const ChannelDoc& doc, size_t wave, const DeviceIdentity& 
   return static_cast<uint64_t>(ahead * 3600.0 / w.max_per_hour);
 }
 
+}  // namespace
+
 std::string percent_text(double fraction) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4g %%", fraction * 100);
   return buf;
 }
-
-}  // namespace
 
 uint32_t rollout_place(const std::string& channel, const SemVer& version,
                        const std::string& device_id) {

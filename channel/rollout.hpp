@@ -79,4 +79,7 @@ struct RolloutView {
 };
 RolloutView view_rollout(const ChannelDoc& doc, UnixSeconds now);
 
+/// A fraction of the fleet as people read it: 0.025 -> "2.5 %".
+std::string percent_text(double fraction);
+
 }  // namespace ef::channel

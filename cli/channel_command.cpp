@@ -1,7 +1,6 @@
 // edgeforge channel: write, sign and explain release channels
 // (docs/channels.md). The operator's commands change one file, DIR/NAME.json,
 // next to the bundles and heads it names; `show` reads one from a path or URL.
-#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -57,13 +56,12 @@ Result<channel::ChannelDoc> apply(Action action, const ChannelArgs& a,
       };
       EF_ASSIGN(channel::Release r,
                 channel::release_from_files(a.to, path(a.bundle), path(a.head)));
+      // The same release again keeps its start (and its waves unless --wave
+      // is given); a new one starts now.
       bool same = d.release && d.release->version == r.version;
-      if (!same) {
-        d.rollout.start = d.issued;  // a new release: its waves count from now
-        d.rollout.waves = {};
-      }
+      if (!same) d.rollout.start = d.issued;
       d.release = std::move(r);
-      if (!a.waves.empty()) d.rollout.waves.clear();
+      if (!same || !a.waves.empty()) d.rollout.waves.clear();
       for (const auto& spec : a.waves) {
         EF_ASSIGN(channel::Wave w, channel::parse_wave_spec(spec));
         d.rollout.waves.push_back(std::move(w));
@@ -134,12 +132,6 @@ Result<std::string> fetch_channel(const std::string& source) {
     return client.get(source, channel::kMaxChannelBytes + 1);
   }
   return read_file(source);
-}
-
-std::string percent(double fraction) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g %%", fraction * 100);
-  return buf;
 }
 
 Result<json> show(const ChannelArgs& a) {
@@ -219,7 +211,7 @@ void print_show(const json& j) {
               << "; opens " << w["opens"].get<std::string>() << "\n";
   }
   std::cout << "eligible at " << j["at"].get<std::string>() << ": "
-            << percent(j["eligible"].get<double>())
+            << channel::percent_text(j["eligible"].get<double>())
             << " of the fleet by percentage (tag and device waves come on top)\n";
   if (j.contains("device"))
     std::cout << "device " << j["device"]["id"].get<std::string>() << ": "
