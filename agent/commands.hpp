@@ -13,5 +13,7 @@ cmdline::Command add_mark_good_command(CLI::App& app);
 cmdline::Command add_rollback_command(CLI::App& app);
 cmdline::Command add_write_slot_command(CLI::App& app);
 cmdline::Command add_install_command(CLI::App& app);
+cmdline::Command add_watch_command(CLI::App& app);
+cmdline::Command add_reboot_command(CLI::App& app);
 
 }  // namespace ef::agent

@@ -56,9 +56,24 @@ class Store {
     base_ = head_.substr(0, head_.find_last_of('/') + 1);
   }
 
-  /// For an OCI store: the manifest, then the head blob it names.
-  Result<void> open() {
-    if (!head_.starts_with("oci://")) return Ok{};
+  /// For an OCI store: the manifest, then the head blob it names. With
+  /// `expected`, the whole head is read now and must be those bytes.
+  Result<void> open(const std::optional<ExpectedFile>& expected) {
+    if (!head_.starts_with("oci://")) {
+      if (!expected) return Ok{};
+      if (expected->size > kMaxHeadBytes)
+        return Error(Errc::bad_bundle, head_ + ": a bundle head of " +
+                                           std::to_string(expected->size) +
+                                           " bytes is over the limit");
+      head_bytes_.assign(expected->size, '\0');
+      if (is_url(head_)) {
+        EF_TRY(http_read(head_, 0, head_bytes_.data(), head_bytes_.size(), http_));
+      } else {
+        EF_ASSIGN(head_bytes_, read_file(head_));
+      }
+      whole_ = true;
+      return check_expected(*expected);
+    }
     EF_ASSIGN(auto ref, parse_oci_reference(head_));
     if (ref.tag.empty())
       return Error(Errc::invalid_argument, head_ + ": give the tag (oci://HOST/REPO:VERSION)");
@@ -80,11 +95,12 @@ class Store {
       return Error(Errc::bad_bundle, ref.str() + ": a bundle head of " + std::to_string(size) +
                                          " bytes is over the limit");
     EF_ASSIGN(head_bytes_, registry->get_blob((*head)["digest"].get<std::string>(), size));
-    return Ok{};
+    whole_ = true;
+    return expected ? check_expected(*expected) : Ok{};
   }
 
   Result<void> read_head(uint64_t offset, char* out, size_t size) {
-    if (oci_) {
+    if (whole_) {
       if (offset + size > head_bytes_.size())
         return Error(Errc::bad_bundle, head_ + ": the bundle head is " +
                                            std::to_string(head_bytes_.size()) + " bytes, short");
@@ -141,6 +157,18 @@ class Store {
   std::optional<OciReference> oci_;
   OciCredentials credentials_;
   std::string head_bytes_;
+  bool whole_ = false;  // head_bytes_ holds the whole head
+
+  Result<void> check_expected(const ExpectedFile& e) const {
+    std::string sha = sha256_hex(head_bytes_);
+    if (head_bytes_.size() != e.size || sha != e.sha256)
+      return Error(Errc::checksum,
+                   head_ + ": the bundle head is " + std::to_string(head_bytes_.size()) +
+                       " bytes with sha256 " + sha + ", not the " + std::to_string(e.size) +
+                       " bytes with sha256 " + e.sha256 +
+                       " the channel names; nothing else of the release was fetched");
+    return Ok{};
+  }
 };
 
 /// A slot's squashfs image: bytes_used at byte 40 of the superblock, padded
@@ -384,7 +412,7 @@ Result<SlotInstallResult> install_delta_to_slot(const SlotInstallOptions& o) {
   auto run = [&]() -> Result<SlotInstallResult> {
     EF_ASSIGN(auto keyring, signing::Keyring::load(o.keyring));
     Store store(o.bundle, o.http);
-    EF_TRY(store.open());
+    EF_TRY(store.open(o.expected_head));
     auto read_at = [&](uint64_t offset, char* out, size_t size) {
       return store.read_head(offset, out, size);
     };

@@ -71,6 +71,7 @@ Result<SlotInstallOptions> install_options(Device& d, const UpgradeOptions& o,
   in.keyring = d.config().keyring;
   in.http = o.http;
   in.progress = o.progress;
+  in.expected_head = o.expected_head;
   in.policy.compatible = d.config().compatible;
   EF_ASSIGN(in.policy.min_version, parse_optional(d.state().floor));
   EF_ASSIGN(in.policy.installed_version, parse_optional(installed));
@@ -170,6 +171,7 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
 
   Operation op{"upgrade", OperationPhase::writing, target, o.bundle, "", ""};
   in.on_accepted = [&](const signing::BundleManifest& m) -> Result<void> {
+    if (o.accept) EF_TRY(o.accept(m));
     if (o.allow_downgrade && in.policy.installed_version &&
         m.version < *in.policy.installed_version) {
       log("DOWNGRADE allowed by the operator: " + installed + " -> " + m.version.str());

@@ -8,6 +8,8 @@
 // leaves GRUB pointing at a slot that is not completely written.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "agent/device.hpp"
@@ -20,6 +22,11 @@ struct UpgradeOptions {
   bool allow_downgrade = false;
   HttpStreamOptions http;
   WriteProgress progress;
+  /// A bundle head must be exactly this file (what a channel names).
+  std::optional<ExpectedFile> expected_head;
+  /// Called with the signed manifest before anything is written; an error
+  /// refuses the bundle (a channel checks it is the release it names).
+  std::function<Result<void>(const signing::BundleManifest&)> accept;
 };
 
 struct UpgradeResult {

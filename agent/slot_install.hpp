@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,13 @@
 #include "util/error.hpp"
 
 namespace ef::agent {
+
+/// The file a release channel names: a bundle head must be exactly these
+/// bytes before any chunk is fetched.
+struct ExpectedFile {
+  std::string sha256;
+  uint64_t size = 0;
+};
 
 struct SlotInstallOptions {
   std::string bundle;             // path or http(s) URL; a .efbh installs from a chunk store
@@ -31,6 +39,9 @@ struct SlotInstallOptions {
   std::function<Result<void>()> on_written;
   /// Slots whose contents a delta install may reuse (the booted one first).
   std::vector<std::filesystem::path> seeds;
+  /// A bundle head (.efbh, or an OCI store's head blob) is read whole and
+  /// checked against this before anything else of the release is fetched.
+  std::optional<ExpectedFile> expected_head;
   /// Chunks fetched at once from a chunk store.
   int parallel_fetches = 4;
 };

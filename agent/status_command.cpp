@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/boot_control.hpp"
+#include "agent/channel_poll.hpp"
 #include "agent/command_support.hpp"
 #include "agent/commands.hpp"
 #include "agent/state.hpp"
@@ -61,12 +62,30 @@ int run_status(const StatusArgs& a) {
           {"slot", o.slot},     {"version", o.version},
           {"bundle", o.bundle}, {"error", o.error}};
   }
+  // The release channel, as the last `watch` left it (no file: never polled).
+  auto watch = load_watch_state(a.paths.state.parent_path() / "watch.json");
+  nlohmann::json updates = nullptr;
+  if (watch && !watch->url.empty()) {
+    const WatchState& w = *watch;
+    updates = {{"channelUrl", w.url},
+               {"channel", w.channel},
+               {"metadataVersion", w.metadata_version},
+               {"release", w.release.empty() ? nlohmann::json(nullptr) : nlohmann::json(w.release)},
+               {"action", w.action},
+               {"why", w.why},
+               {"until", w.until ? nlohmann::json(format_utc(*w.until)) : nlohmann::json(nullptr)},
+               {"polled", format_utc(w.polled)},
+               {"error", w.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(w.error)},
+               {"failedReleases", w.failed}};
+  }
   if (a.json) {
     nlohmann::json j{
         {"booted", booted.empty() ? nlohmann::json(nullptr) : nlohmann::json(booted)},
         {"slots", {{"A", slot_json(state->a, grub, "A")}, {"B", slot_json(state->b, grub, "B")}}},
         {"floor", state->floor},
-        {"lastOperation", op}};
+        {"lastOperation", op},
+        {"updates", updates}};
+    if (!watch) j["updatesError"] = watch.error().message();
     if (grub) j["bootOrder"] = grub->order;
     if (!grub_error.empty()) j["bootStateError"] = grub_error;
     std::cout << j.dump(2) << "\n";
@@ -93,6 +112,22 @@ int run_status(const StatusArgs& a) {
               << operation_phase_name(o.phase) << (o.error.empty() ? "" : " (" + o.error + ")")
               << "\n";
   }
+  if (!watch) {
+    std::cout << "updates: unavailable (" << watch.error().message() << ")\n";
+  } else if (!watch->url.empty()) {
+    const WatchState& w = *watch;
+    std::cout << "channel: " << (w.channel.empty() ? w.url : w.channel)
+              << (w.metadata_version
+                      ? " (metadata version " + std::to_string(w.metadata_version) + ")"
+                      : "")
+              << ", polled " << format_utc(w.polled) << "\n";
+    if (!w.error.empty()) std::cout << "last poll failed: " << w.error << "\n";
+    if (!w.action.empty()) {
+      std::cout << "update: " << w.action << ": " << w.why;
+      if (w.until) std::cout << " (until " << format_utc(*w.until) << ")";
+      std::cout << "\n";
+    }
+  }
   return 0;
 }
 
@@ -100,8 +135,9 @@ int run_status(const StatusArgs& a) {
 
 cmdline::Command add_status_command(CLI::App& app) {
   auto a = std::make_shared<StatusArgs>();
-  auto* cmd = app.add_subcommand(
-      "status", "Show the booted slot, each slot's version and state, and the last operation");
+  auto* cmd = app.add_subcommand("status",
+                                 "Show the booted slot, each slot's version and state, the last "
+                                 "operation and the release channel");
   add_device_options(cmd, a->paths);
   cmd->add_flag("--json", a->json, "Print JSON");
 

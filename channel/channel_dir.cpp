@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "signing/bundle.hpp"
+#include "signing/chunk_store.hpp"
 #include "util/atomic_file.hpp"
 #include "util/duration.hpp"
 #include "util/file_io.hpp"
@@ -197,6 +198,98 @@ ChannelDoc next_version(const std::optional<ChannelDoc>& current, const std::str
   d.expires = d.issued + static_cast<UnixSeconds>(lifetime);
   if (!current) d.rollout.start = d.issued;
   return d;
+}
+
+}  // namespace ef::channel
+
+namespace ef::channel {
+namespace {
+
+/// Copies dir/rel to out/rel unless it is there with `sha256` already; the
+/// source must have that digest.
+Result<void> copy_checked(const fs::path& dir, const fs::path& out, const std::string& rel,
+                          const std::string& sha256, ExportReport& report) {
+  fs::path to = out / rel;
+  std::error_code ec;
+  if (fs::exists(to, ec)) {
+    auto have = sha256_file(to);
+    if (have && *have == sha256) {
+      ++report.kept_files;
+      return Ok{};
+    }
+  }
+  EF_ASSIGN(std::string bytes, read_file(dir / rel));
+  if (sha256_hex(bytes) != sha256)
+    return Error(Errc::checksum, (dir / rel).string() + ": sha256 " + sha256_hex(bytes) +
+                                     ", not the " + sha256 +
+                                     " that names it; nothing of it copied");
+  fs::create_directories(to.parent_path(), ec);
+  EF_TRY(write_file_atomic(to, bytes));
+  ++report.copied_files;
+  report.copied_bytes += bytes.size();
+  return Ok{};
+}
+
+}  // namespace
+
+Result<ExportReport> export_channel(const fs::path& dir, const std::string& name,
+                                    const fs::path& out) {
+  fs::path file = channel_path(dir, name);
+  EF_ASSIGN(std::string bytes, read_file(file));
+  auto split = split_channel(bytes);
+  if (!split) return split.error().with_context(file.string());
+  auto doc = parse_doc(split->signed_bytes);
+  if (!doc) return doc.error().with_context(file.string());
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) return Error(Errc::io, out.string() + ": " + ec.message());
+  ExportReport report;
+  if (doc->release) {
+    const Release& r = *doc->release;
+    if (r.bundle) EF_TRY(copy_checked(dir, out, r.bundle->url, r.bundle->sha256, report));
+    if (r.head) {
+      // The head first, then every chunk its signed index names.
+      EF_TRY(copy_checked(dir, out, r.head->url, r.head->sha256, report));
+      fs::path head = dir / r.head->url;
+      UniqueFd fd(::open(head.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) return errno_error(Errc::io, head.string(), errno);
+      auto read_at = [&](uint64_t offset, char* to, size_t size) {
+        return pread_all(fd.get(), to, size, offset, head.string());
+      };
+      EF_ASSIGN(auto front, signing::BundleHead::read_front(read_at));
+      EF_ASSIGN(auto manifest, front.manifest());
+      if (!manifest.chunks)
+        return Error(Errc::bad_bundle, head.string() + ": the bundle head has no chunk index");
+      std::string index(manifest.chunks->index_size, '\0');
+      EF_TRY(read_at(front.header().payload_offset, index.data(), index.size()));
+      EF_ASSIGN(auto chunks,
+                signing::parse_chunk_index(index, *manifest.chunks, manifest.payload.size));
+      // A chunk is stored under the sha256 of its data; the stored form may
+      // be compressed, so its own digest is checked when a device reads it.
+      fs::path head_dir = fs::path(r.head->url).parent_path();
+      for (const auto& c : chunks) {
+        fs::path rel = head_dir / signing::chunk_store_path(c.sha256);
+        fs::path to = out / rel;
+        if (auto there = read_file(to); there && signing::decode_stored_chunk(*there, c)) {
+          ++report.kept_files;
+          continue;
+        }
+        auto stored = read_file(dir / rel);
+        if (!stored) return stored.error().with_context("chunk " + c.sha256);
+        auto data = signing::decode_stored_chunk(*stored, c);
+        if (!data) return data.error().with_context((dir / rel).string());
+        fs::create_directories(to.parent_path(), ec);
+        EF_TRY(write_file_atomic(to, *stored));
+        ++report.copied_files;
+        report.copied_bytes += stored->size();
+      }
+    }
+  }
+  EF_TRY(write_file_atomic(out / file.filename(), bytes));
+  EF_TRY(write_file_atomic(out / kMediaMarker, file.filename().string() + "\n"));
+  report.copied_files += 2;
+  report.copied_bytes += bytes.size();
+  return report;
 }
 
 }  // namespace ef::channel

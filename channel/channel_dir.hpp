@@ -46,4 +46,24 @@ Result<Wave> parse_wave_spec(const std::string& spec);
 ChannelDoc next_version(const std::optional<ChannelDoc>& current, const std::string& name,
                         UnixSeconds now, uint64_t lifetime);
 
+/// The file on removable media that names the channel file beside it
+/// (one line, NAME.json): `edgeforge-agent watch --from DIR` and the media
+/// rule look for it.
+inline constexpr const char* kMediaMarker = "edgeforge-channel";
+
+struct ExportReport {
+  uint64_t copied_files = 0, copied_bytes = 0;  // written into the copy
+  uint64_t kept_files = 0;                      // already there with the right bytes
+};
+
+/// Makes `out` a self-contained copy of channel NAME in `dir` for an
+/// air-gapped site: the channel file as it is (still signed), the bundle it
+/// names, the head and every chunk of the head's index, and the marker.
+/// Every file is checked (sha256) against what names it before it is
+/// copied; files already in `out` with the right bytes are kept; each is
+/// written under a temporary name and renamed, the channel file and the
+/// marker last, so a half-made copy never looks complete.
+Result<ExportReport> export_channel(const std::filesystem::path& dir, const std::string& name,
+                                    const std::filesystem::path& out);
+
 }  // namespace ef::channel

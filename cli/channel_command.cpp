@@ -29,6 +29,7 @@ struct ChannelArgs {
   std::vector<std::string> waves;
   int64_t fleet_size = -1;
   std::string source, keyring, device_id, at;
+  std::string from = ".";  // export: the channel's directory
   std::vector<std::string> tags;
   OutputStyle style;
 };
@@ -218,6 +219,25 @@ void print_show(const json& j) {
               << j["device"]["why"].get<std::string>() << "\n";
 }
 
+int run_export(const ChannelArgs& a) {
+  auto r = channel::export_channel(a.from, a.name, a.to);
+  if (!r) return fail(r.error(), a.style.json);
+  if (a.style.json) {
+    std::cout << json{{"to", a.to},
+                      {"channel", a.name},
+                      {"copiedFiles", r->copied_files},
+                      {"copiedBytes", r->copied_bytes},
+                      {"keptFiles", r->kept_files}}
+                     .dump(2)
+              << "\n";
+  } else if (!a.style.quiet) {
+    std::cout << a.to << ": channel " << a.name << " for an air-gapped site: " << r->copied_files
+              << " files copied (" << r->copied_bytes << " bytes), " << r->kept_files
+              << " already there; apply it with `edgeforge-agent watch --from DIR`\n";
+  }
+  return 0;
+}
+
 void add_common(CLI::App* cmd, ChannelArgs& a, bool signs) {
   cmd->add_option("--to", a.to,
                   "The channel's directory, served as it is by a web server, bucket or USB stick "
@@ -279,8 +299,17 @@ cmdline::Command add_channel_command(CLI::App& app) {
   show->add_option("--tag", a->tags, "The device's tags, KEY=VALUE (repeat)");
   show->add_option("--at", a->at, "Explain the rollout at this UTC time (default: now)");
   add_output_style(show, a->style);
+  auto* export_cmd = cmd->add_subcommand(
+      "export", "Copy a channel and everything it names to removable media (air-gapped sites)");
+  export_cmd->add_option("--to", a->to, "Where the copy goes (e.g. a mounted USB stick)")
+      ->required();
+  export_cmd->add_option("--from", a->from,
+                         "The channel's directory (default: the current directory)");
+  export_cmd->add_option("-c,--channel", a->name, "Channel name: DIR/NAME.json (default: stable)");
+  add_output_style(export_cmd, a->style);
   cmd->footer("docs/channels.md describes the file, the waves and what devices check.");
-  return {cmd, [a, changes, show] {
+  return {cmd, [a, changes, show, export_cmd] {
+            if (export_cmd->parsed()) return run_export(*a);
             for (const auto& [sub, action] : changes)
               if (sub->parsed()) return run_change(action, *a);
             if (show->parsed()) {

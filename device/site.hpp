@@ -80,6 +80,10 @@ struct UpdateSettings {
   std::optional<device::MaintenanceWindow> window;  // nullopt: any time
 };
 
+/// The site's `updates:` and `tags:` as a site file of their own, rendered
+/// with the others; `edgeforge-agent watch` reads it.
+inline constexpr const char* kWatchSitePath = "/etc/edgeforge/site-updates.yaml";
+
 /// "immediate", "window" or "manual".
 const char* reboot_policy_name(RebootPolicy policy);
 

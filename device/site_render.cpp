@@ -1,7 +1,10 @@
 // Site -> the files a systemd-based Debian/Ubuntu base reads.
 #include <algorithm>
+#include <cstdio>
 
 #include "device/site.hpp"
+#include "device/watch_timer.hpp"
+#include "util/duration.hpp"
 
 namespace ef::site {
 
@@ -198,6 +201,43 @@ std::string yaml_quote(const std::string& v) {
   return out + "\"";
 }
 
+std::string hh_mm(std::chrono::minutes m) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%02d:%02d", static_cast<int>(m.count() / 60),
+                static_cast<int>(m.count() % 60));
+  return buf;
+}
+
+// The site's `updates:` and `tags:` as a site file of their own, which
+// `edgeforge-agent watch` reads: the whole site file holds secrets and is
+// not in the image when the site was baked in (spec.site).
+std::string render_watch_site(const Site& s) {
+  std::string t =
+      header + "# What edgeforge-agent watch reads: the updates and tags of the site.\n";
+  if (s.updates) {
+    const UpdateSettings& u = *s.updates;
+    t += "updates:\n";
+    if (!u.channel.empty()) t += "  channel: " + quote(u.channel) + "\n";
+    if (u.interval) t += "  interval: " + format_duration(*u.interval) + "\n";
+    if (u.jitter) t += "  jitter: " + format_duration(*u.jitter) + "\n";
+    t += std::string("  reboot: ") + reboot_policy_name(u.reboot) + "\n";
+    if (u.window) {
+      static const char* kDays[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+      std::string days;
+      for (int d = 1; d <= 7; ++d)  // Monday first, as people write them
+        if (u.window->days[d % 7]) days += (days.empty() ? "" : ", ") + std::string(kDays[d % 7]);
+      t += "  window:\n    days: [" + days + "]\n    start: \"" + hh_mm(u.window->start) +
+           "\"\n    end: \"" + hh_mm(u.window->end) +
+           "\"\n    timezone: " + quote(u.window->zone.name()) + "\n";
+    }
+  }
+  if (!s.tags.empty()) {
+    t += "tags:\n";
+    for (const auto& [k, v] : s.tags) t += "  " + quote(k) + ": " + quote(v) + "\n";
+  }
+  return t;
+}
+
 std::string yaml_list(const std::vector<std::string>& values) {
   std::string out = "[";
   for (size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + yaml_quote(values[i]);
@@ -269,6 +309,11 @@ std::vector<SiteFile> render_site(const Site& s, RegistryTarget registries) {
             "\ntoken: " + quote(s.registration_token) + "\n",
         0600, !s.registration_token.empty());
   }
+  if (s.updates) {
+    std::string drop_in = device::watch_timer_drop_in(s.updates->interval, s.updates->jitter);
+    if (!drop_in.empty()) add(out, device::kWatchTimerDropIn, header + drop_in);
+  }
+  if (s.updates || !s.tags.empty()) add(out, kWatchSitePath, render_watch_site(s));
   if (!s.tags.empty()) {
     std::string t = header;
     for (const auto& [k, v] : s.tags) t += quote(k) + ": " + quote(v) + "\n";

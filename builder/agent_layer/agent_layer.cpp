@@ -5,6 +5,7 @@
 #include <set>
 
 #include "builder/agent_layer/image_initramfs.hpp"
+#include "device/watch_timer.hpp"
 #include "signing/keys.hpp"
 #include "util/canonical_json.hpp"
 #include "util/sha256.hpp"
@@ -16,7 +17,7 @@ using nlohmann::json;
 
 constexpr const char* kOrigin = "edgeforge-agent";
 constexpr const char* kUnitDir = "/usr/lib/systemd/system/";
-constexpr const char* kWantsDir = "/etc/systemd/system/multi-user.target.wants/";
+constexpr const char* kEtcUnitDir = "/etc/systemd/system/";
 
 constexpr const char* kBootUnit = R"([Unit]
 Description=edgeforge: check this boot's slot and mark it good or roll back
@@ -78,8 +79,12 @@ Result<std::map<std::string, std::string>> trusted_keys(const profile::Profile& 
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> agent_units() {
-  return {{"edgeforge-boot.service", kBootUnit}, {"edgeforge-install.service", kInstallUnit}};
+std::vector<AgentUnit> agent_units(const profile::AgentSettings& agent) {
+  return {{"edgeforge-boot.service", kBootUnit, "multi-user.target"},
+          {"edgeforge-install.service", kInstallUnit, "multi-user.target"},
+          {device::kWatchService, device::watch_service_unit(), ""},
+          {device::kWatchTimer,
+           device::watch_timer_unit(agent.update_interval, agent.update_jitter), "timers.target"}};
 }
 
 Result<std::string> agent_config(const profile::Profile& p,
@@ -132,10 +137,24 @@ Result<AgentLayer> make_agent_layer(const profile::Profile& p, const tree::Tree&
     add.file(std::string(kKeyringDir) + "/revoked", std::move(text), 0644, "revoked keys");
   }
 
-  for (const auto& [unit, text] : agent_units()) {
-    add.file(kUnitDir + unit, text, 0644, "agent unit");
+  if (!p.agent.channel_keyring.empty()) {
+    out.content.dir(kChannelKeyringDir, kOrigin);
+    for (const auto& file : p.agent.channel_keyring) {
+      auto key = signing::PublicKey::load(file);
+      if (!key)
+        return std::move(key).error().with_context(p.file.string() +
+                                                   ": spec.agent.updates.keyring");
+      add.file(std::string(kChannelKeyringDir) + "/" + key->key_id() + ".pub", key->pem(), 0644,
+               "trusted channel key");
+    }
+  }
+
+  for (const AgentUnit& unit : agent_units(p.agent)) {
+    add.file(kUnitDir + unit.name, unit.text, 0644, "agent unit");
     // What `systemctl enable` does: an absolute link to the unit file.
-    out.content.link(kWantsDir + unit, kUnitDir + unit, kOrigin);
+    if (!unit.wanted_by.empty())
+      out.content.link(kEtcUnitDir + unit.wanted_by + ".wants/" + unit.name, kUnitDir + unit.name,
+                       kOrigin);
   }
 
   auto cpio = build_image_initramfs(tree, spec.persistent_paths, spec.epoch);

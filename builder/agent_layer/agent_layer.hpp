@@ -56,8 +56,19 @@ struct AgentLayer {
 Result<std::string> agent_config(const profile::Profile& profile,
                                  const std::vector<std::string>& default_units);
 
-/// The unit files (path, content) and what enables them.
-std::vector<std::pair<std::string, std::string>> agent_units();
+/// One unit file of the agent and the target whose .wants/ enables it
+/// ("" for a unit another one starts).
+struct AgentUnit {
+  std::string name;
+  std::string text;
+  std::string wanted_by;
+};
+/// The agent's systemd units for `agent` (the watch timer's interval and
+/// jitter come from spec.agent.updates).
+std::vector<AgentUnit> agent_units(const profile::AgentSettings& agent);
+
+/// Where spec.agent.updates.keyring goes: the keys trusted to sign channels.
+inline constexpr const char* kChannelKeyringDir = "/etc/edgeforge/channel-keyring";
 
 /// Builds the layer for `profile` from the composed `tree` (its kernel
 /// modules feed the initramfs addition; an image without a kernel gets

@@ -6,6 +6,7 @@
 #include "builder/profile/input_parser.hpp"
 #include "builder/profile/profile_parser.hpp"
 #include "builder/profile/schema_node.hpp"
+#include "util/duration.hpp"
 
 namespace fs = std::filesystem;
 
@@ -111,10 +112,36 @@ Result<void> parse_health(const SchemaNode& node, PartialAgent& out) {
   return Ok{};
 }
 
+// A poll interval: a week at most (a channel expires in 30 days by default).
+Result<void> parse_updates(const SchemaNode& node, const fs::path& dir, PartialAgent& out) {
+  EF_TRY(node.expect_map({"interval", "jitter", "keyring"}));
+  auto duration = [](const SchemaNode& n, int64_t min,
+                     int64_t max) -> Result<std::chrono::seconds> {
+    EF_ASSIGN(auto text, n.as_string());
+    auto d = parse_duration(text);
+    if (!d) return n.error(d.error().message());
+    if (d->count() < min || d->count() > max)
+      return n.error("expected a duration from " + format_duration(std::chrono::seconds(min)) +
+                     " to " + format_duration(std::chrono::seconds(max)) + ", got \"" + text +
+                     "\"");
+    return *d;
+  };
+  if (auto n = node.get("interval")) {
+    EF_ASSIGN(out.update_interval, duration(*n, 60, 7 * 86400));
+  }
+  if (auto n = node.get("jitter")) {
+    EF_ASSIGN(out.update_jitter, duration(*n, 0, 86400));
+  }
+  if (auto n = node.get("keyring")) {
+    EF_ASSIGN(out.channel_keyring, parse_keyring(*n, dir));
+  }
+  return Ok{};
+}
+
 }  // namespace
 
 Result<void> parse_agent(const SchemaNode& node, const fs::path& dir, PartialAgent& out) {
-  EF_TRY(node.expect_map({"enabled", "tries", "keyring", "revoked", "health"}));
+  EF_TRY(node.expect_map({"enabled", "tries", "keyring", "revoked", "health", "updates"}));
   if (auto n = node.get("enabled")) {
     EF_ASSIGN(out.enabled, n->as_bool());
   }
@@ -129,6 +156,7 @@ Result<void> parse_agent(const SchemaNode& node, const fs::path& dir, PartialAge
     EF_ASSIGN(out.revoked, parse_revoked(*n));
   }
   if (auto n = node.get("health")) EF_TRY(parse_health(*n, out));
+  if (auto n = node.get("updates")) EF_TRY(parse_updates(*n, dir, out));
   return Ok{};
 }
 

@@ -5,6 +5,7 @@
 // resolved relative to the profile file that declared them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -13,6 +14,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "device/watch_timer.hpp"
 
 namespace ef::profile {
 
@@ -160,6 +163,12 @@ struct AgentSettings {
   /// unit when spec.kubernetes is set, else none (resolved by the build).
   std::optional<std::vector<std::string>> health_units;
   std::vector<AgentHealthCommand> health_commands;
+  /// spec.agent.updates: how often edgeforge-watch.timer polls the release
+  /// channel (the site file may override both), and the keys trusted to sign
+  /// channels (/etc/edgeforge/channel-keyring; none: the bundle keyring).
+  std::chrono::seconds update_interval = device::kDefaultUpdateInterval;
+  std::chrono::seconds update_jitter = device::kDefaultUpdateJitter;
+  std::vector<std::filesystem::path> channel_keyring;
 };
 
 struct Profile {

@@ -106,6 +106,9 @@ void merge_agent(detail::PartialAgent& acc, detail::PartialAgent&& next) {
   if (next.health_timeout_seconds) acc.health_timeout_seconds = next.health_timeout_seconds;
   if (next.health_units) acc.health_units = std::move(next.health_units);
   if (next.health_commands) acc.health_commands = std::move(next.health_commands);
+  if (next.update_interval) acc.update_interval = next.update_interval;
+  if (next.update_jitter) acc.update_jitter = next.update_jitter;
+  for (auto& k : next.channel_keyring) acc.channel_keyring.push_back(std::move(k));
 }
 
 AgentSettings finish_agent(detail::PartialAgent&& a) {
@@ -117,6 +120,9 @@ AgentSettings finish_agent(detail::PartialAgent&& a) {
   if (a.health_timeout_seconds) s.health_timeout_seconds = *a.health_timeout_seconds;
   s.health_units = std::move(a.health_units);
   if (a.health_commands) s.health_commands = std::move(*a.health_commands);
+  if (a.update_interval) s.update_interval = *a.update_interval;
+  if (a.update_jitter) s.update_jitter = *a.update_jitter;
+  s.channel_keyring = std::move(a.channel_keyring);
   return s;
 }
 

@@ -3,6 +3,7 @@
 // ef_profile.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -36,6 +37,9 @@ struct PartialAgent {
   std::optional<int> health_timeout_seconds;
   std::optional<std::vector<std::string>> health_units;
   std::optional<std::vector<AgentHealthCommand>> health_commands;
+  std::optional<std::chrono::seconds> update_interval;
+  std::optional<std::chrono::seconds> update_jitter;
+  std::vector<std::filesystem::path> channel_keyring;
 };
 
 struct PartialProfile {

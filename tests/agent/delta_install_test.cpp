@@ -4,15 +4,10 @@
 #include "agent/delta_install.hpp"
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
 #include <set>
-#include <thread>
 
 #include "builder/publish/publish.hpp"
 #include "signing/chunk_store.hpp"
@@ -20,6 +15,7 @@
 #include "tests/support/command.hpp"
 #include "tests/support/http_server.hpp"
 #include "tests/support/registry.hpp"
+#include "tests/support/static_server.hpp"
 #include "util/atomic_file.hpp"
 #include "util/oci_registry.hpp"
 #include "util/sha256.hpp"
@@ -30,6 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace signing::fixture;
 using test::HttpServer;
+using test::StaticServer;
 
 constexpr size_t kBlocks = 1500;  // 6 MiB images
 
@@ -50,50 +47,6 @@ std::string image(uint32_t seed) {
   for (int i = 0; i < 8; ++i) b[40 + i] = static_cast<char>(used >> (8 * i));
   return b;
 }
-
-// python3 -m http.server on 127.0.0.1 serving `dir`, its access log in `log`.
-class StaticServer {
- public:
-  StaticServer(const fs::path& dir, const fs::path& log) : log_(log) {
-    int port_pipe[2];
-    EXPECT_EQ(::pipe(port_pipe), 0);
-    port_ = 18000 + static_cast<int>(::getpid() % 20000);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::string port = std::to_string(port_);
-      freopen(log.c_str(), "w", stderr);
-      execlp("python3", "python3", "-m", "http.server", port.c_str(), "--bind", "127.0.0.1",
-             "--directory", dir.c_str(), nullptr);
-      _exit(127);
-    }
-    // Up when it answers.
-    for (int i = 0; i < 100; ++i) {
-      if (test::run_command("curl -sf -o /dev/null " + url("/")).status == 0) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "python3 -m http.server did not start";
-  }
-  ~StaticServer() {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  std::string url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  /// Chunk files GET so far.
-  int chunk_requests() const {
-    auto log = read_file(log_);
-    std::regex get("\"GET /chunks/");
-    auto text = log ? *log : "";
-    return static_cast<int>(
-        std::distance(std::sregex_iterator(text.begin(), text.end(), get), std::sregex_iterator()));
-  }
-
- private:
-  fs::path log_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
 
 class DeltaInstallTest : public ::testing::Test {
  protected:
@@ -175,7 +128,7 @@ TEST_F(DeltaInstallTest, FetchesOnlyWhatTheBootedSlotLacksFromAStaticWebServer) 
   EXPECT_FALSE(d.full) << d.plan;
   EXPECT_GT(d.seeded_chunks, d.chunks / 2) << d.plan;
   EXPECT_LT(d.fetched_bytes, manifests_[1].payload.size / 4) << d.plan;
-  EXPECT_EQ(static_cast<uint64_t>(server.chunk_requests()), d.fetched_chunks);
+  EXPECT_EQ(static_cast<uint64_t>(server.count("\"GET /chunks/")), d.fetched_chunks);
   EXPECT_EQ(last, manifests_[1].payload.size);
   expect_target_is_v2();
   expect_booted_untouched();
@@ -210,7 +163,7 @@ TEST_F(DeltaInstallTest, TheVerityTreeIsBuiltOnTheDeviceNotFetched) {
   EXPECT_EQ(r->delta.computed_chunks, tree_chunks) << r->delta.plan;
   EXPECT_EQ(r->delta.computed_bytes, tree_bytes);
   EXPECT_NE(r->delta.plan.find("verity tree"), std::string::npos) << r->delta.plan;
-  EXPECT_EQ(static_cast<uint64_t>(server.chunk_requests()), r->delta.fetched_chunks);
+  EXPECT_EQ(static_cast<uint64_t>(server.count("\"GET /chunks/")), r->delta.fetched_chunks);
   expect_target_is_v2();
   expect_booted_untouched();
 }

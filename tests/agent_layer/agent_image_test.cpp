@@ -85,7 +85,8 @@ class AgentImage : public test::TempDirTest {
             "      timeoutSeconds: 120\n"
             "      units: [containerd.service]\n"
             "      commands:\n"
-            "        - {run: \"/bin/sh -c 'test -e /run/ok'\", timeoutSeconds: 30}\n",
+            "        - {run: \"/bin/sh -c 'test -e /run/ok'\", timeoutSeconds: 30}\n"
+            "    updates: {interval: 1h30m, jitter: 10m, keyring: [keys/extra.pub]}\n",
         extra);
   }
 
@@ -148,10 +149,28 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
   expect("/usr/lib/edgeforge/boot/edgeforge.cpio", "-rw-r--r--");
   expect("/usr/lib/systemd/system/edgeforge-boot.service", "-rw-r--r--");
   expect("/usr/lib/systemd/system/edgeforge-install.service", "-rw-r--r--");
-  for (const char* unit : {"edgeforge-boot.service", "edgeforge-install.service"}) {
-    std::string link = std::string("/etc/systemd/system/multi-user.target.wants/") + unit;
+  expect("/usr/lib/systemd/system/edgeforge-watch.service", "-rw-r--r--");
+  expect("/usr/lib/systemd/system/edgeforge-watch.timer", "-rw-r--r--");
+  expect("/etc/edgeforge/channel-keyring/" + key_id("-pubin -in keys/extra.pub") + ".pub",
+         "-rw-r--r--");
+  for (const char* unit : {"multi-user.target.wants/edgeforge-boot.service",
+                           "multi-user.target.wants/edgeforge-install.service",
+                           "timers.target.wants/edgeforge-watch.timer"}) {
+    std::string link = std::string("/etc/systemd/system/") + unit;
     expect(link, "lrwxrwxrwx");
-    EXPECT_EQ(entries[link].target, std::string("/usr/lib/systemd/system/") + unit);
+    EXPECT_EQ(entries[link].target,
+              "/usr/lib/systemd/system/" + std::filesystem::path(unit).filename().string());
+  }
+  // spec.agent.updates: 1h30m and 10m; systemd-analyze reads the timer as systemd will.
+  std::string timer = cat(r->image, "/usr/lib/systemd/system/edgeforge-watch.timer");
+  EXPECT_NE(timer.find("OnUnitActiveSec=5400s\n"), std::string::npos) << timer;
+  EXPECT_NE(timer.find("RandomizedDelaySec=600s\n"), std::string::npos) << timer;
+  if (test::have_tool("systemd-analyze")) {
+    tmp.write("units/edgeforge-watch.timer", timer);
+    tmp.write("units/edgeforge-watch.service",
+              cat(r->image, "/usr/lib/systemd/system/edgeforge-watch.service"));
+    auto verify = sh("cd units && systemd-analyze verify --man=no ./edgeforge-watch.timer 2>&1");
+    EXPECT_EQ(verify.out.find("nknown"), std::string::npos) << verify.out;
   }
   // Every non-glibc library the host's loader resolves, and nothing else.
   auto ldd = run_command(std::string("ldd ") + EF_AGENT_BIN +
@@ -172,8 +191,8 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
   std::map<std::string, std::string> recorded;
   for (const auto& in : r->manifest_json["inputs"])
     if (in.value("role", "") == "agent") recorded[in["path"]] = in["sha256"];
-  // binary, libraries, agent.json, two keys, revoked, two units, cpio
-  EXPECT_EQ(recorded.size(), count + 8);
+  // binary, libraries, agent.json, two keys, revoked, a channel key, four units, cpio
+  EXPECT_EQ(recorded.size(), count + 11);
   for (const auto& [path, digest] : recorded)
     EXPECT_EQ(sha256_hex(cat(r->image, path)), digest) << path;
   EXPECT_EQ(r->manifest_json["agent"]["glibcCeiling"], "2.35");

@@ -131,5 +131,40 @@ TEST_F(ChannelCommandTest, BadInputIsOneLine) {
   EXPECT_EQ(shown["version"], 1);
 }
 
+// An air-gapped site's copy: the channel file as signed, the bundle, the
+// head and every chunk, and the marker; a second export keeps what is there;
+// a corrupted chunk in the source is refused and the copy is not completed.
+TEST_F(ChannelCommandTest, ExportMakesASelfContainedCopyForMedia) {
+  run_json(std::string("channel init") + kSign);
+  run_json(std::string("channel release") + kSign + kRelease);
+  json first = run_json("channel export --from site --to usb");
+  EXPECT_GT(first["copiedFiles"].get<int>(), 4);
+  EXPECT_EQ(*read_file(tmp / "usb/edgeforge-channel"), "stable.json\n");
+  EXPECT_EQ(*read_file(tmp / "usb/stable.json"), *read_file(tmp / "site/stable.json"));
+  EXPECT_EQ(*read_file(tmp / "usb/edge-1.2.3.efb"), *read_file(tmp / "site/edge-1.2.3.efb"));
+  // Every chunk the head needs is there: the store's chunks of this release.
+  size_t chunks = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp / "usb/chunks"))
+    chunks += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(static_cast<int>(chunks) + 4, first["copiedFiles"].get<int>());
+  // The copy checks as the original does.
+  json shown = run_json("channel show usb/stable.json --keyring ops");
+  EXPECT_EQ(shown["release"]["version"], "1.2.3") << shown.dump();
+
+  json again = run_json("channel export --from site --to usb");
+  EXPECT_EQ(again["copiedFiles"], 2) << again.dump();  // the channel file and the marker
+
+  // A chunk in the source gone bad: refused, naming it.
+  std::filesystem::path bad;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(tmp / "site/chunks"))
+    if (e.is_regular_file()) bad = e.path();
+  ASSERT_FALSE(bad.empty());
+  ASSERT_TRUE(write_file_atomic(bad, "not a chunk"));
+  std::string err = refused("channel export --from site --to usb2");
+  EXPECT_NE(err.find(bad.filename().string().substr(0, 16)), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "usb2/edgeforge-channel"));
+  EXPECT_FALSE(std::filesystem::exists(tmp / "usb2/stable.json"));
+}
+
 }  // namespace
 }  // namespace ef::test

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "device/site.hpp"
+#include "device/watch_timer.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace ef::site {
@@ -36,6 +37,53 @@ updates:
   EXPECT_EQ(u.window->start, hours(2));
   EXPECT_EQ(u.window->end, hours(5) + minutes(30));
   EXPECT_EQ(u.window->zone.name(), "Europe/Berlin");
+}
+
+// The watch's own site file and the timer drop-in, rendered from the site;
+// the rendered file parses back to the same settings, and holds no secret.
+TEST(SiteUpdatesTest, RendersTheWatchSiteFileAndTheTimerDropIn) {
+  auto s = parse_site(R"(hostname: edge-1
+registration: {endpoint: "https://fleet.example.com", token: s3cr3t}
+tags: {ring: canary, "store id": "0042"}
+updates:
+  channel: https://updates.example.com/stable.json
+  interval: 1h30m
+  reboot: manual
+  window: {days: [sat, sun], start: "22:00", end: "04:15", timezone: Asia/Tokyo}
+)",
+                      "site.yaml");
+  ASSERT_TRUE(s) << s.error().message();
+  std::map<std::string, std::string> files;
+  for (const auto& f : render_site(*s, RegistryTarget::none)) files[f.path] = f.content;
+  ASSERT_TRUE(files.count(kWatchSitePath));
+  const std::string& text = files[kWatchSitePath];
+  EXPECT_EQ(text.find("s3cr3t"), std::string::npos) << text;
+  auto back = parse_site(text, kWatchSitePath);
+  ASSERT_TRUE(back) << back.error().message() << "\n" << text;
+  ASSERT_TRUE(back->updates);
+  EXPECT_EQ(back->tags, s->tags);
+  EXPECT_EQ(back->updates->channel, s->updates->channel);
+  EXPECT_EQ(back->updates->interval, minutes(90));
+  EXPECT_FALSE(back->updates->jitter);
+  EXPECT_EQ(back->updates->reboot, RebootPolicy::manual);
+  ASSERT_TRUE(back->updates->window);
+  EXPECT_EQ(back->updates->window->days, s->updates->window->days);
+  EXPECT_EQ(back->updates->window->start, hours(22));
+  EXPECT_EQ(back->updates->window->end, hours(4) + minutes(15));
+  EXPECT_EQ(back->updates->window->zone.name(), "Asia/Tokyo");
+
+  const std::string& drop_in = files[device::kWatchTimerDropIn];
+  EXPECT_NE(drop_in.find("[Timer]\nOnUnitActiveSec=\nOnUnitActiveSec=5400s\n"), std::string::npos)
+      << drop_in;
+  EXPECT_EQ(drop_in.find("RandomizedDelaySec"), std::string::npos) << drop_in;
+
+  // No updates and no tags: neither file.
+  auto plain = parse_site("hostname: edge-2\n", "site.yaml");
+  ASSERT_TRUE(plain);
+  for (const auto& f : render_site(*plain, RegistryTarget::none)) {
+    EXPECT_NE(f.path, kWatchSitePath);
+    EXPECT_NE(f.path, device::kWatchTimerDropIn);
+  }
 }
 
 TEST(SiteUpdatesTest, DefaultsAndChannelForms) {

@@ -66,7 +66,7 @@ TEST_F(ProfileTest, AgentErrors) {
   EXPECT_PROFILE_ERROR(load_with_base(line + "\n"), kInvalid,
                        at("demo.yaml", 9, col(line, "enable")),
                        "unknown key 'enable' in spec.agent (expected one of: enabled, tries, "
-                       "keyring, revoked, health)");
+                       "keyring, revoked, health, updates)");
   line = "  agent: {enabled: yes}";
   EXPECT_PROFILE_ERROR(load_with_base(line + "\n"), kInvalid, at("demo.yaml", 9, col(line, "yes")),
                        "spec.agent.enabled: expected true or false, got a string \"yes\"");
@@ -107,6 +107,36 @@ TEST_F(ProfileTest, AgentErrors) {
   EXPECT_PROFILE_ERROR(r, kInvalid, at("demo.yaml", 10, 14),
                        "unknown key 'unit' in spec.agent.health (expected one of: "
                        "timeoutSeconds, units, commands)");
+  line = "  agent: {updates: {interval: 30s}}";
+  EXPECT_PROFILE_ERROR(
+      load_with_base(line + "\n"), kInvalid, at("demo.yaml", 9, col(line, "30s")),
+      "spec.agent.updates.interval: expected a duration from 1m to 7d, got \"30s\"");
+  line = "  agent: {updates: {jitter: soon}}";
+  r = load_with_base(line + "\n");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("spec.agent.updates.jitter: "), std::string::npos)
+      << r.error().message();
+  line = "  agent: {updates: {every: 1h}}";
+  EXPECT_PROFILE_ERROR(load_with_base(line + "\n"), kInvalid,
+                       at("demo.yaml", 9, col(line, "every")),
+                       "unknown key 'every' in spec.agent.updates (expected one of: interval, "
+                       "jitter, keyring)");
+}
+
+TEST_F(ProfileTest, AgentUpdatesDefaultsAndValues) {
+  auto r = load_with_base("");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->agent.update_interval, std::chrono::hours(4));
+  EXPECT_EQ(r->agent.update_jitter, std::chrono::minutes(30));
+  EXPECT_TRUE(r->agent.channel_keyring.empty());
+  tmp.write("keys/extra.pub", "pem");
+  r = load_with_base(
+      "  agent:\n    updates: {interval: 1h30m, jitter: 0s, keyring: [keys/extra.pub]}\n");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->agent.update_interval, std::chrono::minutes(90));
+  EXPECT_EQ(r->agent.update_jitter, std::chrono::seconds(0));
+  ASSERT_EQ(r->agent.channel_keyring.size(), 1u);
+  EXPECT_EQ(r->agent.channel_keyring[0], tmp / "keys/extra.pub");
 }
 
 TEST_F(ProfileTest, AgentExtends) {
