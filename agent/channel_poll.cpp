@@ -24,11 +24,22 @@ std::string claimed_name(std::string_view bytes) {
   return doc ? doc->channel : "";
 }
 
+/// The channel a URL names: channel files are NAME.json (channel_dir.hpp),
+/// so a file served at .../stable.json must be channel "stable" — another
+/// channel's file, however well signed, is not taken for it. "" when the
+/// URL does not follow the convention.
+std::string name_in_url(const std::string& url) {
+  std::string file = url.substr(url.find_last_of('/') + 1);
+  if (!file.ends_with(".json") || file.size() == 5) return "";
+  return file.substr(0, file.size() - 5);
+}
+
 Result<channel::VerifiedChannel> verify(std::string_view bytes, const PollOptions& o,
                                         const WatchState& state) {
   channel::TrustPolicy policy;
   policy.now = o.now;
-  policy.channel = claimed_name(bytes);
+  policy.channel = name_in_url(o.url);
+  if (policy.channel.empty()) policy.channel = claimed_name(bytes);
   if (auto it = state.seen.find(policy.channel); it != state.seen.end()) {
     policy.last_version = it->second.version;
     policy.last_sha256 = it->second.sha256;

@@ -102,8 +102,6 @@ int run_watch(WatchArgs& a) {
   }
   if (!a.reboot_command.empty()) a.reboot.command = {"/bin/sh", "-c", a.reboot_command};
 
-  auto device = Device::open(a.paths, log);
-  if (!device) return fail(device.error(), json_out);
   const fs::path persist_agent = a.paths.state.parent_path();
   const fs::path site_path = a.site.empty() ? fs::path(site::kWatchSitePath) : a.site;
 
@@ -133,6 +131,11 @@ int run_watch(WatchArgs& a) {
       log(why);
     return 0;
   }
+
+  // Only now the lock: a device that follows no channel never takes it, so
+  // the timer cannot get in the way of an operator's upgrade.
+  auto device = Device::open(a.paths, log);
+  if (!device) return fail(device.error(), json_out);
 
   fs::path ring_dir = a.channel_keyring;
   if (ring_dir.empty())

@@ -11,6 +11,7 @@ After=network-online.target edgeforge-boot.service
 [Service]
 Type=oneshot
 ExecStart=/usr/bin/edgeforge-agent watch
+TimeoutStartSec=3h
 StandardOutput=journal+console
 )";
 }

@@ -46,6 +46,57 @@ StandardOutput=journal+console
 WantedBy=multi-user.target
 )";
 
+// Removable media with a release channel copy (`edgeforge channel export`):
+// udev hands every inserted file system to edgeforge-media@.service, whose
+// script mounts it read-only and applies the copy when it carries the
+// marker. The device's own partitions are left alone.
+constexpr const char* kMediaRulePath = "/usr/lib/udev/rules.d/90-edgeforge-media.rules";
+constexpr const char* kMediaRule =
+    R"(# edgeforge: apply a release channel copied to removable media (docs/channels.md).
+ACTION!="add", GOTO="edgeforge_media_end"
+SUBSYSTEM!="block", GOTO="edgeforge_media_end"
+ENV{ID_FS_USAGE}!="filesystem", GOTO="edgeforge_media_end"
+ENV{ID_PART_ENTRY_NAME}=="edgeforge-*", GOTO="edgeforge_media_end"
+ENV{ID_FS_TYPE}=="vfat|exfat|ext2|ext3|ext4|iso9660|udf", TAG+="systemd", ENV{SYSTEMD_WANTS}+="edgeforge-media@%k.service"
+LABEL="edgeforge_media_end"
+)";
+
+constexpr const char* kMediaUnit = R"([Unit]
+Description=edgeforge: apply a release channel copy from /dev/%I
+BindsTo=dev-%i.device
+After=dev-%i.device edgeforge-boot.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/lib/edgeforge/media-apply %I
+TimeoutStartSec=3h
+StandardOutput=journal+console
+)";
+
+constexpr const char* kMediaScriptPath = "/usr/lib/edgeforge/media-apply";
+constexpr const char* kMediaScript = R"(#!/bin/sh
+# edgeforge: mount an inserted file system read-only and, when it holds a
+# release channel copy (the edgeforge-channel marker), apply it with
+# `edgeforge-agent watch --from`; unmount afterwards.
+set -eu
+name=$1
+dev=/dev/$name
+dir=/run/edgeforge/media/$name
+mkdir -p "$dir"
+if ! mount -o ro,nosuid,nodev,noexec "$dev" "$dir"; then
+  rmdir "$dir"
+  echo "edgeforge-media: cannot mount $dev; left alone"
+  exit 0
+fi
+trap 'umount "$dir" && rmdir "$dir"' EXIT
+if [ ! -f "$dir/edgeforge-channel" ]; then
+  echo "edgeforge-media: $dev holds no edgeforge-channel marker; left alone"
+  exit 0
+fi
+echo "edgeforge-media: applying the release channel copy on $dev"
+/usr/bin/edgeforge-agent watch --from "$dir"
+)";
+
 // Adds one file to the layer and its input record to the manifest.
 class LayerBuilder {
  public:
@@ -84,7 +135,8 @@ std::vector<AgentUnit> agent_units(const profile::AgentSettings& agent) {
           {"edgeforge-install.service", kInstallUnit, "multi-user.target"},
           {device::kWatchService, device::watch_service_unit(), ""},
           {device::kWatchTimer,
-           device::watch_timer_unit(agent.update_interval, agent.update_jitter), "timers.target"}};
+           device::watch_timer_unit(agent.update_interval, agent.update_jitter), "timers.target"},
+          {"edgeforge-media@.service", kMediaUnit, ""}};
 }
 
 Result<std::string> agent_config(const profile::Profile& p,
@@ -156,6 +208,9 @@ Result<AgentLayer> make_agent_layer(const profile::Profile& p, const tree::Tree&
       out.content.link(kEtcUnitDir + unit.wanted_by + ".wants/" + unit.name, kUnitDir + unit.name,
                        kOrigin);
   }
+
+  add.file(kMediaRulePath, kMediaRule, 0644, "agent udev rule");
+  add.file(kMediaScriptPath, kMediaScript, 0755, "agent script");
 
   auto cpio = build_image_initramfs(tree, spec.persistent_paths, spec.epoch);
   if (!cpio) return std::move(cpio).error().with_context("building " + std::string(kCpioPath));

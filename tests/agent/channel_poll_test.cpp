@@ -137,6 +137,10 @@ TEST_F(ChannelPollTest, ErrorsAreOneLineAndChangeNothing) {
   auto stranger = make_key();
   auto signed_by_stranger = channel::sign_channel(doc_version(9), {stranger.get()});
   ASSERT_TRUE(write_file_atomic(tmp.path() / "site/stranger.json", *signed_by_stranger));
+  // The operator's own, newer "stable" served where "beta" should be (a
+  // mix-and-match by a mirror): the URL names the channel.
+  auto stable_as_beta = channel::sign_channel(doc_version(9), {key_.get()});
+  ASSERT_TRUE(write_file_atomic(tmp.path() / "site/beta.json", *stable_as_beta));
   struct Case {
     std::string url;
     Errc code;
@@ -144,6 +148,7 @@ TEST_F(ChannelPollTest, ErrorsAreOneLineAndChangeNothing) {
   for (const Case& c : {Case{server.url("/missing.json"), Errc::network},
                         Case{server.url("/broken.json"), Errc::bad_channel},
                         Case{server.url("/stranger.json"), Errc::untrusted},
+                        Case{server.url("/beta.json"), Errc::refused},
                         Case{(tmp.path() / "site/none.json").string(), Errc::not_found}}) {
     auto r = poll_channel(options(c.url), state);
     ASSERT_FALSE(r) << c.url;

@@ -60,7 +60,8 @@ TEST(InstallE2E, UnattendedUefiInstallOntoBlankDiskThenBootsSlotA) {
                                 "/examples/quickstart/profile.yaml]\n"
                                 "  layers:\n"
                                 "    - directory: {path: " +
-                                EF_SOURCE_DIR + "/tests/agent/install-e2e/guest}\n"
+                                EF_SOURCE_DIR +
+                                "/tests/agent/install-e2e/guest}\n"
                                 "  output:\n"
                                 "    level: 3\n"
                                 "    formats: [iso]\n"

@@ -151,6 +151,14 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
   expect("/usr/lib/systemd/system/edgeforge-install.service", "-rw-r--r--");
   expect("/usr/lib/systemd/system/edgeforge-watch.service", "-rw-r--r--");
   expect("/usr/lib/systemd/system/edgeforge-watch.timer", "-rw-r--r--");
+  expect("/usr/lib/systemd/system/edgeforge-media@.service", "-rw-r--r--");
+  expect("/usr/lib/udev/rules.d/90-edgeforge-media.rules", "-rw-r--r--");
+  expect("/usr/lib/edgeforge/media-apply", "-rwxr-xr-x");
+  if (test::have_tool("shellcheck")) {
+    tmp.write("media-apply", cat(r->image, "/usr/lib/edgeforge/media-apply"));
+    auto check = sh("shellcheck media-apply 2>&1");
+    EXPECT_EQ(check.status, 0) << check.out;
+  }
   expect("/etc/edgeforge/channel-keyring/" + key_id("-pubin -in keys/extra.pub") + ".pub",
          "-rw-r--r--");
   for (const char* unit : {"multi-user.target.wants/edgeforge-boot.service",
@@ -191,8 +199,9 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
   std::map<std::string, std::string> recorded;
   for (const auto& in : r->manifest_json["inputs"])
     if (in.value("role", "") == "agent") recorded[in["path"]] = in["sha256"];
-  // binary, libraries, agent.json, two keys, revoked, a channel key, four units, cpio
-  EXPECT_EQ(recorded.size(), count + 11);
+  // binary, libraries, agent.json, two keys, revoked, a channel key, five units,
+  // the media rule and script, cpio
+  EXPECT_EQ(recorded.size(), count + 14);
   for (const auto& [path, digest] : recorded)
     EXPECT_EQ(sha256_hex(cat(r->image, path)), digest) << path;
   EXPECT_EQ(r->manifest_json["agent"]["glibcCeiling"], "2.35");
