@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <memory>
 
+#include "agent/boot_control.hpp"
 #include "agent/command_support.hpp"
 #include "agent/commands.hpp"
 #include "agent/reboot.hpp"
@@ -24,7 +25,7 @@ int run_reboot(RebootArgs& a) {
   if (booted.empty()) {
     a.reboot.reason = "operator";
   } else {
-    const std::string other = booted == "A" ? "B" : "A";
+    const std::string other = other_slot(booted);
     const SlotRecord& r = device->state().slot(other);
     if (r.health == SlotHealth::trial) {
       a.reboot.reason = "release " + r.version + " in slot " + other;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "agent/boot_control.hpp"
 #include "agent/channel_poll.hpp"
 #include "agent/command_support.hpp"
 #include "agent/commands.hpp"
@@ -25,7 +26,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kChannelKeyring = "/etc/edgeforge/channel-keyring";
-constexpr const char* kMediaMarker = "edgeforge-channel";
 // A poll at the moment the decision can change (a wave or the window opens),
 // when that comes before the timer's next one: a transient systemd timer,
 // spread over 10 minutes so a fleet in one time zone does not come at once.
@@ -53,7 +53,7 @@ struct WatchArgs {
 
 /// The channel file on removable media: DIR/edgeforge-channel names it.
 Result<std::string> media_channel(const fs::path& dir) {
-  fs::path marker = dir / kMediaMarker;
+  fs::path marker = dir / channel::kMediaMarker;
   auto text = read_file(marker);
   if (!text) {
     return Error(Errc::not_found, marker.string() +
@@ -187,7 +187,7 @@ int run_watch(WatchArgs& a) {
     if (auto s = SemVer::parse(v)) facts.failed.push_back(*s);
   std::string staged_slot;
   if (!booted.empty()) {
-    std::string other = booted == "A" ? "B" : "A";
+    std::string other = other_slot(booted);
     if (state.slot(other).health == SlotHealth::trial) {
       auto v = parse_version(state.slot(other).version);
       if (v && *v) {

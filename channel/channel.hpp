@@ -25,6 +25,11 @@ inline constexpr uint32_t kChannelFormatVersion = 1;
 /// The largest channel file a device reads.
 inline constexpr size_t kMaxChannelBytes = 256 * 1024;
 
+/// The file on removable media that names the channel file beside it (one
+/// line, NAME.json): `edgeforge channel export` writes it, `edgeforge-agent
+/// watch --from DIR` and the media rule look for it.
+inline constexpr const char* kMediaMarker = "edgeforge-channel";
+
 /// A file the channel points to, by a path relative to the channel file.
 struct Artifact {
   std::string url;  // relative: segments of [A-Za-z0-9._+-], no "." or ".."

@@ -46,11 +46,6 @@ Result<Wave> parse_wave_spec(const std::string& spec);
 ChannelDoc next_version(const std::optional<ChannelDoc>& current, const std::string& name,
                         UnixSeconds now, uint64_t lifetime);
 
-/// The file on removable media that names the channel file beside it
-/// (one line, NAME.json): `edgeforge-agent watch --from DIR` and the media
-/// rule look for it.
-inline constexpr const char* kMediaMarker = "edgeforge-channel";
-
 struct ExportReport {
   uint64_t copied_files = 0, copied_bytes = 0;  // written into the copy
   uint64_t kept_files = 0;                      // already there with the right bytes
