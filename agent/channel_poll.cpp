@@ -2,8 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "channel/oci_channel.hpp"
 #include "util/atomic_file.hpp"
 #include "util/http_client.hpp"
+#include "util/oci_registry.hpp"
 
 namespace ef::agent {
 namespace {
@@ -29,6 +31,11 @@ std::string claimed_name(std::string_view bytes) {
 /// channel's file, however well signed, is not taken for it. "" when the
 /// URL does not follow the convention.
 std::string name_in_url(const std::string& url) {
+  if (url.starts_with("oci://")) {
+    // oci://HOST/REPO:NAME: the tag is the channel's name.
+    auto ref = parse_oci_reference(url);
+    return ref ? ref->tag : "";
+  }
   std::string file = url.substr(url.find_last_of('/') + 1);
   if (!file.ends_with(".json") || file.size() == 5) return "";
   return file.substr(0, file.size() - 5);
@@ -139,6 +146,26 @@ Result<PollResult> poll_channel(const PollOptions& o, WatchState& state) {
       return Error(Errc::network, o.url + ": HTTP " + std::to_string(response.status) +
                                       "; the channel stays as it was last read");
     }
+  } else if (o.url.starts_with("oci://")) {
+    EF_ASSIGN(OciReference ref, parse_oci_reference(o.url));
+    if (ref.tag.empty())
+      return Error(Errc::invalid_argument,
+                   o.url + ": name the channel as the tag (oci://HOST/REPO:CHANNEL)");
+    EF_ASSIGN(OciCredentials credentials,
+              docker_config_credentials(ref.registry, default_docker_config()));
+    HttpStreamOptions http = o.http;
+    http.retries = std::min(http.retries, 2);
+    OciRegistry registry(ref, credentials, http);
+    EF_ASSIGN(auto read, channel::read_oci_channel(registry, ref.tag, cached ? state.etag : ""));
+    if (read.not_modified) {
+      EF_ASSIGN(bytes, read_file(o.cache));
+      result.how = "OCI 304 (not modified)";
+    } else {
+      bytes = std::move(read.bytes);
+      result.fetched = true;
+      result.how = "OCI manifest and blob";
+    }
+    etag = std::move(read.etag);
   } else {
     auto size = std::filesystem::file_size(o.url, ec);
     if (ec)
@@ -155,7 +182,8 @@ Result<PollResult> poll_channel(const PollOptions& o, WatchState& state) {
   auto verified = verify(bytes, o, state);
   if (!verified) return Error(verified.error().code(), o.url + ": " + verified.error().message());
   result.channel = std::move(*verified);
-  if (result.fetched && is_url(o.url)) EF_TRY(write_file_atomic(o.cache, bytes));
+  if (result.fetched && (is_url(o.url) || o.url.starts_with("oci://")))
+    EF_TRY(write_file_atomic(o.cache, bytes));
   state.url = o.url;
   state.etag = std::move(etag);
   state.last_modified = std::move(last_modified);

@@ -3,7 +3,9 @@
 // the checks of channel::verify_channel against what this device saw before
 // (kept across reboots on the persistent partition), and the last accepted
 // file kept beside it, so a 304 or an unreachable server still decides and
-// an expired document is still refused.
+// an expired document is still refused. A channel in an OCI registry is read
+// the same way: a conditional manifest request, the file's blob only when
+// the tag moved (channel/oci_channel.hpp).
 #pragma once
 
 #include <filesystem>
@@ -54,7 +56,7 @@ Result<WatchState> load_watch_state(const std::filesystem::path& path);
 Result<void> save_watch_state(const std::filesystem::path& path, const WatchState& state);
 
 struct PollOptions {
-  std::string url;  // http(s):// URL or a path
+  std::string url;  // http(s):// URL, oci://HOST/REPO:CHANNEL or a path
   const signing::Keyring* keyring = nullptr;
   std::filesystem::path cache;  // the last accepted file of `url`
   UnixSeconds now = 0;

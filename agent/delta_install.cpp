@@ -15,6 +15,7 @@
 
 #include "signing/chunk_store.hpp"
 #include "signing/delta_plan.hpp"
+#include "signing/oci_store.hpp"
 #include "signing/verity.hpp"
 #include "util/atomic_file.hpp"
 #include "util/file_io.hpp"
@@ -81,20 +82,7 @@ class Store {
     oci_ = ref;
     Connection c(http_);
     EF_ASSIGN(OciRegistry * registry, registry_of(c));
-    EF_ASSIGN(std::string text, registry->get_manifest(ref.tag, publish_media_type, 16 << 20));
-    auto j = nlohmann::json::parse(text, nullptr, false);
-    const nlohmann::json* head = nullptr;
-    if (j.is_object() && j.contains("layers") && j["layers"].is_array())
-      for (const auto& l : j["layers"])
-        if (l.is_object() && l.value("mediaType", "") == head_media_type) head = &l;
-    if (head == nullptr || !(*head)["digest"].is_string() || !(*head)["size"].is_number_unsigned())
-      return Error(Errc::bad_bundle, ref.str() + ": the manifest names no bundle head (" +
-                                         std::string(head_media_type) + ")");
-    uint64_t size = (*head)["size"].get<uint64_t>();
-    if (size > kMaxHeadBytes)
-      return Error(Errc::bad_bundle, ref.str() + ": a bundle head of " + std::to_string(size) +
-                                         " bytes is over the limit");
-    EF_ASSIGN(head_bytes_, registry->get_blob((*head)["digest"].get<std::string>(), size));
+    EF_ASSIGN(head_bytes_, signing::fetch_oci_head(*registry, ref.tag, kMaxHeadBytes));
     whole_ = true;
     return expected ? check_expected(*expected) : Ok{};
   }
@@ -140,9 +128,6 @@ class Store {
 
   const HttpStreamOptions& http() const { return http_; }
 
-  // The media types publish_to_oci writes (builder/publish/publish.hpp).
-  static constexpr const char* publish_media_type = "application/vnd.oci.image.manifest.v1+json";
-  static constexpr const char* head_media_type = "application/vnd.edgeforge.bundle-head.v1";
   static constexpr uint64_t kMaxHeadBytes = 64ull << 20;
 
  private:

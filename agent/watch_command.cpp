@@ -310,7 +310,8 @@ cmdline::Command add_watch_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "watch", "Poll the release channel once; upgrade when it is this device's turn");
   cmd->add_option("--channel", a->channel,
-                  "Channel file URL or path (default: updates.channel of the site file)");
+                  "Channel: an http(s):// URL, oci://HOST/REPO:CHANNEL or a file path (default: "
+                  "updates.channel of the site file)");
   cmd->add_option("--from", a->from,
                   "Removable media holding a channel copy ('edgeforge channel export'): "
                   "the channel file named by DIR/edgeforge-channel");

@@ -7,6 +7,7 @@
 #include "signing/bundle.hpp"
 #include "util/canonical_json.hpp"
 #include "util/json_fields.hpp"
+#include "util/oci_registry.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::channel {
@@ -220,6 +221,17 @@ Result<void> check_artifact_url(std::string_view url) {
 
 Result<std::string> resolve_artifact(const std::string& channel_url, const std::string& relative) {
   EF_TRY(check_artifact_url(relative));
+  if (channel_url.starts_with("oci://")) {
+    // A channel in a registry names a tag of its own repository.
+    EF_ASSIGN(OciReference ref, parse_oci_reference(channel_url));
+    if (relative.find('/') != std::string::npos || relative.size() > 128 || relative[0] == '.' ||
+        relative[0] == '-' || relative.find('+') != std::string::npos)
+      return bad("\"" + relative + "\" is not a tag of " + ref.str() +
+                 ": a channel in an OCI registry names the tags `edgeforge publish` made in its "
+                 "own repository");
+    ref.tag = relative;
+    return ref.str();
+  }
   size_t slash = channel_url.rfind('/');
   if (slash == std::string::npos) return relative;  // a channel file in the working directory
   return channel_url.substr(0, slash + 1) + relative;

@@ -95,29 +95,6 @@ fs::path channel_path(const fs::path& dir, const std::string& name) {
   return dir / (name + ".json");
 }
 
-Result<ChannelDoc> read_current(const fs::path& dir, const std::string& name) {
-  fs::path path = channel_path(dir, name);
-  if (!fs::exists(path))
-    return Error(Errc::not_found, path.string() +
-                                      ": no such channel; create it with "
-                                      "`edgeforge channel init`");
-  EF_ASSIGN(std::string bytes, read_file(path));
-  auto file = split_channel(bytes);
-  if (!file) return file.error().with_context(path.string());
-  auto doc = parse_doc(file->signed_bytes);
-  if (!doc) return doc.error().with_context(path.string());
-  return doc;
-}
-
-Result<std::string> write_channel(const fs::path& dir, const ChannelDoc& doc,
-                                  const std::vector<const signing::SigningKey*>& keys) {
-  EF_ASSIGN(std::string bytes, sign_channel(doc, keys));
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  EF_TRY(write_file_atomic(channel_path(dir, doc.channel), bytes));
-  return bytes;
-}
-
 Result<Release> release_from_files(const fs::path& dir, const std::optional<fs::path>& bundle,
                                    const std::optional<fs::path>& head) {
   if (!bundle && !head)

@@ -18,14 +18,6 @@ namespace ef::channel {
 /// DIR/NAME.json.
 std::filesystem::path channel_path(const std::filesystem::path& dir, const std::string& name);
 
-/// Reads DIR/NAME.json as it stands, without trusting it (the operator's
-/// keys sign what comes next). Errc::not_found when there is none.
-Result<ChannelDoc> read_current(const std::filesystem::path& dir, const std::string& name);
-
-/// Signs `doc` and replaces DIR/NAME.json atomically. Returns the file bytes.
-Result<std::string> write_channel(const std::filesystem::path& dir, const ChannelDoc& doc,
-                                  const std::vector<const signing::SigningKey*>& keys);
-
 /// A release from files already in `dir`: `bundle` (.efb) and/or `head`
 /// (.efbh), paths inside `dir`. Product, compatible and version come from
 /// the bundle's manifest (both must agree), checked against `keyring` when

@@ -7,6 +7,8 @@
 
 #include "builder/build/release.hpp"
 #include "channel/channel_dir.hpp"
+#include "channel/channel_store.hpp"
+#include "channel/oci_channel.hpp"
 #include "channel/rollout.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -22,8 +24,9 @@ using nlohmann::json;
 
 struct ChannelArgs {
   std::string to = ".";
-  std::string name = "stable";
+  std::string name;  // default: the tag of an oci:// --to, else "stable"
   SignArgs sign;
+  RegistryArgs registry;
   std::string expires = "30d";
   std::string bundle, head;
   std::vector<std::string> waves;
@@ -36,10 +39,34 @@ struct ChannelArgs {
 
 enum class Action { init, release, pause, resume, refresh };
 
-Result<channel::ChannelDoc> apply(Action action, const ChannelArgs& a,
+/// The channel's name: -c NAME, or the tag of an oci:// location; they
+/// must agree when both are given.
+Result<std::string> channel_name(const ChannelArgs& a, const std::string& location) {
+  std::string tag;
+  if (location.starts_with("oci://")) {
+    EF_ASSIGN(auto ref, parse_oci_reference(location, a.registry.plain_http));
+    tag = ref.tag;
+  }
+  if (!tag.empty() && !a.name.empty() && tag != a.name)
+    return Error(Errc::invalid_argument, location + " names channel \"" + tag + "\", -c names \"" +
+                                             a.name + "\"; give one of them");
+  if (!tag.empty()) return tag;
+  return a.name.empty() ? std::string("stable") : a.name;
+}
+
+/// The channel's store: a directory or an OCI repository.
+Result<std::unique_ptr<channel::ChannelStore>> open_store(const ChannelArgs& a,
+                                                          const std::string& location) {
+  if (!location.starts_with("oci://")) return channel::open_dir_store(location);
+  EF_ASSIGN(auto registry, open_registry(location, a.registry));
+  return channel::open_oci_store(std::move(registry));
+}
+
+Result<channel::ChannelDoc> apply(Action action, const ChannelArgs& a, const std::string& name,
+                                  channel::ChannelStore& store,
                                   const std::optional<channel::ChannelDoc>& current,
                                   UnixSeconds now, uint64_t lifetime) {
-  channel::ChannelDoc d = channel::next_version(current, a.name, now, lifetime);
+  channel::ChannelDoc d = channel::next_version(current, name, now, lifetime);
   if (a.fleet_size >= 0) d.rollout.fleet_size = static_cast<uint64_t>(a.fleet_size);
   switch (action) {
     case Action::init:
@@ -52,11 +79,7 @@ Result<channel::ChannelDoc> apply(Action action, const ChannelArgs& a,
       d.paused = false;
       break;
     case Action::release: {
-      auto path = [](const std::string& p) {
-        return p.empty() ? std::nullopt : std::optional<std::filesystem::path>(p);
-      };
-      EF_ASSIGN(channel::Release r,
-                channel::release_from_files(a.to, path(a.bundle), path(a.head)));
+      EF_ASSIGN(channel::Release r, store.release(a.bundle, a.head));
       // The same release again keeps its start (and its waves unless --wave
       // is given); a new one starts now.
       bool same = d.release && d.release->version == r.version;
@@ -81,17 +104,19 @@ Result<channel::ChannelDoc> apply(Action action, const ChannelArgs& a,
 
 int run_change(Action action, const ChannelArgs& a) {
   auto go = [&]() -> Result<std::pair<channel::ChannelDoc, std::string>> {
+    EF_ASSIGN(std::string name, channel_name(a, a.to));
+    EF_ASSIGN(auto store, open_store(a, a.to));
     auto lifetime = parse_duration(a.expires);
     if (!lifetime) return lifetime.error().with_context("--expires");
     if (lifetime->count() < 3600)
       return Error(Errc::invalid_argument, "--expires " + a.expires + ": at least 1h");
     std::optional<channel::ChannelDoc> current;
-    auto read = channel::read_current(a.to, a.name);
+    auto read = channel::read_current(*store, name);
     if (read) {
       if (action == Action::init)
-        return Error(Errc::invalid_argument,
-                     channel::channel_path(a.to, a.name).string() +
-                         " exists already; use `edgeforge channel release` to change it");
+        return Error(
+            Errc::invalid_argument,
+            store->where(name) + " exists already; use `edgeforge channel release` to change it");
       current = std::move(*read);
     } else if (read.error().code() != Errc::not_found || action != Action::init) {
       return read.error();
@@ -99,10 +124,10 @@ int run_change(Action action, const ChannelArgs& a) {
     EF_ASSIGN(auto keys, build::load_signing_keys(a.sign.keys, a.sign.passphrase, "--sign-key"));
     std::vector<const signing::SigningKey*> raw;
     for (const auto& k : keys) raw.push_back(k.get());
-    EF_ASSIGN(auto doc,
-              apply(action, a, current, now_utc(), static_cast<uint64_t>(lifetime->count())));
-    EF_TRY(channel::write_channel(a.to, doc, raw));
-    return std::make_pair(doc, channel::channel_path(a.to, a.name).string());
+    EF_ASSIGN(auto doc, apply(action, a, name, *store, current, now_utc(),
+                              static_cast<uint64_t>(lifetime->count())));
+    EF_TRY(channel::write_channel(*store, doc, raw));
+    return std::make_pair(doc, store->where(name));
   };
   auto r = go();
   if (!r) return fail(r.error(), a.style.json);
@@ -127,7 +152,15 @@ int run_change(Action action, const ChannelArgs& a) {
   return 0;
 }
 
-Result<std::string> fetch_channel(const std::string& source) {
+Result<std::string> fetch_channel(const ChannelArgs& a, const std::string& source) {
+  if (source.starts_with("oci://")) {
+    EF_ASSIGN(auto registry, open_registry(source, a.registry));
+    if (registry->reference().tag.empty())
+      return Error(Errc::invalid_argument,
+                   source + ": name the channel as the tag (oci://HOST/REPO:CHANNEL)");
+    EF_ASSIGN(auto read, channel::read_oci_channel(*registry, registry->reference().tag));
+    return std::move(read.bytes);
+  }
   if (source.starts_with("http://") || source.starts_with("https://")) {
     HttpClient client;
     return client.get(source, channel::kMaxChannelBytes + 1);
@@ -136,7 +169,7 @@ Result<std::string> fetch_channel(const std::string& source) {
 }
 
 Result<json> show(const ChannelArgs& a) {
-  EF_ASSIGN(std::string bytes, fetch_channel(a.source));
+  EF_ASSIGN(std::string bytes, fetch_channel(a, a.source));
   UnixSeconds now = now_utc();
   if (!a.at.empty()) {
     auto at = parse_utc(a.at);
@@ -220,18 +253,25 @@ void print_show(const json& j) {
 }
 
 int run_export(const ChannelArgs& a) {
-  auto r = channel::export_channel(a.from, a.name, a.to);
+  if (a.from.starts_with("oci://"))
+    return fail(Error(Errc::invalid_argument,
+                      "--from " + a.from +
+                          ": export copies a channel directory; for a channel in a registry, "
+                          "publish the same bundles to a directory and export that"),
+                a.style.json);
+  const std::string name = a.name.empty() ? "stable" : a.name;
+  auto r = channel::export_channel(a.from, name, a.to);
   if (!r) return fail(r.error(), a.style.json);
   if (a.style.json) {
     std::cout << json{{"to", a.to},
-                      {"channel", a.name},
+                      {"channel", name},
                       {"copiedFiles", r->copied_files},
                       {"copiedBytes", r->copied_bytes},
                       {"keptFiles", r->kept_files}}
                      .dump(2)
               << "\n";
   } else if (!a.style.quiet) {
-    std::cout << a.to << ": channel " << a.name << " for an air-gapped site: " << r->copied_files
+    std::cout << a.to << ": channel " << name << " for an air-gapped site: " << r->copied_files
               << " files copied (" << r->copied_bytes << " bytes), " << r->kept_files
               << " already there; apply it with `edgeforge-agent watch --from DIR`\n";
   }
@@ -241,8 +281,11 @@ int run_export(const ChannelArgs& a) {
 void add_common(CLI::App* cmd, ChannelArgs& a, bool signs) {
   cmd->add_option("--to", a.to,
                   "The channel's directory, served as it is by a web server, bucket or USB stick "
-                  "(default: the current directory)");
-  cmd->add_option("-c,--channel", a.name, "Channel name: DIR/NAME.json (default: stable)");
+                  "(default: the current directory), or an OCI repository "
+                  "oci://HOST[:PORT]/REPO[:CHANNEL]");
+  cmd->add_option("-c,--channel", a.name,
+                  "Channel name: DIR/NAME.json or the tag NAME (default: stable)");
+  add_registry_options(cmd, a.registry);
   if (signs) {
     add_sign_key_options(cmd, a.sign,
                          "Channel signing key, checked by devices against their channel keyring")
@@ -272,8 +315,9 @@ cmdline::Command add_channel_command(CLI::App& app) {
   add_common(release, *a, true);
   release->add_option("--bundle", a->bundle, "The release's bundle (.efb), inside --to DIR");
   release->add_option("--head", a->head,
-                      "The release's bundle head (.efbh from `edgeforge publish --to DIR`), for "
-                      "delta updates");
+                      "The release's bundle head, for delta updates: the .efbh `edgeforge publish "
+                      "--to DIR` wrote, or for an oci:// channel the tag `edgeforge publish --to "
+                      "oci://...` gave it (its version)");
   release->add_option(
       "--wave", a->waves,
       "A wave, in order (repeat): NAME=N% | NAME=tag:KEY=VALUE[+KEY=VALUE] | "
@@ -291,8 +335,10 @@ cmdline::Command add_channel_command(CLI::App& app) {
   changes.push_back({refresh, Action::refresh});
   auto* show = cmd->add_subcommand(
       "show", "Explain a channel: its release, which waves are open, who is eligible");
-  show->add_option("source", a->source, "The channel file: a path or an http(s):// URL")
+  show->add_option("source", a->source,
+                   "The channel: a file path, an http(s):// URL or oci://HOST/REPO:CHANNEL")
       ->required();
+  add_registry_options(show, a->registry);
   show->add_option("--keyring", a->keyring,
                    "Check the signature, expiry and clock as a device would");
   show->add_option("--device-id", a->device_id, "Also explain this device's turn");

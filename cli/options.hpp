@@ -9,6 +9,8 @@
 
 #include "builder/fetch/cache.hpp"
 #include "signing/keys.hpp"
+#include "util/error.hpp"
+#include "util/oci_registry.hpp"
 
 namespace ef::cli {
 
@@ -54,5 +56,19 @@ CLI::Option* add_sign_key_options(CLI::App* cmd, SignArgs& sign, const std::stri
 
 /// Adds --passphrase-file / --passphrase-env (never a value on the command line).
 void add_passphrase_options(CLI::App* cmd, signing::Passphrase& passphrase);
+
+/// How to reach an OCI registry: TLS, and the login.
+struct RegistryArgs {
+  bool plain_http = false;
+  std::string username, password_env, ca_file, docker_config;
+};
+
+/// Adds --plain-http, --username, --password-env, --docker-config, --ca-file.
+void add_registry_options(CLI::App* cmd, RegistryArgs& registry);
+
+/// A client for the repository of `reference` (oci://HOST[:PORT]/REPO[:TAG])
+/// with the login the options name (else the Docker config's).
+Result<std::unique_ptr<OciRegistry>> open_registry(const std::string& reference,
+                                                   const RegistryArgs& args);
 
 }  // namespace ef::cli

@@ -1,5 +1,4 @@
 // edgeforge publish: a bundle as a bundle head and chunks in a store.
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,29 +14,13 @@ namespace {
 
 struct PublishArgs {
   std::string bundle, to;
-  bool plain_http = false;
-  std::string username, password_env, ca_file, docker_config;
+  RegistryArgs registry;
   OutputStyle style;
 };
 
 Result<publish::PublishReport> publish_oci(const PublishArgs& a) {
-  EF_ASSIGN(auto ref, parse_oci_reference(a.to, a.plain_http));
-  OciCredentials creds;
-  if (!a.username.empty()) {
-    const char* pw = a.password_env.empty() ? nullptr : std::getenv(a.password_env.c_str());
-    if (!a.password_env.empty() && pw == nullptr)
-      return Error(Errc::invalid_argument,
-                   "--password-env " + a.password_env + ": the variable is not set");
-    creds = {a.username, pw ? pw : ""};
-  } else {
-    auto config =
-        a.docker_config.empty() ? default_docker_config() : std::filesystem::path(a.docker_config);
-    EF_ASSIGN(creds, docker_config_credentials(ref.registry, config));
-  }
-  HttpStreamOptions http;
-  http.ca_file = a.ca_file;
-  OciRegistry registry(ref, creds, http);
-  return publish::publish_to_oci(a.bundle, registry);
+  EF_ASSIGN(auto registry, open_registry(a.to, a.registry));
+  return publish::publish_to_oci(a.bundle, *registry);
 }
 
 std::string mib(uint64_t bytes) {
@@ -81,16 +64,7 @@ cmdline::Command add_publish_command(CLI::App& app) {
                   "A directory (DIR/<product>-<version>.efbh and DIR/chunks/, for any static web "
                   "server) or oci://HOST[:PORT]/REPOSITORY[:TAG] (tag: the version)")
       ->required();
-  cmd->add_flag("--plain-http", a->plain_http,
-                "Talk HTTP, not HTTPS, to the registry (always so for localhost and 127.0.0.0/8)");
-  cmd->add_option("--username", a->username,
-                  "Registry user (default: the login in the Docker config for that registry)");
-  cmd->add_option("--password-env", a->password_env,
-                  "Environment variable holding the registry password or token");
-  cmd->add_option("--docker-config", a->docker_config,
-                  "Docker config.json with registry logins (default: $DOCKER_CONFIG/config.json, "
-                  "else ~/.docker/config.json)");
-  cmd->add_option("--ca-file", a->ca_file, "CA bundle (PEM) to trust for the registry's TLS");
+  add_registry_options(cmd, a->registry);
   add_output_style(cmd, a->style);
   cmd->footer(
       "Chunks already in the store are not written again, so one store serves every release.\n"

@@ -241,9 +241,12 @@ Result<UpdateSettings> parse_updates(const Reader& r, const YAML::Node& n) {
   if (n["channel"]) {
     EF_ASSIGN(u.channel, r.str(n["channel"], "updates.channel"));
     static const std::regex url("https?://[^/?#\\s]+([/?#]\\S*)?");
-    if (!std::regex_match(u.channel, url) && !u.channel.starts_with("/"))
+    static const std::regex oci("oci://[^/?#\\s]+/[^?#\\s]+:[A-Za-z0-9_][A-Za-z0-9._-]*");
+    if (!std::regex_match(u.channel, url) && !std::regex_match(u.channel, oci) &&
+        !u.channel.starts_with("/"))
       return r.error(n["channel"], "updates.channel",
-                     "expected an http:// or https:// URL or an absolute file path");
+                     "expected an http:// or https:// URL, oci://HOST/REPO:CHANNEL or an "
+                     "absolute file path");
   }
   if (n["interval"]) {
     EF_ASSIGN(u.interval, r.duration(n["interval"], "updates.interval"));

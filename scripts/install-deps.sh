@@ -31,3 +31,10 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 export DEBIAN_FRONTEND=noninteractive
 as_root apt-get update -q
 as_root apt-get install -y -q --no-install-recommends "${packages[@]}"
+
+# kubectl, which the Kubernetes reboot-lock tests run: Debian's
+# kubernetes-client, unless a kubectl is installed already (another
+# package's /usr/bin/kubectl would conflict with it).
+if ! command -v kubectl >/dev/null 2>&1; then
+  as_root apt-get install -y -q --no-install-recommends kubernetes-client
+fi

@@ -25,5 +25,4 @@ Result<std::string> encode_stored_chunk(std::string_view data, int level = 3);
 /// Errc::checksum (naming the chunk) for anything else: a longer file, a
 /// broken or oversized frame, other bytes.
 Result<std::string> decode_stored_chunk(std::string_view stored, const Chunk& chunk);
-
 }  // namespace ef::signing

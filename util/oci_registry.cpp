@@ -267,4 +267,38 @@ Result<std::string> OciRegistry::get_manifest(const std::string& tag, const std:
   return std::move(response.body);
 }
 
+Result<OciRegistry::Manifest> OciRegistry::fetch_manifest(const std::string& tag,
+                                                          const std::string& media_type,
+                                                          size_t max_bytes,
+                                                          const std::string& if_none_match) {
+  HttpRequest r;
+  r.url = ref_.api_base() + "manifests/" + tag;
+  r.headers = {"Accept: " + media_type};
+  if (!if_none_match.empty()) r.headers.push_back("If-None-Match: " + if_none_match);
+  r.max_bytes = max_bytes;
+  EF_ASSIGN(HttpResponse response, call(r));
+  Manifest m;
+  auto header = [&](const char* name) {
+    auto it = response.headers.find(name);
+    return it == response.headers.end() ? std::string() : it->second;
+  };
+  if (response.status == 304 && !if_none_match.empty()) {
+    m.not_modified = true;
+    m.etag = if_none_match;
+    return m;
+  }
+  if (response.status == 404)
+    return Error(Errc::not_found, ref_.str() + ": no manifest " + tag + " in the repository");
+  if (response.status != 200) return failed(response, "manifest " + tag);
+  m.body = std::move(response.body);
+  m.digest = "sha256:" + sha256_hex(m.body);
+  std::string claimed = header("docker-content-digest");
+  if (!claimed.empty() && claimed != m.digest)
+    return Error(Errc::checksum, ref_.str() + ": manifest " + tag + " is not the " + claimed +
+                                     " the registry names");
+  m.etag = header("etag");
+  if (m.etag.empty()) m.etag = "\"" + m.digest + "\"";
+  return m;
+}
+
 }  // namespace ef

@@ -58,6 +58,19 @@ class OciRegistry {
   Result<std::string> get_manifest(const std::string& tag, const std::string& media_type,
                                    size_t max_bytes);
 
+  /// A manifest read conditionally: the registry answers 304 when it is
+  /// still the one whose ETag (its digest) the caller holds.
+  struct Manifest {
+    bool not_modified = false;
+    std::string body;    // empty when not modified
+    std::string digest;  // Docker-Content-Digest, else the body's sha256
+    std::string etag;    // what to send as If-None-Match next time
+  };
+  /// The manifest `tag` unless it is still `if_none_match` (an ETag this
+  /// registry gave); a tag the repository does not have is Errc::not_found.
+  Result<Manifest> fetch_manifest(const std::string& tag, const std::string& media_type,
+                                  size_t max_bytes, const std::string& if_none_match = "");
+
  private:
   /// Sends `request` with the current authorization; on a 401 gets one
   /// (basic, or a bearer token from the realm the registry names) and

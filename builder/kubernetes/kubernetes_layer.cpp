@@ -4,6 +4,7 @@
 
 #include "builder/profile/yaml_json.hpp"
 #include "builder/tree/archive_reader.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::kubernetes {
 
@@ -170,8 +171,19 @@ Result<KubernetesLayer> make_layer(const profile::Kubernetes& k, const std::stri
     layer.content.link(path, target.get<std::string>(), origin);
   for (const auto& f : def.value("files", json::array())) {
     if (!for_role(f, d.role)) continue;
-    layer.content.file(f.at("path").get<std::string>(), f.value("content", ""), origin,
-                       mode_of(f, 0644));
+    std::string bytes = f.value("content", "");
+    if (f.contains("source")) {
+      // A file beside the definition (e.g. reboot-lock.sh), kept as a file
+      // of its own so it can be read, linted and tested as what it is.
+      std::filesystem::path source = d.file.parent_path() / f.at("source").get<std::string>();
+      auto text = read_file(source);
+      if (!text)
+        return Error(Errc::invalid_profile,
+                     d.file.string() + ": files: " + f.at("path").get<std::string>() + ": source " +
+                         source.string() + ": " + text.error().message());
+      bytes = std::move(*text);
+    }
+    layer.content.file(f.at("path").get<std::string>(), std::move(bytes), origin, mode_of(f, 0644));
   }
   json enabled = json::array();
   for (const auto& e : def.value("enable", json::array())) {

@@ -6,6 +6,7 @@
 
 #include "signing/bundle.hpp"
 #include "signing/chunk_store.hpp"
+#include "signing/oci_store.hpp"
 #include "util/atomic_file.hpp"
 #include "util/file_io.hpp"
 #include "util/sha256.hpp"
@@ -110,7 +111,7 @@ Result<PublishReport> publish_to_oci(const fs::path& bundle_path, OciRegistry& r
       r.written_bytes += c.size;
     }
     chunk_layers.push_back(
-        {{"mediaType", kOciChunkMediaType}, {"digest", digest}, {"size", c.size}});
+        {{"mediaType", signing::kOciChunkMediaType}, {"digest", digest}, {"size", c.size}});
   }
   EF_ASSIGN(auto head, read_range(bundle, 0, base));
   head += signing::encode_chunk_index(chunks);
@@ -120,15 +121,15 @@ Result<PublishReport> publish_to_oci(const fs::path& bundle_path, OciRegistry& r
   const std::string empty_digest = "sha256:" + sha256_hex(empty);
   EF_TRY(push(empty_digest, empty, false));
   std::string name = head_file_name(m.product, m.version.str());
-  layers.push_back({{"mediaType", kOciHeadMediaType},
+  layers.push_back({{"mediaType", signing::kOciHeadMediaType},
                     {"digest", head_digest},
                     {"size", head.size()},
                     {"annotations", {{"org.opencontainers.image.title", name}}}});
   for (auto& l : chunk_layers) layers.push_back(std::move(l));
   json manifest = {
       {"schemaVersion", 2},
-      {"mediaType", kOciManifestMediaType},
-      {"artifactType", kOciArtifactType},
+      {"mediaType", signing::kOciManifestMediaType},
+      {"artifactType", signing::kOciArtifactType},
       {"config",
        {{"mediaType", "application/vnd.oci.empty.v1+json"}, {"digest", empty_digest}, {"size", 2}}},
       {"layers", layers},
@@ -140,7 +141,7 @@ Result<PublishReport> publish_to_oci(const fs::path& bundle_path, OciRegistry& r
     tag = m.version.str();
     std::replace(tag.begin(), tag.end(), '+', '_');  // OCI tags have no '+'
   }
-  EF_TRY(registry.put_manifest(tag, kOciManifestMediaType, manifest.dump()));
+  EF_TRY(registry.put_manifest(tag, signing::kOciManifestMediaType, manifest.dump()));
   OciReference tagged = registry.reference();
   tagged.tag = tag;
   r.head = tagged.str();

@@ -13,16 +13,6 @@
 
 namespace ef::publish {
 
-/// How a bundle head and its chunks are stored in an OCI registry
-/// (docs/updates.md): every chunk a blob of its own bytes (digest = the
-/// chunk's sha256), the head a blob, and an OCI image manifest of artifact
-/// type kOciArtifactType whose first layer is the head and whose other
-/// layers are the chunks (so the registry keeps them), tagged.
-inline constexpr const char* kOciArtifactType = "application/vnd.edgeforge.bundle.v1";
-inline constexpr const char* kOciHeadMediaType = "application/vnd.edgeforge.bundle-head.v1";
-inline constexpr const char* kOciChunkMediaType = "application/vnd.edgeforge.chunk.v1";
-inline constexpr const char* kOciManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
-
 struct PublishReport {
   std::filesystem::path head;  // DIR/<product>-<version>.efbh, or the oci:// reference
   uint64_t chunks = 0;         // distinct chunks of the payload

@@ -11,8 +11,11 @@
 #include "agent/state.hpp"
 #include "builder/publish/publish.hpp"
 #include "channel/channel.hpp"
+#include "channel/oci_channel.hpp"
+#include "signing/oci_store.hpp"
 #include "tests/agent/device_fixture.hpp"
 #include "tests/channel/channel_fixture.hpp"
+#include "tests/support/registry.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::agent {
@@ -312,6 +315,67 @@ TEST_F(WatchCommandTest, AnAirGappedSiteAppliesAReleaseFromMedia) {
   EXPECT_EQ(j["source"], "file");
   EXPECT_EQ(j["installed"]["version"], "2.0.0") << j;
   EXPECT_EQ(state().b.version, "2.0.0");
+}
+
+// A channel kept in an OCI registry (Debian's docker-registry on 127.0.0.1)
+// beside the head `publish --to oci://` pushed: the device reads the tag,
+// installs from the chunk blobs, and a poll with nothing new costs one
+// manifest request the registry answers 304.
+TEST_F(WatchCommandTest, FollowsAChannelKeptInAnOciRegistry) {
+  test::Registry registry(tmp / "registry");
+  ASSERT_TRUE(registry.ok()) << *read_file(registry.log());
+  auto ref = parse_oci_reference("oci://" + registry.host() + "/edge/store");
+  ASSERT_TRUE(ref);
+  OciRegistry repo(*ref, {}, {});
+  ASSERT_TRUE(publish::publish_to_oci(bundle("2.0.0"), repo));
+  auto head = signing::fetch_oci_head(repo, "2.0.0", 64 << 20);
+  ASSERT_TRUE(head) << head.error().message();
+  auto put = [&](const channel::ChannelDoc& d) {
+    auto file = channel::sign_channel(d, {&*key});
+    ASSERT_TRUE(file);
+    ASSERT_TRUE(channel::write_oci_channel(repo, "stable", *file));
+  };
+  put(doc("2.0.0", {"2.0.0", sha256_hex(*head), head->size()}, true, 0));
+  const std::string url = ref->str() + ":stable";
+  tmp.write("site.yaml", "updates:\n  channel: " + url + "\n  reboot: manual\n");
+
+  // A 0 % wave: read, nothing installed.
+  json j = parse(watch());
+  EXPECT_EQ(j["source"], "OCI manifest and blob") << j;
+  EXPECT_EQ(j["action"], "nothing") << j;
+  EXPECT_EQ(j["why"], "no wave of the rollout holds this device yet") << j;
+  j = parse(watch());
+  EXPECT_EQ(j["source"], "OCI 304 (not modified)") << j;
+  EXPECT_EQ(registry.requests("GET", "/manifests/stable", 304), 1);
+  EXPECT_TRUE(slot_b_untouched());
+
+  // The wave opened: installed from the registry's chunk blobs.
+  put(doc("2.0.0", {"2.0.0", sha256_hex(*head), head->size()}, true, 100));
+  auto r = watch();
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  j = parse(r);
+  EXPECT_EQ(j["metadataVersion"], 2);
+  EXPECT_EQ(j["installed"]["version"], "2.0.0") << j;
+  EXPECT_EQ(j["installed"]["delta"], true) << j;
+  EXPECT_EQ(state().b.version, "2.0.0");
+
+  // A channel naming a tag whose head is not the one it names: refused
+  // before any chunk; a channel file under another channel's tag: refused.
+  put(doc("3.0.0", {"2.0.0", sha256_hex("other"), head->size()}, true));
+  std::string before = *read_file(tmp / "slot-b");
+  r = watch();
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(stderr_text().find("not the " + std::to_string(head->size()) + " bytes with sha256"),
+            std::string::npos)
+      << stderr_text();
+  auto beta = channel::sign_channel(doc("3.0.0", {"2.0.0", sha256_hex(*head), head->size()}, true),
+                                    {&*key});
+  ASSERT_TRUE(beta);
+  ASSERT_TRUE(channel::write_oci_channel(repo, "beta", *beta));
+  r = watch("--channel " + ref->str() + ":beta");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(stderr_text().find("\"beta\""), std::string::npos) << stderr_text();
+  EXPECT_EQ(*read_file(tmp / "slot-b"), before);
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 // edgeforge channel from the operator's side: a channel directory next to a
-// bundle and its published head, each change a new signed version, and
-// `show` explaining it with the device's own checks.
+// bundle and its published head (or a repository of Debian's docker-registry
+// next to the published head), each change a new signed version, and `show`
+// explaining it with the device's own checks.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "tests/cli/cli_fixture.hpp"
+#include "tests/support/registry.hpp"
 #include "util/atomic_file.hpp"
 
 namespace ef::test {
@@ -164,6 +166,73 @@ TEST_F(ChannelCommandTest, ExportMakesASelfContainedCopyForMedia) {
   EXPECT_NE(err.find(bad.filename().string().substr(0, 16)), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(tmp / "usb2/edgeforge-channel"));
   EXPECT_FALSE(std::filesystem::exists(tmp / "usb2/stable.json"));
+}
+
+// The same channel kept in an OCI registry: the operator publishes the
+// bundle there, releases its tag, pauses; `show` reads it back by tag; the
+// registry holds it as an artifact whose one layer is the signed file.
+TEST_F(ChannelCommandTest, AChannelInAnOciRegistryNamesTheHeadsPublishedThere) {
+  Registry registry(tmp / "registry");
+  ASSERT_TRUE(registry.ok()) << *read_file(registry.log());
+  const std::string repo = "oci://" + registry.host() + "/edge/store";
+  const std::string sign = " --to " + repo + " -k ops/signing.key";
+  ASSERT_EQ(edgeforge("publish site/edge-1.2.3.efb -q --to " + repo).status, 0) << last_stderr();
+
+  json init = run_json("channel init" + sign);
+  EXPECT_EQ(init["file"], repo + ":stable");
+  EXPECT_EQ(init["version"], 1);
+  json rel = run_json("channel release" + sign + " --head 1.2.3 --wave canary=5% --wave all=100%");
+  EXPECT_EQ(rel["version"], 2);
+  EXPECT_EQ(rel["release"], "1.2.3");
+
+  json shown = run_json("channel show " + repo + ":stable --keyring ops --device-id nuc-7");
+  EXPECT_EQ(shown["version"], 2);
+  EXPECT_EQ(shown["release"]["version"], "1.2.3");
+  EXPECT_EQ(shown["waves"].size(), 2u);
+  EXPECT_EQ(shown["signedBy"].get<std::string>().size(), 64u);
+
+  // The head it names is the head `publish --to DIR` wrote for the same bundle.
+  auto manifest = run_command(
+      "curl -sf -H 'Accept: application/vnd.oci.image.manifest.v1+json' "
+      "http://" +
+      registry.host() + "/v2/edge/store/manifests/stable");
+  ASSERT_EQ(manifest.status, 0);
+  json m = json::parse(manifest.out);
+  EXPECT_EQ(m["artifactType"], "application/vnd.edgeforge.channel.v1");
+  ASSERT_EQ(m["layers"].size(), 1u);
+  auto blob = run_command("curl -sf http://" + registry.host() + "/v2/edge/store/blobs/" +
+                          m["layers"][0]["digest"].get<std::string>());
+  json file = json::parse(blob.out);
+  EXPECT_EQ(file["signed"]["release"]["head"]["url"], "1.2.3");
+  EXPECT_EQ(file["signed"]["release"]["head"]["sha256"],
+            run_command("sha256sum " + (tmp / "site/edge-1.2.3.efbh").string() + " | cut -c1-64")
+                .out.substr(0, 64));
+
+  // The tag may name the channel; -c must then agree.
+  json paused = run_json("channel pause --to " + repo + ":stable -k ops/signing.key");
+  EXPECT_EQ(paused["paused"], true);
+  EXPECT_EQ(paused["version"], 3);
+
+  struct Case {
+    std::string args, says;
+  };
+  std::vector<Case> cases = {
+      {"channel release" + sign + " --bundle site/edge-1.2.3.efb",
+       "releases published heads; publish the bundle"},
+      {"channel release" + sign + " --head 9.9.9", "no manifest 9.9.9"},
+      {"channel release" + sign + " --head stable", "names no bundle head"},
+      {"channel pause --to " + repo + ":stable -c beta -k ops/signing.key",
+       "names channel \"stable\", -c names \"beta\""},
+      {"channel pause --to " + repo + " -c beta -k ops/signing.key", "no such channel"},
+      {"channel show " + repo, "name the channel as the tag"},
+      {"channel export --from " + repo + " --to usb", "export copies a channel directory"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.args);
+    std::string err = refused(c.args);
+    EXPECT_NE(err.find(c.says), std::string::npos) << err;
+  }
+  EXPECT_EQ(run_json("channel show " + repo + ":stable")["version"], 3) << "nothing changed it";
 }
 
 }  // namespace

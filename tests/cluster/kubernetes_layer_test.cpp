@@ -4,6 +4,7 @@
 
 #include "builder/kubernetes/kubernetes_layer.hpp"
 #include "tests/cluster/cluster_fixture.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::test {
 namespace {
@@ -62,6 +63,18 @@ TEST_F(KubernetesLayerTest, K3sServerTree) {
   EXPECT_NE(content("/etc/sysctl.d/90-k3s.conf").find("net.ipv4.ip_forward = 1"),
             std::string::npos);
   EXPECT_EQ(content("/etc/os-release"), "ID=debian\n");  // the base is still there
+
+  // The pre-reboot hook (reboot_lock_test.cpp runs it) and its release unit.
+  EXPECT_EQ(at("/usr/lib/edgeforge/kube-reboot-lock").mode, 0755u);
+  EXPECT_EQ(content("/usr/lib/edgeforge/kube-reboot-lock"),
+            *read_file(std::string(EF_SOURCE_DIR) + "/layers/kubernetes/reboot-lock.sh"));
+  EXPECT_EQ(at("/etc/edgeforge/pre-reboot.d/50-kubernetes").target,
+            "/usr/lib/edgeforge/kube-reboot-lock");
+  EXPECT_EQ(at("/etc/systemd/system/multi-user.target.wants/edgeforge-reboot-lock.service").target,
+            "/etc/systemd/system/edgeforge-reboot-lock.service");
+  EXPECT_NE(content("/etc/systemd/system/edgeforge-reboot-lock.service")
+                .find("ExecStart=/usr/lib/edgeforge/kube-reboot-lock release"),
+            std::string::npos);
 
   if (have_tool("unsquashfs")) {  // an outside reader sees the same links and modes
     auto ls = run_command("unsquashfs -lls " + result.image.string());

@@ -108,7 +108,8 @@ TEST(SiteUpdatesTest, DefaultsAndChannelForms) {
   EXPECT_EQ(s->updates->window->start, s->updates->window->end);  // the whole day
   EXPECT_EQ(s->updates->window->days.to_string(), "1000001");
 
-  for (const char* url : {"http://10.0.0.1:8080/c.json", "https://u.example.com"}) {
+  for (const char* url : {"http://10.0.0.1:8080/c.json", "https://u.example.com",
+                          "oci://registry.example:5000/edge/store:stable"}) {
     auto r = parse_site(std::string("updates: {channel: \"") + url + "\"}\n", "site.yaml");
     EXPECT_TRUE(r) << url;
   }
@@ -139,6 +140,8 @@ TEST(SiteUpdatesTest, BadValuesAreOneLineErrorsNamingWhereAndTheKey) {
       {"  reboot: later\n", "site.yaml:3:11: updates.reboot: ", "immediate, window or manual"},
       {"  channel: ftp://x/y\n", "site.yaml:3:12: updates.channel: ", "http"},
       {"  channel: channel.json\n", "site.yaml:3:12: updates.channel: ", "absolute"},
+      {"  channel: oci://registry.example/edge/store\n",
+       "site.yaml:3:12: updates.channel: ", "oci://HOST/REPO:CHANNEL"},
       {"  chanel: https://x\n", "site.yaml:3:3: updates.chanel: ", "unknown key"},
       {"  window: {days: [mon, fri, funday]}\n",
        "site.yaml:3:29: updates.window.days[2]: ", "unknown day 'funday'"},
