@@ -16,6 +16,7 @@ declare -A allowed=(
   [iso]="util image device"
   [builder]="util image device signing iso"
   [agent]="util image device signing channel"
+  [fleet]="util image device signing channel"
   [cli]="util image device signing channel iso builder"
 )
 

@@ -20,6 +20,8 @@ packages=(
   jq bc curl python3
   # servers the delta tests start on 127.0.0.1
   docker-registry
+  # the fleet service: its storage engines, and the PostgreSQL its tests start
+  libsqlite3-dev libpq-dev libmicrohttpd-dev postgresql-15
   # provision-script test oracle
   shellcheck
   # OCI image archive oracle (packs' images/)

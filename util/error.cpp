@@ -36,6 +36,8 @@ const char* errc_name(Errc code) {
       return "untrusted";
     case Errc::refused:
       return "refused";
+    case Errc::database:
+      return "database";
     case Errc::internal:
       return "internal";
   }

@@ -28,6 +28,7 @@ enum class Errc {
   bad_channel,       // a channel file is malformed (format, wave plan, URLs)
   untrusted,         // a bundle has no valid signature by a trusted, non-revoked key
   refused,           // a valid bundle that policy refuses (compatible, version floor)
+  database,          // the database is unreachable or failed a statement
   internal,          // a bug in edgeforge
 };
 

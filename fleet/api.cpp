@@ -1,0 +1,251 @@
+#include "fleet/api.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "device/fleet_request.hpp"
+#include "signing/bundle_format.hpp"
+#include "signing/keys.hpp"
+#include "util/sha256.hpp"
+
+namespace ef::fleet {
+namespace {
+
+using nlohmann::json;
+
+ApiResponse answer(int status, const json& body) {
+  ApiResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+ApiResponse problem(int status, const std::string& code, const std::string& message) {
+  return answer(status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+/// The status an error of the registry gets.
+ApiResponse failure(const Error& e) {
+  switch (e.code()) {
+    case Errc::invalid_argument:
+      return problem(400, "invalid", e.message());
+    case Errc::not_found:
+      return problem(404, "not_found", e.message());
+    case Errc::refused:
+      return problem(403, "refused", e.message());
+    case Errc::database: {
+      // The database is away: the caller tries again; nothing was taken.
+      ApiResponse r = problem(503, "unavailable", "the fleet database is unavailable; try again");
+      r.headers["Retry-After"] = "5";
+      return r;
+    }
+    default:
+      return problem(500, "internal", e.message());
+  }
+}
+
+std::string header(const ApiRequest& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? "" : it->second;
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+bool parse_int(const std::string& text, int64_t& out) {
+  if (text.empty() || text.size() > 19) return false;
+  size_t i = text[0] == '-' ? 1 : 0;
+  if (i == text.size()) return false;
+  for (size_t k = i; k < text.size(); ++k)
+    if (text[k] < '0' || text[k] > '9') return false;
+  out = std::stoll(text);
+  return true;
+}
+
+/// The body as a JSON object, or the response that refuses it.
+std::optional<ApiResponse> json_body(const ApiRequest& r, json& out) {
+  std::string type = header(r, "content-type");
+  if (type.substr(0, type.find(';')) != "application/json")
+    return problem(415, "unsupported_media_type", "send Content-Type: application/json");
+  out = json::parse(r.body, nullptr, false);
+  if (out.is_discarded() || !out.is_object())
+    return problem(400, "invalid", "the body is not a JSON object");
+  return std::nullopt;
+}
+
+json device_json(const Device& d) {
+  json j = {{"id", d.id},
+            {"state", device_state_name(d.state)},
+            {"created", format_utc(d.created)},
+            {"registered", d.registered ? json(format_utc(*d.registered)) : json()},
+            {"lastReport", d.last_report ? json(format_utc(*d.last_report)) : json()},
+            {"lastSeq", d.last_seq}};
+  json status = d.status.empty() ? json() : json::parse(d.status, nullptr, false);
+  j["status"] = status.is_discarded() ? json() : status;
+  return j;
+}
+
+}  // namespace
+
+bool Api::is_operator(const ApiRequest& r) const {
+  std::string auth = header(r, "authorization");
+  if (!auth.starts_with("Bearer ") || auth.size() <= 7) return false;
+  std::string digest = sha256_hex(auth.substr(7));
+  for (const auto& t : config_.operator_token_sha256)
+    if (t == digest) return true;
+  return false;
+}
+
+ApiResponse Api::handle(const ApiRequest& r) {
+  if (r.body.size() > config_.max_body)
+    return problem(413, "too_large",
+                   "the body is over " + std::to_string(config_.max_body) + " bytes");
+  auto parts = split_path(r.path);
+  if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v1")
+    return problem(404, "not_found", "no such endpoint " + r.path.substr(0, 200));
+  parts.erase(parts.begin(), parts.begin() + 2);
+
+  if (parts.size() == 1 && parts[0] == "health" && r.method == "GET") {
+    auto q = registry_.devices();  // one read: the database answers
+    if (!q) return failure(q.error());
+    return answer(200, {{"ok", true}});
+  }
+  if (parts.size() == 1 && parts[0] == "register") {
+    if (r.method != "POST") return problem(405, "method_not_allowed", "POST only");
+    return register_device(r);
+  }
+  if (parts.size() == 3 && parts[0] == "devices" && parts[2] == "reports") {
+    if (r.method != "POST") return problem(405, "method_not_allowed", "POST only");
+    return report(r, parts[1]);
+  }
+  // Everything else is the operators'. A device's signature opens none of it.
+  if (!is_operator(r)) {
+    ApiResponse denied = problem(401, "unauthorized", "an operator token is needed");
+    denied.headers["WWW-Authenticate"] = "Bearer realm=\"edgeforge-fleet\"";
+    return denied;
+  }
+  return operator_call(r, parts);
+}
+
+ApiResponse Api::register_device(const ApiRequest& r) {
+  json body;
+  if (auto bad = json_body(r, body)) return *bad;
+  if (!body["deviceId"].is_string() || !body["publicKey"].is_string() || !body["token"].is_string())
+    return problem(400, "invalid", "registration needs deviceId, publicKey and token (strings)");
+  auto s = registry_.register_device(body["deviceId"].get<std::string>(),
+                                     body["publicKey"].get<std::string>(),
+                                     body["token"].get<std::string>(), r.now);
+  if (!s) return failure(s.error());
+  return answer(200, {{"deviceId", body["deviceId"]}, {"state", device_state_name(*s)}});
+}
+
+ApiResponse Api::report(const ApiRequest& r, const std::string& id) {
+  // Who signed it: the device named in the path, with the key it registered.
+  int64_t seq = 0, time = 0;
+  std::string who = header(r, "x-edgeforge-device");
+  if (who != id)
+    return problem(403, "refused",
+                   std::string("a device reports only for itself (") + device::kFleetDeviceHeader +
+                       " must name " + id.substr(0, 128) + ")");
+  if (!parse_int(header(r, "x-edgeforge-seq"), seq) ||
+      !parse_int(header(r, "x-edgeforge-time"), time))
+    return problem(401, "unauthorized",
+                   std::string("a signed report needs ") + device::kFleetSeqHeader + " and " +
+                       device::kFleetTimeHeader);
+  auto signature = signing::base64_decode(header(r, "x-edgeforge-signature"));
+  if (!signature)
+    return problem(401, "unauthorized",
+                   std::string("no valid ") + device::kFleetSignatureHeader + " (base64)");
+  auto d = registry_.device(id);
+  if (!d) return failure(d.error());
+  // An unknown device and a bad signature look the same from outside.
+  const char* not_verified = "the signature is not the registered device key's";
+  if (!*d || (*d)->public_key.empty()) return problem(401, "unauthorized", not_verified);
+  auto key = signing::PublicKey::from_pem((*d)->public_key);
+  if (!key) return failure(key.error());
+  std::string message = device::fleet_request_message(r.method, r.path, id, seq, time, r.body);
+  if (!key->verify(message, *signature)) return problem(401, "unauthorized", not_verified);
+
+  json body;
+  if (auto bad = json_body(r, body)) return *bad;
+  auto taken = registry_.accept_report(id, seq, body.dump(), r.now);
+  if (!taken) {
+    if (taken.error().code() == Errc::refused &&
+        taken.error().message().find("is not after") != std::string::npos)
+      return problem(409, "replayed", taken.error().message());
+    return failure(taken.error());
+  }
+  return answer(200, {{"deviceId", id}, {"seq", seq}});
+}
+
+ApiResponse Api::operator_call(const ApiRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() == 1 && parts[0] == "devices" && r.method == "GET") {
+    auto all = registry_.devices();
+    if (!all) return failure(all.error());
+    json list = json::array();
+    for (const auto& d : *all) list.push_back(device_json(d));
+    return answer(200, {{"devices", list}});
+  }
+  if (parts.size() == 2 && parts[0] == "devices" && r.method == "GET") {
+    auto d = registry_.device(parts[1]);
+    if (!d) return failure(d.error());
+    if (!*d) return problem(404, "not_found", "no device " + parts[1].substr(0, 128));
+    return answer(200, device_json(**d));
+  }
+  if (parts.size() == 3 && parts[0] == "devices" && parts[2] == "approve" && r.method == "POST") {
+    auto ok = registry_.approve(parts[1]);
+    if (!ok) return failure(ok.error());
+    return answer(200, {{"deviceId", parts[1]}, {"state", "ready"}});
+  }
+  if (parts.size() == 1 && parts[0] == "import" && r.method == "POST") {
+    json body;
+    if (auto bad = json_body(r, body)) return *bad;
+    std::vector<std::string> ids;
+    if (!body["devices"].is_array())
+      return problem(400, "invalid", "import needs \"devices\": [ID, ...]");
+    for (const auto& id : body["devices"]) {
+      if (!id.is_string()) return problem(400, "invalid", "device IDs are strings");
+      ids.push_back(id.get<std::string>());
+    }
+    auto added = registry_.import_devices(ids, r.now);
+    if (!added) return failure(added.error());
+    return answer(200, {{"imported", *added}, {"known", ids.size() - *added}});
+  }
+  if (parts.size() == 1 && parts[0] == "tokens" && r.method == "POST") {
+    json body;
+    if (auto bad = json_body(r, body)) return *bad;
+    TokenSpec spec;
+    if (body.contains("lifetimeSeconds")) {
+      if (!body["lifetimeSeconds"].is_number_unsigned() || body["lifetimeSeconds"] == 0)
+        return problem(400, "invalid", "lifetimeSeconds must be a whole number above 0");
+      spec.lifetime_seconds = body["lifetimeSeconds"].get<uint64_t>();
+    }
+    if (body.contains("singleUse")) {
+      if (!body["singleUse"].is_boolean()) return problem(400, "invalid", "singleUse: true|false");
+      spec.single_use = body["singleUse"].get<bool>();
+    }
+    if (body.contains("autoApprove")) {
+      if (!body["autoApprove"].is_boolean())
+        return problem(400, "invalid", "autoApprove: true|false");
+      spec.auto_approve = body["autoApprove"].get<bool>();
+    }
+    auto token = registry_.create_token(spec, r.now);
+    if (!token) return failure(token.error());
+    return answer(201,
+                  {{"token", *token},
+                   {"expires", format_utc(r.now + static_cast<int64_t>(spec.lifetime_seconds))},
+                   {"singleUse", spec.single_use},
+                   {"autoApprove", spec.auto_approve}});
+  }
+  return problem(404, "not_found", "no such endpoint " + r.method + " " + r.path.substr(0, 200));
+}
+
+}  // namespace ef::fleet

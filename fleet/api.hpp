@@ -1,0 +1,59 @@
+// The fleet service's HTTP API (/api/v1/, docs/fleet-api.md) as a function
+// from request to response, apart from any server library, so every rule is
+// tested without sockets: who may call what (a device signs with its own key
+// and reports only for itself; operators bring a bearer token), what a body
+// must be, and which status each failure gets.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fleet/registry.hpp"
+#include "util/utc_time.hpp"
+
+namespace ef::fleet {
+
+struct ApiRequest {
+  std::string method;                          // GET, POST, ...
+  std::string path;                            // without the query
+  std::map<std::string, std::string> headers;  // names lower-case
+  std::string body;
+  UnixSeconds now = 0;
+};
+
+struct ApiResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::map<std::string, std::string> headers;
+};
+
+struct ApiConfig {
+  /// sha256 (hex) of each operator token; an operator sends
+  /// "Authorization: Bearer TOKEN".
+  std::vector<std::string> operator_token_sha256;
+  /// The largest request body taken (a longer one is 413).
+  size_t max_body = 64 * 1024;
+};
+
+class Api {
+ public:
+  Api(Registry& registry, ApiConfig config) : registry_(registry), config_(std::move(config)) {}
+
+  ApiResponse handle(const ApiRequest& request);
+
+  const ApiConfig& config() const { return config_; }
+
+ private:
+  ApiResponse register_device(const ApiRequest& r);
+  ApiResponse report(const ApiRequest& r, const std::string& id);
+  ApiResponse operator_call(const ApiRequest& r, const std::vector<std::string>& parts);
+  bool is_operator(const ApiRequest& r) const;
+
+  Registry& registry_;
+  ApiConfig config_;
+};
+
+}  // namespace ef::fleet

@@ -1,0 +1,67 @@
+#include "fleet/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <regex>
+#include <set>
+
+namespace ef::fleet {
+
+Result<ApiConfig> load_config(const std::filesystem::path& path) {
+  auto bad = [&](const YAML::Node& n, const std::string& what) {
+    std::string where = path.string();
+    if (n.IsDefined() && n.Mark().line >= 0)
+      where += ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+    return Error(Errc::invalid_argument, where + ": " + what);
+  };
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::BadFile&) {
+    return Error(Errc::not_found, path.string() + ": cannot read the configuration file");
+  } catch (const YAML::Exception& e) {
+    return Error(Errc::invalid_argument,
+                 path.string() + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg);
+  }
+  if (!root.IsMap()) return bad(root, "expected a mapping (operators:, maxBodyBytes:)");
+  ApiConfig config;
+  static const std::set<std::string> known = {"operators", "maxBodyBytes"};
+  for (const auto& kv : root) {
+    std::string key = kv.first.as<std::string>();
+    if (!known.count(key))
+      return bad(kv.first, "unknown key \"" + key + "\" (operators, maxBodyBytes)");
+  }
+  const YAML::Node ops = root["operators"];
+  if (!ops || !ops.IsSequence() || ops.size() == 0)
+    return bad(ops ? ops : root, "operators: give at least one {name, tokenSha256}");
+  static const std::regex hex("[0-9a-f]{64}");
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const YAML::Node op = ops[i];
+    std::string where = "operators[" + std::to_string(i) + "]";
+    if (!op.IsMap() || !op["name"] || !op["tokenSha256"])
+      return bad(op, where + ": expected {name, tokenSha256}");
+    for (const auto& kv : op) {
+      std::string key = kv.first.as<std::string>();
+      if (key != "name" && key != "tokenSha256")
+        return bad(kv.first, where + "." + key + ": unknown key (name, tokenSha256)");
+    }
+    std::string digest = op["tokenSha256"].as<std::string>();
+    if (!std::regex_match(digest, hex))
+      return bad(op["tokenSha256"],
+                 where + ".tokenSha256: 64 lower-case hex digits (sha256sum of the token)");
+    config.operator_token_sha256.push_back(digest);
+  }
+  if (const YAML::Node m = root["maxBodyBytes"]) {
+    unsigned long long n = 0;
+    try {
+      n = m.as<unsigned long long>();
+    } catch (const YAML::Exception&) {
+      return bad(m, "maxBodyBytes: a whole number of bytes");
+    }
+    if (n < 1024 || n > (16u << 20)) return bad(m, "maxBodyBytes: from 1024 to 16777216");
+    config.max_body = static_cast<size_t>(n);
+  }
+  return config;
+}
+
+}  // namespace ef::fleet

@@ -1,0 +1,329 @@
+#include "fleet/database.hpp"
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+namespace ef::fleet {
+namespace {
+
+// The schema, in the SQL both engines accept. Version 1.
+constexpr int kSchemaVersion = 1;
+const char* const kSchema[] = {
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+    // state: provisioned (imported by an operator, not yet registered),
+    // unpaired (registered, waiting for approval), ready.
+    "CREATE TABLE IF NOT EXISTS devices ("
+    " id TEXT PRIMARY KEY,"
+    " public_key TEXT,"
+    " state TEXT NOT NULL,"
+    " created BIGINT NOT NULL,"
+    " registered BIGINT,"
+    " last_seq BIGINT NOT NULL DEFAULT 0,"
+    " last_report BIGINT,"
+    " status TEXT)",
+    // Registration tokens by the sha256 of their secret.
+    "CREATE TABLE IF NOT EXISTS tokens ("
+    " id TEXT PRIMARY KEY,"
+    " expires BIGINT NOT NULL,"
+    " single_use INTEGER NOT NULL,"
+    " auto_approve INTEGER NOT NULL,"
+    " uses INTEGER NOT NULL DEFAULT 0,"
+    " created BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS reports ("
+    " device_id TEXT NOT NULL,"
+    " seq BIGINT NOT NULL,"
+    " received BIGINT NOT NULL,"
+    " body TEXT NOT NULL,"
+    " PRIMARY KEY (device_id, seq))",
+};
+
+Error db_error(const char* engine, const std::string& what) {
+  std::string one = what;
+  while (!one.empty() && (one.back() == '\n' || one.back() == ' ')) one.pop_back();
+  for (char& c : one)
+    if (c == '\n') c = ' ';
+  return Error(Errc::database, std::string(engine) + ": " + one);
+}
+
+// ---- SQLite ---------------------------------------------------------------
+
+class SqliteDatabase final : public Database {
+ public:
+  static Result<std::unique_ptr<Database>> open(const std::string& path) {
+    auto db = std::unique_ptr<SqliteDatabase>(new SqliteDatabase);
+    int rc = sqlite3_open_v2(path.c_str(), &db->db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK)
+      return db_error("sqlite", path + ": " + (db->db_ ? sqlite3_errmsg(db->db_) : "cannot open"));
+    sqlite3_busy_timeout(db->db_, 10000);
+    for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL"}) {
+      auto r = db->query(pragma, {});
+      if (!r) return r.error().with_context(path);
+    }
+    return std::unique_ptr<Database>(std::move(db));
+  }
+  ~SqliteDatabase() override { sqlite3_close_v2(db_); }
+
+  const char* engine() const override { return "sqlite"; }
+
+  Result<std::vector<Row>> query(const std::string& sql,
+                                 const std::vector<SqlValue>& params) override {
+    std::lock_guard<std::recursive_mutex> hold(mutex_);
+    // $N placeholders are SQLite's ?N.
+    static const std::regex placeholder(R"(\$([0-9]+))");
+    std::string text = std::regex_replace(sql, placeholder, "?$1");
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db_, text.c_str(), -1, &stmt, nullptr) != SQLITE_OK)
+      return db_error("sqlite", sqlite3_errmsg(db_));
+    std::unique_ptr<sqlite3_stmt, decltype(&sqlite3_finalize)> guard(stmt, sqlite3_finalize);
+    for (size_t i = 0; i < params.size(); ++i) {
+      int index = static_cast<int>(i + 1), rc = SQLITE_OK;
+      if (const auto* n = std::get_if<int64_t>(&params[i]))
+        rc = sqlite3_bind_int64(stmt, index, *n);
+      else if (const auto* s = std::get_if<std::string>(&params[i]))
+        rc = sqlite3_bind_text(stmt, index, s->data(), static_cast<int>(s->size()),
+                               SQLITE_TRANSIENT);
+      else
+        rc = sqlite3_bind_null(stmt, index);
+      if (rc != SQLITE_OK) return db_error("sqlite", sqlite3_errmsg(db_));
+    }
+    std::vector<Row> rows;
+    while (true) {
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return db_error("sqlite", sqlite3_errmsg(db_));
+      Row row;
+      int n = sqlite3_column_count(stmt);
+      for (int c = 0; c < n; ++c) {
+        if (sqlite3_column_type(stmt, c) == SQLITE_NULL) {
+          row.cells.emplace_back(std::nullopt);
+        } else {
+          const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+          row.cells.emplace_back(
+              std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt, c))));
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
+  Result<void> transaction(const std::function<Result<void>()>& body) override {
+    // One connection, one writer: the mutex keeps other threads' statements
+    // out of the transaction; BEGIN IMMEDIATE keeps other processes out.
+    std::lock_guard<std::recursive_mutex> hold(mutex_);
+    EF_TRY(query("BEGIN IMMEDIATE", {}));
+    auto r = body();
+    if (!r) {
+      (void)query("ROLLBACK", {});
+      return r;
+    }
+    if (auto c = query("COMMIT", {}); !c) {
+      (void)query("ROLLBACK", {});
+      return c.error();
+    }
+    return Ok{};
+  }
+
+ private:
+  SqliteDatabase() = default;
+  sqlite3* db_ = nullptr;
+  std::recursive_mutex mutex_;
+};
+
+// ---- PostgreSQL -----------------------------------------------------------
+
+class PgDatabase final : public Database {
+ public:
+  static Result<std::unique_ptr<Database>> open(const std::string& conninfo) {
+    auto db = std::unique_ptr<PgDatabase>(new PgDatabase(conninfo));
+    EF_ASSIGN(PGconn * first, db->connect());
+    db->idle_.push_back(first);
+    return std::unique_ptr<Database>(std::move(db));
+  }
+  ~PgDatabase() override {
+    for (PGconn* c : idle_) PQfinish(c);
+  }
+
+  const char* engine() const override { return "postgresql"; }
+
+  Result<std::vector<Row>> query(const std::string& sql,
+                                 const std::vector<SqlValue>& params) override {
+    if (PGconn* tx = current(); tx != nullptr) return run(tx, sql, params);
+    EF_ASSIGN(PGconn * conn, take());
+    auto r = run(conn, sql, params);
+    if (!r && PQstatus(conn) == CONNECTION_BAD) {
+      // The server went away: reconnect once and try again.
+      PQreset(conn);
+      if (PQstatus(conn) == CONNECTION_OK) r = run(conn, sql, params);
+    }
+    give(conn);
+    return r;
+  }
+
+  Result<void> transaction(const std::function<Result<void>()>& body) override {
+    if (current() != nullptr) return body();  // already inside one
+    EF_ASSIGN(PGconn * conn, take());
+    if (PQstatus(conn) == CONNECTION_BAD) PQreset(conn);
+    Result<void> result = Ok{};
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      set_current(conn);
+      result = [&]() -> Result<void> {
+        EF_TRY(run(conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", {}));
+        auto r = body();
+        if (!r) return r;
+        EF_TRY(run(conn, "COMMIT", {}));
+        return Ok{};
+      }();
+      if (!result) (void)run(conn, "ROLLBACK", {});
+      set_current(nullptr);
+      if (result || last_state_ != "40001") break;  // retry serialization failures only
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
+    }
+    give(conn);
+    return result;
+  }
+
+ private:
+  explicit PgDatabase(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+
+  Result<PGconn*> connect() {
+    PGconn* conn = PQconnectdb(conninfo_.c_str());
+    if (PQstatus(conn) != CONNECTION_OK) {
+      std::string message = PQerrorMessage(conn);
+      PQfinish(conn);
+      return db_error("postgresql", message);
+    }
+    PQsetNoticeProcessor(
+        conn, [](void*, const char*) {}, nullptr);
+    return conn;
+  }
+  Result<PGconn*> take() {
+    {
+      std::lock_guard<std::mutex> hold(pool_mutex_);
+      if (!idle_.empty()) {
+        PGconn* c = idle_.back();
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return connect();
+  }
+  void give(PGconn* conn) {
+    std::lock_guard<std::mutex> hold(pool_mutex_);
+    if (idle_.size() < 16)
+      idle_.push_back(conn);
+    else
+      PQfinish(conn);
+  }
+
+  Result<std::vector<Row>> run(PGconn* conn, const std::string& sql,
+                               const std::vector<SqlValue>& params) {
+    std::vector<std::string> text(params.size());
+    std::vector<const char*> values(params.size(), nullptr);
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (const auto* n = std::get_if<int64_t>(&params[i])) {
+        text[i] = std::to_string(*n);
+        values[i] = text[i].c_str();
+      } else if (const auto* s = std::get_if<std::string>(&params[i])) {
+        values[i] = s->c_str();
+      }
+    }
+    PGresult* res = PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                 values.data(), nullptr, nullptr, 0);
+    std::unique_ptr<PGresult, decltype(&PQclear)> guard(res, PQclear);
+    auto status = PQresultStatus(res);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+      last_state_ = state ? state : "";
+      return db_error("postgresql", PQerrorMessage(conn));
+    }
+    std::vector<Row> rows;
+    int n = PQntuples(res), cols = PQnfields(res);
+    rows.reserve(static_cast<size_t>(n));
+    for (int r = 0; r < n; ++r) {
+      Row row;
+      for (int c = 0; c < cols; ++c) {
+        if (PQgetisnull(res, r, c))
+          row.cells.emplace_back(std::nullopt);
+        else
+          row.cells.emplace_back(
+              std::string(PQgetvalue(res, r, c), static_cast<size_t>(PQgetlength(res, r, c))));
+      }
+      rows.push_back(std::move(row));
+    }
+    return rows;
+  }
+
+  std::string conninfo_;
+  std::mutex pool_mutex_;
+  std::vector<PGconn*> idle_;
+  // The connection of the transaction this thread is in, per database.
+  PGconn* current() const {
+    for (const auto& [db, conn] : transactions_)
+      if (db == this) return conn;
+    return nullptr;
+  }
+  void set_current(PGconn* conn) {
+    std::erase_if(transactions_, [this](const auto& t) { return t.first == this; });
+    if (conn != nullptr) transactions_.emplace_back(this, conn);
+  }
+  static thread_local std::vector<std::pair<const PgDatabase*, PGconn*>> transactions_;
+  static thread_local std::string last_state_;  // SQLSTATE of this thread's last failure
+};
+
+thread_local std::vector<std::pair<const PgDatabase*, PGconn*>> PgDatabase::transactions_;
+thread_local std::string PgDatabase::last_state_;
+
+Result<void> migrate(Database& db) {
+  return db.transaction([&]() -> Result<void> {
+    if (std::string(db.engine()) == "postgresql") {
+      // Two instances starting at once create the tables one after the other.
+      EF_TRY(db.query("SELECT pg_advisory_xact_lock(7460501)"));
+    }
+    for (const char* statement : kSchema) EF_TRY(db.query(statement));
+    EF_ASSIGN(auto rows, db.query("SELECT version FROM schema_version"));
+    if (rows.empty()) {
+      EF_TRY(
+          db.query("INSERT INTO schema_version (version) VALUES ($1)", {int64_t{kSchemaVersion}}));
+    } else if (rows[0].integer(0) > kSchemaVersion) {
+      return Error(Errc::database, "the database has schema version " + rows[0].text(0) +
+                                       ", newer than this edgeforge-fleet's " +
+                                       std::to_string(kSchemaVersion) + "; run a newer one");
+    }
+    return Ok{};
+  });
+}
+
+}  // namespace
+
+std::string Row::text(size_t i) const {
+  return i < cells.size() && cells[i] ? *cells[i] : std::string();
+}
+
+int64_t Row::integer(size_t i) const {
+  if (null(i)) return 0;
+  return std::strtoll(cells[i]->c_str(), nullptr, 10);
+}
+
+Result<std::unique_ptr<Database>> open_database(const std::string& url) {
+  std::unique_ptr<Database> db;
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://") ||
+      url.find("dbname=") != std::string::npos || url.find("host=") != std::string::npos) {
+    EF_ASSIGN(db, PgDatabase::open(url));
+  } else {
+    EF_ASSIGN(db, SqliteDatabase::open(url));
+  }
+  EF_TRY(migrate(*db));
+  return db;
+}
+
+}  // namespace ef::fleet
