@@ -1,5 +1,7 @@
 // edgeforge-fleet serve: the database, the API, the HTTP(S) server, until
 // SIGTERM or SIGINT.
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <iostream>
@@ -28,6 +30,10 @@ Result<ServerOptions> server_options(const ServeArgs& a) {
   if (colon == std::string::npos || colon == 0)
     return Error(Errc::invalid_argument, "--listen " + a.listen + ": expected HOST:PORT");
   o.host = a.listen.substr(0, colon);
+  in_addr parsed{};
+  if (inet_pton(AF_INET, o.host.c_str(), &parsed) != 1)
+    return Error(Errc::invalid_argument,
+                 "--listen " + a.listen + ": give an IPv4 address (0.0.0.0 for all)");
   char* end = nullptr;
   unsigned long port = std::strtoul(a.listen.c_str() + colon + 1, &end, 10);
   if (*end != '\0' || port > 65535 || colon + 1 == a.listen.size())

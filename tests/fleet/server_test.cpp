@@ -159,11 +159,14 @@ TEST(FleetProgramTest, ServesUntilSigtermAndBadSettingsAreOneLine) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.args);
-    auto run = test::run_command(bin + " serve " + c.args + " 2>&1 >/dev/null");
+    // In the test's directory: a command that fails makes no database anywhere.
+    auto run = test::run_command("cd " + tmp.path().string() + " && " + bin + " serve " + c.args +
+                                 " 2>&1 >/dev/null");
     EXPECT_NE(run.status, 0);
     EXPECT_NE(run.out.find(c.says), std::string::npos) << run.out;
     EXPECT_EQ(std::count(run.out.begin(), run.out.end(), '\n'), 1) << run.out;
   }
+  EXPECT_FALSE(std::filesystem::exists(tmp / "fleet.sqlite"));
 }
 
 }  // namespace
