@@ -33,17 +33,12 @@ Result<Device> device_of(const Row& r) {
   return d;
 }
 
+/// 256 random bits as 64 hex digits (shown to the operator once).
 Result<std::string> random_secret() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1)
     return Error(Errc::internal, "no random bytes for a token");
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : bytes) {
-    out += hex[b >> 4];
-    out += hex[b & 15];
-  }
-  return out;
+  return sha256_hex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
 }
 
 }  // namespace
@@ -161,6 +156,11 @@ Result<void> Registry::approve(const std::string& id) {
   if (d->state == DeviceState::ready) return Ok{};
   return Error(Errc::refused,
                "device " + id + " has not registered yet (" + device_state_name(d->state) + ")");
+}
+
+Result<void> Registry::check() {
+  EF_TRY(db_.query("SELECT 1"));
+  return Ok{};
 }
 
 Result<std::optional<Device>> Registry::device(const std::string& id) {

@@ -64,6 +64,9 @@ class Registry {
   /// An operator approves an unpaired device. Errc::not_found for none.
   Result<void> approve(const std::string& id);
 
+  /// One trivial statement: whether the database answers.
+  Result<void> check();
+
   Result<std::optional<Device>> device(const std::string& id);
   Result<std::vector<Device>> devices();
 
