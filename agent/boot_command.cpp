@@ -7,6 +7,7 @@
 #include "agent/command_support.hpp"
 #include "agent/commands.hpp"
 #include "agent/operations.hpp"
+#include "agent/report.hpp"
 
 namespace ef::agent {
 namespace {
@@ -20,6 +21,7 @@ int run_boot(const BootArgs& a) {
   auto device = Device::open(a.paths, log_line);
   if (!device) return fail(device.error(), false);
   auto outcome = boot_check(*device, log_line);
+  report_change(a.paths, "boot", log_line);
   if (!outcome) return fail(outcome.error(), false);
   if (*outcome == BootOutcome::marked_bad && !a.no_reboot) return reboot_now();
   return *outcome == BootOutcome::marked_bad ? cmdline::kExitMarkedBad : cmdline::kExitOk;

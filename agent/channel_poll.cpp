@@ -90,6 +90,8 @@ Result<WatchState> load_watch_state(const std::filesystem::path& path) {
     s.release = j.at("release").get<std::string>();
     s.action = j.at("action").get<std::string>();
     s.why = j.at("why").get<std::string>();
+    s.reason = j.value("reason", "");  // absent in files of older agents
+    s.wave = j.value("wave", "");
     if (!j.at("until").is_null()) s.until = j.at("until").get<UnixSeconds>();
     return s;
   } catch (const json::exception& e) {
@@ -106,7 +108,8 @@ Result<void> save_watch_state(const std::filesystem::path& path, const WatchStat
             {"polled", s.polled},   {"error", s.error},
             {"channel", s.channel}, {"metadataVersion", s.metadata_version},
             {"release", s.release}, {"action", s.action},
-            {"why", s.why},         {"until", s.until ? json(*s.until) : json(nullptr)}};
+            {"why", s.why},         {"until", s.until ? json(*s.until) : json(nullptr)},
+            {"reason", s.reason},   {"wave", s.wave}};
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   return write_file_atomic(path, j.dump(2) + "\n");

@@ -44,7 +44,9 @@ struct WatchState {
   std::string channel;  // its name
   uint64_t metadata_version = 0;
   std::string release;  // the release it names, "" for none
-  std::string action;   // watch_action_name()
+  std::string action;   // watch_action_name(), or failed, staged, rebooting
+  std::string reason;   // WatchDecision::reason, or "install-failed", "reboot"
+  std::string wave;     // the device's wave in the rollout plan, "" for none
   std::string why;
   std::optional<UnixSeconds> until;
 };

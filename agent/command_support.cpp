@@ -31,6 +31,9 @@ void add_device_options(CLI::App* cmd, DevicePaths& p) {
   cmd->add_option("--cmdline", p.cmdline,
                   "Kernel command line with edgeforge.slot= (default: /proc/cmdline)");
   cmd->add_option("--lock", p.lock, "Lock file (default: " + p.lock.string() + ")");
+  cmd->add_option("--registration", p.registration,
+                  "The site's fleet registration; status reports go to its endpoint (default: " +
+                      p.registration.string() + ")");
 }
 
 int reboot_now() {

@@ -15,5 +15,6 @@ cmdline::Command add_write_slot_command(CLI::App& app);
 cmdline::Command add_install_command(CLI::App& app);
 cmdline::Command add_watch_command(CLI::App& app);
 cmdline::Command add_reboot_command(CLI::App& app);
+cmdline::Command add_report_command(CLI::App& app);
 
 }  // namespace ef::agent

@@ -27,6 +27,8 @@ struct DevicePaths {
   std::filesystem::path state = "/run/edgeforge/persist/agent/state.json";
   std::filesystem::path lock = "/run/edgeforge/agent.lock";
   std::filesystem::path cmdline = "/proc/cmdline";
+  /// The site's fleet registration (site::kRegistrationPath); none: no reports.
+  std::filesystem::path registration = "/etc/edgeforge/registration.yaml";
 
   const std::filesystem::path& slot(const std::string& name) const {
     return name == "A" ? slot_a : slot_b;

@@ -7,6 +7,7 @@
 #include "agent/command_support.hpp"
 #include "agent/commands.hpp"
 #include "agent/operations.hpp"
+#include "agent/report.hpp"
 
 namespace ef::agent {
 namespace {
@@ -19,7 +20,9 @@ int run_mark_good(const MarkGoodArgs& a) {
   auto device = Device::open(a.paths, log_line);
   if (!device) return fail(device.error(), false);
   auto r = mark_good(*device, log_line);
-  return r ? 0 : fail(r.error(), false);
+  if (!r) return fail(r.error(), false);
+  report_change(a.paths, "mark-good", log_line);
+  return 0;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "agent/command_support.hpp"
 #include "agent/commands.hpp"
 #include "agent/operations.hpp"
+#include "agent/report.hpp"
 
 namespace ef::agent {
 namespace {
@@ -22,6 +23,7 @@ int run_rollback(const RollbackArgs& a) {
   if (!device) return fail(device.error(), false);
   auto r = rollback(*device, a.mark_bad, log_line);
   if (!r) return fail(r.error(), false);
+  report_change(a.paths, "rollback", log_line);
   return a.no_reboot ? 0 : reboot_now();
 }
 

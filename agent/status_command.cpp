@@ -9,6 +9,7 @@
 #include "agent/command_support.hpp"
 #include "agent/commands.hpp"
 #include "agent/state.hpp"
+#include "agent/status_report.hpp"
 
 namespace ef::agent {
 namespace {
@@ -18,25 +19,15 @@ struct StatusArgs {
   bool json = false;
 };
 
-nlohmann::json slot_json(const SlotRecord& r, const std::optional<device::SlotState>& grub,
-                         const std::string& name) {
-  nlohmann::json j{{"state", slot_health_name(r.health)},
-                   {"product", r.product},
-                   {"version", r.version},
-                   {"imageSha256", r.image_sha256}};
-  if (grub) {
-    j["bootable"] = slot_ok(*grub, name) || slot_tries(*grub, name) > 0;
-    j["triesLeft"] = slot_tries(*grub, name);
-    j["grubOk"] = slot_ok(*grub, name);
-  }
-  return j;
-}
-
 // Status takes no lock and changes nothing: it must answer while an
 // upgrade runs, and on a device whose ESP is not mounted.
 int run_status(const StatusArgs& a) {
   auto state = load_state(a.paths.state);
   if (!state) return fail(state.error(), a.json);
+  if (a.json) {
+    std::cout << status_document(a.paths).dump(2) << "\n";
+    return 0;
+  }
   std::string booted = booted_slot(a.paths.cmdline);
   std::optional<device::SlotState> grub;
   std::string grub_error;
@@ -55,42 +46,7 @@ int run_status(const StatusArgs& a) {
     else
       grub_error = g.error().message();
   }
-  nlohmann::json op = nullptr;
-  if (state->operation) {
-    const Operation& o = *state->operation;
-    op = {{"kind", o.kind},     {"phase", operation_phase_name(o.phase)},
-          {"slot", o.slot},     {"version", o.version},
-          {"bundle", o.bundle}, {"error", o.error}};
-  }
-  // The release channel, as the last `watch` left it (no file: never polled).
   auto watch = load_watch_state(a.paths.state.parent_path() / "watch.json");
-  nlohmann::json updates = nullptr;
-  if (watch && !watch->url.empty()) {
-    const WatchState& w = *watch;
-    updates = {{"channelUrl", w.url},
-               {"channel", w.channel},
-               {"metadataVersion", w.metadata_version},
-               {"release", w.release.empty() ? nlohmann::json(nullptr) : nlohmann::json(w.release)},
-               {"action", w.action},
-               {"why", w.why},
-               {"until", w.until ? nlohmann::json(format_utc(*w.until)) : nlohmann::json(nullptr)},
-               {"polled", format_utc(w.polled)},
-               {"error", w.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(w.error)},
-               {"failedReleases", w.failed}};
-  }
-  if (a.json) {
-    nlohmann::json j{
-        {"booted", booted.empty() ? nlohmann::json(nullptr) : nlohmann::json(booted)},
-        {"slots", {{"A", slot_json(state->a, grub, "A")}, {"B", slot_json(state->b, grub, "B")}}},
-        {"floor", state->floor},
-        {"lastOperation", op},
-        {"updates", updates}};
-    if (!watch) j["updatesError"] = watch.error().message();
-    if (grub) j["bootOrder"] = grub->order;
-    if (!grub_error.empty()) j["bootStateError"] = grub_error;
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
   std::cout << "booted slot: " << (booted.empty() ? "unknown (not booted by edgeforge)" : booted)
             << "\nanti-rollback floor: " << state->floor << "\n";
   if (grub)

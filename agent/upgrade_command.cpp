@@ -7,6 +7,7 @@
 #include "agent/command_support.hpp"
 #include "agent/commands.hpp"
 #include "agent/operations.hpp"
+#include "agent/report.hpp"
 
 namespace ef::agent {
 namespace {
@@ -35,6 +36,7 @@ int run_upgrade(UpgradeArgs& a) {
   auto device = Device::open(a.paths, log);
   if (!device) return fail(device.error(), a.json);
   auto r = upgrade(*device, a.options, log);
+  report_change(a.paths, "upgrade", log);
   if (!r) return fail(r.error(), a.json);
   const auto& m = r->install.manifest;
   const DeltaStats& d = r->install.delta;

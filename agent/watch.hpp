@@ -39,6 +39,10 @@ struct WatchDecision {
     upgrade,  // install `artifact` now
   };
   Action action = Action::nothing;
+  /// Why, as a code the fleet service counts by: no-release, other-product,
+  /// up-to-date, newer, failed-here, staged, not-in-plan, paused, wave (its
+  /// wave, soak or hourly cap has not come), window, go.
+  std::string reason;
   /// One line for the log and `status`: "waiting for wave \"5pct\" ...".
   std::string why;
   /// wait: when the decision can change by itself (a wave opens, the

@@ -13,6 +13,7 @@
 #include "agent/commands.hpp"
 #include "agent/operations.hpp"
 #include "agent/reboot.hpp"
+#include "agent/report.hpp"
 #include "agent/watch.hpp"
 #include "device/site.hpp"
 #include "signing/keyring.hpp"
@@ -71,14 +72,13 @@ Result<std::string> media_channel(const fs::path& dir) {
   return (dir / name).string();
 }
 
+/// The device's ID in the rollout: the same the fleet service knows it by.
 Result<std::string> device_id(const WatchArgs& a) {
   if (!a.device_id.empty()) return a.device_id;
-  EF_ASSIGN(std::string id, read_file(a.machine_id));
-  id.erase(std::remove_if(id.begin(), id.end(), [](char c) { return std::isspace(c); }), id.end());
-  if (id.empty())
-    return Error(Errc::invalid_argument,
-                 a.machine_id.string() + " is empty: the device has no ID; give --device-id");
-  return id;
+  EF_ASSIGN(auto registration, load_registration(a.paths.registration));
+  DeviceIdSources sources;
+  sources.machine_id = a.machine_id;
+  return resolve_device_id("", registration ? registration->device_id : "machine-id", sources);
 }
 
 Result<std::optional<SemVer>> parse_version(const std::string& v) {
@@ -203,7 +203,10 @@ int run_watch(WatchArgs& a) {
   ws->metadata_version = doc.version;
   ws->release = doc.release ? doc.release->version.str() : "";
   ws->action = watch_action_name(decision->action);
+  ws->reason = decision->reason;
   ws->why = decision->why;
+  auto wave = channel::wave_of(doc, facts.identity);
+  ws->wave = wave ? doc.rollout.waves[*wave].name : "";
   ws->until = decision->until;
   log("channel \"" + doc.channel + "\" version " + std::to_string(doc.version) + " (" +
       polled->how + "): " + ws->action + ": " + decision->why);
@@ -236,9 +239,11 @@ int run_watch(WatchArgs& a) {
     auto r = upgrade(*device, uo, log);
     if (!r) {
       ws->action = "failed";
+      ws->reason = "install-failed";
       ws->why = r.error().message();
       ws->until.reset();
       (void)save_watch_state(watch_path, *ws);
+      report_change(a.paths, "watch", log);
       return fail(r.error(), json_out);
     }
     staged_slot = r->slot;
@@ -248,6 +253,7 @@ int run_watch(WatchArgs& a) {
                         {"delta", r->install.delta.used},
                         {"fetchedBytes", r->install.delta.fetched_bytes}};
     ws->action = "staged";
+    ws->reason = "reboot";
     ws->why = "release " + decision->version.str() + " is installed in slot " + r->slot +
               " and boots next";
   }
@@ -260,6 +266,7 @@ int run_watch(WatchArgs& a) {
       reboot = true;
     } else {
       ws->action = "staged";
+      ws->reason = v.until ? "window" : "reboot";
       ws->why =
           "release " + facts.staged->str() + " is installed in slot " + staged_slot + "; " + v.why;
       ws->until = v.until;
@@ -274,6 +281,7 @@ int run_watch(WatchArgs& a) {
     a.reboot.reason = "release " + facts.staged->str() + " in slot " + staged_slot;
     ws->action = "rebooting";
     (void)save_watch_state(watch_path, *ws);
+    report_change(a.paths, "watch", log);
     auto r = reboot_device(a.reboot, log);
     if (!r) {
       ws->action = "staged";
@@ -288,6 +296,7 @@ int run_watch(WatchArgs& a) {
     out["why"] = ws->why;
   }
   if (auto s = save_watch_state(watch_path, *ws); !s) return fail(s.error(), json_out);
+  if (!reboot) report_change(a.paths, "watch", log);
   if (!reboot && ws->until && *ws->until > now && *ws->until - now <= kMaxWake) {
     ProcessOptions wake;
     wake.env = {{"EDGEFORGE_WAKE_AT", std::to_string(*ws->until)},
@@ -321,7 +330,9 @@ cmdline::Command add_watch_command(CLI::App& app) {
   cmd->add_option("--site", a->site,
                   std::string("Site file with the updates: section and tags (default: ") +
                       site::kWatchSitePath + ", which the site's rendering writes)");
-  cmd->add_option("--device-id", a->device_id, "This device's ID (default: /etc/machine-id)");
+  cmd->add_option("--device-id", a->device_id,
+                  "This device's ID (default: /etc/machine-id, or the DMI serial number when the "
+                  "site's registration says deviceId: serial)");
   cmd->add_option("--now", a->at, "Decide as if it were this UTC time (YYYY-MM-DDTHH:MM:SSZ)");
   cmd->add_option(
       "--hooks", a->reboot.hooks,

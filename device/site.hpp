@@ -83,6 +83,8 @@ struct UpdateSettings {
 /// The site's `updates:` and `tags:` as a site file of their own, rendered
 /// with the others; `edgeforge-agent watch` reads it.
 inline constexpr const char* kWatchSitePath = "/etc/edgeforge/site-updates.yaml";
+/// The site's `registration:` alone, as a site file (0600: the token).
+inline constexpr const char* kRegistrationPath = "/etc/edgeforge/registration.yaml";
 
 /// "immediate", "window" or "manual".
 const char* reboot_policy_name(RebootPolicy policy);
@@ -97,7 +99,8 @@ struct Site {
   std::vector<RegistryMirror> mirrors;
   std::vector<RegistryAuth> registry_auth;
   std::string registration_endpoint;
-  std::string registration_token;  // secret
+  std::string registration_token;                     // secret
+  std::string registration_device_id = "machine-id";  // machine-id or serial
   std::map<std::string, std::string> tags;
   std::optional<InstallSettings> install;
   std::optional<UpdateSettings> updates;

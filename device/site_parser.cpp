@@ -331,12 +331,18 @@ Result<Site> parse_root(const Reader& r, const YAML::Node& root) {
   }
   if (auto n = root["registries"]) EF_TRY(parse_registries(r, n, s));
   if (auto n = root["registration"]) {
-    EF_TRY(r.keys(n, "registration", {"endpoint", "token"}));
+    EF_TRY(r.keys(n, "registration", {"endpoint", "token", "deviceId"}));
     if (n["endpoint"]) {
       EF_ASSIGN(s.registration_endpoint, r.str(n["endpoint"], "registration.endpoint"));
     }
     if (n["token"]) {
       EF_ASSIGN(s.registration_token, r.str(n["token"], "registration.token"));
+    }
+    if (n["deviceId"]) {
+      EF_ASSIGN(s.registration_device_id, r.str(n["deviceId"], "registration.deviceId"));
+      if (s.registration_device_id != "machine-id" && s.registration_device_id != "serial")
+        return r.error(n["deviceId"], "registration.deviceId",
+                       "expected machine-id (/etc/machine-id) or serial (the DMI serial number)");
     }
   }
   if (auto n = root["tags"]) {

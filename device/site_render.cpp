@@ -304,9 +304,10 @@ std::vector<SiteFile> render_site(const Site& s, RegistryTarget registries) {
   }
   render_registries(s, registries, out);
   if (!s.registration_endpoint.empty() || !s.registration_token.empty()) {
-    add(out, "/etc/edgeforge/registration.yaml",
-        header + "endpoint: " + quote(s.registration_endpoint) +
-            "\ntoken: " + quote(s.registration_token) + "\n",
+    // A site file of its own, so the agent reads it with parse_site.
+    add(out, kRegistrationPath,
+        header + "registration:\n  endpoint: " + quote(s.registration_endpoint) + "\n  token: " +
+            quote(s.registration_token) + "\n  deviceId: " + quote(s.registration_device_id) + "\n",
         0600, !s.registration_token.empty());
   }
   if (s.updates) {

@@ -172,6 +172,10 @@ ApiResponse Api::report(const ApiRequest& r, const std::string& id) {
   if (!key) return failure(key.error());
   std::string message = device::fleet_request_message(r.method, r.path, id, seq, time, r.body);
   if (!key->verify(message, *signature)) return problem(401, "unauthorized", not_verified);
+  if ((*d)->state != DeviceState::ready)
+    return problem(403, "not_approved",
+                   "device " + id + " is " + device_state_name((*d)->state) +
+                       "; its reports are taken once an operator approves it");
 
   json body;
   if (auto bad = json_body(r, body)) return *bad;

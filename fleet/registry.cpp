@@ -101,6 +101,23 @@ Result<DeviceState> Registry::register_device(const std::string& id, const std::
                                              "key in PEM");
   DeviceState result = DeviceState::unpaired;
   auto done = db_.transaction([&]() -> Result<void> {
+    // The same device and key again is the same registration, whatever
+    // became of the token since (used up, expired): its state is returned.
+    EF_ASSIGN(
+        auto rows,
+        db_.query(std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE id = $1", {id}));
+    std::optional<Device> known;
+    if (!rows.empty()) {
+      EF_ASSIGN(known, device_of(rows[0]));
+      if (!known->public_key.empty()) {
+        if (known->public_key != key->pem())
+          return Error(Errc::refused, "device " + id +
+                                          " is registered with another key; an operator must "
+                                          "remove it before it registers again");
+        result = known->state;
+        return Ok{};
+      }
+    }
     EF_ASSIGN(auto tokens,
               db_.query("SELECT expires, single_use, auto_approve, uses FROM tokens WHERE id = $1",
                         {sha256_hex(token)}));
@@ -114,19 +131,7 @@ Result<DeviceState> Registry::register_device(const std::string& id, const std::
       return Error(Errc::refused,
                    "device " + id + ": the registration token was for one device and is used");
 
-    EF_ASSIGN(
-        auto rows,
-        db_.query(std::string("SELECT ") + kDeviceColumns + " FROM devices WHERE id = $1", {id}));
     if (!rows.empty()) {
-      EF_ASSIGN(Device d, device_of(rows[0]));
-      if (!d.public_key.empty()) {
-        if (d.public_key != key->pem())
-          return Error(Errc::refused, "device " + id +
-                                          " is registered with another key; an operator must "
-                                          "remove it before it registers again");
-        result = d.state;  // the same registration again
-        return Ok{};
-      }
       result = DeviceState::ready;  // pre-provisioned
       EF_TRY(
           db_.query("UPDATE devices SET public_key = $2, state = 'ready', registered = $3 "
@@ -181,6 +186,15 @@ Result<std::vector<Device>> Registry::devices() {
     EF_ASSIGN(Device d, device_of(r));
     out.push_back(std::move(d));
   }
+  return out;
+}
+
+Result<std::vector<Registry::Report>> Registry::reports(const std::string& id, int64_t limit) {
+  EF_ASSIGN(auto rows, db_.query("SELECT seq, received, body FROM reports WHERE device_id = $1 "
+                                 "ORDER BY seq DESC LIMIT $2",
+                                 {id, limit}));
+  std::vector<Report> out;
+  for (const Row& r : rows) out.push_back({r.integer(0), r.integer(1), r.text(2)});
   return out;
 }
 

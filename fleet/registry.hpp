@@ -68,6 +68,14 @@ class Registry {
   Result<void> check();
 
   Result<std::optional<Device>> device(const std::string& id);
+
+  struct Report {
+    int64_t seq = 0;
+    UnixSeconds received = 0;
+    std::string body;
+  };
+  /// The device's last `limit` reports, newest first.
+  Result<std::vector<Report>> reports(const std::string& id, int64_t limit);
   Result<std::vector<Device>> devices();
 
   /// Accepts report `seq` of a ready device: `seq` must be above every

@@ -46,6 +46,34 @@ StandardOutput=journal+console
 WantedBy=multi-user.target
 )";
 
+// The heartbeat to the fleet service: a status report every 15 minutes on a
+// device whose site names a registration (commands that change the device
+// report at once; this sends what they could not and says "still here").
+constexpr const char* kReportUnit = R"([Unit]
+Description=edgeforge: report the device's status to the fleet service
+ConditionPathExists=/etc/edgeforge/registration.yaml
+Wants=network-online.target
+After=network-online.target edgeforge-boot.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/edgeforge-agent report
+TimeoutStartSec=10min
+)";
+
+constexpr const char* kReportTimer = R"([Unit]
+Description=edgeforge: status report heartbeat
+ConditionPathExists=/etc/edgeforge/registration.yaml
+
+[Timer]
+OnBootSec=2min
+OnUnitActiveSec=15min
+RandomizedDelaySec=5min
+
+[Install]
+WantedBy=timers.target
+)";
+
 // Removable media with a release channel copy (`edgeforge channel export`):
 // udev hands every inserted file system to edgeforge-media@.service, whose
 // script mounts it read-only and applies the copy when it carries the
@@ -136,7 +164,9 @@ std::vector<AgentUnit> agent_units(const profile::AgentSettings& agent) {
           {device::kWatchService, device::watch_service_unit(), ""},
           {device::kWatchTimer,
            device::watch_timer_unit(agent.update_interval, agent.update_jitter), "timers.target"},
-          {"edgeforge-media@.service", kMediaUnit, ""}};
+          {"edgeforge-media@.service", kMediaUnit, ""},
+          {"edgeforge-report.service", kReportUnit, ""},
+          {"edgeforge-report.timer", kReportTimer, "timers.target"}};
 }
 
 Result<std::string> agent_config(const profile::Profile& p,

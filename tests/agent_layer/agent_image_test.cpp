@@ -152,6 +152,8 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
   expect("/usr/lib/systemd/system/edgeforge-watch.service", "-rw-r--r--");
   expect("/usr/lib/systemd/system/edgeforge-watch.timer", "-rw-r--r--");
   expect("/usr/lib/systemd/system/edgeforge-media@.service", "-rw-r--r--");
+  expect("/usr/lib/systemd/system/edgeforge-report.service", "-rw-r--r--");
+  expect("/usr/lib/systemd/system/edgeforge-report.timer", "-rw-r--r--");
   expect("/usr/lib/udev/rules.d/90-edgeforge-media.rules", "-rw-r--r--");
   expect("/usr/lib/edgeforge/media-apply", "-rwxr-xr-x");
   if (test::have_tool("shellcheck")) {
@@ -163,7 +165,8 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
          "-rw-r--r--");
   for (const char* unit : {"multi-user.target.wants/edgeforge-boot.service",
                            "multi-user.target.wants/edgeforge-install.service",
-                           "timers.target.wants/edgeforge-watch.timer"}) {
+                           "timers.target.wants/edgeforge-watch.timer",
+                           "timers.target.wants/edgeforge-report.timer"}) {
     std::string link = std::string("/etc/systemd/system/") + unit;
     expect(link, "lrwxrwxrwx");
     EXPECT_EQ(entries[link].target,
@@ -178,6 +181,11 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
     tmp.write("units/edgeforge-watch.service",
               cat(r->image, "/usr/lib/systemd/system/edgeforge-watch.service"));
     auto verify = sh("cd units && systemd-analyze verify --man=no ./edgeforge-watch.timer 2>&1");
+    EXPECT_EQ(verify.out.find("nknown"), std::string::npos) << verify.out;
+    for (const char* unit : {"edgeforge-report.timer", "edgeforge-report.service"})
+      tmp.write(std::string("units/") + unit,
+                cat(r->image, std::string("/usr/lib/systemd/system/") + unit));
+    verify = sh("cd units && systemd-analyze verify --man=no ./edgeforge-report.timer 2>&1");
     EXPECT_EQ(verify.out.find("nknown"), std::string::npos) << verify.out;
   }
   // Every non-glibc library the host's loader resolves, and nothing else.
@@ -199,9 +207,9 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
   std::map<std::string, std::string> recorded;
   for (const auto& in : r->manifest_json["inputs"])
     if (in.value("role", "") == "agent") recorded[in["path"]] = in["sha256"];
-  // binary, libraries, agent.json, two keys, revoked, a channel key, five units,
+  // binary, libraries, agent.json, two keys, revoked, a channel key, seven units,
   // the media rule and script, cpio
-  EXPECT_EQ(recorded.size(), count + 14);
+  EXPECT_EQ(recorded.size(), count + 16);
   for (const auto& [path, digest] : recorded)
     EXPECT_EQ(sha256_hex(cat(r->image, path)), digest) << path;
   EXPECT_EQ(r->manifest_json["agent"]["glibcCeiling"], "2.35");

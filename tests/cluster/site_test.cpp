@@ -88,6 +88,12 @@ TEST(SiteRenderTest, RendersNetworkdHostsUsersAndRegistries) {
                 ->content.find("HTTPS_PROXY=http://proxy:3128"),
             std::string::npos);
   EXPECT_TRUE(find(files, "/etc/edgeforge/registration.yaml")->secret);
+  // The registration file is a site file of its own: the agent reads it back.
+  auto back = site::parse_site(find(files, "/etc/edgeforge/registration.yaml")->content, "r");
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->registration_endpoint, "https://fleet.example.com");
+  EXPECT_EQ(back->registration_token, "REGISTRATIONTOKEN");
+  EXPECT_EQ(back->registration_device_id, "machine-id");
 
   auto containerd = site::render_site(*s, site::RegistryTarget::containerd);
   auto* hosts = find(containerd, "/etc/containerd/certs.d/docker.io/hosts.toml");
