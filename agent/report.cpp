@@ -1,6 +1,8 @@
 #include "agent/report.hpp"
 
 #include "agent/status_report.hpp"
+#include "device/site.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::agent {
 
@@ -16,6 +18,17 @@ Result<std::optional<FlushResult>> report_status(const DevicePaths& paths, const
   EF_ASSIGN(FleetClient client, FleetClient::open(fo));
   nlohmann::json report = status_document(paths);
   report["reason"] = o.reason;
+  // The site's tags: the service counts by them.
+  report["tags"] = nlohmann::json::object();
+  std::error_code ec;
+  if (std::filesystem::exists(o.site, ec)) {
+    auto text = read_file(o.site);
+    auto site = text ? site::parse_site(*text, o.site.string()) : Result<site::Site>(text.error());
+    if (!site)
+      report["tagsError"] = site.error().message();
+    else
+      report["tags"] = site->tags;
+  }
   const UnixSeconds now = o.now ? o.now : now_utc();
   EF_TRY(client.queue(std::move(report), now));
   if (!o.send) {

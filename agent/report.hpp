@@ -16,6 +16,8 @@ namespace ef::agent {
 struct ReportOptions {
   std::string reason;     // boot, watch, upgrade, rollback, mark-good, heartbeat, ...
   std::string device_id;  // "": from the registration (machine-id or serial)
+  /// The site file with the device's tags (site::kWatchSitePath).
+  std::filesystem::path site = "/etc/edgeforge/site-updates.yaml";
   DeviceIdSources id_sources;
   HttpStreamOptions http;
   bool send = true;     // false: queue only

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "device/fleet_request.hpp"
+#include "fleet/rollup.hpp"
 #include "signing/bundle_format.hpp"
 #include "signing/keys.hpp"
 #include "util/sha256.hpp"
@@ -87,7 +88,15 @@ json device_json(const Device& d) {
             {"created", format_utc(d.created)},
             {"registered", d.registered ? json(format_utc(*d.registered)) : json()},
             {"lastReport", d.last_report ? json(format_utc(*d.last_report)) : json()},
-            {"lastSeq", d.last_seq}};
+            {"lastSeq", d.last_seq},
+            {"channel", d.placement.channel},
+            {"release", d.placement.release},
+            {"running", d.placement.running},
+            {"wave", d.placement.wave},
+            {"phase", d.placement.phase},
+            {"phaseSince", d.phase_since ? json(format_utc(d.phase_since)) : json()},
+            {"error", d.placement.error},
+            {"tags", d.placement.tags}};
   json status = d.status.empty() ? json() : json::parse(d.status, nullptr, false);
   j["status"] = status.is_discarded() ? json() : status;
   return j;
@@ -190,6 +199,26 @@ ApiResponse Api::report(const ApiRequest& r, const std::string& id) {
 }
 
 ApiResponse Api::operator_call(const ApiRequest& r, const std::vector<std::string>& parts) {
+  if (parts.size() == 1 && parts[0] == "status" && r.method == "GET") {
+    auto all = registry_.devices();
+    if (!all) return failure(all.error());
+    RollupOptions o;
+    o.now = r.now;
+    o.silent_after_seconds = config_.silent_after_seconds;
+    return answer(200, rollup(*all, o));
+  }
+  if (parts.size() == 3 && parts[0] == "devices" && parts[2] == "reports" && r.method == "GET") {
+    auto reports = registry_.reports(parts[1], 20);
+    if (!reports) return failure(reports.error());
+    json list = json::array();
+    for (const auto& rep : *reports) {
+      json body = json::parse(rep.body, nullptr, false);
+      list.push_back({{"seq", rep.seq},
+                      {"received", format_utc(rep.received)},
+                      {"report", body.is_discarded() ? json() : body}});
+    }
+    return answer(200, {{"deviceId", parts[1]}, {"reports", list}});
+  }
   if (parts.size() == 1 && parts[0] == "devices" && r.method == "GET") {
     auto all = registry_.devices();
     if (!all) return failure(all.error());

@@ -36,6 +36,8 @@ struct ApiConfig {
   std::vector<std::string> operator_token_sha256;
   /// The largest request body taken (a longer one is 413).
   size_t max_body = 64 * 1024;
+  /// A ready device with no report for this long counts as silent.
+  uint64_t silent_after_seconds = 24 * 3600;
 };
 
 class Api {

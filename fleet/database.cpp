@@ -13,8 +13,9 @@
 namespace ef::fleet {
 namespace {
 
-// The schema, in the SQL both engines accept. Version 1.
-constexpr int kSchemaVersion = 1;
+// The schema, in the SQL both engines accept: version 1 as created, then
+// each later version's changes (kMigrations), applied in order.
+constexpr int kSchemaVersion = 2;
 const char* const kSchema[] = {
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
     // state: provisioned (imported by an operator, not yet registered),
@@ -42,6 +43,34 @@ const char* const kSchema[] = {
     " received BIGINT NOT NULL,"
     " body TEXT NOT NULL,"
     " PRIMARY KEY (device_id, seq))",
+};
+
+struct Migration {
+  int to;
+  std::vector<const char*> statements;
+};
+const Migration kMigrations[] = {
+    // 2: where each device stands (fleet/placement.hpp), kept with its last
+    // report so roll-ups and gates are queries; the rollout states the
+    // service signed, each written to the channel's place once.
+    {2,
+     {"ALTER TABLE devices ADD COLUMN channel TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE devices ADD COLUMN release_version TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE devices ADD COLUMN running TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE devices ADD COLUMN wave TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE devices ADD COLUMN phase TEXT NOT NULL DEFAULT 'unknown'",
+      "ALTER TABLE devices ADD COLUMN phase_since BIGINT NOT NULL DEFAULT 0",
+      "ALTER TABLE devices ADD COLUMN error TEXT NOT NULL DEFAULT ''",
+      "ALTER TABLE devices ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'",
+      "CREATE INDEX devices_rollout ON devices (channel, release_version, phase)",
+      "CREATE TABLE rollout_states ("
+      " channel TEXT NOT NULL,"
+      " version BIGINT NOT NULL,"
+      " release_version TEXT NOT NULL,"
+      " body TEXT NOT NULL,"
+      " created BIGINT NOT NULL,"
+      " written BIGINT,"
+      " PRIMARY KEY (channel, version))"}},
 };
 
 Error db_error(const char* engine, const std::string& what) {
@@ -291,13 +320,20 @@ Result<void> migrate(Database& db) {
     }
     for (const char* statement : kSchema) EF_TRY(db.query(statement));
     EF_ASSIGN(auto rows, db.query("SELECT version FROM schema_version"));
-    if (rows.empty()) {
-      EF_TRY(
-          db.query("INSERT INTO schema_version (version) VALUES ($1)", {int64_t{kSchemaVersion}}));
-    } else if (rows[0].integer(0) > kSchemaVersion) {
-      return Error(Errc::database, "the database has schema version " + rows[0].text(0) +
+    int64_t version = 1;
+    if (rows.empty())
+      EF_TRY(db.query("INSERT INTO schema_version (version) VALUES (1)"));
+    else
+      version = rows[0].integer(0);
+    if (version > kSchemaVersion) {
+      return Error(Errc::database, "the database has schema version " + std::to_string(version) +
                                        ", newer than this edgeforge-fleet's " +
                                        std::to_string(kSchemaVersion) + "; run a newer one");
+    }
+    for (const Migration& m : kMigrations) {
+      if (m.to <= version) continue;
+      for (const char* statement : m.statements) EF_TRY(db.query(statement));
+      EF_TRY(db.query("UPDATE schema_version SET version = $1", {int64_t{m.to}}));
     }
     return Ok{};
   });

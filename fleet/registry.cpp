@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <nlohmann/json.hpp>
 #include <regex>
 
 #include "signing/keys.hpp"
@@ -11,7 +12,8 @@ namespace ef::fleet {
 namespace {
 
 const char* const kDeviceColumns =
-    "id, state, public_key, created, registered, last_report, last_seq, status";
+    "id, state, public_key, created, registered, last_report, last_seq, status, channel, "
+    "release_version, running, wave, phase, phase_since, error, tags";
 
 Result<DeviceState> parse_state(const std::string& s) {
   if (s == "provisioned") return DeviceState::provisioned;
@@ -30,6 +32,18 @@ Result<Device> device_of(const Row& r) {
   if (!r.null(5)) d.last_report = r.integer(5);
   d.last_seq = r.integer(6);
   d.status = r.text(7);
+  Placement& p = d.placement;
+  p.channel = r.text(8);
+  p.release = r.text(9);
+  p.running = r.text(10);
+  p.wave = r.text(11);
+  p.phase = r.text(12);
+  d.phase_since = r.integer(13);
+  p.error = r.text(14);
+  auto tags = nlohmann::json::parse(r.text(15), nullptr, false);
+  if (tags.is_object())
+    for (const auto& [k, v] : tags.items())
+      if (v.is_string()) p.tags[k] = v.get<std::string>();
   return d;
 }
 
@@ -200,11 +214,19 @@ Result<std::vector<Registry::Report>> Registry::reports(const std::string& id, i
 
 Result<void> Registry::accept_report(const std::string& id, int64_t seq, const std::string& body,
                                      UnixSeconds now) {
+  const Placement p = place_report(body);
+  const std::string tags = nlohmann::json(p.tags).dump();
   return db_.transaction([&]() -> Result<void> {
+    // The report and where it puts the device, in one statement; the
+    // phase keeps its first time while it stays the same (gate deadlines).
     EF_ASSIGN(auto rows,
-              db_.query("UPDATE devices SET last_seq = $2, last_report = $3, status = $4 "
+              db_.query("UPDATE devices SET last_seq = $2, last_report = $3, status = $4, "
+                        "channel = $5, release_version = $6, running = $7, wave = $8, "
+                        "phase_since = CASE WHEN phase = $9 AND release_version = $6 "
+                        "THEN phase_since ELSE $3 END, phase = $9, error = $10, tags = $11 "
                         "WHERE id = $1 AND state = 'ready' AND last_seq < $2 RETURNING id",
-                        {id, seq, static_cast<int64_t>(now), body}));
+                        {id, seq, static_cast<int64_t>(now), body, p.channel, p.release, p.running,
+                         p.wave, p.phase, p.error.substr(0, 2000), tags}));
     if (rows.empty()) {
       EF_ASSIGN(auto d, device(id));
       if (!d) return Error(Errc::not_found, "no device " + id);

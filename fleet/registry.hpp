@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fleet/database.hpp"
+#include "fleet/placement.hpp"
 #include "util/error.hpp"
 #include "util/utc_time.hpp"
 
@@ -35,7 +36,9 @@ struct Device {
   UnixSeconds created = 0;
   std::optional<UnixSeconds> registered, last_report;
   int64_t last_seq = 0;
-  std::string status;  // the last accepted report (JSON), "" before any
+  std::string status;           // the last accepted report (JSON), "" before any
+  Placement placement;          // where that report puts it (fleet/rollup.hpp)
+  UnixSeconds phase_since = 0;  // when the service first saw it in placement.phase
 };
 
 /// Device IDs: 1 to 128 of [A-Za-z0-9._:-], starting with a letter or digit

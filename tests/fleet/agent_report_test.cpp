@@ -59,6 +59,7 @@ class AgentReportTest : public ::testing::Test {
     o.reason = reason;
     o.now = at;
     o.id_sources = ids;
+    o.site = tmp.write("etc/site-updates.yaml", "tags: {store: \"42\", ring: canary}\n");
     o.http.retries = 0;
     o.http.connect_timeout_seconds = 2;
     return report_status(paths, o);
@@ -128,6 +129,9 @@ TEST_F(AgentReportTest, OnSiteDeviceKeepsItsReportsUntilApprovedThenSendsThemOld
   EXPECT_TRUE(status.contains("slots")) << status.dump();
   EXPECT_TRUE(status.contains("uptimeSeconds"));
   EXPECT_EQ(status["droppedReports"], 0);
+  EXPECT_EQ(status["tags"], (json{{"store", "42"}, {"ring", "canary"}}));
+  EXPECT_EQ((*d)->placement.tags.at("ring"), "canary");
+  EXPECT_EQ((*d)->placement.phase, "no-channel");
 }
 
 TEST_F(AgentReportTest, PreProvisionedSerialIsReadyAtOnce) {
