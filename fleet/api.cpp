@@ -104,13 +104,13 @@ json device_json(const Device& d) {
 
 }  // namespace
 
-bool Api::is_operator(const ApiRequest& r) const {
+std::string Api::operator_name(const ApiRequest& r) const {
   std::string auth = header(r, "authorization");
-  if (!auth.starts_with("Bearer ") || auth.size() <= 7) return false;
+  if (!auth.starts_with("Bearer ") || auth.size() <= 7) return "";
   std::string digest = sha256_hex(auth.substr(7));
-  for (const auto& t : config_.operator_token_sha256)
-    if (t == digest) return true;
-  return false;
+  for (const auto& o : config_.operators)
+    if (o.token_sha256 == digest) return o.name;
+  return "";
 }
 
 ApiResponse Api::handle(const ApiRequest& r) {
@@ -206,6 +206,27 @@ ApiResponse Api::operator_call(const ApiRequest& r, const std::vector<std::strin
     o.now = r.now;
     o.silent_after_seconds = config_.silent_after_seconds;
     return answer(200, rollup(*all, o));
+  }
+  if (parts.size() == 1 && parts[0] == "channels" && r.method == "GET") {
+    if (!rollouts_) return answer(200, {{"channels", json::array()}});
+    auto list = rollouts_->channels(r.now);
+    if (!list) return failure(list.error());
+    return answer(200, *list);
+  }
+  if (parts.size() == 3 && parts[0] == "channels" &&
+      (parts[2] == "pause" || parts[2] == "resume") && r.method == "POST") {
+    json body = json::object();
+    if (!r.body.empty())
+      if (auto bad = json_body(r, body)) return *bad;
+    if (body.contains("reason") && !body["reason"].is_string())
+      return problem(400, "invalid", "reason is a string");
+    if (!rollouts_) return problem(404, "not_found", "this service watches no channel");
+    const std::string who = operator_name(r);
+    auto done = parts[2] == "pause"
+                    ? rollouts_->pause(parts[1], who, body.value("reason", "paused by " + who), r.now)
+                    : rollouts_->resume(parts[1], who, r.now);
+    if (!done) return failure(done.error());
+    return answer(200, {{"channel", parts[1]}, {"paused", parts[2] == "pause"}});
   }
   if (parts.size() == 3 && parts[0] == "devices" && parts[2] == "reports" && r.method == "GET") {
     auto reports = registry_.reports(parts[1], 20);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fleet/registry.hpp"
+#include "fleet/rollout_control.hpp"
 #include "util/utc_time.hpp"
 
 namespace ef::fleet {
@@ -31,9 +32,13 @@ struct ApiResponse {
 };
 
 struct ApiConfig {
-  /// sha256 (hex) of each operator token; an operator sends
-  /// "Authorization: Bearer TOKEN".
-  std::vector<std::string> operator_token_sha256;
+  /// Each operator's name and the sha256 (hex) of its token; an operator
+  /// sends "Authorization: Bearer TOKEN".
+  struct Operator {
+    std::string name;
+    std::string token_sha256;
+  };
+  std::vector<Operator> operators;
   /// The largest request body taken (a longer one is 413).
   size_t max_body = 64 * 1024;
   /// A ready device with no report for this long counts as silent.
@@ -42,7 +47,9 @@ struct ApiConfig {
 
 class Api {
  public:
-  Api(Registry& registry, ApiConfig config) : registry_(registry), config_(std::move(config)) {}
+  /// `rollouts` may be null: a service that watches no channel.
+  Api(Registry& registry, ApiConfig config, RolloutControl* rollouts = nullptr)
+      : registry_(registry), config_(std::move(config)), rollouts_(rollouts) {}
 
   ApiResponse handle(const ApiRequest& request);
 
@@ -52,10 +59,13 @@ class Api {
   ApiResponse register_device(const ApiRequest& r);
   ApiResponse report(const ApiRequest& r, const std::string& id);
   ApiResponse operator_call(const ApiRequest& r, const std::vector<std::string>& parts);
-  bool is_operator(const ApiRequest& r) const;
+  bool is_operator(const ApiRequest& r) const { return !operator_name(r).empty(); }
+  /// The name of the operator whose token `r` carries, "" for none.
+  std::string operator_name(const ApiRequest& r) const;
 
   Registry& registry_;
   ApiConfig config_;
+  RolloutControl* rollouts_;
 };
 
 }  // namespace ef::fleet

@@ -49,7 +49,9 @@ Result<ApiConfig> load_config(const std::filesystem::path& path) {
     if (!std::regex_match(digest, hex))
       return bad(op["tokenSha256"],
                  where + ".tokenSha256: 64 lower-case hex digits (sha256sum of the token)");
-    config.operator_token_sha256.push_back(digest);
+    std::string name = op["name"].as<std::string>();
+    if (name.empty()) return bad(op["name"], where + ".name: empty");
+    config.operators.push_back({name, digest});
   }
   if (const YAML::Node m = root["maxBodyBytes"]) {
     unsigned long long n = 0;

@@ -69,8 +69,8 @@ int serve(const ServeArgs& a) {
   std::cout << "edgeforge-fleet: serving /api/v1/ on "
             << (options->tls_cert_pem.empty() ? "http" : "https") << "://" << options->host << ":"
             << (*server)->port() << " with " << (*db)->engine() << " ("
-            << config->operator_token_sha256.size() << " operator token"
-            << (config->operator_token_sha256.size() == 1 ? "" : "s") << ")" << std::endl;
+            << config->operators.size() << " operator token"
+            << (config->operators.size() == 1 ? "" : "s") << ")" << std::endl;
   int sig = 0;
   sigwait(&stop, &sig);
   std::cout << "edgeforge-fleet: stopping (signal " << sig << ")" << std::endl;

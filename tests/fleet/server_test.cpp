@@ -35,7 +35,7 @@ class ServerTest : public ::testing::Test {
     db = std::move(*d);
     registry = std::make_unique<Registry>(*db);
     ApiConfig config;
-    config.operator_token_sha256 = {sha256_hex(kOperator)};
+    config.operators = {{"ops", sha256_hex(kOperator)}};
     config.max_body = 8 * 1024;
     api = std::make_unique<Api>(*registry, config);
     ServerOptions o;
