@@ -50,7 +50,10 @@ Result<channel::VerifiedChannel> verify(std::string_view bytes, const PollOption
   if (auto it = state.seen.find(policy.channel); it != state.seen.end()) {
     policy.last_version = it->second.version;
     policy.last_sha256 = it->second.sha256;
+    policy.last_release = it->second.release;
+    policy.last_state_version = it->second.state_version;
   }
+  policy.rollout_keyring = o.rollout_keyring;
   return channel::verify_channel(bytes, *o.keyring, policy);
 }
 
@@ -78,7 +81,8 @@ Result<WatchState> load_watch_state(const std::filesystem::path& path) {
     if (j.at("formatVersion").get<int>() != 1) return malformed("of an unknown format version");
     WatchState s;
     for (const auto& [name, seen] : j.at("seen").items())
-      s.seen[name] = {seen.at("version").get<uint64_t>(), seen.at("sha256").get<std::string>()};
+      s.seen[name] = {seen.at("version").get<uint64_t>(), seen.at("sha256").get<std::string>(),
+                      seen.value("release", ""), seen.value("stateVersion", uint64_t{0})};
     s.failed = j.at("failed").get<std::vector<std::string>>();
     s.url = j.at("url").get<std::string>();
     s.etag = j.at("etag").get<std::string>();
@@ -101,7 +105,11 @@ Result<WatchState> load_watch_state(const std::filesystem::path& path) {
 
 Result<void> save_watch_state(const std::filesystem::path& path, const WatchState& s) {
   json seen = json::object();
-  for (const auto& [name, v] : s.seen) seen[name] = {{"version", v.version}, {"sha256", v.sha256}};
+  for (const auto& [name, v] : s.seen)
+    seen[name] = {{"version", v.version},
+                  {"sha256", v.sha256},
+                  {"release", v.release},
+                  {"stateVersion", v.state_version}};
   json j = {{"formatVersion", 1},   {"seen", seen},
             {"failed", s.failed},   {"url", s.url},
             {"etag", s.etag},       {"lastModified", s.last_modified},
@@ -191,7 +199,12 @@ Result<PollResult> poll_channel(const PollOptions& o, WatchState& state) {
   state.etag = std::move(etag);
   state.last_modified = std::move(last_modified);
   const channel::ChannelDoc& doc = result.channel.doc;
-  state.seen[doc.channel] = {doc.version, result.channel.signed_sha256};
+  WatchState::Seen seen{doc.version, result.channel.signed_sha256, "", 0};
+  if (doc.state) {
+    seen.release = doc.state->release.str();
+    seen.state_version = doc.state->version;
+  }
+  state.seen[doc.channel] = seen;
   return result;
 }
 

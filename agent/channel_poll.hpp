@@ -29,6 +29,9 @@ struct WatchState {
   struct Seen {
     uint64_t version = 0;
     std::string sha256;
+    // The highest rollout state version taken for `release` (0: none).
+    std::string release;
+    uint64_t state_version = 0;
   };
   std::map<std::string, Seen> seen;
   /// Releases whose slot was marked bad on this device (health check or
@@ -60,6 +63,9 @@ Result<void> save_watch_state(const std::filesystem::path& path, const WatchStat
 struct PollOptions {
   std::string url;  // http(s):// URL, oci://HOST/REPO:CHANNEL or a path
   const signing::Keyring* keyring = nullptr;
+  /// Keys that may sign a rollout state besides the channel keys (the
+  /// fleet service's); null: none.
+  const signing::Keyring* rollout_keyring = nullptr;
   std::filesystem::path cache;  // the last accepted file of `url`
   UnixSeconds now = 0;
   HttpStreamOptions http;

@@ -78,6 +78,8 @@ Result<WatchDecision> decide(const channel::ChannelDoc& doc, const std::string& 
       return wait("paused", channel::describe(doc, turn), std::nullopt);
     case channel::Turn::State::waiting:
       return wait("wave", channel::describe(doc, turn), turn.at);
+    case channel::Turn::State::gated:  // only a new rollout state opens it
+      return wait("wave", channel::describe(doc, turn), std::nullopt);
     case channel::Turn::State::go:
       break;
   }

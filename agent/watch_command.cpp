@@ -143,6 +143,14 @@ int run_watch(WatchArgs& a) {
         fs::exists(kChannelKeyring, ec) ? fs::path(kChannelKeyring) : device->config().keyring;
   auto keyring = signing::Keyring::load(ring_dir);
   if (!keyring) return fail(keyring.error(), json_out);
+  // The fleet service's rollout keys: they may sign a rollout state (open a
+  // gated wave, pause), never a channel document.
+  std::optional<signing::Keyring> rollout_keyring;
+  if (fs::exists(ring_dir / "rollout", ec)) {
+    auto ring = signing::Keyring::load(ring_dir / "rollout");
+    if (!ring) return fail(ring.error(), json_out);
+    rollout_keyring = std::move(*ring);
+  }
 
   const fs::path watch_path = persist_agent / "watch.json";
   auto ws = load_watch_state(watch_path);
@@ -157,6 +165,7 @@ int run_watch(WatchArgs& a) {
   PollOptions po;
   po.url = url;
   po.keyring = &*keyring;
+  po.rollout_keyring = rollout_keyring ? &*rollout_keyring : nullptr;
   po.cache = persist_agent / "channel.json";
   po.now = now;
   auto polled = poll_channel(po, *ws);
@@ -324,9 +333,11 @@ cmdline::Command add_watch_command(CLI::App& app) {
   cmd->add_option("--from", a->from,
                   "Removable media holding a channel copy ('edgeforge channel export'): "
                   "the channel file named by DIR/edgeforge-channel");
-  cmd->add_option("--channel-keyring", a->channel_keyring,
-                  std::string("Keys trusted to sign channels (default: ") + kChannelKeyring +
-                      " when present, else the bundle keyring)");
+  cmd->add_option(
+      "--channel-keyring", a->channel_keyring,
+      std::string("Keys trusted to sign channels (default: ") + kChannelKeyring +
+          " when present, else the bundle keyring); its rollout/ subdirectory holds the "
+          "fleet service's rollout keys");
   cmd->add_option("--site", a->site,
                   std::string("Site file with the updates: section and tags (default: ") +
                       site::kWatchSitePath + ", which the site's rendering writes)");

@@ -126,6 +126,21 @@ Result<Wave> read_wave(const json& item, size_t index) {
   return w;
 }
 
+Result<Gate> read_gate(Fields& parent) {
+  EF_ASSIGN(const json* object, parent.object("gate"));
+  Fields f(*object, "rollout.gate.");
+  Gate g;
+  EF_ASSIGN(g.min_succeeded, f.uint("minSucceeded"));
+  EF_ASSIGN(g.max_failed_percent, f.uint32("maxFailedPercent"));
+  EF_ASSIGN(g.min_finished, f.uint("minFinished"));
+  EF_ASSIGN(g.deadline_seconds, f.uint("deadlineSeconds"));
+  EF_TRY(f.finish());
+  if (g.max_failed_percent > 100) return bad("\"rollout.gate.maxFailedPercent\" is above 100");
+  if (g.min_finished == 0) return bad("\"rollout.gate.minFinished\" must be at least 1");
+  if (g.deadline_seconds == 0) return bad("\"rollout.gate.deadlineSeconds\" must be above 0");
+  return g;
+}
+
 Result<Rollout> read_rollout(Fields& parent) {
   EF_ASSIGN(const json* object, parent.object("rollout"));
   Fields f(*object, "rollout.");
@@ -137,6 +152,9 @@ Result<Rollout> read_rollout(Fields& parent) {
   for (size_t i = 0; i < waves->size(); ++i) {
     EF_ASSIGN(Wave w, read_wave((*waves)[i], i));
     r.waves.push_back(std::move(w));
+  }
+  if (f.has("gate")) {
+    EF_ASSIGN(r.gate, read_gate(f));
   }
   EF_TRY(f.finish());
   return r;
@@ -258,6 +276,11 @@ Result<std::string> encode_doc(const ChannelDoc& d) {
   j["rollout"] = {{"start", format_utc(d.rollout.start)},
                   {"fleetSize", d.rollout.fleet_size},
                   {"waves", waves}};
+  if (const auto& g = d.rollout.gate)
+    j["rollout"]["gate"] = {{"minSucceeded", g->min_succeeded},
+                            {"maxFailedPercent", g->max_failed_percent},
+                            {"minFinished", g->min_finished},
+                            {"deadlineSeconds", g->deadline_seconds}};
   auto bytes = canonical_json(j);
   if (!bytes) return bytes.error();
   // What we write, we must read back.
@@ -290,20 +313,53 @@ Result<ChannelDoc> parse_doc(std::string_view bytes) {
   return d;
 }
 
-Result<std::string> sign_channel(const ChannelDoc& doc,
-                                 const std::vector<const signing::SigningKey*>& keys) {
-  if (keys.empty())
-    return Error(Errc::invalid_argument, "a channel needs at least one signing key");
-  EF_ASSIGN(std::string signed_bytes, encode_doc(doc));
+namespace {
+
+/// {"signatures": [...], "signed": {...}} of a channel file (or of its
+/// rollout part): the signatures are the bundle's signature block, inlined.
+Result<SignedPart> read_part(Fields& f, const std::string& what) {
+  SignedPart out;
+  EF_ASSIGN(const json* signatures, f.array("signatures"));
+  EF_ASSIGN(const json* doc, f.object("signed"));
+  EF_TRY(f.finish());
+  EF_ASSIGN(std::string block, canonical_json(json{{"signatures", *signatures}}));
+  auto parsed_signatures = signing::parse_signature_block(block);
+  if (!parsed_signatures) return bad(what + " " + parsed_signatures.error().message());
+  out.signatures = std::move(*parsed_signatures);
+  // The signed part is canonical inside a canonical file, so re-encoding it
+  // gives back exactly the bytes that were signed.
+  EF_ASSIGN(out.signed_bytes, canonical_json(*doc));
+  return out;
+}
+
+Result<json> signed_part_json(const std::string& signed_bytes,
+                              const std::vector<const signing::SigningKey*>& keys) {
   std::vector<signing::BundleSignature> signatures;
   for (const auto* key : keys) {
     EF_ASSIGN(std::string sig, key->sign(signed_bytes));
     signatures.push_back({signing::algorithm_name(key->algorithm()), key->key_id(), sig});
   }
-  // The bundle's signature block, inlined: {"signatures":[...]}.
   EF_ASSIGN(std::string block, signing::encode_signature_block(signatures));
-  json file = json::parse(block);
-  file["signed"] = json::parse(signed_bytes);
+  json part = json::parse(block);
+  part["signed"] = json::parse(signed_bytes);
+  return part;
+}
+
+Result<json> part_json(const SignedPart& p) {
+  EF_ASSIGN(std::string block, signing::encode_signature_block(p.signatures));
+  json part = json::parse(block);
+  part["signed"] = json::parse(p.signed_bytes);
+  return part;
+}
+
+}  // namespace
+
+Result<std::string> sign_channel(const ChannelDoc& doc,
+                                 const std::vector<const signing::SigningKey*>& keys) {
+  if (keys.empty())
+    return Error(Errc::invalid_argument, "a channel needs at least one signing key");
+  EF_ASSIGN(std::string signed_bytes, encode_doc(doc));
+  EF_ASSIGN(json file, signed_part_json(signed_bytes, keys));
   return canonical_json(file);
 }
 
@@ -311,21 +367,167 @@ Result<ChannelFile> split_channel(std::string_view file_bytes) {
   auto parsed = parse_canonical_json(file_bytes, JsonLimits{kMaxChannelBytes, 10});
   if (!parsed) return bad("channel file is " + parsed.error().message());
   if (!parsed->is_object()) return bad("channel file must be a JSON object");
-  Fields f(*parsed, "");
   ChannelFile out;
-  EF_ASSIGN(const json* signatures, f.array("signatures"));
-  EF_ASSIGN(const json* doc, f.object("signed"));
-  EF_TRY(f.finish());
-  // The signatures are the bundle's signature block, inlined.
-  EF_ASSIGN(std::string block, canonical_json(json{{"signatures", *signatures}}));
-  auto parsed_signatures = signing::parse_signature_block(block);
-  if (!parsed_signatures) return bad("channel " + parsed_signatures.error().message());
-  out.signatures = std::move(*parsed_signatures);
-  // The signed part is canonical inside a canonical file, so re-encoding it
-  // gives back exactly the bytes that were signed.
-  EF_ASSIGN(out.signed_bytes, canonical_json(*doc));
+  json top = *parsed;
+  if (top.contains("rollout")) {
+    if (!top["rollout"].is_object()) return bad("\"rollout\" must be an object");
+    Fields rf(top["rollout"], "rollout.");
+    EF_ASSIGN(out.rollout, read_part(rf, "rollout state"));
+    top.erase("rollout");
+  }
+  Fields f(top, "");
+  EF_ASSIGN(SignedPart doc, read_part(f, "channel"));
+  out.signed_bytes = std::move(doc.signed_bytes);
+  out.signatures = std::move(doc.signatures);
   return out;
 }
+
+Result<std::string> encode_rollout_state(const RolloutState& s) {
+  json opened = json::object();
+  for (const auto& [wave, at] : s.opened) opened[wave] = format_utc(at);
+  json j = {{"formatVersion", kChannelFormatVersion},
+            {"channel", s.channel},
+            {"release", s.release.str()},
+            {"artifactSha256", s.artifact_sha256},
+            {"version", s.version},
+            {"issued", format_utc(s.issued)},
+            {"expires", format_utc(s.expires)},
+            {"paused", s.paused},
+            {"reason", s.reason},
+            {"opened", opened}};
+  if (s.resumed) j["resumed"] = format_utc(*s.resumed);
+  auto bytes = canonical_json(j);
+  if (!bytes) return bytes.error();
+  if (auto back = parse_rollout_state(*bytes); !back)
+    return Error(Errc::invalid_argument, "cannot encode rollout state: " + back.error().message());
+  return bytes;
+}
+
+Result<RolloutState> parse_rollout_state(std::string_view bytes) {
+  auto parsed = parse_canonical_json(bytes, JsonLimits{kMaxChannelBytes, 4});
+  if (!parsed) return bad("rollout state is " + parsed.error().message());
+  if (!parsed->is_object()) return bad("rollout state must be a JSON object");
+  Fields f(*parsed, "rollout.signed.");
+  RolloutState s;
+  EF_ASSIGN(uint32_t format, f.uint32("formatVersion"));
+  if (format != kChannelFormatVersion)
+    return bad("rollout state format version " + std::to_string(format) + " is not supported");
+  EF_ASSIGN(s.channel, f.string("channel", 64));
+  EF_TRY(check_channel_name(s.channel));
+  EF_ASSIGN(std::string release, f.string("release", 128));
+  auto v = SemVer::parse(release);
+  if (!v) return bad("rollout.signed.release: " + v.error().message());
+  s.release = *v;
+  EF_ASSIGN(s.artifact_sha256, f.string("artifactSha256", 64));
+  if (!is_sha256_hex(s.artifact_sha256))
+    return bad("rollout.signed.artifactSha256: 64 lower-case hex digits");
+  EF_ASSIGN(s.version, f.uint("version"));
+  if (s.version == 0) return bad("rollout.signed.version must be at least 1");
+  EF_ASSIGN(s.issued, f.time("issued"));
+  EF_ASSIGN(s.expires, f.time("expires"));
+  if (s.expires <= s.issued) return bad("rollout.signed.expires must be after issued");
+  EF_ASSIGN(s.paused, f.boolean("paused"));
+  EF_ASSIGN(s.reason, f.string("reason", 1024));
+  if (f.has("resumed")) {
+    EF_ASSIGN(s.resumed, f.time("resumed"));
+  }
+  EF_ASSIGN(const json* opened, f.object("opened"));
+  if (opened->size() > kMaxWaves) return bad("rollout.signed.opened names more than 64 waves");
+  for (const auto& [wave, at] : opened->items()) {
+    if (!at.is_string()) return bad("rollout.signed.opened." + wave + ": a time");
+    auto t = parse_utc(at.get<std::string>());
+    if (!t) return bad("rollout.signed.opened." + wave + ": " + t.error().message());
+    s.opened[wave] = *t;
+  }
+  EF_TRY(f.finish());
+  return s;
+}
+
+Result<std::string> with_rollout_state(std::string_view file_bytes, const RolloutState& state,
+                                       const std::vector<const signing::SigningKey*>& keys) {
+  if (keys.empty())
+    return Error(Errc::invalid_argument, "a rollout state needs at least one signing key");
+  EF_ASSIGN(ChannelFile file, split_channel(file_bytes));
+  EF_ASSIGN(std::string state_bytes, encode_rollout_state(state));
+  EF_ASSIGN(json out, part_json({file.signed_bytes, file.signatures}));
+  EF_ASSIGN(out["rollout"], signed_part_json(state_bytes, keys));
+  return canonical_json(out);
+}
+
+Result<std::string> carry_rollout_state(std::string_view file_bytes, std::string_view from) {
+  EF_ASSIGN(ChannelFile file, split_channel(file_bytes));
+  EF_ASSIGN(json out, part_json({file.signed_bytes, file.signatures}));
+  auto old = split_channel(from);
+  if (old && old->rollout) {
+    EF_ASSIGN(ChannelDoc doc, parse_doc(file.signed_bytes));
+    auto state = parse_rollout_state(old->rollout->signed_bytes);
+    const Artifact* a = !doc.release ? nullptr
+                        : doc.release->head
+                            ? &*doc.release->head
+                            : (doc.release->bundle ? &*doc.release->bundle : nullptr);
+    if (state && a && state->channel == doc.channel && state->release == doc.release->version &&
+        state->artifact_sha256 == a->sha256) {
+      EF_ASSIGN(out["rollout"], part_json(*old->rollout));
+    }
+  }
+  return canonical_json(out);
+}
+
+namespace {
+
+/// The artifact a device installs the release from: its head, else its bundle.
+const Artifact* release_artifact(const ChannelDoc& doc) {
+  if (!doc.release) return nullptr;
+  if (doc.release->head) return &*doc.release->head;
+  return doc.release->bundle ? &*doc.release->bundle : nullptr;
+}
+
+/// The rollout state beside a verified document: signed by a channel key or
+/// a rollout key, about this channel, and for this release (else ignored,
+/// with a note). One seen before for this release must not go back or
+/// vanish: that would be a replay, or a pause stripped on the way.
+Result<void> take_rollout_state(const ChannelFile& file, const signing::Keyring& keyring,
+                                const TrustPolicy& policy, VerifiedChannel& v) {
+  const ChannelDoc& doc = v.doc;
+  const std::string name = "channel \"" + doc.channel + "\"";
+  std::optional<RolloutState> state;
+  if (file.rollout) {
+    const char* what = "the rollout state (altered or corrupt)";
+    auto trusted = signing::find_trusted_signature(file.rollout->signed_bytes,
+                                                   file.rollout->signatures, keyring, what);
+    if (!trusted && policy.rollout_keyring)
+      trusted = signing::find_trusted_signature(
+          file.rollout->signed_bytes, file.rollout->signatures, *policy.rollout_keyring, what);
+    if (!trusted) return trusted.error().with_context(name);
+    EF_ASSIGN(RolloutState s, parse_rollout_state(file.rollout->signed_bytes));
+    if (s.channel != doc.channel)
+      return bad(name + " carries the rollout state of channel \"" + s.channel + "\"");
+    const Artifact* a = release_artifact(doc);
+    if (!a || s.release != doc.release->version || s.artifact_sha256 != a->sha256) {
+      v.state_note =
+          "the rollout state is about release " + s.release.str() + ", not the channel's; ignored";
+    } else {
+      state = std::move(s);
+      v.state_key_id = trusted->key_id;
+    }
+  }
+  if (doc.release && policy.last_state_version > 0 &&
+      policy.last_release == doc.release->version.str()) {
+    const std::string seen = "rollout state version " + std::to_string(policy.last_state_version) +
+                             " of release " + policy.last_release + " seen before";
+    if (!state)
+      return Error(Errc::refused, name + " comes without its rollout state (" + seen +
+                                      "): a pause may have been stripped on the way; ignored");
+    if (state->version < policy.last_state_version)
+      return Error(Errc::refused, name + " carries rollout state version " +
+                                      std::to_string(state->version) + ", older than the " + seen +
+                                      " (a replay); ignored");
+  }
+  v.doc.state = std::move(state);
+  return Ok{};
+}
+
+}  // namespace
 
 Result<VerifiedChannel> verify_channel(std::string_view file_bytes, const signing::Keyring& keyring,
                                        const TrustPolicy& policy) {
@@ -354,7 +556,9 @@ Result<VerifiedChannel> verify_channel(std::string_view file_bytes, const signin
     return Error(Errc::refused, name + " expired at " + format_utc(doc.expires) +
                                     " (device clock " + format_utc(policy.now) +
                                     "): the operator must re-sign it (edgeforge channel refresh)");
-  return VerifiedChannel{std::move(doc), std::move(sha), trusted->key_id};
+  VerifiedChannel out{std::move(doc), std::move(sha), trusted->key_id, "", ""};
+  EF_TRY(take_rollout_state(file, keyring, policy, out));
+  return out;
 }
 
 }  // namespace ef::channel

@@ -48,10 +48,40 @@ struct Wave {
   uint32_t max_per_hour = 0;                // 0: no cap; needs Rollout::fleet_size for percents
 };
 
+/// When a gated rollout's next wave may open and when it stops: the fleet
+/// service (fleet/gates.hpp) judges the devices' reports and says so in the
+/// channel's rollout state (RolloutState), signed with its rollout key.
+struct Gate {
+  uint64_t min_succeeded = 1;            // devices of the previous wave updated
+  uint32_t max_failed_percent = 10;      // of its finished devices; more: the channel pauses
+  uint64_t min_finished = 1;             // no stop before this many of a wave finished
+  uint64_t deadline_seconds = 6 * 3600;  // updating longer than this counts as failed
+};
+
 struct Rollout {
   UnixSeconds start = 0;    // when the release was made; the first wave's soak counts from it
   uint64_t fleet_size = 0;  // the operator's estimate; 0: unknown
   std::vector<Wave> waves;
+  /// Set: every wave after the first opens only when the rollout state
+  /// says so (its soak and notBefore still apply).
+  std::optional<Gate> gate;
+};
+
+/// The fleet service's word on one release's rollout, signed apart from the
+/// channel document by a rollout key (or a channel key): which gated waves
+/// it opened and whether it paused the channel. A rollout key can do
+/// nothing else: a document signed only by one is refused.
+struct RolloutState {
+  std::string channel;
+  SemVer release;               // the release it is about; another release ignores it
+  std::string artifact_sha256;  // and that release's head (or bundle)
+  uint64_t version = 0;         // rises with every state of the channel
+  UnixSeconds issued = 0;
+  UnixSeconds expires = 0;  // a gated rollout whose state expired stops
+  bool paused = false;
+  std::string reason;                         // why the last change, one line
+  std::optional<UnixSeconds> resumed;         // failures before this no longer count
+  std::map<std::string, UnixSeconds> opened;  // gated waves opened, by name
 };
 
 struct Release {
@@ -71,6 +101,9 @@ struct ChannelDoc {
   bool paused = false;
   std::optional<Release> release;
   Rollout rollout;
+  /// Not part of the signed document: the rollout state that came verified
+  /// beside it (verify_channel), when it is about this release.
+  std::optional<RolloutState> state;
 };
 
 /// The canonical JSON of `doc` (the bytes its signatures cover). A doc that
@@ -85,11 +118,34 @@ Result<ChannelDoc> parse_doc(std::string_view bytes);
 Result<std::string> sign_channel(const ChannelDoc& doc,
                                  const std::vector<const signing::SigningKey*>& keys);
 
-/// A channel file split, nothing yet trusted.
+/// The canonical JSON of a rollout state; Errc::invalid_argument for one
+/// parse_rollout_state would refuse.
+Result<std::string> encode_rollout_state(const RolloutState& state);
+/// Strict inverse (Errc::bad_channel naming the key).
+Result<RolloutState> parse_rollout_state(std::string_view bytes);
+
+/// One signed part of a channel file, nothing yet trusted.
+struct SignedPart {
+  std::string signed_bytes;  // canonical JSON the signatures cover
+  std::vector<signing::BundleSignature> signatures;
+};
+
+/// A channel file split: {"rollout"?: PART, "signatures": [...], "signed": DOC}.
 struct ChannelFile {
   std::string signed_bytes;  // the canonical DOC the signatures cover
   std::vector<signing::BundleSignature> signatures;
+  std::optional<SignedPart> rollout;  // the rollout state, when there is one
 };
+
+/// `file_bytes` with its rollout state replaced by `state` signed with
+/// `keys` (the DOC part is kept byte for byte).
+Result<std::string> with_rollout_state(std::string_view file_bytes, const RolloutState& state,
+                                       const std::vector<const signing::SigningKey*>& keys);
+/// `file_bytes` with the rollout part of `from` (a channel file) carried
+/// over when it is about the same release as `file_bytes`' document;
+/// without one otherwise. The channel commands keep the service's word
+/// this way when an operator re-signs the document.
+Result<std::string> carry_rollout_state(std::string_view file_bytes, std::string_view from);
 /// Splits a channel file (bounded, canonical). Errc::bad_channel.
 Result<ChannelFile> split_channel(std::string_view file_bytes);
 
@@ -101,6 +157,13 @@ struct TrustPolicy {
   uint64_t last_version = 0;
   std::string last_sha256;  // sha256 of that version's signed bytes, when known
   std::string channel;      // the expected channel name; empty: any
+  /// Keys that may sign a rollout state besides the channel keys (the fleet
+  /// service's rollout keys); null: only the channel keys.
+  const signing::Keyring* rollout_keyring = nullptr;
+  /// The highest rollout state version accepted before for `last_release`
+  /// ("" none): a lower one, or none at all, is a replay (a pause stripped).
+  uint64_t last_state_version = 0;
+  std::string last_release;
   /// How far the device clock may run behind `issued` before the device
   /// says its clock is wrong instead of trusting the document.
   uint64_t max_clock_skew = 24 * 3600;
@@ -111,6 +174,10 @@ struct VerifiedChannel {
   ChannelDoc doc;
   std::string signed_sha256;  // remember it with doc.version
   std::string key_id;         // the key whose signature counted
+  std::string state_key_id;   // the key that signed doc.state, "" without one
+  /// Why a rollout state in the file was not taken ("" when there was none
+  /// or it was): it is about another release.
+  std::string state_note;
 };
 
 /// Parses, checks signatures against `keyring` (any one trusted, not revoked

@@ -134,6 +134,10 @@ Result<ChannelDoc> read_current(ChannelStore& store, const std::string& name) {
 Result<std::string> write_channel(ChannelStore& store, const ChannelDoc& doc,
                                   const std::vector<const signing::SigningKey*>& keys) {
   EF_ASSIGN(std::string bytes, sign_channel(doc, keys));
+  // The fleet service's rollout state stays while it is about this release.
+  if (auto current = store.read(doc.channel)) {
+    EF_ASSIGN(bytes, carry_rollout_state(bytes, *current));
+  }
   EF_TRY(store.write(doc.channel, bytes));
   return bytes;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <limits>
 
 #include "util/sha256.hpp"
 
@@ -93,6 +94,47 @@ std::optional<size_t> wave_of(const ChannelDoc& doc, const DeviceIdentity& devic
   return std::nullopt;
 }
 
+std::vector<std::optional<UnixSeconds>> wave_openings(const ChannelDoc& doc) {
+  std::vector<std::optional<UnixSeconds>> out;
+  const auto by_time = wave_open_times(doc.rollout);
+  std::optional<UnixSeconds> previous = doc.rollout.start;
+  for (size_t i = 0; i < doc.rollout.waves.size(); ++i) {
+    const Wave& w = doc.rollout.waves[i];
+    if (!doc.rollout.gate || i == 0) {
+      out.push_back(by_time[i]);
+    } else {
+      std::optional<UnixSeconds> said;  // when the service opened it
+      if (doc.state) {
+        auto it = doc.state->opened.find(w.name);
+        if (it != doc.state->opened.end()) said = it->second;
+      }
+      if (!previous || !said) {
+        out.push_back(std::nullopt);
+      } else {
+        UnixSeconds opens = std::max(*said, *previous + static_cast<UnixSeconds>(w.soak_seconds));
+        if (w.not_before) opens = std::max(opens, *w.not_before);
+        out.push_back(opens);
+      }
+    }
+    previous = out.back();
+  }
+  return out;
+}
+
+bool is_paused(const ChannelDoc& doc, UnixSeconds now, std::string* why) {
+  auto say = [&](std::string text) {
+    if (why) *why = std::move(text);
+    return true;
+  };
+  if (doc.paused) return say("the operator paused the channel");
+  if (doc.state && doc.state->paused)
+    return say("the fleet service paused the channel: " + doc.state->reason);
+  if (doc.rollout.gate && doc.state && now >= doc.state->expires)
+    return say("the rollout state expired at " + format_utc(doc.state->expires) +
+               " (the fleet service no longer renews it)");
+  return false;
+}
+
 Turn turn_of(const ChannelDoc& doc, const DeviceIdentity& device, UnixSeconds now) {
   Turn t;
   if (!doc.release) return t;
@@ -101,12 +143,15 @@ Turn turn_of(const ChannelDoc& doc, const DeviceIdentity& device, UnixSeconds no
     t.state = Turn::State::not_in_plan;
     return t;
   }
-  auto opens = wave_open_times(doc.rollout);
-  t.at = opens[*t.wave] + static_cast<UnixSeconds>(spread_delay(doc, *t.wave, device));
-  if (doc.paused)
+  auto opens = wave_openings(doc);
+  if (is_paused(doc, now)) {
     t.state = Turn::State::paused;
-  else
+  } else if (!opens[*t.wave]) {
+    t.state = Turn::State::gated;
+  } else {
+    t.at = *opens[*t.wave] + static_cast<UnixSeconds>(spread_delay(doc, *t.wave, device));
     t.state = now >= t.at ? Turn::State::go : Turn::State::waiting;
+  }
   return t;
 }
 
@@ -117,8 +162,13 @@ std::string describe(const ChannelDoc& doc, const Turn& turn) {
       return "channel \"" + doc.channel + "\" names no release";
     case Turn::State::not_in_plan:
       return "no wave of the rollout holds this device yet";
-    case Turn::State::paused:
-      return "the channel is paused (this device is in " + wave + ")";
+    case Turn::State::paused: {
+      std::string why;
+      is_paused(doc, std::numeric_limits<UnixSeconds>::max() / 2, &why);
+      return why + " (this device is in " + wave + ")";
+    }
+    case Turn::State::gated:
+      return "in " + wave + ", which opens when the fleet service sees the wave before it succeed";
     case Turn::State::waiting:
       return "in " + wave + ", its turn comes at " + format_utc(turn.at);
     case Turn::State::go:
@@ -129,13 +179,13 @@ std::string describe(const ChannelDoc& doc, const Turn& turn) {
 
 RolloutView view_rollout(const ChannelDoc& doc, UnixSeconds now) {
   RolloutView view;
-  auto opens = wave_open_times(doc.rollout);
+  auto opens = wave_openings(doc);
   for (size_t i = 0; i < doc.rollout.waves.size(); ++i) {
     const Wave& w = doc.rollout.waves[i];
     WaveView v;
     v.name = w.name;
-    v.opens = opens[i];
-    v.open = doc.release && !doc.paused && now >= opens[i];
+    v.opens = opens[i].value_or(0);
+    v.open = doc.release && !is_paused(doc, now) && opens[i] && now >= *opens[i];
     if (w.percent) {
       auto [lo, hi] = percent_range(doc.rollout, i);
       v.share = static_cast<double>(hi - lo) / kPlaces;
@@ -144,7 +194,7 @@ RolloutView view_rollout(const ChannelDoc& doc, UnixSeconds now) {
       if (v.open) {
         v.eligible = v.share;
         if (w.max_per_hour) {
-          double started = static_cast<double>(now - opens[i]) / 3600.0 * w.max_per_hour /
+          double started = static_cast<double>(now - *opens[i]) / 3600.0 * w.max_per_hour /
                            static_cast<double>(doc.rollout.fleet_size);
           v.eligible = std::min(v.share, started);
         }

@@ -43,6 +43,7 @@ struct Turn {
     not_in_plan,  // no wave holds this device (yet)
     paused,       // the channel is paused
     waiting,      // its wave, or its place in a capped wave, comes at `at`
+    gated,        // its wave opens when the fleet service says so (Rollout::gate)
     go,           // it may start now
   };
   State state = State::no_release;
@@ -55,14 +56,24 @@ struct Turn {
 /// x fleetSize / maxPerHour hours, or its index in a device list.
 Turn turn_of(const ChannelDoc& doc, const DeviceIdentity& device, UnixSeconds now);
 
+/// When each wave opens: by its soak and notBefore, and for a gated
+/// rollout's later waves only once the rollout state opened them (nullopt
+/// until then).
+std::vector<std::optional<UnixSeconds>> wave_openings(const ChannelDoc& doc);
+
+/// Whether the channel is paused at `now`: by the operator's document, by
+/// the fleet service's rollout state, or because a gated rollout's state
+/// expired (the service stopped vouching for it). `why` says which.
+bool is_paused(const ChannelDoc& doc, UnixSeconds now, std::string* why = nullptr);
+
 /// "waiting for wave \"5pct\" to open at 2026-12-06T00:00:00Z" and the like.
 std::string describe(const ChannelDoc& doc, const Turn& turn);
 
 /// One wave as `edgeforge channel show` explains it.
 struct WaveView {
   std::string name;
-  std::string selects;  // "5 % of the fleet (cumulative)", "tags ring=canary", "2 devices"
-  UnixSeconds opens = 0;
+  std::string selects;    // "5 % of the fleet (cumulative)", "tags ring=canary", "2 devices"
+  UnixSeconds opens = 0;  // 0: a gated wave the fleet service has not opened
   bool open = false;
   /// Percent waves: the share of the whole fleet this wave holds, and of that
   /// the share allowed to start by `now` (less than the share while a

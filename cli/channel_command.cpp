@@ -180,16 +180,38 @@ Result<json> show(const ChannelArgs& a) {
   channel::ChannelDoc doc;
   if (!a.keyring.empty()) {
     EF_ASSIGN(auto ring, signing::Keyring::load(a.keyring));
+    std::optional<signing::Keyring> rollout_ring;
+    std::error_code ec;
+    if (std::filesystem::exists(std::filesystem::path(a.keyring) / "rollout", ec)) {
+      EF_ASSIGN(rollout_ring, signing::Keyring::load(std::filesystem::path(a.keyring) / "rollout"));
+    }
     channel::TrustPolicy policy;
     policy.now = now;
+    policy.rollout_keyring = rollout_ring ? &*rollout_ring : nullptr;
     EF_ASSIGN(auto v, channel::verify_channel(bytes, ring, policy));
     doc = std::move(v.doc);
     out["signedBy"] = v.key_id;
+    if (!v.state_key_id.empty()) out["rolloutSignedBy"] = v.state_key_id;
   } else {
     EF_ASSIGN(auto file, channel::split_channel(bytes));
     EF_ASSIGN(doc, channel::parse_doc(file.signed_bytes));
+    if (file.rollout) {
+      auto state = channel::parse_rollout_state(file.rollout->signed_bytes);
+      if (state && doc.release && state->release == doc.release->version) doc.state = *state;
+    }
     out["signedBy"] = nullptr;  // not checked: no --keyring
   }
+  if (doc.state) {
+    json opened = json::object();
+    for (const auto& [wave, at] : doc.state->opened) opened[wave] = format_utc(at);
+    out["rolloutState"] = {{"version", doc.state->version},
+                           {"paused", doc.state->paused},
+                           {"reason", doc.state->reason},
+                           {"expires", format_utc(doc.state->expires)},
+                           {"opened", opened}};
+  }
+  std::string paused_why;
+  out["pausedBy"] = channel::is_paused(doc, now, &paused_why) ? json(paused_why) : json();
   out["channel"] = doc.channel;
   out["version"] = doc.version;
   out["issued"] = format_utc(doc.issued);
@@ -204,7 +226,7 @@ Result<json> show(const ChannelArgs& a) {
   for (const auto& w : view.waves)
     waves.push_back({{"name", w.name},
                      {"selects", w.selects},
-                     {"opens", format_utc(w.opens)},
+                     {"opens", w.opens ? json(format_utc(w.opens)) : json()},
                      {"open", w.open},
                      {"share", w.share},
                      {"eligible", w.eligible}});
@@ -238,11 +260,21 @@ void print_show(const json& j) {
   }
   std::cout << "release " << j["release"]["product"].get<std::string>() << " "
             << j["release"]["version"].get<std::string>()
-            << (j["paused"].get<bool>() ? ", PAUSED: no device starts it" : "") << "\n";
+            << (j["pausedBy"].is_string()
+                    ? ", PAUSED (" + j["pausedBy"].get<std::string>() + "): no device starts it"
+                    : "")
+            << "\n";
+  if (j.contains("rolloutState"))
+    std::cout << "rollout state version " << j["rolloutState"]["version"]
+              << " (fleet service), expires " << j["rolloutState"]["expires"].get<std::string>()
+              << "\n";
   for (const auto& w : j["waves"]) {
     std::cout << "  " << (w["open"].get<bool>() ? "open   " : "waiting") << " "
               << w["name"].get<std::string>() << ": " << w["selects"].get<std::string>()
-              << "; opens " << w["opens"].get<std::string>() << "\n";
+              << "; opens "
+              << (w["opens"].is_string() ? w["opens"].get<std::string>()
+                                         : std::string("when the fleet service opens it (gated)"))
+              << "\n";
   }
   std::cout << "eligible at " << j["at"].get<std::string>() << ": "
             << channel::percent_text(j["eligible"].get<double>())

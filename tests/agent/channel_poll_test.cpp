@@ -170,7 +170,7 @@ TEST_F(ChannelPollTest, AChannelFileOnDiskIsReadAndNotKept) {
 
 TEST_F(ChannelPollTest, TheWatchStateSurvivesARestartAndAMangledOneIsNamed) {
   WatchState s;
-  s.seen["stable"] = {7, std::string(64, 'c')};
+  s.seen["stable"] = {7, std::string(64, 'c'), "", 0};
   s.failed = {"1.3.0"};
   s.url = "https://u.example/stable.json";
   s.etag = "\"abc\"";
