@@ -25,11 +25,23 @@ Result<ApiConfig> load_config(const std::filesystem::path& path) {
   }
   if (!root.IsMap()) return bad(root, "expected a mapping (operators:, maxBodyBytes:)");
   ApiConfig config;
-  static const std::set<std::string> known = {"operators", "maxBodyBytes"};
+  static const std::set<std::string> known = {"operators", "maxBodyBytes", "silentAfterHours",
+                                              "channels", "gates"};
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();
     if (!known.count(key))
-      return bad(kv.first, "unknown key \"" + key + "\" (operators, maxBodyBytes)");
+      return bad(kv.first, "unknown key \"" + key +
+                               "\" (operators, maxBodyBytes, silentAfterHours, channels, gates)");
+  }
+  if (const YAML::Node h = root["silentAfterHours"]) {
+    unsigned long long n = 0;
+    try {
+      n = h.as<unsigned long long>();
+    } catch (const YAML::Exception&) {
+      return bad(h, "silentAfterHours: a whole number of hours");
+    }
+    if (n < 1 || n > 24 * 365) return bad(h, "silentAfterHours: from 1 to 8760");
+    config.silent_after_seconds = n * 3600;
   }
   const YAML::Node ops = root["operators"];
   if (!ops || !ops.IsSequence() || ops.size() == 0)
@@ -62,6 +74,75 @@ Result<ApiConfig> load_config(const std::filesystem::path& path) {
     }
     if (n < 1024 || n > (16u << 20)) return bad(m, "maxBodyBytes: from 1024 to 16777216");
     config.max_body = static_cast<size_t>(n);
+  }
+  return config;
+}
+
+Result<GateConfig> load_gate_config(const std::filesystem::path& path) {
+  auto bad = [&](const YAML::Node& n, const std::string& what) {
+    std::string where = path.string();
+    if (n.IsDefined() && n.Mark().line >= 0)
+      where += ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+    return Error(Errc::invalid_argument, where + ": " + what);
+  };
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::Exception& e) {
+    return Error(Errc::invalid_argument, path.string() + ": " + e.what());
+  }
+  GateConfig config;
+  auto seconds = [&](const YAML::Node& n, const std::string& key, uint64_t& out) -> Result<void> {
+    try {
+      out = n.as<uint64_t>();
+    } catch (const YAML::Exception&) {
+      return bad(n, key + ": a whole number of seconds");
+    }
+    if (out == 0) return bad(n, key + ": above 0");
+    return Ok{};
+  };
+  if (const YAML::Node g = root["gates"]) {
+    if (!g.IsMap()) return bad(g, "gates: {intervalSeconds, stateLifetimeSeconds}");
+    for (const auto& kv : g) {
+      std::string key = kv.first.as<std::string>();
+      if (key == "intervalSeconds")
+        EF_TRY(seconds(kv.second, "gates.intervalSeconds", config.interval_seconds));
+      else if (key == "stateLifetimeSeconds")
+        EF_TRY(seconds(kv.second, "gates.stateLifetimeSeconds", config.state_lifetime_seconds));
+      else
+        return bad(kv.first,
+                   "gates." + key + ": unknown key (intervalSeconds, stateLifetimeSeconds)");
+    }
+  }
+  const YAML::Node list = root["channels"];
+  if (!list) return config;
+  if (!list.IsSequence()) return bad(list, "channels: a list of {location, keyring, rolloutKey}");
+  for (size_t i = 0; i < list.size(); ++i) {
+    const YAML::Node c = list[i];
+    const std::string where = "channels[" + std::to_string(i) + "]";
+    if (!c.IsMap() || !c["location"] || !c["keyring"] || !c["rolloutKey"])
+      return bad(c, where + ": expected {location, keyring, rolloutKey[, plainHttp]}");
+    WatchedChannel w;
+    for (const auto& kv : c) {
+      std::string key = kv.first.as<std::string>();
+      try {
+        if (key == "location")
+          w.location = kv.second.as<std::string>();
+        else if (key == "keyring")
+          w.keyring = kv.second.as<std::string>();
+        else if (key == "rolloutKey")
+          w.rollout_key = kv.second.as<std::string>();
+        else if (key == "plainHttp")
+          w.plain_http = kv.second.as<bool>();
+        else
+          return bad(kv.first, where + "." + key +
+                                   ": unknown key (location, keyring, rolloutKey, plainHttp)");
+      } catch (const YAML::Exception&) {
+        return bad(kv.second,
+                   where + "." + key + ": " + (key == "plainHttp" ? "true or false" : "a string"));
+      }
+    }
+    config.channels.push_back(std::move(w));
   }
   return config;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fleet/api.hpp"
+#include "fleet/gates.hpp"
 #include "util/error.hpp"
 
 namespace ef::fleet {
@@ -16,5 +17,14 @@ namespace ef::fleet {
 /// Unknown keys and malformed values are Errc::invalid_argument naming
 /// FILE:LINE and the key.
 Result<ApiConfig> load_config(const std::filesystem::path& path);
+
+/// The channels the service watches and its gate settings, from the same
+/// file (load_config checks the rest of it):
+///   channels:
+///     - location: /srv/channels/stable.json   # or oci://HOST/REPO:NAME
+///       keyring: /etc/edgeforge/channel-keyring  # its rollout/ holds rolloutKey's public key
+///       rolloutKey: /etc/edgeforge-fleet/rollout.pem
+///   gates: {intervalSeconds: 60, stateLifetimeSeconds: 604800}
+Result<GateConfig> load_gate_config(const std::filesystem::path& path);
 
 }  // namespace ef::fleet

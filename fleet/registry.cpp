@@ -203,6 +203,20 @@ Result<std::vector<Device>> Registry::devices() {
   return out;
 }
 
+Result<std::vector<Device>> Registry::devices_in(const std::string& channel,
+                                                 const std::string& release) {
+  EF_ASSIGN(auto rows, db_.query(std::string("SELECT ") + kDeviceColumns +
+                                     " FROM devices WHERE channel = $1 AND release_version = $2",
+                                 {channel, release}));
+  std::vector<Device> out;
+  out.reserve(rows.size());
+  for (const Row& r : rows) {
+    EF_ASSIGN(Device d, device_of(r));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 Result<std::vector<Registry::Report>> Registry::reports(const std::string& id, int64_t limit) {
   EF_ASSIGN(auto rows, db_.query("SELECT seq, received, body FROM reports WHERE device_id = $1 "
                                  "ORDER BY seq DESC LIMIT $2",

@@ -80,6 +80,8 @@ class Registry {
   /// The device's last `limit` reports, newest first.
   Result<std::vector<Report>> reports(const std::string& id, int64_t limit);
   Result<std::vector<Device>> devices();
+  /// The devices whose last report places them in `release` of `channel`.
+  Result<std::vector<Device>> devices_in(const std::string& channel, const std::string& release);
 
   /// Accepts report `seq` of a ready device: `seq` must be above every
   /// sequence number accepted from it before (a replay or a reordering is

@@ -3,9 +3,12 @@
 #include <arpa/inet.h>
 
 #include <CLI/CLI.hpp>
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "fleet/commands.hpp"
 #include "fleet/config.hpp"
@@ -58,7 +61,11 @@ int serve(const ServeArgs& a) {
   auto db = open_database(a.db);
   if (!db) return fail(db.error());
   Registry registry(**db);
-  Api api(registry, *config);
+  auto gate_config = load_gate_config(a.config);
+  if (!gate_config) return fail(gate_config.error());
+  auto gates = GateEngine::open(**db, registry, *gate_config);
+  if (!gates) return fail(gates.error());
+  Api api(registry, *config, gate_config->channels.empty() ? nullptr : gates->get());
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
@@ -68,12 +75,37 @@ int serve(const ServeArgs& a) {
   if (!server) return fail(server.error());
   std::cout << "edgeforge-fleet: serving /api/v1/ on "
             << (options->tls_cert_pem.empty() ? "http" : "https") << "://" << options->host << ":"
-            << (*server)->port() << " with " << (*db)->engine() << " ("
-            << config->operators.size() << " operator token"
-            << (config->operators.size() == 1 ? "" : "s") << ")" << std::endl;
+            << (*server)->port() << " with " << (*db)->engine() << " (" << config->operators.size()
+            << " operator token" << (config->operators.size() == 1 ? "" : "s") << ")" << std::endl;
+  // The gates: every channel evaluated each interval, the first time now.
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::thread gate_thread;
+  if (!gate_config->channels.empty()) {
+    std::cout << "edgeforge-fleet: watching " << gate_config->channels.size()
+              << " channel(s), gates every " << gate_config->interval_seconds << " s" << std::endl;
+    gate_thread = std::thread([&] {
+      std::unique_lock lock(mutex);
+      while (!stopping) {
+        lock.unlock();
+        for (const std::string& line : (*gates)->run_once(now_utc()))
+          std::cout << "edgeforge-fleet: " << line << std::endl;
+        lock.lock();
+        wake.wait_for(lock, std::chrono::seconds(gate_config->interval_seconds),
+                      [&] { return stopping; });
+      }
+    });
+  }
   int sig = 0;
   sigwait(&stop, &sig);
   std::cout << "edgeforge-fleet: stopping (signal " << sig << ")" << std::endl;
+  {
+    std::lock_guard lock(mutex);
+    stopping = true;
+  }
+  wake.notify_all();
+  if (gate_thread.joinable()) gate_thread.join();
   return 0;
 }
 
