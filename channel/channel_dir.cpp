@@ -164,6 +164,45 @@ Result<Wave> parse_wave_spec(const std::string& spec) {
   return w;
 }
 
+Result<std::optional<Gate>> parse_gate_spec(const std::string& spec) {
+  auto bad = [&](const std::string& what) {
+    return Error(Errc::invalid_argument,
+                 "--gate " + spec + ": " + what +
+                     " (off, or min-succeeded=N,max-failed=P%,min-finished=N,deadline=DUR)");
+  };
+  if (spec == "off") return std::optional<Gate>{};
+  Gate g;
+  auto number = [&](const std::string& text, uint64_t& out) -> bool {
+    char* end = nullptr;
+    out = std::strtoull(text.c_str(), &end, 10);
+    return !text.empty() && *end == '\0' && text[0] != '-';
+  };
+  for (const auto& part : split(spec, ',')) {
+    size_t eq = part.find('=');
+    std::string key = part.substr(0, eq),
+                value = eq == std::string::npos ? "" : part.substr(eq + 1);
+    uint64_t n = 0;
+    if (key == "min-succeeded") {
+      if (!number(value, n)) return bad("min-succeeded: a whole number");
+      g.min_succeeded = n;
+    } else if (key == "min-finished") {
+      if (!number(value, n) || n == 0) return bad("min-finished: a whole number above 0");
+      g.min_finished = n;
+    } else if (key == "max-failed") {
+      if (!value.ends_with("%") || !number(value.substr(0, value.size() - 1), n) || n > 100)
+        return bad("max-failed: 0% to 100%");
+      g.max_failed_percent = static_cast<uint32_t>(n);
+    } else if (key == "deadline") {
+      auto d = parse_duration(value);
+      if (!d || d->count() <= 0) return bad("deadline: a duration such as 6h");
+      g.deadline_seconds = static_cast<uint64_t>(d->count());
+    } else {
+      return bad("unknown setting \"" + key + "\"");
+    }
+  }
+  return std::optional<Gate>(g);
+}
+
 ChannelDoc next_version(const std::optional<ChannelDoc>& current, const std::string& name,
                         UnixSeconds now, uint64_t lifetime) {
   ChannelDoc d;

@@ -33,6 +33,11 @@ Result<Release> release_from_files(const std::filesystem::path& dir,
 /// Errors quote the spec.
 Result<Wave> parse_wave_spec(const std::string& spec);
 
+/// Parses a rollout gate given on the command line: "off" (none), or
+/// comma-separated min-succeeded=N, max-failed=P%, min-finished=N,
+/// deadline=DUR (each optional; the rest keep Gate's defaults).
+Result<std::optional<Gate>> parse_gate_spec(const std::string& spec);
+
 /// The next document: `current` (or a new channel NAME) with version + 1,
 /// issued at `now`, expiring `lifetime` seconds later, then `change` applied.
 ChannelDoc next_version(const std::optional<ChannelDoc>& current, const std::string& name,

@@ -30,6 +30,7 @@ struct ChannelArgs {
   std::string expires = "30d";
   std::string bundle, head;
   std::vector<std::string> waves;
+  std::string gate;  // "": keep the channel's
   int64_t fleet_size = -1;
   std::string source, keyring, device_id, at;
   std::string from = ".";  // export: the channel's directory
@@ -89,6 +90,9 @@ Result<channel::ChannelDoc> apply(Action action, const ChannelArgs& a, const std
       for (const auto& spec : a.waves) {
         EF_ASSIGN(channel::Wave w, channel::parse_wave_spec(spec));
         d.rollout.waves.push_back(std::move(w));
+      }
+      if (!a.gate.empty()) {
+        EF_ASSIGN(d.rollout.gate, channel::parse_gate_spec(a.gate));
       }
       if (d.rollout.waves.empty()) {
         channel::Wave all;
@@ -232,6 +236,11 @@ Result<json> show(const ChannelArgs& a) {
                      {"eligible", w.eligible}});
   out["waves"] = waves;
   out["eligible"] = view.eligible;
+  if (const auto& g = doc.rollout.gate)
+    out["gate"] = {{"minSucceeded", g->min_succeeded},
+                   {"maxFailedPercent", g->max_failed_percent},
+                   {"minFinished", g->min_finished},
+                   {"deadlineSeconds", g->deadline_seconds}};
   if (!a.device_id.empty()) {
     channel::DeviceIdentity dev{a.device_id, {}};
     for (const auto& t : a.tags) {
@@ -355,6 +364,11 @@ cmdline::Command add_channel_command(CLI::App& app) {
       "A wave, in order (repeat): NAME=N% | NAME=tag:KEY=VALUE[+KEY=VALUE] | "
       "NAME=device:ID[+ID], then ,soak=DUR ,not-before=TIME ,max-per-hour=N. Default for a new "
       "release: all=100%; the same release keeps its waves unless --wave is given");
+  release->add_option(
+      "--gate", a->gate,
+      "Gate every wave after the first on the fleet service's word: "
+      "min-succeeded=N,max-failed=P%,min-finished=N,deadline=DUR (defaults 1, 10%, 1, 6h), or "
+      "off. The channel keeps its gate unless --gate is given (docs/fleet-api.md)");
   changes.push_back({release, Action::release});
   auto* pause = cmd->add_subcommand("pause", "Stop devices from starting the release");
   add_common(pause, *a, true);

@@ -15,6 +15,7 @@ cmdline::Command add_verify_command(CLI::App& app);
 cmdline::Command add_publish_command(CLI::App& app);
 cmdline::Command add_delta_stats_command(CLI::App& app);
 cmdline::Command add_channel_command(CLI::App& app);
+cmdline::Command add_fleet_command(CLI::App& app);
 cmdline::Command add_provision_script_command(CLI::App& app);
 cmdline::Command add_render_site_command(CLI::App& app);
 cmdline::Command add_run_vm_command(CLI::App& app);

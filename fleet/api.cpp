@@ -222,9 +222,10 @@ ApiResponse Api::operator_call(const ApiRequest& r, const std::vector<std::strin
       return problem(400, "invalid", "reason is a string");
     if (!rollouts_) return problem(404, "not_found", "this service watches no channel");
     const std::string who = operator_name(r);
-    auto done = parts[2] == "pause"
-                    ? rollouts_->pause(parts[1], who, body.value("reason", "paused by " + who), r.now)
-                    : rollouts_->resume(parts[1], who, r.now);
+    auto done =
+        parts[2] == "pause"
+            ? rollouts_->pause(parts[1], who, body.value("reason", "paused by " + who), r.now)
+            : rollouts_->resume(parts[1], who, r.now);
     if (!done) return failure(done.error());
     return answer(200, {{"channel", parts[1]}, {"paused", parts[2] == "pause"}});
   }

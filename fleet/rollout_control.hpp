@@ -28,8 +28,7 @@ class RolloutControl {
   virtual Result<void> pause(const std::string& name, const std::string& who,
                              const std::string& reason, UnixSeconds now) = 0;
   /// Resumes it: failures seen up to now no longer stop it.
-  virtual Result<void> resume(const std::string& name, const std::string& who,
-                              UnixSeconds now) = 0;
+  virtual Result<void> resume(const std::string& name, const std::string& who, UnixSeconds now) = 0;
 };
 
 }  // namespace ef::fleet

@@ -230,6 +230,24 @@ Result<AgentLayer> make_agent_layer(const profile::Profile& p, const tree::Tree&
                "trusted channel key");
     }
   }
+  if (!p.agent.rollout_keyring.empty()) {
+    // Beside the channel keys, so watch finds them; without channel keys
+    // the agent would look beside the bundle keys instead.
+    if (p.agent.channel_keyring.empty())
+      return Error(Errc::invalid_profile,
+                   p.file.string() +
+                       ": spec.agent.updates.rolloutKeyring needs spec.agent.updates.keyring (the "
+                       "keys that sign the channels whose rollouts the service's keys steer)");
+    const std::string dir = std::string(kChannelKeyringDir) + "/rollout";
+    out.content.dir(dir, kOrigin);
+    for (const auto& file : p.agent.rollout_keyring) {
+      auto key = signing::PublicKey::load(file);
+      if (!key)
+        return std::move(key).error().with_context(p.file.string() +
+                                                   ": spec.agent.updates.rolloutKeyring");
+      add.file(dir + "/" + key->key_id() + ".pub", key->pem(), 0644, "trusted rollout key");
+    }
+  }
 
   for (const AgentUnit& unit : agent_units(p.agent)) {
     add.file(kUnitDir + unit.name, unit.text, 0644, "agent unit");

@@ -114,7 +114,7 @@ Result<void> parse_health(const SchemaNode& node, PartialAgent& out) {
 
 // A poll interval: a week at most (a channel expires in 30 days by default).
 Result<void> parse_updates(const SchemaNode& node, const fs::path& dir, PartialAgent& out) {
-  EF_TRY(node.expect_map({"interval", "jitter", "keyring"}));
+  EF_TRY(node.expect_map({"interval", "jitter", "keyring", "rolloutKeyring"}));
   auto duration = [](const SchemaNode& n, int64_t min,
                      int64_t max) -> Result<std::chrono::seconds> {
     EF_ASSIGN(auto text, n.as_string());
@@ -134,6 +134,9 @@ Result<void> parse_updates(const SchemaNode& node, const fs::path& dir, PartialA
   }
   if (auto n = node.get("keyring")) {
     EF_ASSIGN(out.channel_keyring, parse_keyring(*n, dir));
+  }
+  if (auto n = node.get("rolloutKeyring")) {
+    EF_ASSIGN(out.rollout_keyring, parse_keyring(*n, dir));
   }
   return Ok{};
 }

@@ -169,6 +169,9 @@ struct AgentSettings {
   std::chrono::seconds update_interval = device::kDefaultUpdateInterval;
   std::chrono::seconds update_jitter = device::kDefaultUpdateJitter;
   std::vector<std::filesystem::path> channel_keyring;
+  /// The fleet services' rollout keys (channel-keyring/rollout/): they may
+  /// sign a channel's rollout state, never a channel document.
+  std::vector<std::filesystem::path> rollout_keyring;
 };
 
 struct Profile {

@@ -109,6 +109,7 @@ void merge_agent(detail::PartialAgent& acc, detail::PartialAgent&& next) {
   if (next.update_interval) acc.update_interval = next.update_interval;
   if (next.update_jitter) acc.update_jitter = next.update_jitter;
   for (auto& k : next.channel_keyring) acc.channel_keyring.push_back(std::move(k));
+  for (auto& k : next.rollout_keyring) acc.rollout_keyring.push_back(std::move(k));
 }
 
 AgentSettings finish_agent(detail::PartialAgent&& a) {
@@ -123,6 +124,7 @@ AgentSettings finish_agent(detail::PartialAgent&& a) {
   if (a.update_interval) s.update_interval = *a.update_interval;
   if (a.update_jitter) s.update_jitter = *a.update_jitter;
   s.channel_keyring = std::move(a.channel_keyring);
+  s.rollout_keyring = std::move(a.rollout_keyring);
   return s;
 }
 

@@ -40,6 +40,7 @@ struct PartialAgent {
   std::optional<std::chrono::seconds> update_interval;
   std::optional<std::chrono::seconds> update_jitter;
   std::vector<std::filesystem::path> channel_keyring;
+  std::vector<std::filesystem::path> rollout_keyring;
 };
 
 struct PartialProfile {

@@ -86,7 +86,8 @@ class AgentImage : public test::TempDirTest {
             "      units: [containerd.service]\n"
             "      commands:\n"
             "        - {run: \"/bin/sh -c 'test -e /run/ok'\", timeoutSeconds: 30}\n"
-            "    updates: {interval: 1h30m, jitter: 10m, keyring: [keys/extra.pub]}\n",
+            "    updates: {interval: 1h30m, jitter: 10m, keyring: [keys/extra.pub],\n"
+            "              rolloutKeyring: [keys/extra.pub]}\n",
         extra);
   }
 
@@ -163,6 +164,8 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
   }
   expect("/etc/edgeforge/channel-keyring/" + key_id("-pubin -in keys/extra.pub") + ".pub",
          "-rw-r--r--");
+  expect("/etc/edgeforge/channel-keyring/rollout/" + key_id("-pubin -in keys/extra.pub") + ".pub",
+         "-rw-r--r--");
   for (const char* unit : {"multi-user.target.wants/edgeforge-boot.service",
                            "multi-user.target.wants/edgeforge-install.service",
                            "timers.target.wants/edgeforge-watch.timer",
@@ -207,9 +210,9 @@ TEST_F(AgentImage, ContractFilesWithOwnersModesAndTimes) {
   std::map<std::string, std::string> recorded;
   for (const auto& in : r->manifest_json["inputs"])
     if (in.value("role", "") == "agent") recorded[in["path"]] = in["sha256"];
-  // binary, libraries, agent.json, two keys, revoked, a channel key, seven units,
-  // the media rule and script, cpio
-  EXPECT_EQ(recorded.size(), count + 16);
+  // binary, libraries, agent.json, two keys, revoked, a channel key, a rollout
+  // key, seven units, the media rule and script, cpio
+  EXPECT_EQ(recorded.size(), count + 17);
   for (const auto& [path, digest] : recorded)
     EXPECT_EQ(sha256_hex(cat(r->image, path)), digest) << path;
   EXPECT_EQ(r->manifest_json["agent"]["glibcCeiling"], "2.35");

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "channel/channel.hpp"
+#include "channel/channel_dir.hpp"
 #include "channel/rollout.hpp"
 #include "tests/channel/channel_fixture.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -182,6 +183,27 @@ TEST_F(RolloutStateTest, ReSigningTheDocumentCarriesTheStateOfTheSameReleaseOnly
   carried = carry_rollout_state(*fresh, old);
   ASSERT_TRUE(carried);
   EXPECT_EQ(*carried, *fresh);
+}
+
+TEST(GateSpecTest, TheCommandLineGate) {
+  auto g = parse_gate_spec("min-succeeded=5,max-failed=2%,min-finished=20,deadline=2h");
+  ASSERT_TRUE(g && *g) << (g ? "" : g.error().message());
+  EXPECT_EQ((*g)->min_succeeded, 5u);
+  EXPECT_EQ((*g)->max_failed_percent, 2u);
+  EXPECT_EQ((*g)->min_finished, 20u);
+  EXPECT_EQ((*g)->deadline_seconds, 7200u);
+  g = parse_gate_spec("max-failed=0%");
+  ASSERT_TRUE(g && *g);
+  EXPECT_EQ((*g)->min_succeeded, Gate{}.min_succeeded);
+  g = parse_gate_spec("off");
+  ASSERT_TRUE(g);
+  EXPECT_FALSE(*g);
+  for (const char* bad : {"max-failed=101%", "max-failed=5", "min-finished=0", "deadline=soon",
+                          "min-succeeded=-1", "speed=fast"}) {
+    auto r = parse_gate_spec(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message().find(std::string("--gate ") + bad), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -131,12 +131,14 @@ TEST_F(ProfileTest, AgentUpdatesDefaultsAndValues) {
   EXPECT_TRUE(r->agent.channel_keyring.empty());
   tmp.write("keys/extra.pub", "pem");
   r = load_with_base(
-      "  agent:\n    updates: {interval: 1h30m, jitter: 0s, keyring: [keys/extra.pub]}\n");
+      "  agent:\n    updates: {interval: 1h30m, jitter: 0s, keyring: [keys/extra.pub],\n"
+      "              rolloutKeyring: [keys/extra.pub]}\n");
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->agent.update_interval, std::chrono::minutes(90));
   EXPECT_EQ(r->agent.update_jitter, std::chrono::seconds(0));
   ASSERT_EQ(r->agent.channel_keyring.size(), 1u);
   EXPECT_EQ(r->agent.channel_keyring[0], tmp / "keys/extra.pub");
+  ASSERT_EQ(r->agent.rollout_keyring.size(), 1u);
 }
 
 TEST_F(ProfileTest, AgentExtends) {
