@@ -20,8 +20,9 @@ packages=(
   jq bc curl python3
   # servers the delta tests start on 127.0.0.1
   docker-registry
-  # the fleet service: its storage engines, and the PostgreSQL its tests start
-  libsqlite3-dev libpq-dev libmicrohttpd-dev postgresql-15
+  # the fleet service: its storage engines, and the PostgreSQL its tests start;
+  # crypt(3) for the dashboard's password hashes
+  libsqlite3-dev libpq-dev libmicrohttpd-dev postgresql-15 libcrypt-dev
   # provision-script test oracle
   shellcheck
   # OCI image archive oracle (packs' images/)
