@@ -2,11 +2,13 @@
 // from request to response, apart from any server library, so every rule is
 // tested without sockets: who may call what (a device signs with its own key
 // and reports only for itself; operators bring a bearer token), what a body
-// must be, and which status each failure gets.
+// must be, and which status each failure gets. Paths outside /api/ are the
+// operators' web dashboard (fleet/dashboard.hpp).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -54,11 +56,15 @@ struct ApiConfig {
   bool secure_cookies = false;
 };
 
+class Dashboard;
+
 class Api {
  public:
   /// `rollouts` may be null: a service that watches no channel.
-  Api(Registry& registry, ApiConfig config, RolloutControl* rollouts = nullptr)
-      : registry_(registry), config_(std::move(config)), rollouts_(rollouts) {}
+  Api(Registry& registry, ApiConfig config, RolloutControl* rollouts = nullptr);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
 
   ApiResponse handle(const ApiRequest& request);
 
@@ -75,6 +81,7 @@ class Api {
   Registry& registry_;
   ApiConfig config_;
   RolloutControl* rollouts_;
+  std::unique_ptr<Dashboard> dashboard_;
 };
 
 }  // namespace ef::fleet

@@ -1,5 +1,5 @@
-// edgeforge-fleet serve: the database, the API, the HTTP(S) server, until
-// SIGTERM or SIGINT.
+// edgeforge-fleet serve: the database, the API and the dashboard, the
+// HTTP(S) server, until SIGTERM or SIGINT.
 #include <arpa/inet.h>
 
 #include <CLI/CLI.hpp>
@@ -58,6 +58,8 @@ int serve(const ServeArgs& a) {
   auto db = open_database(a.db);
   if (!db) return fail(db.error());
   Registry registry(**db);
+  // Served over HTTPS, the dashboard's session cookie is only sent back so.
+  config->secure_cookies = !options->tls_cert_pem.empty();
   Api api(registry, *config);
   sigset_t stop;
   sigemptyset(&stop);
@@ -68,9 +70,9 @@ int serve(const ServeArgs& a) {
   if (!server) return fail(server.error());
   std::cout << "edgeforge-fleet: serving /api/v1/ on "
             << (options->tls_cert_pem.empty() ? "http" : "https") << "://" << options->host << ":"
-            << (*server)->port() << " with " << (*db)->engine() << " ("
-            << config->operators.size() << " operator token"
-            << (config->operators.size() == 1 ? "" : "s") << ")" << std::endl;
+            << (*server)->port() << " with " << (*db)->engine() << " (" << config->operators.size()
+            << " operator" << (config->operators.size() == 1 ? "" : "s") << "); the dashboard at /"
+            << std::endl;
   int sig = 0;
   sigwait(&stop, &sig);
   std::cout << "edgeforge-fleet: stopping (signal " << sig << ")" << std::endl;
@@ -81,13 +83,15 @@ int serve(const ServeArgs& a) {
 
 cmdline::Command add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  auto* cmd = app.add_subcommand("serve", "Serve the fleet API to devices and operators");
+  auto* cmd = app.add_subcommand("serve",
+                                 "Serve the fleet API to devices and operators, and the dashboard");
   cmd->add_option("--db", a->db,
                   "SQLite file (default fleet.sqlite) or postgresql://USER@HOST/DB (several "
                   "instances may share one PostgreSQL database)");
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (default 127.0.0.1:8480)");
   cmd->add_option("--config", a->config,
-                  "Configuration: operator tokens, limits (default /etc/edgeforge/fleet.yaml)");
+                  "Configuration: operator tokens and passwords, sessions, limits (default "
+                  "/etc/edgeforge/fleet.yaml)");
   cmd->add_option("--tls-cert", a->tls_cert, "Serve HTTPS with this certificate (PEM)");
   cmd->add_option("--tls-key", a->tls_key, "... and this private key (PEM)");
   cmd->add_option("--threads", a->threads, "Worker threads (default 4)")->check(CLI::Range(1, 64));
