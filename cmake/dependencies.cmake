@@ -17,6 +17,8 @@ pkg_check_modules(EXT2FS REQUIRED IMPORTED_TARGET ext2fs com_err)
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 pkg_check_modules(MICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd)
+# The dashboard's password hashes: crypt(3) of libxcrypt (libcrypt-dev).
+pkg_check_modules(LIBCRYPT REQUIRED IMPORTED_TARGET libcrypt)
 if(EDGEFORGE_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "device/fleet_request.hpp"
+#include "fleet/dashboard.hpp"
 #include "fleet/rollup.hpp"
 #include "signing/bundle_format.hpp"
 #include "signing/keys.hpp"
@@ -104,6 +105,14 @@ json device_json(const Device& d) {
 
 }  // namespace
 
+Api::Api(Registry& registry, ApiConfig config, RolloutControl* rollouts)
+    : registry_(registry),
+      config_(std::move(config)),
+      rollouts_(rollouts),
+      dashboard_(std::make_unique<Dashboard>(registry_, config_, rollouts_)) {}
+
+Api::~Api() = default;
+
 std::string Api::operator_name(const ApiRequest& r) const {
   std::string auth = header(r, "authorization");
   if (!auth.starts_with("Bearer ") || auth.size() <= 7) return "";
@@ -117,6 +126,7 @@ ApiResponse Api::handle(const ApiRequest& r) {
   if (r.body.size() > config_.max_body)
     return problem(413, "too_large",
                    "the body is over " + std::to_string(config_.max_body) + " bytes");
+  if (!r.path.starts_with("/api/") && r.path != "/api") return dashboard_->handle(r);
   auto parts = split_path(r.path);
   if (parts.size() < 2 || parts[0] != "api" || parts[1] != "v1")
     return problem(404, "not_found", "no such endpoint " + r.path.substr(0, 200));

@@ -2,11 +2,13 @@
 // from request to response, apart from any server library, so every rule is
 // tested without sockets: who may call what (a device signs with its own key
 // and reports only for itself; operators bring a bearer token), what a body
-// must be, and which status each failure gets.
+// must be, and which status each failure gets. Paths outside /api/ are the
+// operators' web dashboard (fleet/dashboard.hpp).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,24 +34,37 @@ struct ApiResponse {
 };
 
 struct ApiConfig {
-  /// Each operator's name and the sha256 (hex) of its token; an operator
-  /// sends "Authorization: Bearer TOKEN".
+  /// Each operator's name, the sha256 (hex) of its token ("" for none) and
+  /// a crypt(3) hash of its dashboard password ("" for none). The API takes
+  /// the token only ("Authorization: Bearer TOKEN"); the dashboard's log-in
+  /// takes either.
   struct Operator {
     std::string name;
     std::string token_sha256;
+    std::string password_hash{};  // defaulted: {name, token_sha256} stays complete
   };
   std::vector<Operator> operators;
   /// The largest request body taken (a longer one is 413).
   size_t max_body = 64 * 1024;
   /// A ready device with no report for this long counts as silent.
   uint64_t silent_after_seconds = 24 * 3600;
+  /// Dashboard sessions (fleet/session.hpp): the secret their key is derived
+  /// from ("" derives it from the operators' entries), how long a log-in
+  /// lasts, and whether the cookie is marked Secure (served over HTTPS).
+  std::string session_secret;
+  uint64_t session_seconds = 12 * 3600;
+  bool secure_cookies = false;
 };
+
+class Dashboard;
 
 class Api {
  public:
   /// `rollouts` may be null: a service that watches no channel.
-  Api(Registry& registry, ApiConfig config, RolloutControl* rollouts = nullptr)
-      : registry_(registry), config_(std::move(config)), rollouts_(rollouts) {}
+  Api(Registry& registry, ApiConfig config, RolloutControl* rollouts = nullptr);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
 
   ApiResponse handle(const ApiRequest& request);
 
@@ -66,6 +81,7 @@ class Api {
   Registry& registry_;
   ApiConfig config_;
   RolloutControl* rollouts_;
+  std::unique_ptr<Dashboard> dashboard_;
 };
 
 }  // namespace ef::fleet

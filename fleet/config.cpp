@@ -5,6 +5,8 @@
 #include <regex>
 #include <set>
 
+#include "fleet/session.hpp"
+
 namespace ef::fleet {
 
 Result<ApiConfig> load_config(const std::filesystem::path& path) {
@@ -23,15 +25,18 @@ Result<ApiConfig> load_config(const std::filesystem::path& path) {
     return Error(Errc::invalid_argument,
                  path.string() + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg);
   }
-  if (!root.IsMap()) return bad(root, "expected a mapping (operators:, maxBodyBytes:)");
+  if (!root.IsMap())
+    return bad(root, "expected a mapping (operators:, maxBodyBytes:, sessionSecret:, ...)");
   ApiConfig config;
-  static const std::set<std::string> known = {"operators", "maxBodyBytes", "silentAfterHours",
-                                              "channels", "gates"};
+  static const std::set<std::string> known = {"operators",    "maxBodyBytes",     "sessionSecret",
+                                              "sessionHours", "silentAfterHours", "channels",
+                                              "gates"};
   for (const auto& kv : root) {
     std::string key = kv.first.as<std::string>();
     if (!known.count(key))
       return bad(kv.first, "unknown key \"" + key +
-                               "\" (operators, maxBodyBytes, silentAfterHours, channels, gates)");
+                               "\" (operators, maxBodyBytes, sessionSecret, sessionHours, "
+                               "silentAfterHours, channels, gates)");
   }
   if (const YAML::Node h = root["silentAfterHours"]) {
     unsigned long long n = 0;
@@ -47,23 +52,49 @@ Result<ApiConfig> load_config(const std::filesystem::path& path) {
   if (!ops || !ops.IsSequence() || ops.size() == 0)
     return bad(ops ? ops : root, "operators: give at least one {name, tokenSha256}");
   static const std::regex hex("[0-9a-f]{64}");
+  std::set<std::string> names;
   for (size_t i = 0; i < ops.size(); ++i) {
     const YAML::Node op = ops[i];
     std::string where = "operators[" + std::to_string(i) + "]";
-    if (!op.IsMap() || !op["name"] || !op["tokenSha256"])
-      return bad(op, where + ": expected {name, tokenSha256}");
+    if (!op.IsMap() || !op["name"] || (!op["tokenSha256"] && !op["passwordHash"]))
+      return bad(op, where + ": expected {name, tokenSha256} or {name, passwordHash}");
     for (const auto& kv : op) {
       std::string key = kv.first.as<std::string>();
-      if (key != "name" && key != "tokenSha256")
-        return bad(kv.first, where + "." + key + ": unknown key (name, tokenSha256)");
+      if (key != "name" && key != "tokenSha256" && key != "passwordHash")
+        return bad(kv.first, where + "." + key + ": unknown key (name, tokenSha256, passwordHash)");
     }
-    std::string digest = op["tokenSha256"].as<std::string>();
-    if (!std::regex_match(digest, hex))
-      return bad(op["tokenSha256"],
-                 where + ".tokenSha256: 64 lower-case hex digits (sha256sum of the token)");
-    std::string name = op["name"].as<std::string>();
-    if (name.empty()) return bad(op["name"], where + ".name: empty");
-    config.operators.push_back({name, digest});
+    ApiConfig::Operator entry;
+    if (op["tokenSha256"]) {
+      entry.token_sha256 = op["tokenSha256"].as<std::string>();
+      if (!std::regex_match(entry.token_sha256, hex))
+        return bad(op["tokenSha256"],
+                   where + ".tokenSha256: 64 lower-case hex digits (sha256sum of the token)");
+    }
+    if (op["passwordHash"]) {
+      entry.password_hash = op["passwordHash"].as<std::string>();
+      if (auto ok = check_password_hash(entry.password_hash); !ok)
+        return bad(op["passwordHash"], where + ".passwordHash: " + ok.error().message());
+    }
+    entry.name = op["name"].as<std::string>();
+    if (entry.name.empty()) return bad(op["name"], where + ".name: empty");
+    if (!names.insert(entry.name).second)
+      return bad(op["name"], where + ".name: \"" + entry.name + "\" is named twice");
+    config.operators.push_back(entry);
+  }
+  if (const YAML::Node secret = root["sessionSecret"]) {
+    config.session_secret = secret.as<std::string>();
+    if (config.session_secret.size() < 32)
+      return bad(secret, "sessionSecret: at least 32 characters (openssl rand -hex 32)");
+  }
+  if (const YAML::Node hours = root["sessionHours"]) {
+    unsigned long long n = 0;
+    try {
+      n = hours.as<unsigned long long>();
+    } catch (const YAML::Exception&) {
+      return bad(hours, "sessionHours: a whole number of hours");
+    }
+    if (n < 1 || n > 168) return bad(hours, "sessionHours: from 1 to 168");
+    config.session_seconds = n * 3600;
   }
   if (const YAML::Node m = root["maxBodyBytes"]) {
     unsigned long long n = 0;

@@ -1,5 +1,6 @@
 // edgeforge-fleet's configuration file (docs/fleet-api.md): the operators'
-// tokens (their sha256, never the tokens) and the request limits.
+// tokens (their sha256, never the tokens) and dashboard password hashes, the
+// dashboard's session settings and the request limits.
 #pragma once
 
 #include <filesystem>
@@ -12,8 +13,11 @@
 namespace ef::fleet {
 
 /// Parses the YAML at `path`:
-///   operators: [{name: ops, tokenSha256: <64 hex>}]   # at least one
-///   maxBodyBytes: 65536                               # optional
+///   operators:                     # at least one; each with a token, a password or both
+///     - {name: ops, tokenSha256: <64 hex>, passwordHash: <crypt(3) hash>}
+///   maxBodyBytes: 65536            # optional
+///   sessionSecret: <32+ chars>     # optional; the same on every instance
+///   sessionHours: 12               # optional; how long a dashboard log-in lasts
 /// Unknown keys and malformed values are Errc::invalid_argument naming
 /// FILE:LINE and the key.
 Result<ApiConfig> load_config(const std::filesystem::path& path);

@@ -17,6 +17,8 @@ void count(json& counts, const std::string& phase, int64_t n = 1) {
 json rollup(const std::vector<Device>& devices, const RollupOptions& o) {
   json by_state = json::object(), by_phase = json::object(), by_tag = json::object();
   std::map<std::string, std::map<std::string, std::map<std::string, json>>> tree;
+  // What the devices of each wave run: channel -> release -> wave -> {version: n}.
+  std::map<std::string, std::map<std::string, std::map<std::string, json>>> running;
   json failing = json::array(), silent = json::array();
   size_t silent_count = 0;
   for (const Device& d : devices) {
@@ -27,6 +29,9 @@ json rollup(const std::vector<Device>& devices, const RollupOptions& o) {
     json& waves = tree[p.channel][p.release][p.wave];
     if (waves.is_null()) waves = json::object();
     count(waves, p.phase);
+    json& versions = running[p.channel][p.release][p.wave];
+    if (versions.is_null()) versions = json::object();
+    count(versions, p.running);
     for (const auto& [k, v] : p.tags) {
       json& t = by_tag[k + "=" + v];
       if (t.is_null()) t = json::object();
@@ -63,7 +68,10 @@ json rollup(const std::vector<Device>& devices, const RollupOptions& o) {
           count(total, phase, c.get<int64_t>());
         }
         n += in_wave;
-        wave_list.push_back({{"wave", wave}, {"devices", in_wave}, {"byPhase", counts}});
+        wave_list.push_back({{"wave", wave},
+                             {"devices", in_wave},
+                             {"byPhase", counts},
+                             {"running", running[channel][release][wave]}});
       }
       rel.push_back(
           {{"release", release}, {"devices", n}, {"byPhase", total}, {"waves", wave_list}});

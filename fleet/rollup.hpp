@@ -1,8 +1,8 @@
 // Where each device stands and the fleet at a glance: a device's last report
 // (the agent's status document, agent/status_report.hpp) placed in one
 // phase of its channel's release, and the counts by channel, release, wave,
-// site tag and phase that the dashboard, `edgeforge fleet status` and the
-// rollout gates read.
+// site tag and phase (and per wave by the version its devices run) that the
+// dashboard, `edgeforge fleet status` and the rollout gates read.
 #pragma once
 
 #include <cstdint>

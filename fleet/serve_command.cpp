@@ -1,5 +1,5 @@
-// edgeforge-fleet serve: the database, the API, the HTTP(S) server, until
-// SIGTERM or SIGINT.
+// edgeforge-fleet serve: the database, the API and the dashboard, the
+// HTTP(S) server, until SIGTERM or SIGINT.
 #include <arpa/inet.h>
 
 #include <CLI/CLI.hpp>
@@ -65,6 +65,8 @@ int serve(const ServeArgs& a) {
   if (!gate_config) return fail(gate_config.error());
   auto gates = GateEngine::open(**db, registry, *gate_config);
   if (!gates) return fail(gates.error());
+  // Served over HTTPS, the dashboard's session cookie is only sent back so.
+  config->secure_cookies = !options->tls_cert_pem.empty();
   Api api(registry, *config, gate_config->channels.empty() ? nullptr : gates->get());
   sigset_t stop;
   sigemptyset(&stop);
@@ -76,7 +78,8 @@ int serve(const ServeArgs& a) {
   std::cout << "edgeforge-fleet: serving /api/v1/ on "
             << (options->tls_cert_pem.empty() ? "http" : "https") << "://" << options->host << ":"
             << (*server)->port() << " with " << (*db)->engine() << " (" << config->operators.size()
-            << " operator token" << (config->operators.size() == 1 ? "" : "s") << ")" << std::endl;
+            << " operator" << (config->operators.size() == 1 ? "" : "s") << "); the dashboard at /"
+            << std::endl;
   // The gates: every channel evaluated each interval, the first time now.
   std::mutex mutex;
   std::condition_variable wake;
@@ -113,13 +116,15 @@ int serve(const ServeArgs& a) {
 
 cmdline::Command add_serve_command(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  auto* cmd = app.add_subcommand("serve", "Serve the fleet API to devices and operators");
+  auto* cmd = app.add_subcommand("serve",
+                                 "Serve the fleet API to devices and operators, and the dashboard");
   cmd->add_option("--db", a->db,
                   "SQLite file (default fleet.sqlite) or postgresql://USER@HOST/DB (several "
                   "instances may share one PostgreSQL database)");
   cmd->add_option("--listen", a->listen, "HOST:PORT to listen on (default 127.0.0.1:8480)");
   cmd->add_option("--config", a->config,
-                  "Configuration: operator tokens, limits (default /etc/edgeforge/fleet.yaml)");
+                  "Configuration: operator tokens and passwords, sessions, limits (default "
+                  "/etc/edgeforge/fleet.yaml)");
   cmd->add_option("--tls-cert", a->tls_cert, "Serve HTTPS with this certificate (PEM)");
   cmd->add_option("--tls-key", a->tls_key, "... and this private key (PEM)");
   cmd->add_option("--threads", a->threads, "Worker threads (default 4)")->check(CLI::Range(1, 64));

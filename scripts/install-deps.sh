@@ -20,8 +20,11 @@ packages=(
   jq bc curl python3
   # servers the delta tests start on 127.0.0.1
   docker-registry
-  # the fleet service: its storage engines, and the PostgreSQL its tests start
-  libsqlite3-dev libpq-dev libmicrohttpd-dev postgresql-15
+  # the fleet service: its storage engines, and the PostgreSQL its tests start;
+  # crypt(3) for the dashboard's password hashes
+  libsqlite3-dev libpq-dev libmicrohttpd-dev postgresql-15 libcrypt-dev
+  # the dashboard's browser test: headless Chromium (driven by playwright-core, below)
+  chromium
   # provision-script test oracle
   shellcheck
   # OCI image archive oracle (packs' images/)
@@ -39,4 +42,22 @@ as_root apt-get install -y -q --no-install-recommends "${packages[@]}"
 # package's /usr/bin/kubectl would conflict with it).
 if ! command -v kubectl >/dev/null 2>&1; then
   as_root apt-get install -y -q --no-install-recommends kubernetes-client
+fi
+
+# Node.js and npm for the dashboard's browser test: Debian's nodejs and npm,
+# unless a Node.js is installed already (one from elsewhere brings its own
+# npm, and Debian's npm package would conflict with it).
+if ! command -v node >/dev/null 2>&1; then
+  as_root apt-get install -y -q --no-install-recommends nodejs
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  as_root apt-get install -y -q --no-install-recommends npm
+fi
+# playwright-core at the version package-lock.json pins (it downloads no
+# browser; the test runs Debian's /usr/bin/chromium). Skipped when the
+# installed copy already matches the lock file.
+browser_test=$(cd "$(dirname "$0")/.." && pwd)/tests/fleet/browser
+if ! cmp -s "$browser_test/package-lock.json" "$browser_test/node_modules/.package-lock.json.installed" 2>/dev/null; then
+  npm ci --prefix "$browser_test" --no-audit --no-fund
+  cp "$browser_test/package-lock.json" "$browser_test/node_modules/.package-lock.json.installed"
 fi

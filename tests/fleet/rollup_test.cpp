@@ -128,6 +128,7 @@ TEST(RollupTest, CountsByChannelReleaseWaveTagAndPhaseFromTheDatabase) {
   EXPECT_EQ(stable["releases"][0]["devices"], 5);
   EXPECT_EQ(stable["releases"][0]["waves"][0]["wave"], "canary");
   EXPECT_EQ(stable["releases"][0]["byPhase"]["updated"], 2);
+  EXPECT_EQ(stable["releases"][0]["waves"][0]["running"], (json{{"1.1.0", 2}, {"1.0.0", 3}}));
   EXPECT_EQ(r["byTag"]["region=eu"]["updated"], 2);
 }
 

@@ -89,7 +89,11 @@ TEST_F(ServerTest, ServesTheApiAndRefusesBodiesOverTheLimit) {
       (tmp / "big.json").string() + " " + base + "/api/v1/register");
   EXPECT_EQ(status_of(r), 413) << r.out;
   EXPECT_EQ(status_of(curl(base + "/api/v1/devices")), 401);
-  EXPECT_EQ(status_of(curl(base + "/")), 404);
+  // Outside /api/ is the dashboard: without a session, its log-in.
+  EXPECT_EQ(status_of(curl(base + "/")), 303);
+  r = curl("-X POST -d 'secret=" + kOperator + "' " + base + "/login -D -");
+  EXPECT_EQ(status_of(r), 303) << r.out;
+  EXPECT_NE(r.out.find("Set-Cookie: ef_session=v1."), std::string::npos) << r.out;
 }
 
 TEST_F(ServerTest, AStalledClientIsDroppedWhileOthersAreServed) {
