@@ -120,7 +120,7 @@ TEST_F(ProfileTest, AgentErrors) {
   EXPECT_PROFILE_ERROR(load_with_base(line + "\n"), kInvalid,
                        at("demo.yaml", 9, col(line, "every")),
                        "unknown key 'every' in spec.agent.updates (expected one of: interval, "
-                       "jitter, keyring)");
+                       "jitter, keyring, rolloutKeyring)");
 }
 
 TEST_F(ProfileTest, AgentUpdatesDefaultsAndValues) {
