@@ -29,23 +29,7 @@ int run_status(const StatusArgs& a) {
     return 0;
   }
   std::string booted = booted_slot(a.paths.cmdline);
-  std::optional<device::SlotState> grub;
-  std::string grub_error;
-  std::filesystem::path esp = a.paths.esp;
-  if (esp.empty()) {
-    auto mounted = ensure_esp_mounted(a.paths.esp_mountpoint);
-    if (mounted)
-      esp = *mounted;
-    else
-      grub_error = mounted.error().message();
-  }
-  if (!esp.empty()) {
-    auto g = BootControl(esp).read();
-    if (g)
-      grub = *g;
-    else
-      grub_error = g.error().message();
-  }
+  auto [grub, grub_error] = read_boot_state(a.paths);
   auto watch = load_watch_state(a.paths.state.parent_path() / "watch.json");
   std::cout << "booted slot: " << (booted.empty() ? "unknown (not booted by edgeforge)" : booted)
             << "\nanti-rollback floor: " << state->floor << "\n";

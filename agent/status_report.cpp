@@ -40,29 +40,33 @@ json uptime_seconds() {
 
 }  // namespace
 
-json status_document(const DevicePaths& paths) {
-  json j = json::object();
-  const std::string booted = booted_slot(paths.cmdline);
-  j["booted"] = or_null(booted);
-  j["uptimeSeconds"] = uptime_seconds();
-
-  std::optional<device::SlotState> grub;
-  std::string grub_error;
+BootStateRead read_boot_state(const DevicePaths& paths) {
+  BootStateRead out;
   std::filesystem::path esp = paths.esp;
   if (esp.empty()) {
     auto mounted = ensure_esp_mounted(paths.esp_mountpoint);
     if (mounted)
       esp = *mounted;
     else
-      grub_error = mounted.error().message();
+      out.error = mounted.error().message();
   }
   if (!esp.empty()) {
     auto g = BootControl(esp).read();
     if (g)
-      grub = *g;
+      out.state = *g;
     else
-      grub_error = g.error().message();
+      out.error = g.error().message();
   }
+  return out;
+}
+
+json status_document(const DevicePaths& paths) {
+  json j = json::object();
+  const std::string booted = booted_slot(paths.cmdline);
+  j["booted"] = or_null(booted);
+  j["uptimeSeconds"] = uptime_seconds();
+
+  auto [grub, grub_error] = read_boot_state(paths);
   if (grub) j["bootOrder"] = grub->order;
   if (!grub_error.empty()) j["bootStateError"] = grub_error;
 

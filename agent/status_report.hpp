@@ -8,8 +8,17 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/device.hpp"
+#include "device/slot_state.hpp"
 
 namespace ef::agent {
+
+/// GRUB's slot state from the ESP (mounting it when `paths.esp` is empty),
+/// or why it cannot be read.
+struct BootStateRead {
+  std::optional<device::SlotState> state;
+  std::string error;
+};
+BootStateRead read_boot_state(const DevicePaths& paths);
 
 /// booted, slots (state, version, tries), floor, bootOrder, lastOperation,
 /// health (the booted slot's: passed, pending or failed, and why), updates

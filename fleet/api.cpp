@@ -45,23 +45,6 @@ ApiResponse failure(const Error& e) {
   }
 }
 
-std::string header(const ApiRequest& r, const std::string& name) {
-  auto it = r.headers.find(name);
-  return it == r.headers.end() ? "" : it->second;
-}
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start < path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string::npos) end = path.size();
-    if (end > start) parts.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
 bool parse_int(const std::string& text, int64_t& out) {
   if (text.empty() || text.size() > 19) return false;
   size_t i = text[0] == '-' ? 1 : 0;
@@ -112,6 +95,23 @@ Api::Api(Registry& registry, ApiConfig config, RolloutControl* rollouts)
       dashboard_(std::make_unique<Dashboard>(registry_, config_, rollouts_)) {}
 
 Api::~Api() = default;
+
+std::string header(const ApiRequest& r, const std::string& name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? "" : it->second;
+}
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) parts.push_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
 
 std::string Api::operator_name(const ApiRequest& r) const {
   std::string auth = header(r, "authorization");

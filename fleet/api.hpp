@@ -58,6 +58,11 @@ struct ApiConfig {
 
 class Dashboard;
 
+/// Header `name` (lower-case) of `r`, "" when absent.
+std::string header(const ApiRequest& r, const std::string& name);
+/// The non-empty segments of a URL path: "/api/v1/x" -> {"api", "v1", "x"}.
+std::vector<std::string> split_path(const std::string& path);
+
 class Api {
  public:
   /// `rollouts` may be null: a service that watches no channel.

@@ -8,23 +8,32 @@
 #include "fleet/session.hpp"
 
 namespace ef::fleet {
+namespace {
 
-Result<ApiConfig> load_config(const std::filesystem::path& path) {
-  auto bad = [&](const YAML::Node& n, const std::string& what) {
-    std::string where = path.string();
-    if (n.IsDefined() && n.Mark().line >= 0)
-      where += ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
-    return Error(Errc::invalid_argument, where + ": " + what);
-  };
-  YAML::Node root;
+/// "FILE:LINE:COL: what" for node `n` of the configuration file.
+Error located(const std::filesystem::path& path, const YAML::Node& n, const std::string& what) {
+  std::string where = path.string();
+  if (n.IsDefined() && n.Mark().line >= 0)
+    where += ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+  return Error(Errc::invalid_argument, where + ": " + what);
+}
+
+Result<YAML::Node> load_yaml(const std::filesystem::path& path) {
   try {
-    root = YAML::LoadFile(path.string());
+    return YAML::LoadFile(path.string());
   } catch (const YAML::BadFile&) {
     return Error(Errc::not_found, path.string() + ": cannot read the configuration file");
   } catch (const YAML::Exception& e) {
     return Error(Errc::invalid_argument,
                  path.string() + ":" + std::to_string(e.mark.line + 1) + ": not YAML: " + e.msg);
   }
+}
+
+}  // namespace
+
+Result<ApiConfig> load_config(const std::filesystem::path& path) {
+  auto bad = [&](const YAML::Node& n, const std::string& what) { return located(path, n, what); };
+  EF_ASSIGN(YAML::Node root, load_yaml(path));
   if (!root.IsMap())
     return bad(root, "expected a mapping (operators:, maxBodyBytes:, sessionSecret:, ...)");
   ApiConfig config;
@@ -110,18 +119,8 @@ Result<ApiConfig> load_config(const std::filesystem::path& path) {
 }
 
 Result<GateConfig> load_gate_config(const std::filesystem::path& path) {
-  auto bad = [&](const YAML::Node& n, const std::string& what) {
-    std::string where = path.string();
-    if (n.IsDefined() && n.Mark().line >= 0)
-      where += ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
-    return Error(Errc::invalid_argument, where + ": " + what);
-  };
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path.string());
-  } catch (const YAML::Exception& e) {
-    return Error(Errc::invalid_argument, path.string() + ": " + e.what());
-  }
+  auto bad = [&](const YAML::Node& n, const std::string& what) { return located(path, n, what); };
+  EF_ASSIGN(YAML::Node root, load_yaml(path));
   GateConfig config;
   auto seconds = [&](const YAML::Node& n, const std::string& key, uint64_t& out) -> Result<void> {
     try {

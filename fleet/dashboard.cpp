@@ -16,23 +16,6 @@ constexpr size_t kDeviceRows = 1000;
 
 using Form = std::map<std::string, std::string>;
 
-std::string header(const ApiRequest& r, const std::string& name) {
-  auto it = r.headers.find(name);
-  return it == r.headers.end() ? "" : it->second;
-}
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start < path.size()) {
-    size_t end = path.find('/', start);
-    if (end == std::string::npos) end = path.size();
-    if (end > start) parts.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
-
 /// Decodes one application/x-www-form-urlencoded name or value; nullopt for
 /// a broken %-escape.
 std::optional<std::string> form_decode(std::string_view text) {

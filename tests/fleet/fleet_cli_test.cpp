@@ -13,6 +13,7 @@
 
 #include "channel/channel_store.hpp"
 #include "tests/channel/channel_fixture.hpp"
+#include "tests/fleet/fleet_program.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
@@ -22,6 +23,7 @@ namespace ef::fleet {
 namespace {
 
 using nlohmann::json;
+using test::FleetProgram;
 
 TEST(FleetCliTest, OperatorsListImportPauseAndResumeThroughTheService) {
   test::TempDir tmp;
@@ -43,24 +45,9 @@ TEST(FleetCliTest, OperatorsListImportPauseAndResumeThroughTheService) {
                 "\n    keyring: " + (tmp / "keyring").string() + "\n    rolloutKey: " +
                 (tmp / "rollout.pem").string() + "\ngates: {intervalSeconds: 1}\n");
 
-  const std::string bin = EF_FLEET_BIN;
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string out = (tmp / "out").string();
-    if (!freopen(out.c_str(), "w", stdout)) _exit(126);
-    execl(bin.c_str(), bin.c_str(), "serve", "--listen", "127.0.0.1:0", "--db",
-          (tmp / "f.sqlite").c_str(), "--config", (tmp / "fleet.yaml").c_str(), nullptr);
-    _exit(127);
-  }
-  std::string out;
-  for (int i = 0; i < 200 && out.find("watching") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto text = read_file(tmp / "out");
-    out = text ? *text : "";
-  }
-  ASSERT_NE(out.find("watching 1 channel"), std::string::npos) << out;
-  std::string port = out.substr(out.find("127.0.0.1:") + 10);
-  port = port.substr(0, port.find(' '));
+  FleetProgram service(tmp.path(), tmp / "f.sqlite", tmp / "fleet.yaml", "watching");
+  ASSERT_NE(service.output().find("watching 1 channel"), std::string::npos) << service.output();
+  const std::string port = service.port();
   tmp.write("token", "op-secret\n");
   const std::string fleet =
       std::string("EDGEFORGE_FLEET=http://127.0.0.1:") + port + " " + EF_EDGEFORGE_BIN + " fleet ";
@@ -115,9 +102,7 @@ TEST(FleetCliTest, OperatorsListImportPauseAndResumeThroughTheService) {
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("HTTP 401"), std::string::npos) << r.out;
 
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  int status = service.stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 

@@ -16,6 +16,7 @@
 
 #include "fleet/http_server.hpp"
 #include "signing/keys.hpp"
+#include "tests/fleet/fleet_program.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
@@ -121,30 +122,15 @@ TEST(FleetProgramTest, ServesUntilSigtermAndBadSettingsAreOneLine) {
   tmp.write("fleet.yaml",
             "operators:\n  - {name: ops, tokenSha256: " + sha256_hex(kOperator) + "}\n");
   const std::string bin = EF_FLEET_BIN;
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string out = (tmp / "out").string();
-    if (!freopen(out.c_str(), "w", stdout)) _exit(126);
-    execl(bin.c_str(), bin.c_str(), "serve", "--listen", "127.0.0.1:0", "--db",
-          (tmp / "f.sqlite").c_str(), "--config", (tmp / "fleet.yaml").c_str(), nullptr);
-    _exit(127);
-  }
-  std::string out;
-  for (int i = 0; i < 200 && out.find("serving") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto text = read_file(tmp / "out");
-    out = text ? *text : "";
-  }
+  test::FleetProgram service(tmp.path(), tmp / "f.sqlite", tmp / "fleet.yaml");
+  const std::string out = service.output();
   ASSERT_NE(out.find("edgeforge-fleet: serving /api/v1/ on http://127.0.0.1:"), std::string::npos)
       << out;
-  std::string port = out.substr(out.find("127.0.0.1:") + 10);
-  port = port.substr(0, port.find(' '));
+  const std::string port = service.port();
   auto r = test::run_command("curl -s -H 'Authorization: Bearer " + kOperator +
                              "' http://127.0.0.1:" + port + "/api/v1/devices");
   EXPECT_EQ(r.out, "{\"devices\":[]}");
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  int status = service.stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 
   tmp.write("bad.yaml", "operators:\n  - {name: ops, tokenSha256: nothex}\n");
