@@ -177,10 +177,10 @@ ApiResponse Api::report(const ApiRequest& r, const std::string& id) {
   // An unknown device and a bad signature look the same from outside.
   const char* not_verified = "the signature is not the registered device key's";
   if (!*d || (*d)->public_key.empty()) return problem(401, "unauthorized", not_verified);
-  auto key = signing::PublicKey::from_pem((*d)->public_key);
+  auto key = keys_.get(id, (*d)->public_key);
   if (!key) return failure(key.error());
   std::string message = device::fleet_request_message(r.method, r.path, id, seq, time, r.body);
-  if (!key->verify(message, *signature)) return problem(401, "unauthorized", not_verified);
+  if (!(*key)->verify(message, *signature)) return problem(401, "unauthorized", not_verified);
   if ((*d)->state != DeviceState::ready)
     return problem(403, "not_approved",
                    "device " + id + " is " + device_state_name((*d)->state) +

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fleet/key_cache.hpp"
 #include "fleet/registry.hpp"
 #include "fleet/rollout_control.hpp"
 #include "util/utc_time.hpp"
@@ -66,6 +67,7 @@ class Api {
   Registry& registry_;
   ApiConfig config_;
   RolloutControl* rollouts_;
+  KeyCache keys_;  // devices' parsed keys, by ID and registered PEM
 };
 
 }  // namespace ef::fleet
