@@ -102,7 +102,7 @@ esac
 
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/edgeforge-bench-fleet.XXXXXX")
 chmod 755 "$workdir"  # the postgres user reaches its cluster below it
-service_pids=() pg_data=""
+service_pids=() pg_data="" load_pid=""
 
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -122,6 +122,7 @@ stop_services() {
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
+  [ -z "$load_pid" ] || kill -TERM "$load_pid" 2>/dev/null || true
   stop_services
   if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
     as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w stop >/dev/null 2>&1 || true
@@ -202,10 +203,13 @@ run_config() { # NAME KIND
   fi
   local load_avg
   load_avg=$(cut -d' ' -f1 /proc/loadavg)
-  FLEET_LOAD_OPERATOR_TOKEN=$operator_token "$load" "${args[@]}" 2>"$dir/load.log" |
-    jq -c --arg config "$name" --arg kind "$kind" --arg load "$load_avg" \
-      '. + {config: $config, kind: $kind, loadBefore: ($load | tonumber)}' >>"$results" ||
-    die "$name: fleet-load failed: $(tail -3 "$dir/load.log")"
+  # In the background, so a signal to this script takes effect at once.
+  FLEET_LOAD_OPERATOR_TOKEN=$operator_token "$load" "${args[@]}" >"$dir/load.jsonl" 2>"$dir/load.log" &
+  load_pid=$!
+  wait "$load_pid" || die "$name: fleet-load failed: $(tail -3 "$dir/load.log")"
+  load_pid=""
+  jq -c --arg config "$name" --arg kind "$kind" --arg load "$load_avg" \
+    '. + {config: $config, kind: $kind, loadBefore: ($load | tonumber)}' "$dir/load.jsonl" >>"$results"
   stop_services
 }
 
