@@ -29,7 +29,7 @@ Options:
   --load PATH         fleet-load (default: \$FLEET_LOAD or build/tests/fleet/fleet-load)
   --configs "LIST"    Of sqlite-1 sqlite-2 postgresql-1 postgresql-2 (default: all four)
   --devices N         Simulated devices (default 10000)
-  --connections N     Keep-alive connections of the load generator (default 32)
+  --connections N     Keep-alive connections of the load generator (default 128)
   --duration S        Seconds each report phase is measured (default 60)
   --warmup S          Seconds of reports before each measured phase (default 5)
   --rate R            Reports/s of the fixed-rate phase; 0 skips it (default 2000)
@@ -51,7 +51,7 @@ repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 fleet=${EDGEFORGE_FLEET:-$repo_root/build/fleet/edgeforge-fleet}
 load=${FLEET_LOAD:-$repo_root/build/tests/fleet/fleet-load}
 configs=""
-devices=10000 connections=32 duration=60 warmup=5 rate=2000 memory_reports=300000
+devices=10000 connections=128 duration=60 warmup=5 rate=2000 memory_reports=300000
 threads="" results_copy="" report_copy="" keep=0 smoke=0
 while [ $# -gt 0 ]; do
   case "$1" in

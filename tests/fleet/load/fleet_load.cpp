@@ -121,8 +121,8 @@ json memory_json(const LoadOptions& o) {
 
 // ---- workloads ----------------------------------------------------------------
 
-/// Requests that each go once (the registration token), or again after a
-/// failure that may pass (no answer, 503), up to three times.
+/// Each device's registration, sent again after a failure that may pass (no
+/// answer, 503), up to ten times.
 class RegisterWorkload final : public Workload {
  public:
   RegisterWorkload(std::vector<Device>& devices, const std::vector<Target>& targets,
@@ -152,7 +152,8 @@ class RegisterWorkload final : public Workload {
       return;
     }
     ++errors[status == 200 ? "200-not-ready" : status_name(status)];
-    if ((status == 0 || status == 503) && ++attempts_[r.tag] < 3) queue_.push_back(r.tag);
+    // A device tries again later, as the agent does; here at the end of the queue.
+    if ((status == 0 || status == 503) && ++attempts_[r.tag] < 10) queue_.push_back(r.tag);
   }
 
   bool finished(int64_t) override { return cursor_ >= queue_.size(); }
