@@ -20,6 +20,14 @@ Result<std::shared_ptr<const signing::PublicKey>> KeyCache::get(const std::strin
   return shared;
 }
 
+std::optional<std::pair<std::string, std::shared_ptr<const signing::PublicKey>>> KeyCache::find(
+    const std::string& id) const {
+  std::lock_guard<std::mutex> hold(mutex_);
+  auto it = keys_.find(id);
+  if (it == keys_.end()) return std::nullopt;
+  return it->second;
+}
+
 size_t KeyCache::size() const {
   std::lock_guard<std::mutex> hold(mutex_);
   return keys_.size();

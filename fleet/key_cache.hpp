@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -27,6 +28,11 @@ class KeyCache {
   /// now or before. Errors: the PEM is not a public key.
   Result<std::shared_ptr<const signing::PublicKey>> get(const std::string& id,
                                                         const std::string& pem);
+
+  /// The PEM and parsed key last asked for device `id`, if any: the key it
+  /// had when the database was last read for it, perhaps not any more.
+  std::optional<std::pair<std::string, std::shared_ptr<const signing::PublicKey>>> find(
+      const std::string& id) const;
 
   size_t size() const;
 
