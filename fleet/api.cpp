@@ -182,15 +182,29 @@ ApiResponse Api::report(const ApiRequest& r, const std::string& id) {
   if (!signature)
     return problem(401, "unauthorized",
                    std::string("no valid ") + device::kFleetSignatureHeader + " (base64)");
+  const std::string message =
+      device::fleet_request_message(r.method, r.path, id, seq, time, r.body);
+  // Signed with the key the device had when its row was last read here: the
+  // report is taken by one statement that also checks that this is still
+  // its registered key, without reading the row first. Whatever is not
+  // taken that way (another key, not ready, a replay, a bad body) goes the
+  // whole way below, which says why.
+  if (auto known = keys_.find(id); known && known->second->verify(message, *signature)) {
+    json body;
+    if (!json_body(r, body)) {
+      auto taken = registry_.accept_report_if_key(id, known->first, seq, body.dump(), r.now);
+      if (!taken) return failure(taken.error());
+      if (*taken) return answer(200, {{"deviceId", id}, {"seq", seq}});
+    }
+  }
   auto d = registry_.device(id);
   if (!d) return failure(d.error());
   // An unknown device and a bad signature look the same from outside.
   const char* not_verified = "the signature is not the registered device key's";
   if (!*d || (*d)->public_key.empty()) return problem(401, "unauthorized", not_verified);
-  auto key = signing::PublicKey::from_pem((*d)->public_key);
+  auto key = keys_.get(id, (*d)->public_key);
   if (!key) return failure(key.error());
-  std::string message = device::fleet_request_message(r.method, r.path, id, seq, time, r.body);
-  if (!key->verify(message, *signature)) return problem(401, "unauthorized", not_verified);
+  if (!(*key)->verify(message, *signature)) return problem(401, "unauthorized", not_verified);
   if ((*d)->state != DeviceState::ready)
     return problem(403, "not_approved",
                    "device " + id + " is " + device_state_name((*d)->state) +

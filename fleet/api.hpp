@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fleet/key_cache.hpp"
 #include "fleet/registry.hpp"
 #include "fleet/rollout_control.hpp"
 #include "util/utc_time.hpp"
@@ -87,6 +88,7 @@ class Api {
   ApiConfig config_;
   RolloutControl* rollouts_;
   std::unique_ptr<Dashboard> dashboard_;
+  KeyCache keys_;  // devices' parsed keys, by ID and registered PEM
 };
 
 }  // namespace ef::fleet

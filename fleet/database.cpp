@@ -9,6 +9,7 @@
 #include <mutex>
 #include <regex>
 #include <thread>
+#include <unordered_map>
 
 namespace ef::fleet {
 namespace {
@@ -170,61 +171,85 @@ class SqliteDatabase final : public Database {
 
 // ---- PostgreSQL -----------------------------------------------------------
 
+/// One server connection and the statements prepared on it (by their SQL
+/// text): a statement with parameters is parsed and planned by the server
+/// once per connection, not at every call.
+struct PgConnection {
+  explicit PgConnection(PGconn* c) : conn(c) {}
+  ~PgConnection() { PQfinish(conn); }
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  /// Re-opens a broken connection; the server forgot its statements.
+  void reset() {
+    PQreset(conn);
+    prepared.clear();
+  }
+
+  PGconn* conn;
+  std::unordered_map<std::string, std::string> prepared;  // SQL -> statement name
+};
+
 class PgDatabase final : public Database {
  public:
   static Result<std::unique_ptr<Database>> open(const std::string& conninfo) {
     auto db = std::unique_ptr<PgDatabase>(new PgDatabase(conninfo));
-    EF_ASSIGN(PGconn * first, db->connect());
-    db->idle_.push_back(first);
+    EF_ASSIGN(auto first, db->connect());
+    db->idle_.push_back(std::move(first));
     return std::unique_ptr<Database>(std::move(db));
-  }
-  ~PgDatabase() override {
-    for (PGconn* c : idle_) PQfinish(c);
   }
 
   const char* engine() const override { return "postgresql"; }
 
   Result<std::vector<Row>> query(const std::string& sql,
                                  const std::vector<SqlValue>& params) override {
-    if (PGconn* tx = current(); tx != nullptr) return run(tx, sql, params);
-    EF_ASSIGN(PGconn * conn, take());
-    auto r = run(conn, sql, params);
-    if (!r && PQstatus(conn) == CONNECTION_BAD) {
+    if (PgConnection* tx = current(); tx != nullptr) return run(*tx, sql, params);
+    EF_ASSIGN(auto conn, take());
+    auto r = run(*conn, sql, params);
+    if (!r && PQstatus(conn->conn) == CONNECTION_BAD) {
       // The server went away: reconnect once and try again.
-      PQreset(conn);
-      if (PQstatus(conn) == CONNECTION_OK) r = run(conn, sql, params);
+      conn->reset();
+      if (PQstatus(conn->conn) == CONNECTION_OK) r = run(*conn, sql, params);
     }
-    give(conn);
+    give(std::move(conn));
     return r;
   }
 
   Result<void> transaction(const std::function<Result<void>()>& body) override {
     if (current() != nullptr) return body();  // already inside one
-    EF_ASSIGN(PGconn * conn, take());
-    if (PQstatus(conn) == CONNECTION_BAD) PQreset(conn);
+    EF_ASSIGN(auto conn, take());
+    if (PQstatus(conn->conn) == CONNECTION_BAD) conn->reset();
     Result<void> result = Ok{};
     for (int attempt = 0; attempt < 5; ++attempt) {
-      set_current(conn);
+      set_current(conn.get());
       result = [&]() -> Result<void> {
-        EF_TRY(run(conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", {}));
+        EF_TRY(run(*conn, "BEGIN ISOLATION LEVEL SERIALIZABLE", {}));
         auto r = body();
         if (!r) return r;
-        EF_TRY(run(conn, "COMMIT", {}));
+        EF_TRY(run(*conn, "COMMIT", {}));
         return Ok{};
       }();
-      if (!result) (void)run(conn, "ROLLBACK", {});
+      if (!result) (void)run(*conn, "ROLLBACK", {});
       set_current(nullptr);
       if (result || last_state_ != "40001") break;  // retry serialization failures only
       std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
     }
-    give(conn);
+    give(std::move(conn));
     return result;
   }
 
  private:
+  using Connection = std::unique_ptr<PgConnection>;
+  // Idle connections kept for the next caller; more are opened while every
+  // kept one is busy (one per worker thread), and closed when returned past
+  // this many.
+  static constexpr size_t kIdleConnections = 64;
+  // Statements kept prepared per connection; SQL past that runs unprepared.
+  static constexpr size_t kPreparedStatements = 256;
+
   explicit PgDatabase(std::string conninfo) : conninfo_(std::move(conninfo)) {}
 
-  Result<PGconn*> connect() {
+  Result<Connection> connect() {
     PGconn* conn = PQconnectdb(conninfo_.c_str());
     if (PQstatus(conn) != CONNECTION_OK) {
       std::string message = PQerrorMessage(conn);
@@ -233,28 +258,32 @@ class PgDatabase final : public Database {
     }
     PQsetNoticeProcessor(
         conn, [](void*, const char*) {}, nullptr);
-    return conn;
+    return std::make_unique<PgConnection>(conn);
   }
-  Result<PGconn*> take() {
+  Result<Connection> take() {
     {
       std::lock_guard<std::mutex> hold(pool_mutex_);
       if (!idle_.empty()) {
-        PGconn* c = idle_.back();
+        Connection c = std::move(idle_.back());
         idle_.pop_back();
         return c;
       }
     }
     return connect();
   }
-  void give(PGconn* conn) {
+  void give(Connection conn) {
     std::lock_guard<std::mutex> hold(pool_mutex_);
-    if (idle_.size() < 16)
-      idle_.push_back(conn);
-    else
-      PQfinish(conn);
+    if (idle_.size() < kIdleConnections) idle_.push_back(std::move(conn));
   }
 
-  Result<std::vector<Row>> run(PGconn* conn, const std::string& sql,
+  /// The failure of a statement: its SQLSTATE kept for the retry rule.
+  Error failed(PGconn* conn, const PGresult* res) {
+    const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    last_state_ = state ? state : "";
+    return db_error("postgresql", PQerrorMessage(conn));
+  }
+
+  Result<std::vector<Row>> run(PgConnection& c, const std::string& sql,
                                const std::vector<SqlValue>& params) {
     std::vector<std::string> text(params.size());
     std::vector<const char*> values(params.size(), nullptr);
@@ -266,26 +295,36 @@ class PgDatabase final : public Database {
         values[i] = s->c_str();
       }
     }
-    PGresult* res = PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                                 values.data(), nullptr, nullptr, 0);
+    const int n = static_cast<int>(params.size());
+    PGresult* res = nullptr;
+    auto statement = c.prepared.find(sql);
+    if (statement == c.prepared.end() && n > 0 && c.prepared.size() < kPreparedStatements) {
+      // Prepared statements outlive a rolled-back transaction: kept once made.
+      std::string name = "ef_" + std::to_string(c.prepared.size());
+      std::unique_ptr<PGresult, decltype(&PQclear)> made(
+          PQprepare(c.conn, name.c_str(), sql.c_str(), n, nullptr), PQclear);
+      if (PQresultStatus(made.get()) != PGRES_COMMAND_OK) return failed(c.conn, made.get());
+      statement = c.prepared.emplace(sql, std::move(name)).first;
+    }
+    if (statement != c.prepared.end())
+      res =
+          PQexecPrepared(c.conn, statement->second.c_str(), n, values.data(), nullptr, nullptr, 0);
+    else
+      res = PQexecParams(c.conn, sql.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0);
     std::unique_ptr<PGresult, decltype(&PQclear)> guard(res, PQclear);
     auto status = PQresultStatus(res);
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      const char* state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
-      last_state_ = state ? state : "";
-      return db_error("postgresql", PQerrorMessage(conn));
-    }
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return failed(c.conn, res);
     std::vector<Row> rows;
-    int n = PQntuples(res), cols = PQnfields(res);
-    rows.reserve(static_cast<size_t>(n));
-    for (int r = 0; r < n; ++r) {
+    int count = PQntuples(res), cols = PQnfields(res);
+    rows.reserve(static_cast<size_t>(count));
+    for (int r = 0; r < count; ++r) {
       Row row;
-      for (int c = 0; c < cols; ++c) {
-        if (PQgetisnull(res, r, c))
+      for (int col = 0; col < cols; ++col) {
+        if (PQgetisnull(res, r, col))
           row.cells.emplace_back(std::nullopt);
         else
           row.cells.emplace_back(
-              std::string(PQgetvalue(res, r, c), static_cast<size_t>(PQgetlength(res, r, c))));
+              std::string(PQgetvalue(res, r, col), static_cast<size_t>(PQgetlength(res, r, col))));
       }
       rows.push_back(std::move(row));
     }
@@ -294,22 +333,22 @@ class PgDatabase final : public Database {
 
   std::string conninfo_;
   std::mutex pool_mutex_;
-  std::vector<PGconn*> idle_;
+  std::vector<Connection> idle_;
   // The connection of the transaction this thread is in, per database.
-  PGconn* current() const {
+  PgConnection* current() const {
     for (const auto& [db, conn] : transactions_)
       if (db == this) return conn;
     return nullptr;
   }
-  void set_current(PGconn* conn) {
+  void set_current(PgConnection* conn) {
     std::erase_if(transactions_, [this](const auto& t) { return t.first == this; });
     if (conn != nullptr) transactions_.emplace_back(this, conn);
   }
-  static thread_local std::vector<std::pair<const PgDatabase*, PGconn*>> transactions_;
+  static thread_local std::vector<std::pair<const PgDatabase*, PgConnection*>> transactions_;
   static thread_local std::string last_state_;  // SQLSTATE of this thread's last failure
 };
 
-thread_local std::vector<std::pair<const PgDatabase*, PGconn*>> PgDatabase::transactions_;
+thread_local std::vector<std::pair<const PgDatabase*, PgConnection*>> PgDatabase::transactions_;
 thread_local std::string PgDatabase::last_state_;
 
 Result<void> migrate(Database& db) {

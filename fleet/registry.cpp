@@ -226,35 +226,68 @@ Result<std::vector<Registry::Report>> Registry::reports(const std::string& id, i
   return out;
 }
 
-Result<void> Registry::accept_report(const std::string& id, int64_t seq, const std::string& body,
-                                     UnixSeconds now) {
+Result<bool> Registry::take_report(const std::string& id, const std::string* public_key,
+                                   int64_t seq, const std::string& body, UnixSeconds now) {
   const Placement p = place_report(body);
   const std::string tags = nlohmann::json(p.tags).dump();
-  return db_.transaction([&]() -> Result<void> {
-    // The report and where it puts the device, in one statement; the
-    // phase keeps its first time while it stays the same (gate deadlines).
-    EF_ASSIGN(auto rows,
-              db_.query("UPDATE devices SET last_seq = $2, last_report = $3, status = $4, "
-                        "channel = $5, release_version = $6, running = $7, wave = $8, "
-                        "phase_since = CASE WHEN phase = $9 AND release_version = $6 "
-                        "THEN phase_since ELSE $3 END, phase = $9, error = $10, tags = $11 "
-                        "WHERE id = $1 AND state = 'ready' AND last_seq < $2 RETURNING id",
-                        {id, seq, static_cast<int64_t>(now), body, p.channel, p.release, p.running,
-                         p.wave, p.phase, p.error.substr(0, 2000), tags}));
-    if (rows.empty()) {
-      EF_ASSIGN(auto d, device(id));
-      if (!d) return Error(Errc::not_found, "no device " + id);
-      if (d->state != DeviceState::ready)
-        return Error(Errc::refused, "device " + id + " is " + device_state_name(d->state) +
-                                        "; its reports are taken once an operator approves it");
-      return Error(Errc::refused, "device " + id + ": report " + std::to_string(seq) +
-                                      " is not after report " + std::to_string(d->last_seq) +
-                                      " (a replay or a reordering); not taken");
-    }
+  std::vector<SqlValue> values = {
+      id,     seq,     static_cast<int64_t>(now), body, p.channel, p.release, p.running,
+      p.wave, p.phase, p.error.substr(0, 2000),   tags};
+  // The report and where it puts the device, in one statement; the phase
+  // keeps its first time while it stays the same (gate deadlines). Taken
+  // only when its sequence number is above the last one (a row lock orders
+  // two copies of one report: the second finds last_seq raised).
+  std::string update =
+      "UPDATE devices SET last_seq = $2, last_report = $3, status = $4, "
+      "channel = $5, release_version = $6, running = $7, wave = $8, "
+      "phase_since = CASE WHEN phase = $9 AND release_version = $6 "
+      "THEN phase_since ELSE $3 END, phase = $9, error = $10, tags = $11 "
+      "WHERE id = $1 AND state = 'ready' AND last_seq < $2";
+  if (public_key != nullptr) {
+    update += " AND public_key = $12";
+    values.emplace_back(*public_key);
+  }
+  update += " RETURNING id";
+  std::vector<Row> rows;
+  if (std::string(db_.engine()) == "postgresql") {
+    // One statement, so one round trip and its own transaction: the insert
+    // happens exactly when the update did. No serializable transaction is
+    // needed for the rule, and none fails for another device's report.
+    EF_ASSIGN(rows, db_.query("WITH taken AS (" + update +
+                                  ") INSERT INTO reports (device_id, seq, received, body) "
+                                  "SELECT id, $2, $3, $4 FROM taken RETURNING device_id",
+                              values));
+    return !rows.empty();
+  }
+  // SQLite has no UPDATE inside WITH; its transactions have one writer.
+  auto done = db_.transaction([&]() -> Result<void> {
+    EF_ASSIGN(rows, db_.query(update, values));
+    if (rows.empty()) return Ok{};
     EF_TRY(db_.query("INSERT INTO reports (device_id, seq, received, body) VALUES ($1, $2, $3, $4)",
                      {id, seq, static_cast<int64_t>(now), body}));
     return Ok{};
   });
+  if (!done) return done.error();
+  return !rows.empty();
+}
+
+Result<bool> Registry::accept_report_if_key(const std::string& id, const std::string& public_key,
+                                            int64_t seq, const std::string& body, UnixSeconds now) {
+  return take_report(id, &public_key, seq, body, now);
+}
+
+Result<void> Registry::accept_report(const std::string& id, int64_t seq, const std::string& body,
+                                     UnixSeconds now) {
+  EF_ASSIGN(bool taken, take_report(id, nullptr, seq, body, now));
+  if (taken) return Ok{};
+  EF_ASSIGN(auto d, device(id));
+  if (!d) return Error(Errc::not_found, "no device " + id);
+  if (d->state != DeviceState::ready)
+    return Error(Errc::refused, "device " + id + " is " + device_state_name(d->state) +
+                                    "; its reports are taken once an operator approves it");
+  return Error(Errc::refused, "device " + id + ": report " + std::to_string(seq) +
+                                  " is not after report " + std::to_string(d->last_seq) +
+                                  " (a replay or a reordering); not taken");
 }
 
 }  // namespace ef::fleet

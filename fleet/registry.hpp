@@ -89,8 +89,18 @@ class Registry {
   /// device's current status, in one transaction.
   Result<void> accept_report(const std::string& id, int64_t seq, const std::string& body,
                              UnixSeconds now);
+  /// accept_report for a report whose signature the caller checked with
+  /// `public_key` (PEM) without reading the device: taken only while that
+  /// is still the device's registered key, checked in the same statement
+  /// that takes it. False, with nothing changed, when it is not taken for
+  /// any reason (another key, not ready, unknown, a replay); the caller then
+  /// reads the device and decides.
+  Result<bool> accept_report_if_key(const std::string& id, const std::string& public_key,
+                                    int64_t seq, const std::string& body, UnixSeconds now);
 
  private:
+  Result<bool> take_report(const std::string& id, const std::string* public_key, int64_t seq,
+                           const std::string& body, UnixSeconds now);
   Database& db_;
 };
 

@@ -24,7 +24,9 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:8480";
   std::string config = "/etc/edgeforge/fleet.yaml";
   std::string tls_cert, tls_key;
-  unsigned threads = 4;
+  // Workers wait for the database; PostgreSQL commits the reports of all
+  // waiting workers in one disk flush, so more workers take more reports.
+  unsigned threads = 32;
 };
 
 Result<ServerOptions> server_options(const ServeArgs& a) {
@@ -127,7 +129,9 @@ cmdline::Command add_serve_command(CLI::App& app) {
                   "/etc/edgeforge/fleet.yaml)");
   cmd->add_option("--tls-cert", a->tls_cert, "Serve HTTPS with this certificate (PEM)");
   cmd->add_option("--tls-key", a->tls_key, "... and this private key (PEM)");
-  cmd->add_option("--threads", a->threads, "Worker threads (default 4)")->check(CLI::Range(1, 64));
+  cmd->add_option("--threads", a->threads,
+                  "Worker threads (default 32; each may hold one PostgreSQL connection)")
+      ->check(CLI::Range(1, 64));
   cmd->footer("docs/fleet-api.md describes the API and the configuration file.");
   return {cmd, [a] { return serve(*a); }};
 }

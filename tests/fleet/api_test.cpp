@@ -247,5 +247,42 @@ TEST_F(ApiTest, ADatabaseThatGoesAwayIsA503AndNothingAcceptedIsLost) {
   EXPECT_EQ((*count)[0].integer(0), 2);
 }
 
+// The service verifies a known device's report with the key it read for
+// it before and takes it in a statement that checks the key is still the
+// registered one. A device removed and registered again with a new key (on
+// another instance, say) is then checked against its new key at once.
+TEST_F(ApiTest, AReportIsVerifiedWithTheKeyRegisteredWhenItIsTaken) {
+  test::Postgres pg(tmp / "pg");
+  ASSERT_TRUE(pg.ok()) << pg.log();
+  for (const std::string& url : {(tmp / "keys.sqlite").string(), pg.url()}) {
+    SCOPED_TRACE(url);
+    open(url);
+    FakeDevice nuc = device("nuc-7");
+    ASSERT_EQ(enroll(nuc, token(true)).status, 200);
+    ASSERT_EQ(report(nuc, R"({"n":1})").status, 200);
+    ASSERT_EQ(report(nuc, R"({"n":2})").status, 200);
+    auto replay = report(nuc, R"({"n":2})", nullptr, nuc.seq);
+    EXPECT_EQ(replay.status, 409) << replay.body;
+
+    // Removed and registered again with another key, behind this API's back.
+    FakeDevice renewed = device("nuc-7");
+    renewed.seq = nuc.seq;
+    ASSERT_TRUE(db->query("UPDATE devices SET public_key = $2 WHERE id = $1",
+                          {std::string("nuc-7"), renewed.key.public_key().pem()}));
+    auto old_key = report(nuc, R"({"n":3})");
+    EXPECT_EQ(old_key.status, 401) << old_key.body;
+    auto d = registry->device("nuc-7");
+    ASSERT_TRUE(d && *d);
+    EXPECT_EQ((*d)->status, R"({"n":2})");
+    EXPECT_EQ((*d)->last_seq, 2);
+    renewed.seq = nuc.seq;
+    auto new_key = report(renewed, R"({"n":4})");
+    EXPECT_EQ(new_key.status, 200) << new_key.body;
+    // And back: the old key is refused however often it tries.
+    EXPECT_EQ(report(nuc, R"({"n":5})").status, 401);
+    EXPECT_EQ(report(renewed, R"({"n":6})").status, 200);
+  }
+}
+
 }  // namespace
 }  // namespace ef::fleet
