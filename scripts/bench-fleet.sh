@@ -37,6 +37,7 @@ Options:
   --threads N         Worker threads of each service instance (default: the service's)
   --results FILE      Also keep the JSON lines here
   --report FILE       Also write the report here
+  --timeline          Keep second-by-second figures of each phase in the results
   --keep              Keep the work directory (databases, logs)
   --smoke             About ten seconds in all: 50 devices, short phases, sqlite-2 and
                       postgresql-1 unless --configs says otherwise (for ctest)
@@ -52,7 +53,7 @@ fleet=${EDGEFORGE_FLEET:-$repo_root/build/fleet/edgeforge-fleet}
 load=${FLEET_LOAD:-$repo_root/build/tests/fleet/fleet-load}
 configs=""
 devices=10000 connections=128 duration=60 warmup=5 rate=2000 memory_reports=300000
-threads="" results_copy="" report_copy="" keep=0 smoke=0
+threads="" results_copy="" report_copy="" keep=0 smoke=0 timeline=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --fleet) fleet=$2; shift 2 ;;
@@ -67,6 +68,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --results) results_copy=$2; shift 2 ;;
     --report) report_copy=$2; shift 2 ;;
+    --timeline) timeline=--timeline; shift ;;
     --keep) keep=1; shift ;;
     --smoke) smoke=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -190,6 +192,7 @@ run_config() { # NAME KIND
   urls=()
   for ((i = 1; i <= instances; i++)); do start_service "$db" "$dir/service-$i.log"; done
   local args=(--devices "$devices" --connections "$connections" --prefix "$name" --quiet)
+  [ -z "$timeline" ] || args+=("$timeline")
   for i in "${urls[@]}"; do args+=(--url "$i"); done
   for i in "${service_pids[@]}"; do args+=(--service-pid "$i"); done
   [ "$engine" = postgresql ] && args+=(--database-pid "$(head -1 "$pg_data/postmaster.pid")")

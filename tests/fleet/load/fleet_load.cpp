@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -223,6 +224,15 @@ class ReportWorkload final : public Workload {
     }
     ++counted_;
     latency.record(static_cast<uint64_t>(latency_ns / 1000));
+    if (options_.timeline) {
+      // [second of the phase, reports taken, of them over 100 ms, the slowest in ms]
+      const auto second = static_cast<size_t>((now - window_start_ns_) / 1000000000);
+      if (timeline_.size() <= second) timeline_.resize(second + 1, {0, 0, 0});
+      const double ms = static_cast<double>(latency_ns) / 1e6;
+      timeline_[second][0] += 1;
+      if (ms > 100) timeline_[second][1] += 1;
+      timeline_[second][2] = std::max(timeline_[second][2], ms);
+    }
     if (run_.reports > 0 && counted_ >= run_.reports) end(now);
   }
 
@@ -254,6 +264,12 @@ class ReportWorkload final : public Workload {
         {"memoryEnd", memory_end_},
         {"memorySamples", samples_}};
     if (run_.rate > 0) j["targetRate"] = run_.rate;
+    if (options_.timeline) {
+      json t = json::array();
+      for (size_t i = 0; i < timeline_.size(); ++i)
+        t.push_back({i, timeline_[i][0], timeline_[i][1], timeline_[i][2]});
+      j["timeline"] = t;
+    }
     for (const Target& t : targets_) j["urls"].push_back(t.url());
     return j;
   }
@@ -324,6 +340,7 @@ class ReportWorkload final : public Workload {
   int64_t sign_ns_ = 0;
   Usage start_usage_, end_usage_;
   json memory_start_, memory_end_, samples_ = json::array();
+  std::vector<std::array<double, 3>> timeline_;  // per second: taken, over 100 ms, max ms
 };
 
 /// One request, answered once.

@@ -39,6 +39,7 @@ struct LoadOptions {
   std::vector<pid_t> service_pids;  // whose CPU and memory each phase reports
   pid_t database_pid = 0;           // a server whose process tree's CPU is reported
   uint64_t sample_every = 0;        // the services' memory after every N reports taken
+  bool timeline = false;            // each phase also says, second by second, what was taken
 };
 
 /// Registers `o.devices` devices, then runs each of `o.runs` in turn. Each

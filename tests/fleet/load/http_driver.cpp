@@ -17,6 +17,9 @@ namespace {
 
 constexpr int64_t kMs = 1000 * 1000;
 constexpr int64_t kStallNs = 30 * 1000 * kMs;  // no progress at all for this long: give up
+// A connection idle this long is opened again before it is used: the
+// service closes idle ones after 15 s, and a request sent as it does fails.
+constexpr int64_t kIdleNs = 10 * 1000 * kMs;
 
 enum class State { closed, connecting, idle, busy };
 
@@ -25,6 +28,7 @@ struct Connection {
   int fd = -1;
   State state = State::closed;
   int64_t reconnect_at = 0;
+  int64_t used_at = 0;    // when it last connected or answered
   unsigned failures = 0;  // connects in a row that failed
   Request request;
   size_t written = 0;
@@ -119,7 +123,10 @@ class Loop {
                                         (targets_.size() > 1 ? " and the others" : "") +
                                         " for 30 s; is the service still running?");
       int64_t wake = now + 100 * kMs;
+      // The first free connection takes the next request: the one used most
+      // recently, as a load balancer's keep-alive pool does.
       for (auto& c : connections_) {
+        if (c.state == State::idle && now - c.used_at > kIdleNs) close_idle(c);
         if (c.state == State::closed && !finished) {
           if (c.reconnect_at <= now)
             open(c);
@@ -179,6 +186,7 @@ class Loop {
     e.data.u64 = index_of(c);
     ::epoll_ctl(epoll_, EPOLL_CTL_ADD, c.fd, &e);
     c.state = rc == 0 ? State::idle : State::connecting;
+    c.used_at = monotonic_ns();
     ++stats_.connects;
   }
 
@@ -236,6 +244,7 @@ class Loop {
       if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) return fail(c);
       c.state = State::idle;
       c.failures = 0;
+      c.used_at = monotonic_ns();
       watch_writes(c, false);
       return;
     }
@@ -280,8 +289,17 @@ class Loop {
     }
   }
 
+  void close_idle(Connection& c) {
+    ::close(c.fd);
+    c.fd = -1;
+    c.state = State::closed;
+    c.in.clear();
+    c.reconnect_at = 0;
+  }
+
   void finish(Connection& c, int status, std::string_view body) {
     const int64_t now = monotonic_ns();
+    c.used_at = now;
     if (status == 0) ++stats_.connection_errors;
     c.state = State::idle;
     --in_flight_;

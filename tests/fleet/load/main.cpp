@@ -47,6 +47,9 @@ int main(int argc, char** argv) {
                  "A database server whose process tree's CPU to report");
   app.add_option("--sample-every", o.sample_every,
                  "Record the services' memory after every N reports taken");
+  app.add_flag("--timeline", o.timeline,
+               "Each phase also lists, per second: reports taken, how many over 100 ms, the "
+               "slowest (ms)");
   app.add_flag("-q,--quiet", quiet, "No progress on stderr");
   CLI11_PARSE(app, argc, argv);
 
