@@ -35,6 +35,7 @@ Options:
   --rate R            Reports/s of the fixed-rate phase; 0 skips it (default 2000)
   --memory-reports N  Reports of each memory check; 0 skips them (default 300000)
   --threads N         Worker threads of each service instance (default: the service's)
+  --pg-option NAME=V  A PostgreSQL setting for the private cluster (again for more)
   --results FILE      Also keep the JSON lines here
   --report FILE       Also write the report here
   --timeline          Keep second-by-second figures of each phase in the results
@@ -53,7 +54,7 @@ fleet=${EDGEFORGE_FLEET:-$repo_root/build/fleet/edgeforge-fleet}
 load=${FLEET_LOAD:-$repo_root/build/tests/fleet/fleet-load}
 configs=""
 devices=10000 connections=128 duration=60 warmup=5 rate=2000 memory_reports=300000
-threads="" results_copy="" report_copy="" keep=0 smoke=0 timeline=""
+threads="" results_copy="" report_copy="" keep=0 smoke=0 timeline="" pg_options=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --fleet) fleet=$2; shift 2 ;;
@@ -66,6 +67,7 @@ while [ $# -gt 0 ]; do
     --rate) rate=$2; shift 2 ;;
     --memory-reports) memory_reports=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
+    --pg-option) pg_options+=" -c $2"; shift 2 ;;
     --results) results_copy=$2; shift 2 ;;
     --report) report_copy=$2; shift 2 ;;
     --timeline) timeline=--timeline; shift ;;
@@ -123,18 +125,22 @@ stop_services() {
 
 cleanup() {
   local status=$?
-  trap - EXIT INT TERM
+  trap - EXIT INT TERM HUP
   [ -z "$load_pid" ] || kill -TERM "$load_pid" 2>/dev/null || true
   stop_services
   if [ -n "$pg_data" ] && [ -f "$pg_data/postmaster.pid" ]; then
     as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
+  if [ "$status" != 0 ] && [ -n "$results_copy" ] && [ -s "$workdir/results.jsonl" ]; then
+    cp "$workdir/results.jsonl" "$results_copy" && log "the results so far are in $results_copy"
+  fi
   if [ "$keep" = 1 ]; then log "kept $workdir"; else rm -rf "$workdir"; fi
   exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'log "interrupted (SIGINT)"; exit 130' INT
+trap 'log "stopped by SIGTERM"; exit 143' TERM
+trap 'log "hung up (SIGHUP)"; exit 129' HUP
 
 results=$workdir/results.jsonl
 : >"$results"
@@ -153,7 +159,7 @@ start_postgres() {
     die "initdb failed: $(tail -3 "$workdir/initdb.log")"
   pg_data=$dir/data
   as_postgres "$pg_bin/pg_ctl" -D "$pg_data" -w -t 60 -l "$dir/server.log" \
-    -o "-k $dir -c listen_addresses= -c max_connections=200" start >/dev/null ||
+    -o "-k $dir -c listen_addresses= -c max_connections=200$pg_options" start >/dev/null ||
     die "PostgreSQL did not start: $(tail -5 "$dir/server.log")"
   pg_socket=$dir
 }
@@ -242,13 +248,13 @@ report() {
   jq -r 'select(.run == "register" and .kind == "bench") |
     "| \(.config) | \(.registered) | \(.perSecond | floor) | \(.latencyMs.p50) | \(.latencyMs.p99) | \(.errors | tostring) |"' "$results"
   echo
-  echo "Reports (CPU in cores of the measured phase: the service instances, the PostgreSQL server, the load generator, the whole machine):"
+  echo "Reports (CPU in cores of the measured phase: the service instances, the PostgreSQL server, the load generator, and what the rest of the machine used beside them):"
   echo
-  echo "| configuration | phase | reports/s | p50 ms | p99 ms | max ms | errors | service CPU | database CPU | generator CPU | machine CPU | service RSS start → end (MiB) |"
+  echo "| configuration | phase | reports/s | p50 ms | p99 ms | max ms | errors | service CPU | database CPU | generator CPU | other CPU | service RSS start → end (MiB) |"
   echo "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"
   jq -r 'def f2: (. * 100 | round) / 100; def mib: map(. / 1024 | . * 10 | round / 10 | tostring) | join(" + ");
     select(.run == "reports" and .kind == "bench") |
-    "| \(.config) | \(if .mode == "rate" then "\(.targetRate)/s" else "full speed" end) | \(.reportsPerSecond | floor) | \(.latencyMs.p50) | \(.latencyMs.p99) | \(.latencyMs.max) | \(if .errors == {} then "none" else (.errors | tostring) end) | \(.cpuCores.service | f2) | \(if .cpuCores.database then (.cpuCores.database | f2) else "—" end) | \(.cpuCores.generator | f2) | \(.cpuCores.machine | f2) | \(.memoryStart.rssKiB | mib) → \(.memoryEnd.rssKiB | mib) |"' "$results"
+    "| \(.config) | \(if .mode == "rate" then "\(.targetRate)/s" else "full speed" end) | \(.reportsPerSecond | floor) | \(.latencyMs.p50) | \(.latencyMs.p99) | \(.latencyMs.max) | \(if .errors == {} then "none" else (.errors | tostring) end) | \(.cpuCores.service | f2) | \(if .cpuCores.database then (.cpuCores.database | f2) else "—" end) | \(.cpuCores.generator | f2) | \([.cpuCores.machine - .cpuCores.service - (.cpuCores.database // 0) - .cpuCores.generator, 0] | max | f2) | \(.memoryStart.rssKiB | mib) → \(.memoryEnd.rssKiB | mib) |"' "$results"
   if jq -e 'select(.kind == "memory" and .run == "reports")' "$results" >/dev/null; then
     echo
     echo "Memory while reports are stored (one instance, fresh database, full speed): the service's RSS in MiB after each number of reports taken"
