@@ -118,7 +118,11 @@ TEST(FleetLoadTest, RegistersAndReportsAgainstTheService) {
   const json& rate = out[2];
   EXPECT_EQ(rate["mode"], "rate");
   EXPECT_TRUE(rate["errors"].empty()) << rate.dump();
-  EXPECT_NEAR(rate["reportsPerSecond"].get<double>(), 400, 100) << rate.dump();
+  // Paced, never faster than asked (a busy machine may make it slower, so
+  // there is no lower bound here: no timed assertions in tests).
+  EXPECT_GT(rate["reports"].get<int64_t>(), 0) << rate.dump();
+  EXPECT_LE(rate["reports"].get<double>(), 400 * rate["seconds"].get<double>() + o.connections + 1)
+      << rate.dump();
 
   // Every report sent was taken, each device's in order (none refused as a
   // replay), and the newest is its status.
