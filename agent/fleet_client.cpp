@@ -145,6 +145,10 @@ Result<FleetClient> FleetClient::open(const FleetOptions& o) {
   fs::create_directories(o.dir, ec);
   if (ec) return Error(Errc::io, o.dir.string() + ": " + ec.message());
   ::chmod(o.dir.c_str(), 0700);
+  // One client at a time (the heartbeat, a watch, a boot): the key is made
+  // once, queue numbers and sequence numbers are never taken twice.
+  EF_ASSIGN(AgentLock lock, AgentLock::acquire(o.dir / "lock", o.lock_wait_seconds,
+                                               "another edgeforge-agent sending reports"));
   const fs::path key_path = o.dir / "device.key";
   std::optional<signing::SigningKey> key;
   if (fs::exists(key_path, ec)) {
@@ -168,7 +172,7 @@ Result<FleetClient> FleetClient::open(const FleetOptions& o) {
   if (key->algorithm() != signing::Algorithm::ed25519)
     return Error(Errc::invalid_argument, key_path.string() + ": the device key is not Ed25519");
 
-  FleetClient c(o, std::move(*key));
+  FleetClient c(o, std::move(*key), std::move(lock));
   const fs::path state_path = o.dir / "fleet.json";
   if (fs::exists(state_path, ec)) {
     EF_ASSIGN(std::string text, read_file(state_path));

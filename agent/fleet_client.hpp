@@ -9,6 +9,7 @@
 //   DIR/fleet.json   device ID, endpoint, registration state, the last
 //                    sequence number used, reports dropped for space
 //   DIR/queue/N.json one report each, N rising
+//   DIR/lock         flock: one client at a time
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/lock.hpp"
 #include "signing/keys.hpp"
 #include "util/error.hpp"
 #include "util/http_stream.hpp"
@@ -81,6 +83,7 @@ struct FleetOptions {
   std::string device_id;
   HttpStreamOptions http;
   QueueLimits limits;
+  int lock_wait_seconds = 60;  // for another client of the same DIR to finish
 };
 
 /// What one flush did.
@@ -93,7 +96,8 @@ struct FlushResult {
 
 class FleetClient {
  public:
-  /// Loads the device key (making it, 0600, the first time) and fleet.json.
+  /// Takes DIR/lock (held while the client lives), then loads the device
+  /// key (making it, 0600, the first time) and fleet.json.
   static Result<FleetClient> open(const FleetOptions& options);
 
   const std::string& device_id() const { return options_.device_id; }
@@ -114,13 +118,14 @@ class FleetClient {
   Result<FlushResult> flush(UnixSeconds now);
 
  private:
-  FleetClient(FleetOptions options, signing::SigningKey key)
-      : options_(std::move(options)), key_(std::move(key)) {}
+  FleetClient(FleetOptions options, signing::SigningKey key, AgentLock lock)
+      : options_(std::move(options)), key_(std::move(key)), lock_(std::move(lock)) {}
   Result<void> save() const;
   Result<std::string> register_device();
 
   FleetOptions options_;
   signing::SigningKey key_;
+  AgentLock lock_;
   std::string state_;  // registration state as the service last said
   int64_t seq_ = 0;
   uint64_t dropped_ = 0;

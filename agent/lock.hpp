@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 #include "util/error.hpp"
 #include "util/unique_fd.hpp"
@@ -12,9 +13,11 @@ namespace ef::agent {
 
 class AgentLock {
  public:
-  /// Takes the lock at `path` (created if missing) without waiting; a lock
-  /// held by another process is Errc::refused naming the file.
-  static Result<AgentLock> acquire(const std::filesystem::path& path);
+  /// Takes the lock at `path` (created if missing), waiting up to
+  /// `wait_seconds` for another holder to let go; a lock still held then is
+  /// Errc::refused naming the file and `holder` (what takes this lock).
+  static Result<AgentLock> acquire(const std::filesystem::path& path, int wait_seconds = 0,
+                                   const std::string& holder = "another edgeforge-agent");
 
  private:
   explicit AgentLock(UniqueFd fd) : fd_(std::move(fd)) {}

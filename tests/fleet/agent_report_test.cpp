@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "agent/fleet_client.hpp"
 #include "agent/report.hpp"
@@ -184,6 +185,53 @@ TEST_F(AgentReportTest, ReportsWaitWhileTheServiceIsAwayBoundedNewestKept) {
   auto d = registry->device(id);
   // Each report counts the reports dropped before it was made.
   EXPECT_EQ(json::parse((*d)->status)["droppedReports"], 5);
+}
+
+// The heartbeat and a watch may report at the same moment: one client at a
+// time, so no queue entry or sequence number is taken twice and no report
+// is lost as a "replay".
+TEST_F(AgentReportTest, TwoReportersAtOnceLoseNothing) {
+  fleet::TokenSpec auto_approve;
+  auto_approve.auto_approve = true;
+  auto token = registry->create_token(auto_approve, now_utc());
+  ASSERT_TRUE(token);
+  site(*token);
+  std::vector<std::thread> reporters;
+  for (const char* reason : {"heartbeat", "watch"})
+    reporters.emplace_back([&, reason] {
+      for (int i = 0; i < 15; ++i) {
+        auto r = report(reason);
+        EXPECT_TRUE(r && *r && (*r)->error.empty()) << (r ? (*r)->error : r.error().message());
+      }
+    });
+  for (auto& t : reporters) t.join();
+  auto taken = registry->reports(id, 100);
+  ASSERT_TRUE(taken);
+  EXPECT_EQ(taken->size(), 30u);
+
+  // A client holds DIR/lock while it lives; another waits for it, or says
+  // who holds it.
+  FleetOptions o;
+  o.dir = tmp / "persist/agent/fleet";
+  o.registration.endpoint = endpoint();
+  o.device_id = id;
+  o.lock_wait_seconds = 0;
+  auto first = FleetClient::open(o);
+  ASSERT_TRUE(first) << first.error().message();
+  auto second = FleetClient::open(o);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), Errc::refused);
+  EXPECT_NE(second.error().message().find("another edgeforge-agent sending reports is running"),
+            std::string::npos)
+      << second.error().message();
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    first = Error(Errc::io, "released");
+  });
+  o.lock_wait_seconds = 30;
+  second = FleetClient::open(o);
+  release.join();
+  EXPECT_TRUE(second) << second.error().message();
 }
 
 TEST_F(AgentReportTest, ADeviceThatLostItsKeyIsRefusedNotConfused) {
