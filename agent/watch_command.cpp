@@ -224,6 +224,7 @@ int run_watch(WatchArgs& a) {
               {"metadataVersion", doc.version},
               {"source", polled->how},
               {"release", doc.release ? json(ws->release) : json(nullptr)},
+              {"wave", ws->wave.empty() ? json(nullptr) : json(ws->wave)},
               {"action", ws->action},
               {"why", decision->why},
               {"until", time_json(decision->until)},

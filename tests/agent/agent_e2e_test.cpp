@@ -29,10 +29,13 @@
 #include <sstream>
 #include <thread>
 
+#include "agent/fleet_client.hpp"
 #include "iso/vm.hpp"
+#include "tests/fleet/fleet_program.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
 
 extern char** environ;
 
@@ -150,6 +153,7 @@ struct ServerLog {
   uint64_t chunk_bytes = 0;         // bytes of those chunk answers
   uint64_t bytes = 0;               // bytes of every answer (bundle heads too)
   std::vector<std::string> failed;  // answers other than 200 and 206
+  std::vector<std::string> paths;   // every path answered, in order
 };
 
 // The chunk store of the delta test: tests/agent/e2e/chunk_server.py on
@@ -178,9 +182,14 @@ class ChunkServer {
 
   /// The QEMU -nic: guestfwd starts one relay per guest connection (the
   /// chardev form would share one host connection between all of them).
-  std::string nic() const {
-    return "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:python3 " +
-           script() + " relay " + std::to_string(port_);
+  /// With `fleet_port`, 10.0.2.101:8080 reaches that port of 127.0.0.1 too.
+  std::string nic(const std::string& fleet_port = "") const {
+    std::string nic =
+        "user,model=virtio-net-pci,restrict=on,guestfwd=tcp:10.0.2.100:8080-cmd:python3 " +
+        script() + " relay " + std::to_string(port_);
+    if (!fleet_port.empty())
+      nic += ",guestfwd=tcp:10.0.2.101:8080-cmd:python3 " + script() + " relay " + fleet_port;
+    return nic;
   }
 
   ServerLog read() const {
@@ -198,6 +207,7 @@ class ChunkServer {
       int status = 0;
       uint64_t bytes = 0;
       in >> status >> bytes;
+      out.paths.push_back(path);
       out.bytes += bytes;
       if (status != 200 && status != 206) out.failed.push_back(path + " " + std::to_string(status));
       if (status == 200 && path.starts_with("/chunks/")) {
@@ -242,6 +252,12 @@ nlohmann::json status_json(const std::string& line) {
   return j.is_object() ? j : nlohmann::json::object();
 }
 
+// A string member of `j`, "" when it is missing, null or not a string.
+std::string text(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_object() || !j.contains(key) || !j.at(key).is_string()) return "";
+  return j.at(key).get<std::string>();
+}
+
 // Whether the slot the device booted is one GRUB counts as good.
 bool booted_good(const nlohmann::json& st) {
   if (!st.contains("booted") || !st["booted"].is_string()) return false;
@@ -277,6 +293,8 @@ class AgentE2E : public ::testing::Test {
            "  bundle: {compatible: agent-e2e-vm}\n"
            "  agent:\n    tries: 2\n    keyring: [" +
            (dir() / "retired/signing.pub").string() + "]\n    revoked: [" + retired_id_ +
+           "]\n    updates:\n      keyring: [" + (dir() / "device/signing.pub").string() +
+           "]\n      rolloutKeyring: [" + (dir() / "fleet/signing.pub").string() +
            "]\n    health:\n      timeoutSeconds: 60\n      commands:\n"
            "        - {run: \"test -x /usr/bin/edgeforge-agent\", timeoutSeconds: 10}\n" +
            extra + "  layers:\n    - directory: {path: " + src + "/tests/agent/e2e/guest}\n" +
@@ -300,7 +318,7 @@ class AgentE2E : public ::testing::Test {
   }
 
   static bool prepare() {
-    for (const char* k : {"device", "retired", "stranger"}) {
+    for (const char* k : {"device", "retired", "stranger", "fleet"}) {
       if (!run(edgeforge() + " keygen --out " + (dir() / k).string())) return false;
     }
     auto id = run_command("openssl pkey -pubin -in " + (dir() / "retired/signing.pub").string() +
@@ -662,14 +680,24 @@ TEST_F(AgentE2E, DeltaUpgradeFromAChunkStoreSurvivesAPowerCutMidDownload) {
             << " s\n";
 }
 
-// Issue 14 in QEMU, on the delta test's device (v2 on slot B): it follows a
-// channel served on the host (its updates section written by the probe,
-// with a maintenance window around now). Released to a 0 % wave, nothing
-// happens; with the wave opened it upgrades to v5, reboots and is healthy;
-// v6 fails its health check, the device falls back to v5 and never tries v6
-// again; paused, it waits. Then, with no network, a USB stick carrying
-// `edgeforge channel export` of v7 is applied by the media rule by itself.
-TEST_F(AgentE2E, FollowsAChannelWaveByWaveAndAppliesMediaWithoutNetwork) {
+// Issues 14 and 15 in QEMU, on the delta test's device (v2 on slot B): it
+// follows a channel served on the host (its updates section written by the
+// probe, with a maintenance window around now) and reports to the fleet
+// service (edgeforge-fleet serve on 127.0.0.1, SQLite), which watches the
+// channel and signs its rollout state with a rollout key the image trusts.
+// The device registers on site with its DMI serial number and waits,
+// unpaired, until the operator approves it; then the service shows it on
+// v2. v5 goes to a canary wave of ten simulated devices (the agent's own
+// fleet client, each with its key) with the device's wave gated: the
+// canary reports success, the service opens the next wave by itself, the
+// device upgrades to v5, reboots, is healthy and shows as updated. v6
+// fails its health check on the device: it falls back to v5, never tries
+// v6 again, and shows as rolled back. v7 fails on two of the ten canaries:
+// the service pauses the channel by itself and the device, whose wave
+// never opened, never fetches v7. Then, with no network, a USB stick
+// carrying `edgeforge channel export` of v7 (resumed by the operator
+// through the service) is applied by the media rule by itself.
+TEST_F(AgentE2E, FollowsAChannelWaveByWaveReportsToTheFleetAndAppliesMediaWithoutNetwork) {
   auto started = Clock::now();
   const std::string key = " -k " + (dir() / "device/signing.key").string();
   auto channel = [&](const std::string& args) {
@@ -686,8 +714,96 @@ TEST_F(AgentE2E, FollowsAChannelWaveByWaveAndAppliesMediaWithoutNetwork) {
   char window[16];
   std::snprintf(window, sizeof window, "%02d:00 %02d:00", static_cast<int>((hour + 23) % 24),
                 static_cast<int>((hour + 3) % 24));
+  // Ten canaries, listed by ID; every other device is in "all", which the
+  // service opens once eight canaries run the release, and which pauses
+  // the channel once more than 10 % of ten finished canaries failed.
+  std::vector<std::string> canaries;
+  std::string canary = " --wave canary=device:";
+  for (int i = 1; i <= 10; ++i) {
+    canaries.push_back("sim-" + std::to_string(100 + i).substr(1));
+    canary += (i > 1 ? "+" : "") + canaries.back();
+  }
+  const std::string gated = canary + " --wave all=100%" +
+                            " --gate min-succeeded=8,max-failed=10%,min-finished=10,deadline=1h";
   ASSERT_TRUE(channel("init"));
-  ASSERT_TRUE(channel("release" + head("5.0.0") + " --wave none=0%"));
+  ASSERT_TRUE(channel("release" + head("5.0.0") + gated));
+
+  // The fleet service, and the operator's `edgeforge fleet`.
+  const fs::path fleet_dir = dir() / "fleet-service", ring = dir() / "channel-keyring";
+  fs::create_directories(fleet_dir);
+  fs::create_directories(ring / "rollout");  // as the image has it
+  fs::copy_file(dir() / "device/signing.pub", ring / "device.pub");
+  fs::copy_file(dir() / "fleet/signing.pub", ring / "rollout/fleet.pub");
+  ASSERT_TRUE(write_file_atomic(fleet_dir / "operator-token", "op-secret\n"));
+  ASSERT_TRUE(write_file_atomic(
+      fleet_dir / "fleet.yaml",
+      "operators:\n  - {name: ops, tokenSha256: " + sha256_hex("op-secret") +
+          "}\nchannels:\n  - location: " + (store() / "stable.json").string() + "\n    keyring: " +
+          ring.string() + "\n    rolloutKey: " + (dir() / "fleet/signing.key").string() +
+          "\ngates: {intervalSeconds: 1}\n"));
+  std::optional<FleetProgram> service(std::in_place, fleet_dir, fleet_dir / "fleet.sqlite",
+                                      fleet_dir / "fleet.yaml", "watching");
+  ASSERT_FALSE(service->port().empty()) << service->output();
+  const std::string fleet_url = service->url();
+  auto fleet = [&](const std::string& args) {
+    auto r = run_command("EDGEFORGE_FLEET=" + fleet_url + " " + edgeforge() + " fleet " + args +
+                         " --token-file " + (fleet_dir / "operator-token").string() + " 2>&1");
+    EXPECT_EQ(r.status, 0) << args << ": " << r.out;
+    return r.out;
+  };
+  auto token_of = [&](const std::string& args) {
+    auto j = nlohmann::json::parse(fleet("token --json" + args), nullptr, false);
+    return j.is_object() && j.contains("token") ? j["token"].get<std::string>() : "";
+  };
+  const std::string on_site = token_of(""), auto_approve = token_of(" --auto-approve");
+  ASSERT_FALSE(on_site.empty());
+  ASSERT_FALSE(auto_approve.empty());
+  // A canary reports running `release`, or back on v5 with `release` failed.
+  auto canary_reports = [&](size_t i, const std::string& release, bool fails) {
+    agent::FleetOptions o;
+    o.dir = dir() / "canaries" / canaries[i];
+    o.registration.endpoint = fleet_url;
+    o.registration.token = auto_approve;
+    o.device_id = canaries[i];
+    auto client = agent::FleetClient::open(o);
+    ASSERT_TRUE(client) << client.error().message();
+    nlohmann::json failed = nlohmann::json::array();
+    if (fails) failed.push_back(release);
+    nlohmann::json status = {
+        {"booted", "A"},
+        {"slots", {{"A", {{"version", fails ? "5.0.0" : release}, {"state", "good"}}}}},
+        {"health", {{"result", "passed"}}},
+        {"updates",
+         {{"channel", "stable"},
+          {"release", release},
+          {"wave", "canary"},
+          {"action", "nothing"},
+          {"failedReleases", failed}}}};
+    ASSERT_TRUE(client->queue(status, now_utc()));
+    auto sent = client->flush(now_utc());
+    ASSERT_TRUE(sent) << sent.error().message();
+    EXPECT_EQ(sent->error, "") << canaries[i];
+    EXPECT_EQ(sent->sent, 1u) << canaries[i];
+  };
+  // The device as the service shows it (GET /api/v1/devices).
+  const std::string nuc = "eftest-nuc-1";
+  auto shown = [&]() {
+    auto all = nlohmann::json::parse(fleet("devices --json"), nullptr, false);
+    if (all.is_object() && all.contains("devices"))
+      for (const auto& d : all["devices"])
+        if (text(d, "id") == nuc) return d;
+    return nlohmann::json::object();
+  };
+  auto shown_as = [&](Vm& vm, const std::function<bool(const nlohmann::json&)>& want) {
+    return vm.wait_until(
+        [&] {
+          std::this_thread::sleep_for(std::chrono::seconds(1));
+          return want(shown());
+        },
+        900);
+  };
+  const std::string show = edgeforge() + " channel show " + (store() / "stable.json").string() +
+                           " --keyring " + ring.string() + " --json";
 
   // The device reports each poll as "EFTEST watch {json}".
   auto watches = [](const std::string& log) {
@@ -707,29 +823,54 @@ TEST_F(AgentE2E, FollowsAChannelWaveByWaveAndAppliesMediaWithoutNetwork) {
         },
         1500, from);
   };
-  auto why_has = [](const nlohmann::json& w, const std::string& text) {
-    return w.value("why", "").find(text) != std::string::npos;
+  auto why_has = [](const nlohmann::json& w, const std::string& part) {
+    return text(w, "why").find(part) != std::string::npos;
   };
+  const std::vector<std::string> serial = {"-smbios", "type=1,serial=" + nuc};
   {
     ChunkServer server(store(), dir() / "server-channel.log", std::nullopt);
-    Vm vm(delta_disk(), bundles(), dir(), "channel", "channel", server.nic(),
-          {"-fw_cfg", std::string("name=opt/eftest/window,string=") + window});
-    // 0 %: nobody's turn.
+    std::vector<std::string> extra = {"-fw_cfg",
+                                      std::string("name=opt/eftest/window,string=") + window,
+                                      "-fw_cfg", "name=opt/eftest/fleet,string=" + on_site};
+    extra.insert(extra.end(), serial.begin(), serial.end());
+    Vm vm(delta_disk(), bundles(), dir(), "channel", "channel", server.nic(service->port()), extra);
+    // Its wave waits for the service; it registered, and waits to be approved.
     ASSERT_TRUE(a_watch(vm, 0, [&](const auto& w) {
-      return w.value("action", "") == "nothing" && why_has(w, "no wave");
+      return text(w, "action") == "wait" && text(w, "wave") == "all" &&
+             why_has(w, "opens when the fleet service sees the wave before it succeed");
     })) << vm.log();
-    // Opened: v5, a reboot, a healthy v5 that is up to date.
+    ASSERT_TRUE(shown_as(vm, [](const auto& d) { return text(d, "state") == "unpaired"; }))
+        << vm.log();
+    EXPECT_TRUE(shown().value("lastReport", nlohmann::json()).is_null()) << shown();
+    fleet("approve " + nuc);
+    ASSERT_TRUE(shown_as(vm, [](const auto& d) {
+      return text(d, "state") == "ready" && text(d, "running") == "2.0.0" &&
+             text(d, "release") == "5.0.0" && text(d, "wave") == "all" &&
+             text(d, "phase") == "pending";
+    })) << shown();
+    // The canary succeeds: the service opens "all"; v5, a reboot, a healthy
+    // v5 that is up to date, and so the service shows it.
     size_t from = vm.log().size();
-    ASSERT_TRUE(channel("release" + head("5.0.0") + " --wave all=100%"));
+    for (size_t i = 0; i < canaries.size(); ++i) canary_reports(i, "5.0.0", false);
     ASSERT_TRUE(a_watch(vm, from, [&](const auto& w) { return why_has(w, "up to date"); }))
-        << vm.log().substr(from);
+        << vm.log().substr(from) << service->output();
     std::string log = vm.log().substr(from);
     EXPECT_NE(log.find("slot A (5.0.0) marked good"), std::string::npos) << log;
+    ASSERT_TRUE(shown_as(vm, [](const auto& d) {
+      return text(d, "running") == "5.0.0" && text(d, "phase") == "updated";
+    })) << shown();
+    auto state = nlohmann::json::parse(run_command(show).out, nullptr, false);
+    EXPECT_EQ(text(state, "rolloutSignedBy"),
+              run_command("openssl pkey -pubin -in " + (dir() / "fleet/signing.pub").string() +
+                          " -outform DER | sha256sum | cut -c1-64")
+                  .out.substr(0, 64))
+        << state;
+
     // v6 fails its health check: back on v5, and v6 is not tried again.
     from = vm.log().size();
-    ASSERT_TRUE(channel("release" + head("6.0.0") + " --wave all=100%"));
+    ASSERT_TRUE(channel("release" + head("6.0.0") + " --wave all=100% --gate off"));
     ASSERT_TRUE(a_watch(vm, from, [&](const auto& w) {
-      return w.value("action", "") == "nothing" &&
+      return text(w, "action") == "nothing" &&
              why_has(w, "6.0.0 failed its health check on this device");
     })) << vm.log().substr(from);
     log = vm.log().substr(from);
@@ -739,31 +880,67 @@ TEST_F(AgentE2E, FollowsAChannelWaveByWaveAndAppliesMediaWithoutNetwork) {
     auto st = status_json(lines(log, "status ").back());
     EXPECT_EQ(st["slots"]["B"]["state"], "bad") << st;
     EXPECT_EQ(st["slots"]["B"]["version"], "6.0.0") << st;
-    // Paused: the device waits, with a newer release in the channel.
+    ASSERT_TRUE(shown_as(vm, [](const auto& d) {
+      return text(d, "release") == "6.0.0" && text(d, "phase") == "rolled-back";
+    })) << shown();
+
+    // v7 fails on two of the ten canaries: the service pauses the channel,
+    // and the device, its wave never opened, waits and never fetches v7.
     from = vm.log().size();
-    ASSERT_TRUE(channel("pause"));
-    ASSERT_TRUE(channel("release" + head("7.0.0") + " --wave all=100%"));
-    ASSERT_TRUE(a_watch(vm, from, [&](const auto& w) {
-      return w.value("action", "") == "wait" && w.value("release", "") == "7.0.0" &&
-             why_has(w, "paused");
-    })) << vm.log().substr(from);
+    ASSERT_TRUE(channel("release" + head("7.0.0") + gated));
+    for (size_t i = 0; i < canaries.size(); ++i) canary_reports(i, "7.0.0", i < 2);
+    ASSERT_TRUE(a_watch(
+        vm, from,
+        [&](const auto& w) {
+          return text(w, "action") == "wait" && text(w, "release") == "7.0.0" &&
+                 why_has(w,
+                         "the fleet service paused the channel: wave \"canary\": 2 of 10 finished "
+                         "devices failed");
+        }))
+        << vm.log().substr(from) << service->output();
+    EXPECT_TRUE(shown_as(vm, [](const auto& d) {
+      return text(d, "release") == "7.0.0" && text(d, "phase") == "pending";
+    })) << shown();
     vm.kill();
     // Each watch fetched the channel; nothing but the channel, heads and
-    // chunks was asked for, and nothing failed.
+    // chunks was asked for, nothing failed, and v7's head never.
     ServerLog served = server.read();
     for (const auto& f : served.failed) ADD_FAILURE() << f;
+    EXPECT_EQ(std::count(served.paths.begin(), served.paths.end(), "/agent-e2e-7.0.0.efbh"), 0);
+    EXPECT_GT(std::count(served.paths.begin(), served.paths.end(), "/agent-e2e-5.0.0.efbh"), 0);
   }
+  auto status = nlohmann::json::parse(fleet("status --json"), nullptr, false);
+  EXPECT_TRUE(status.is_object()) << status;
+  auto paused = nlohmann::json::parse(run_command(show).out, nullptr, false);
+  EXPECT_NE(text(paused, "pausedBy").find("2 of 10 finished devices failed"), std::string::npos)
+      << paused;
 
-  // Air-gapped: v7 resumed, exported to a USB stick; no network at all.
-  ASSERT_TRUE(channel("resume"));
+  // The operator resumes through the service, which accepts the failures
+  // seen so far and opens "all" on its next pass.
+  fleet("resume stable");
+  bool opened = false;
+  for (int i = 0; i < 120 && !opened; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto j = nlohmann::json::parse(run_command(show).out, nullptr, false);
+    opened = j.is_object() && j["pausedBy"].is_null() && j["waves"].is_array() &&
+             j["waves"].size() == 2 && j["waves"][1].value("open", false);
+  }
+  ASSERT_TRUE(opened) << run_command(show).out << service->output();
+  int stopped = service->stop();
+  EXPECT_TRUE(WIFEXITED(stopped) && WEXITSTATUS(stopped) == 0) << stopped;
+  service.reset();
+
+  // Air-gapped: v7, exported to a USB stick; no network at all.
   ASSERT_TRUE(run(edgeforge() + " channel export -q --from " + store().string() + " --to " +
                   (dir() / "media").string()));
   ASSERT_TRUE(run("mke2fs -q -F -t ext4 -L EFMEDIA -d " + (dir() / "media").string() + " " +
                   (dir() / "media.img").string() + " 768M"));
-  Vm vm(delta_disk(), bundles(), dir(), "media", "media", "",
-        {"-device", "qemu-xhci", "-drive",
-         "if=none,id=stick,format=raw,file=" + (dir() / "media.img").string(), "-device",
-         "usb-storage,drive=stick,removable=on"});
+  std::vector<std::string> stick = {
+      "-device", "qemu-xhci",
+      "-drive",  "if=none,id=stick,format=raw,file=" + (dir() / "media.img").string(),
+      "-device", "usb-storage,drive=stick,removable=on"};
+  stick.insert(stick.end(), serial.begin(), serial.end());  // its rollout ID
+  Vm vm(delta_disk(), bundles(), dir(), "media", "media", "", stick);
   ASSERT_TRUE(vm.wait_until(
       [&] {
         for (const auto& l : lines(vm.log(), "status ")) {
