@@ -180,13 +180,16 @@ struct PgConnection {
   PgConnection(const PgConnection&) = delete;
   PgConnection& operator=(const PgConnection&) = delete;
 
-  /// Re-opens a broken connection; the server forgot its statements.
+  /// Re-opens a broken connection; the server forgot its statements and
+  /// settings.
   void reset() {
     PQreset(conn);
     prepared.clear();
+    relaxed = false;
   }
 
   PGconn* conn;
+  bool relaxed = false;  // synchronous_commit is off on this session
   std::unordered_map<std::string, std::string> prepared;  // SQL -> statement name
 };
 
@@ -203,16 +206,12 @@ class PgDatabase final : public Database {
 
   Result<std::vector<Row>> query(const std::string& sql,
                                  const std::vector<SqlValue>& params) override {
-    if (PgConnection* tx = current(); tx != nullptr) return run(*tx, sql, params);
-    EF_ASSIGN(auto conn, take());
-    auto r = run(*conn, sql, params);
-    if (!r && PQstatus(conn->conn) == CONNECTION_BAD) {
-      // The server went away: reconnect once and try again.
-      conn->reset();
-      if (PQstatus(conn->conn) == CONNECTION_OK) r = run(*conn, sql, params);
-    }
-    give(std::move(conn));
-    return r;
+    return query_on(idle_, sql, params, false);
+  }
+
+  Result<std::vector<Row>> query_relaxed(const std::string& sql,
+                                         const std::vector<SqlValue>& params) override {
+    return query_on(relaxed_idle_, sql, params, true);
   }
 
   Result<void> transaction(const std::function<Result<void>()>& body) override {
@@ -260,21 +259,47 @@ class PgDatabase final : public Database {
         conn, [](void*, const char*) {}, nullptr);
     return std::make_unique<PgConnection>(conn);
   }
-  Result<Connection> take() {
+  /// One statement on a connection of `pool`; the relaxed pool's
+  /// connections commit without waiting for the WAL flush (set once per
+  /// connection, again after a reconnect).
+  Result<std::vector<Row>> query_on(std::vector<Connection>& pool, const std::string& sql,
+                                    const std::vector<SqlValue>& params, bool relaxed) {
+    if (PgConnection* tx = current(); tx != nullptr) return run(*tx, sql, params);
+    EF_ASSIGN(auto conn, take(pool));
+    auto attempt = [&]() -> Result<std::vector<Row>> {
+      if (relaxed && !conn->relaxed) {
+        EF_TRY(run(*conn, "SET synchronous_commit TO off", {}));
+        conn->relaxed = true;
+      }
+      return run(*conn, sql, params);
+    };
+    auto r = attempt();
+    if (!r && PQstatus(conn->conn) == CONNECTION_BAD) {
+      // The server went away: reconnect once and try again.
+      conn->reset();
+      if (PQstatus(conn->conn) == CONNECTION_OK) r = attempt();
+    }
+    give(pool, std::move(conn));
+    return r;
+  }
+
+  Result<Connection> take(std::vector<Connection>& pool) {
     {
       std::lock_guard<std::mutex> hold(pool_mutex_);
-      if (!idle_.empty()) {
-        Connection c = std::move(idle_.back());
-        idle_.pop_back();
+      if (!pool.empty()) {
+        Connection c = std::move(pool.back());
+        pool.pop_back();
         return c;
       }
     }
     return connect();
   }
-  void give(Connection conn) {
+  Result<Connection> take() { return take(idle_); }
+  void give(std::vector<Connection>& pool, Connection conn) {
     std::lock_guard<std::mutex> hold(pool_mutex_);
-    if (idle_.size() < kIdleConnections) idle_.push_back(std::move(conn));
+    if (pool.size() < kIdleConnections) pool.push_back(std::move(conn));
   }
+  void give(Connection conn) { give(idle_, std::move(conn)); }
 
   /// The failure of a statement: its SQLSTATE kept for the retry rule.
   Error failed(PGconn* conn, const PGresult* res) {
@@ -334,6 +359,7 @@ class PgDatabase final : public Database {
   std::string conninfo_;
   std::mutex pool_mutex_;
   std::vector<Connection> idle_;
+  std::vector<Connection> relaxed_idle_;  // for query_relaxed()
   // The connection of the transaction this thread is in, per database.
   PgConnection* current() const {
     for (const auto& [db, conn] : transactions_)

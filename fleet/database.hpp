@@ -40,6 +40,17 @@ class Database {
   /// connection is re-opened once before the statement is given up.
   virtual Result<std::vector<Row>> query(const std::string& sql,
                                          const std::vector<SqlValue>& params = {}) = 0;
+  /// query() for one statement whose effect may be lost, without harm, if
+  /// the database server crashes just after it answered (a device's status
+  /// report: the device reports again within its heartbeat). PostgreSQL
+  /// answers without waiting for the WAL flush (synchronous_commit off for
+  /// that statement: the disk's flush latency stays out of the answer, and
+  /// the database is never inconsistent); SQLite (WAL, synchronous=NORMAL)
+  /// runs it as query(). Inside a transaction(), the transaction decides.
+  virtual Result<std::vector<Row>> query_relaxed(const std::string& sql,
+                                                 const std::vector<SqlValue>& params = {}) {
+    return query(sql, params);
+  }
   /// Runs `body` in one transaction (serializable where concurrent writers
   /// could interleave); commits when it succeeds, rolls back otherwise. A
   /// serialization failure of a concurrent transaction is retried.

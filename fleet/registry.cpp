@@ -253,7 +253,9 @@ Result<bool> Registry::take_report(const std::string& id, const std::string* pub
     // One statement, so one round trip and its own transaction: the insert
     // happens exactly when the update did. No serializable transaction is
     // needed for the rule, and none fails for another device's report.
-    EF_ASSIGN(rows, db_.query("WITH taken AS (" + update +
+    // Relaxed: answered before the WAL flush (a report lost in a database
+    // crash comes again with the device's next one; as on SQLite).
+    EF_ASSIGN(rows, db_.query_relaxed("WITH taken AS (" + update +
                                   ") INSERT INTO reports (device_id, seq, received, body) "
                                   "SELECT id, $2, $3, $4 FROM taken RETURNING device_id",
                               values));

@@ -178,6 +178,31 @@ TEST_P(RegistryTest, ASecondInstanceSharesTheDatabase) {
   EXPECT_TRUE(registry->device("nuc-9")->has_value());
 }
 
+// Reports are answered before PostgreSQL's WAL flush; everything else,
+// and whatever runs inside a transaction, waits for it.
+TEST_P(RegistryTest, OnlyRelaxedStatementsSkipTheFlush) {
+  if (GetParam() != "postgresql") GTEST_SKIP() << "SQLite: WAL with synchronous=NORMAL throughout";
+  auto setting = [](const Result<std::vector<Row>>& rows) {
+    EXPECT_TRUE(rows) << rows.error().message();
+    return rows && !rows->empty() ? (*rows)[0].text(0) : "";
+  };
+  EXPECT_EQ(setting(db->query_relaxed("SHOW synchronous_commit")), "off");
+  EXPECT_EQ(setting(db->query("SHOW synchronous_commit")), "on");
+  EXPECT_EQ(setting(db->query_relaxed("SHOW synchronous_commit")), "off");
+  std::string inside;
+  ASSERT_TRUE(db->transaction([&]() -> Result<void> {
+    inside = setting(db->query_relaxed("SHOW synchronous_commit"));
+    return Ok{};
+  }));
+  EXPECT_EQ(inside, "on");
+  // The registry's report statement is one of them, and is taken.
+  auto token = registry->create_token({}, kNow);
+  ASSERT_TRUE(registry->import_devices({"nuc-1"}, kNow));
+  ASSERT_TRUE(registry->register_device("nuc-1", new_key_pem(), *token, kNow));
+  ASSERT_TRUE(registry->accept_report("nuc-1", 1, "{}", kNow));
+  EXPECT_EQ((*registry->device("nuc-1"))->last_seq, 1);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, RegistryTest, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
