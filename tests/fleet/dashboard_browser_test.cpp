@@ -33,11 +33,12 @@ const fs::path kScripts = fs::path(EF_SOURCE_DIR) / "tests/fleet/browser";
 std::string missing_tools() {
   if (!fs::exists("/usr/bin/chromium")) return "/usr/bin/chromium (apt-get install chromium)";
   if (!test::have_tool("node")) return "node (apt-get install nodejs)";
-  // playwright-core 1.64 (package.json) needs Node.js 20 or later.
+  // playwright-core 1.61 (package.json) needs Node.js 18 or later: Debian
+  // 12's own nodejs is 18.
   if (test::run_command(
-          "node -e 'process.exit(+process.versions.node.split(\".\")[0] >= 20 ? 0 : 1)'")
+          "node -e 'process.exit(+process.versions.node.split(\".\")[0] >= 18 ? 0 : 1)'")
           .status != 0)
-    return "Node.js 20 or later (node --version)";
+    return "Node.js 18 or later (node --version)";
   if (!fs::exists(kScripts / "node_modules/playwright-core/package.json"))
     return "playwright-core (npm ci --prefix tests/fleet/browser)";
   return "";
