@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  build-essential cmake ninja-build pkg-config git ca-certificates ccache
   # libraries
   libarchive-dev libsquashfs-dev libzstd-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev libkainjow-mustache-dev
