@@ -216,7 +216,7 @@ class PgDatabase final : public Database {
 
   Result<void> transaction(const std::function<Result<void>()>& body) override {
     if (current() != nullptr) return body();  // already inside one
-    EF_ASSIGN(auto conn, take());
+    EF_ASSIGN(auto conn, take(idle_));
     if (PQstatus(conn->conn) == CONNECTION_BAD) conn->reset();
     Result<void> result = Ok{};
     for (int attempt = 0; attempt < 5; ++attempt) {
@@ -233,7 +233,7 @@ class PgDatabase final : public Database {
       if (result || last_state_ != "40001") break;  // retry serialization failures only
       std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
     }
-    give(std::move(conn));
+    give(idle_, std::move(conn));
     return result;
   }
 
@@ -294,12 +294,10 @@ class PgDatabase final : public Database {
     }
     return connect();
   }
-  Result<Connection> take() { return take(idle_); }
   void give(std::vector<Connection>& pool, Connection conn) {
     std::lock_guard<std::mutex> hold(pool_mutex_);
     if (pool.size() < kIdleConnections) pool.push_back(std::move(conn));
   }
-  void give(Connection conn) { give(idle_, std::move(conn)); }
 
   /// The failure of a statement: its SQLSTATE kept for the retry rule.
   Error failed(PGconn* conn, const PGresult* res) {

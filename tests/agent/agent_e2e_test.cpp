@@ -252,6 +252,14 @@ nlohmann::json status_json(const std::string& line) {
   return j.is_object() ? j : nlohmann::json::object();
 }
 
+// A public key's ID as edgeforge names keys (sha256 of its DER form),
+// computed by openssl, not by us.
+std::string key_id(const fs::path& pub) {
+  return run_command("openssl pkey -pubin -in " + pub.string() +
+                     " -outform DER | sha256sum | cut -c1-64")
+      .out.substr(0, 64);
+}
+
 // A string member of `j`, "" when it is missing, null or not a string.
 std::string text(const nlohmann::json& j, const std::string& key) {
   if (!j.is_object() || !j.contains(key) || !j.at(key).is_string()) return "";
@@ -321,9 +329,7 @@ class AgentE2E : public ::testing::Test {
     for (const char* k : {"device", "retired", "stranger", "fleet"}) {
       if (!run(edgeforge() + " keygen --out " + (dir() / k).string())) return false;
     }
-    auto id = run_command("openssl pkey -pubin -in " + (dir() / "retired/signing.pub").string() +
-                          " -outform DER | sha256sum | cut -c1-64");
-    retired_id_ = id.out.substr(0, 64);
+    retired_id_ = key_id(dir() / "retired/signing.pub");
     fs::create_directories(dir() / "bundles");
     if (!build("1.0.0", "", "squashfs,raw")) return false;
     // The delta test's device gets the pristine v1 disk, whatever the other
@@ -860,11 +866,7 @@ TEST_F(AgentE2E, FollowsAChannelWaveByWaveReportsToTheFleetAndAppliesMediaWithou
       return text(d, "running") == "5.0.0" && text(d, "phase") == "updated";
     })) << shown();
     auto state = nlohmann::json::parse(run_command(show).out, nullptr, false);
-    EXPECT_EQ(text(state, "rolloutSignedBy"),
-              run_command("openssl pkey -pubin -in " + (dir() / "fleet/signing.pub").string() +
-                          " -outform DER | sha256sum | cut -c1-64")
-                  .out.substr(0, 64))
-        << state;
+    EXPECT_EQ(text(state, "rolloutSignedBy"), key_id(dir() / "fleet/signing.pub")) << state;
 
     // v6 fails its health check: back on v5, and v6 is not tried again.
     from = vm.log().size();

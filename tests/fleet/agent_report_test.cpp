@@ -55,6 +55,14 @@ class AgentReportTest : public ::testing::Test {
                                            "\"\n  token: \"" + token + "\"\n  deviceId: \"" +
                                            device_id + "\"\n");
   }
+  /// The site registers with a token marked auto-approve: ready at once.
+  void auto_approving_site() {
+    fleet::TokenSpec auto_approve;
+    auto_approve.auto_approve = true;
+    auto token = registry->create_token(auto_approve, now_utc());
+    ASSERT_TRUE(token);
+    site(*token);
+  }
   Result<std::optional<FlushResult>> report(const std::string& reason, UnixSeconds at = 0) {
     ReportOptions o;
     o.reason = reason;
@@ -156,11 +164,7 @@ TEST_F(AgentReportTest, PreProvisionedSerialIsReadyAtOnce) {
 }
 
 TEST_F(AgentReportTest, ReportsWaitWhileTheServiceIsAwayBoundedNewestKept) {
-  fleet::TokenSpec auto_approve;
-  auto_approve.auto_approve = true;
-  auto token = registry->create_token(auto_approve, now_utc());
-  ASSERT_TRUE(token);
-  site(*token);
+  ASSERT_NO_FATAL_FAILURE(auto_approving_site());
   ASSERT_TRUE(report("boot"));
   stop();
   for (int i = 0; i < 205; ++i) {
@@ -191,11 +195,7 @@ TEST_F(AgentReportTest, ReportsWaitWhileTheServiceIsAwayBoundedNewestKept) {
 // time, so no queue entry or sequence number is taken twice and no report
 // is lost as a "replay".
 TEST_F(AgentReportTest, TwoReportersAtOnceLoseNothing) {
-  fleet::TokenSpec auto_approve;
-  auto_approve.auto_approve = true;
-  auto token = registry->create_token(auto_approve, now_utc());
-  ASSERT_TRUE(token);
-  site(*token);
+  ASSERT_NO_FATAL_FAILURE(auto_approving_site());
   std::vector<std::thread> reporters;
   for (const char* reason : {"heartbeat", "watch"})
     reporters.emplace_back([&, reason] {
@@ -235,11 +235,7 @@ TEST_F(AgentReportTest, TwoReportersAtOnceLoseNothing) {
 }
 
 TEST_F(AgentReportTest, ADeviceThatLostItsKeyIsRefusedNotConfused) {
-  fleet::TokenSpec auto_approve;
-  auto_approve.auto_approve = true;
-  auto token = registry->create_token(auto_approve, now_utc());
-  ASSERT_TRUE(token);
-  site(*token);
+  ASSERT_NO_FATAL_FAILURE(auto_approving_site());
   ASSERT_TRUE(report("boot"));
   std::filesystem::remove_all(tmp / "persist/agent/fleet");
   auto r = report("boot");
