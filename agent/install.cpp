@@ -209,7 +209,7 @@ Result<void> fill_persistent(const fs::path& device, const InstallOptions& o,
       "e2fsprogs"));
   EF_ASSIGN(auto persist, TempMount::mount(device, "ext4"));
   AgentState state;
-  state.a = {SlotHealth::good, m.product, m.version, m.image_sha256, m.min_version};
+  state.a = {SlotHealth::good, m.product, m.version, m.image_sha256, m.min_version, m.sbom_sha256};
   state.floor = m.min_version;
   state.operation =
       Operation{"install", OperationPhase::done, "A", o.source.string(), m.version, ""};

@@ -98,8 +98,9 @@ Result<void> boot_files_and_switch(Device& d, const std::string& target, Upgrade
 
   // The record is complete before the switch so that recovery after a cut
   // in "switching" only has to decide trial-or-empty from grubenv.
-  s.slot(target) = SlotRecord{SlotHealth::empty, m.product, m.version.str(), m.image.sha256,
-                              m.min_version.str()};
+  const signing::Attachment* sbom = m.attachment("sbom");
+  s.slot(target) = SlotRecord{SlotHealth::empty, m.product,           m.version.str(),
+                              m.image.sha256,    m.min_version.str(), sbom ? sbom->sha256 : ""};
   s.operation->phase = OperationPhase::switching;
   EF_TRY(d.save());
   log(phase_log(OperationPhase::switching) + "slot " + target + " boots next");

@@ -15,7 +15,8 @@ json slot_json(const SlotRecord& s) {
           {"product", s.product},
           {"version", s.version},
           {"imageSha256", s.image_sha256},
-          {"minVersion", s.min_version}};
+          {"minVersion", s.min_version},
+          {"sbomSha256", s.sbom_sha256}};
 }
 
 std::optional<SlotHealth> parse_health(const std::string& s) {
@@ -32,6 +33,9 @@ SlotRecord slot_from(const json& j) {
   s.version = j.at("version").get<std::string>();
   s.image_sha256 = j.at("imageSha256").get<std::string>();
   s.min_version = j.value("minVersion", std::string());
+  // Written by agents since the SBOM; a string or absent.
+  if (auto it = j.find("sbomSha256"); it != j.end() && it->is_string())
+    s.sbom_sha256 = it->get<std::string>();
   return s;
 }
 

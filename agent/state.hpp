@@ -22,6 +22,9 @@ struct SlotRecord {
   std::string version;  // semver of the image in it, "" when empty
   std::string image_sha256;
   std::string min_version;  // the bundle's floor, adopted when the slot is marked good
+  /// sha256 of the SBOM the bundle carried (its signed "sbom" attachment);
+  /// empty when the slot's image came without one.
+  std::string sbom_sha256;
 };
 
 /// How far an operation got. In order for an upgrade: writing, verifying,

@@ -12,22 +12,23 @@ namespace {
 
 using nlohmann::json;
 
+json or_null(const std::string& s) {
+  return s.empty() ? json(nullptr) : json(s);
+}
+
 json slot_json(const SlotRecord& r, const std::optional<device::SlotState>& grub,
                const std::string& name) {
   json j{{"state", slot_health_name(r.health)},
          {"product", r.product},
          {"version", r.version},
-         {"imageSha256", r.image_sha256}};
+         {"imageSha256", r.image_sha256},
+         {"sbomSha256", or_null(r.sbom_sha256)}};
   if (grub) {
     j["bootable"] = slot_ok(*grub, name) || slot_tries(*grub, name) > 0;
     j["triesLeft"] = slot_tries(*grub, name);
     j["grubOk"] = slot_ok(*grub, name);
   }
   return j;
-}
-
-json or_null(const std::string& s) {
-  return s.empty() ? json(nullptr) : json(s);
 }
 
 /// Seconds since boot (/proc/uptime), or null where there is none.
@@ -75,6 +76,9 @@ json status_document(const DevicePaths& paths) {
     j["stateError"] = state.error().message();
   } else {
     j["slots"] = {{"A", slot_json(state->a, grub, "A")}, {"B", slot_json(state->b, grub, "B")}};
+    // What the running image is made of: the digest of the SBOM its bundle
+    // carried under the signature (null for an image installed without one).
+    j["sbomSha256"] = booted.empty() ? json(nullptr) : or_null(state->slot(booted).sbom_sha256);
     j["floor"] = state->floor;
     json op = nullptr;
     if (state->operation) {

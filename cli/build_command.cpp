@@ -27,6 +27,7 @@ struct BuildArgs {
   OutputStyle style;
   SignArgs sign;
   std::string agent_binary;
+  std::string sbom_format = "spdx";
 };
 
 // SOURCE_DATE_EPOCH, when set, must be a plain non-negative integer.
@@ -54,6 +55,7 @@ Result<build::BuildOptions> build_options(const BuildArgs& a) {
   o.agent_binary = a.agent_binary;
   o.sign_keys = a.sign.keys;
   o.passphrase = a.sign.passphrase;
+  o.sbom_format = sbom::parse_format(a.sbom_format).value_or(sbom::Format::spdx);
   return o;
 }
 
@@ -66,6 +68,8 @@ void print_result(const BuildArgs& a, const build::BuildResult& result,
                           {"sha256", result.image_sha256},
                           {"size", result.image_size},
                           {"entries", result.manifest_json["entries"]},
+                          {"sbom", result.sbom.string()},
+                          {"provenance", result.provenance.string()},
                           {"warnings", result.manifest_json["warnings"]}};
     if (bundle) out["bundle"] = bundle->bundle.string();
     out["outputs"] = nlohmann::json::array();
@@ -77,7 +81,9 @@ void print_result(const BuildArgs& a, const build::BuildResult& result,
   for (const auto& w : result.manifest_json["warnings"]) spdlog::warn("{}", w.get<std::string>());
   std::cout << result.image.string() << "  " << result.image_size << " bytes  sha256 "
             << result.image_sha256 << "\n"
-            << result.manifest.string() << "\n";
+            << result.manifest.string() << "\n"
+            << result.sbom.string() << "\n"
+            << result.provenance.string() << "\n";
   for (const auto& f : result.outputs) std::cout << f.string() << "\n";
   if (bundle) {
     std::cout << bundle->bundle.string() << "  verity root "
@@ -117,11 +123,17 @@ cmdline::Command add_build_command(CLI::App& app) {
   cmd->add_option("--agent-binary", a->agent_binary,
                   "The edgeforge-agent to put into the image (default: $EDGEFORGE_AGENT, else "
                   "the one beside this program or in ../agent/)");
+  cmd->add_option("--sbom-format", a->sbom_format,
+                  "The SBOM written beside the image and into the bundle: spdx (SPDX 2.3 JSON, "
+                  "the default) or cyclonedx (CycloneDX 1.5 JSON)")
+      ->check(CLI::IsMember({"spdx", "cyclonedx"}));
   add_cache_options(cmd, a->cache, true);
   add_output_style(cmd, a->style);
   cmd->footer(
-      "Writes OUTPUT/<name>-<version>.squashfs and .manifest.json (and .efb with\n"
-      "--sign-key). Timestamps come from SOURCE_DATE_EPOCH when set, else from the\n"
+      "Writes OUTPUT/<name>-<version>.squashfs, .manifest.json, the SBOM (.spdx.json,\n"
+      "or .cdx.json) and the SLSA provenance (.provenance.json), and .efb with\n"
+      "--sign-key (carrying the SBOM and provenance; docs/sbom.md). Timestamps come from "
+      "SOURCE_DATE_EPOCH when set, else from the\n"
       "profile's metadata.epoch. The raw and qcow2 formats add\n"
       "OUTPUT/<name>-<version>.raw/.qcow2: the A/B disk image of docs/disk-layout.md with\n"
       "slot A holding the image; iso adds the installer ISO (OUTPUT/<name>-<version>.iso,\n"

@@ -9,6 +9,13 @@ namespace ef::cli {
 using nlohmann::json;
 
 json manifest_json(const signing::BundleManifest& m) {
+  json attachments = json::array();
+  for (const auto& a : m.attachments)
+    attachments.push_back({{"role", a.role},
+                           {"name", a.name},
+                           {"mediaType", a.media_type},
+                           {"size", a.size},
+                           {"sha256", a.sha256}});
   json boot = json::array();
   for (const auto& b : m.boot) {
     boot.push_back({{"role", b.role}, {"path", b.path}, {"size", b.size}, {"sha256", b.sha256}});
@@ -26,7 +33,8 @@ json manifest_json(const signing::BundleManifest& m) {
             {"dataBlocks", m.verity.data_blocks},
             {"hashOffset", m.verity.hash_offset},
             {"treeSize", m.verity.tree_size}}},
-          {"boot", boot}};
+          {"boot", boot},
+          {"attachments", attachments}};
 }
 
 bool is_bundle_file(const std::string& path) {
@@ -81,6 +89,10 @@ Result<void> inspect_bundle(const std::string& path, const std::string& keyring,
     out << "boot        " << b.role << " " << b.path << "  " << b.size << " bytes  sha256 "
         << b.sha256 << "\n";
   }
+  for (const auto& a : m.attachments) {
+    out << "attachment  " << a.role << " " << a.name << " (" << a.media_type << ")  " << a.size
+        << " bytes  sha256 " << a.sha256 << "\n";
+  }
   for (size_t i = 0; i < sigs.size(); ++i) {
     const json& s = sigs[i];
     out << "signature " << i + 1 << " " << s["algorithm"].get<std::string>() << " key "
@@ -96,6 +108,19 @@ Result<void> inspect_bundle(const std::string& path, const std::string& keyring,
     }
     out << "\n";
   }
+  return Ok{};
+}
+
+Result<void> inspect_attachment(const std::string& path, const std::string& role,
+                                const std::string& keyring, std::ostream& out) {
+  EF_ASSIGN(signing::Bundle bundle, signing::Bundle::open(path));
+  if (!keyring.empty()) {
+    EF_ASSIGN(auto ring, signing::Keyring::load(keyring));
+    EF_TRY(bundle.check_signatures(ring));
+  }
+  EF_ASSIGN(signing::BundleManifest m, bundle.manifest());
+  EF_ASSIGN(std::string bytes, signing::read_attachment(bundle, m, role));
+  out << bytes;
   return Ok{};
 }
 

@@ -24,4 +24,10 @@ nlohmann::json manifest_json(const signing::BundleManifest& m);
 Result<void> inspect_bundle(const std::string& path, const std::string& keyring, bool json,
                             std::ostream& out);
 
+/// `edgeforge inspect BUNDLE --sbom|--provenance [--keyring DIR]`: the
+/// attachment with `role`, byte for byte, after checking it against the
+/// manifest (and, with a keyring, the manifest's signature first).
+Result<void> inspect_attachment(const std::string& path, const std::string& role,
+                                const std::string& keyring, std::ostream& out);
+
 }  // namespace ef::cli

@@ -19,6 +19,7 @@ struct InspectArgs {
   std::string cat;
   std::string partition;
   std::string keyring;
+  bool sbom = false, provenance = false;
   OutputStyle style;
 };
 
@@ -34,6 +35,13 @@ Result<void> inspect(const InspectArgs& a) {
   DiscardBuf discard;
   std::ostream null_stream(&discard);
   std::ostream& out = a.style.quiet ? null_stream : std::cout;
+  if (a.sbom || a.provenance) {
+    if (!is_bundle_file(a.image))
+      return Error(Errc::invalid_argument,
+                   std::string(a.sbom ? "--sbom" : "--provenance") + " reads bundles (.efb); " +
+                       a.image + " is not one (the build wrote the documents beside the image)");
+    return inspect_attachment(a.image, a.sbom ? "sbom" : "provenance", a.keyring, out);
+  }
   if (is_bundle_file(a.image)) {
     if (!a.cat.empty() || !a.partition.empty()) {
       return Error(Errc::invalid_argument, std::string(a.cat.empty() ? "--partition" : "--cat") +
@@ -70,6 +78,14 @@ cmdline::Command add_inspect_command(CLI::App& app) {
   cmd->add_option("--partition", a->partition,
                   "Disk images: list (or --cat from) this partition: esp, a, b, persistent "
                   "(or its GPT name)");
+  auto* sbom = cmd->add_flag("--sbom", a->sbom,
+                             "Bundles: print the image's SBOM (SPDX or CycloneDX JSON) the bundle "
+                             "carries, checked against its signed manifest (and, with --keyring, "
+                             "the signature)");
+  cmd->add_flag("--provenance", a->provenance,
+                "Bundles: print the build's provenance statement (in-toto, SLSA v1), checked "
+                "the same way")
+      ->excludes(sbom);
   add_output_style(cmd, a->style, "List entries (or the bundle) as JSON");
   cmd->footer("With -q nothing is printed: the exit status says whether the input reads.");
   return {cmd, [a] {

@@ -49,6 +49,7 @@ std::string render_install_manifest(const InstallManifest& m) {
        {{"label", m.persistent_label},
         {"uuid", m.persistent_uuid},
         {"hashSeed", m.persistent_hash_seed}}}};
+  if (!m.sbom_sha256.empty()) j["image"]["sbomSha256"] = m.sbom_sha256;
   return j.dump(2) + "\n";  // nlohmann's object is a sorted map
 }
 
@@ -69,6 +70,8 @@ Result<InstallManifest> parse_install_manifest(const std::string& text, const st
     m.min_version = j.at("minVersion").get<std::string>();
     m.image_sha256 = j.at("image").at("sha256").get<std::string>();
     m.image_size = j.at("image").at("size").get<uint64_t>();
+    if (j.at("image").contains("sbomSha256"))
+      m.sbom_sha256 = j.at("image").at("sbomSha256").get<std::string>();
     m.disk_guid = j.at("disk").at("guid").get<std::string>();
     m.disk_size = j.at("disk").at("size").get<uint64_t>();
     for (const auto& p : j.at("disk").at("partitions"))

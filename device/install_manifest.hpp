@@ -49,6 +49,7 @@ struct InstallManifest {
   std::string product, version, min_version = "0.0.0";
   std::string image_sha256;
   uint64_t image_size = 0;
+  std::string sbom_sha256;  // the build's SBOM (image.sbomSha256); empty: none recorded
   std::string disk_guid;
   uint64_t disk_size = 0;                    // smallest disk the layout fits (both GPT copies)
   std::vector<PlannedPartition> partitions;  // ESP, slot A, slot B, persistent

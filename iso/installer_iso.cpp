@@ -147,6 +147,7 @@ Result<InstallPlan> install_plan(const IsoSpec& spec, const std::string& digest,
   m.version = spec.version;
   m.min_version = spec.min_version;
   m.image_sha256 = digest;
+  m.sbom_sha256 = spec.sbom_sha256;
   m.image_size = size;
   m.disk_guid = info.disk_guid;
   m.disk_size = info.size;

@@ -18,6 +18,7 @@ namespace ef::iso {
 struct IsoSpec {
   std::filesystem::path squashfs;  // the OS image, carried as /edgeforge/rootfs.squashfs
   std::string image_sha256;        // its sha256 when the caller has it (else hashed here)
+  std::string sbom_sha256;         // the build's SBOM, recorded for the agent (may be empty)
   int64_t epoch = 0;               // every timestamp in the ISO
   std::string cmdline = "console=tty0 console=ttyS0,115200";
   int timeout = 5;  // seconds the menu waits before "install"

@@ -53,11 +53,15 @@ fi
 if ! command -v npm >/dev/null 2>&1; then
   as_root apt-get install -y -q --no-install-recommends npm
 fi
-# playwright-core at the version package-lock.json pins (it downloads no
-# browser; the test runs Debian's /usr/bin/chromium). Skipped when the
-# installed copy already matches the lock file.
-browser_test=$(cd "$(dirname "$0")/.." && pwd)/tests/fleet/browser
-if ! cmp -s "$browser_test/package-lock.json" "$browser_test/node_modules/.package-lock.json.installed" 2>/dev/null; then
-  npm ci --prefix "$browser_test" --no-audit --no-fund
-  cp "$browser_test/package-lock.json" "$browser_test/node_modules/.package-lock.json.installed"
-fi
+# The npm packages the tests pin in their package-lock.json files:
+# playwright-core for the dashboard's browser test (it downloads no browser;
+# the test runs Debian's /usr/bin/chromium) and the SBOM oracles (the
+# CycloneDX 1.5 schema, ajv, spdx-expression-parse, packageurl-js). Each is
+# skipped when the installed copy already matches its lock file.
+root=$(cd "$(dirname "$0")/.." && pwd)
+for npm_dir in "$root/tests/fleet/browser" "$root/tests/sbom/schema"; do
+  if ! cmp -s "$npm_dir/package-lock.json" "$npm_dir/node_modules/.package-lock.json.installed" 2>/dev/null; then
+    npm ci --prefix "$npm_dir" --no-audit --no-fund
+    cp "$npm_dir/package-lock.json" "$npm_dir/node_modules/.package-lock.json.installed"
+  fi
+done

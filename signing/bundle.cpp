@@ -151,6 +151,17 @@ Result<BundleManifest> create_bundle(const BundleInputs& in,
   m.verity = payload.verity;
   m.boot = in.boot;
   if (in.chunking) m.chunks = describe_chunk_index(payload.chunks, payload.chunking);
+  std::vector<std::string> attached;
+  for (const auto& a : in.attachments) {
+    EF_ASSIGN(std::string bytes, read_file(a.path));
+    if (bytes.empty() || bytes.size() > kMaxAttachmentSize)
+      return Error(Errc::invalid_argument, a.path.string() +
+                                               ": an attachment must be 1 byte to 256 MiB, it is " +
+                                               std::to_string(bytes.size()) + " bytes");
+    m.attachments.push_back(
+        {a.role, a.path.filename().string(), a.media_type, bytes.size(), sha256_hex(bytes)});
+    attached.push_back(std::move(bytes));
+  }
   EF_ASSIGN(std::string manifest, encode_manifest(m));
 
   std::vector<BundleSignature> signatures;
@@ -176,6 +187,7 @@ Result<BundleManifest> create_bundle(const BundleInputs& in,
   EF_TRY(file.write(head));
   EF_TRY(append_file(image.get(), m.image.size, in.image, file));
   EF_TRY(append_file(tree_file.fd(), m.verity.tree_size, tree_file.temp_path(), file));
+  for (const auto& bytes : attached) EF_TRY(file.write(bytes));
   EF_TRY(file.commit());
   return m;
 }
@@ -193,11 +205,20 @@ Result<BundleHead> BundleHead::read(const ReadAt& read_at, uint64_t size) {
     return bad("truncated: the file is " + std::to_string(size) + " bytes, its header says " +
                std::to_string(end) + " (copy it again)");
   }
-  if (size > end) {
-    return bad("unexpected data after the payload: the file is " + std::to_string(size) +
-               " bytes, its header says " + std::to_string(end));
-  }
   EF_TRY(b.read_rest(read_at));
+  if (size == end) return b;
+  // Documents may follow the payload; the manifest says how many bytes.
+  auto m = parse_manifest(b.manifest_bytes_);
+  uint64_t attachments = m ? m->attachments_size() : 0;
+  if (size < end + attachments) {
+    return bad("truncated: the file is " + std::to_string(size) + " bytes, its manifest says " +
+               std::to_string(end + attachments) + " with its attachments (copy it again)");
+  }
+  if (size > end + attachments) {
+    return bad("unexpected data after the " + std::string(attachments ? "attachments" : "payload") +
+               ": the file is " + std::to_string(size) + " bytes, its header and manifest say " +
+               std::to_string(end + attachments));
+  }
   return b;
 }
 
@@ -224,6 +245,30 @@ Result<void> BundleHead::read_rest(const ReadAt& read_at) {
   }
   EF_ASSIGN(signatures_, parse_signature_block(block));
   return Ok{};
+}
+
+Result<std::string> read_attachment(const Bundle& bundle, const BundleManifest& m,
+                                    std::string_view role) {
+  uint64_t offset = bundle.header().payload_offset + m.payload.size;
+  for (const auto& a : m.attachments) {
+    if (a.role != role) {
+      offset += a.size;
+      continue;
+    }
+    std::string bytes(a.size, '\0');
+    EF_TRY(pread_all(bundle.fd(), bytes.data(), bytes.size(), offset, bundle.path()));
+    std::string actual = sha256_hex(bytes);
+    if (actual != a.sha256)
+      return Error(Errc::checksum, bundle.path().string() + ": attachment " + a.name +
+                                       " at offset " + std::to_string(offset) + " has sha256 " +
+                                       actual + ", the manifest says " + a.sha256 +
+                                       " (bundle altered or corrupt)");
+    return bytes;
+  }
+  return Error(Errc::not_found, bundle.path().string() + ": the bundle carries no " +
+                                    std::string(role) +
+                                    " (made without one, or by an older "
+                                    "edgeforge)");
 }
 
 Result<Bundle> Bundle::open(const std::filesystem::path& path) {

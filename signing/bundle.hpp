@@ -22,6 +22,13 @@
 
 namespace ef::signing {
 
+/// A document to store after the payload (see Attachment).
+struct AttachmentFile {
+  std::string role;  // "sbom" or "provenance"
+  std::string media_type;
+  std::filesystem::path path;  // its file name becomes the attachment's name
+};
+
 /// What a bundle says about its image; the digests are computed.
 struct BundleInputs {
   std::filesystem::path image;  // squashfs (size a multiple of 4096)
@@ -34,6 +41,8 @@ struct BundleInputs {
   /// How to cut the payload for the chunk index; nullopt: no index. An
   /// image that does not read as squashfs is cut as gear-cdc-1.
   std::optional<ChunkParams> chunking = ChunkParams{};
+  /// Stored after the payload in this order, signed by size and sha256.
+  std::vector<AttachmentFile> attachments;
 };
 
 /// What a bundle of an image says about its payload (image + verity tree).
@@ -91,6 +100,8 @@ class BundleHead {
  public:
   /// Reads `size` bytes at `offset` into `out`.
   using ReadAt = std::function<Result<void>(uint64_t offset, char* out, size_t size)>;
+  /// `total_size` must be the payload's end plus the manifest's
+  /// attachments.
   static Result<BundleHead> read(const ReadAt& read_at, uint64_t total_size);
   /// The same checks without the file's length: for a bundle head (.efbh),
   /// whose payload is elsewhere (its index follows at payload_offset).
@@ -163,6 +174,13 @@ Result<std::vector<Chunk>> chunk_payload(const Bundle& bundle, const BundleManif
 /// an index): to compare it with a release cut another way.
 Result<std::vector<Chunk>> cut_payload(const Bundle& bundle, const BundleManifest& manifest,
                                        const ChunkParams& params);
+
+/// The bytes of the attachment with `role` (`manifest` from manifest()
+/// after check_signatures(), or unchecked for inspection), checked against
+/// its size and sha256. Errc::not_found when the bundle has none;
+/// Errc::checksum when the stored bytes differ.
+Result<std::string> read_attachment(const Bundle& bundle, const BundleManifest& manifest,
+                                    std::string_view role);
 
 struct VerifiedBundle {
   BundleManifest manifest;

@@ -134,6 +134,27 @@ Result<ChunkIndexInfo> read_chunks(Fields& parent) {
   return c;
 }
 
+Result<Attachment> read_attachment(const json& item, size_t index) {
+  std::string path = "attachments[" + std::to_string(index) + "].";
+  if (!item.is_object())
+    return bad("\"" + path.substr(0, path.size() - 1) + "\" must be an object");
+  Fields f(item, path);
+  Attachment a;
+  EF_ASSIGN(a.role, f.string("role", 32));
+  if (!known_attachment_role(a.role))
+    return bad(f.name("role") + " must be \"sbom\" or \"provenance\"");
+  EF_ASSIGN(a.name, f.string("name", kMaxNameBytes));
+  if (a.name.find('/') != std::string::npos || a.name == "." || a.name == "..")
+    return bad(f.name("name") + " must be a file name without '/'");
+  EF_ASSIGN(a.media_type, f.string("mediaType", 128));
+  EF_ASSIGN(a.size, f.uint("size"));
+  if (a.size == 0 || a.size > kMaxAttachmentSize)
+    return bad(f.name("size") + " must be 1 to " + std::to_string(kMaxAttachmentSize) + " bytes");
+  EF_ASSIGN(a.sha256, f.hex("sha256", 64, 64));
+  EF_TRY(f.finish());
+  return a;
+}
+
 /// The invariants both directions enforce.
 Result<void> check_consistency(const BundleManifest& m) {
   const VerityInfo& v = m.verity;
@@ -153,6 +174,11 @@ Result<void> check_consistency(const BundleManifest& m) {
                m.version.str());
   }
   if (m.boot.size() > kMaxBootFiles) return bad("\"boot\" lists more than 16 files");
+  if (m.attachments.size() > kMaxAttachments)
+    return bad("\"attachments\" lists more than " + std::to_string(kMaxAttachments));
+  std::set<std::string> names;
+  for (const auto& a : m.attachments)
+    if (!names.insert(a.name).second) return bad("\"attachments\" names " + a.name + " twice");
   if (m.chunks) {
     // Every chunk is at least 1 byte and each line at most 86: a bound on
     // what a device reads before it checks the index's hash.
@@ -171,6 +197,22 @@ json digest_json(const Digest& d) {
 }
 
 }  // namespace
+
+bool known_attachment_role(std::string_view role) {
+  return role == "sbom" || role == "provenance";
+}
+
+const Attachment* BundleManifest::attachment(std::string_view role) const {
+  for (const auto& a : attachments)
+    if (a.role == role) return &a;
+  return nullptr;
+}
+
+uint64_t BundleManifest::attachments_size() const {
+  uint64_t total = 0;
+  for (const auto& a : attachments) total += a.size;
+  return total;
+}
 
 // ---- header ----------------------------------------------------------------
 
@@ -316,6 +358,16 @@ Result<std::string> encode_manifest(const BundleManifest& m) {
                           {"indexSize", c.index_size},
                           {"indexSha256", c.index_sha256}};
   }
+  if (!m.attachments.empty()) {
+    json list = json::array();
+    for (const auto& a : m.attachments)
+      list.push_back({{"role", a.role},
+                      {"name", a.name},
+                      {"mediaType", a.media_type},
+                      {"size", a.size},
+                      {"sha256", a.sha256}});
+    manifest["attachments"] = list;
+  }
   EF_ASSIGN(std::string bytes, canonical_json(manifest));
   // What we sign must be what every reader accepts.
   auto check = parse_manifest(bytes);
@@ -352,6 +404,16 @@ Result<BundleManifest> parse_manifest(std::string_view bytes) {
   if (f.has("chunks")) {
     EF_ASSIGN(ChunkIndexInfo chunks, read_chunks(f));
     m.chunks = std::move(chunks);
+  }
+  if (f.has("attachments")) {
+    EF_ASSIGN(const json* list, f.array("attachments"));
+    if (list->empty() || list->size() > kMaxAttachments)
+      return bad("\"attachments\" must list 1 to " + std::to_string(kMaxAttachments) +
+                 " documents");
+    for (size_t i = 0; i < list->size(); ++i) {
+      EF_ASSIGN(Attachment a, read_attachment((*list)[i], i));
+      m.attachments.push_back(std::move(a));
+    }
   }
   EF_TRY(f.finish());
   EF_TRY(check_consistency(m));

@@ -26,6 +26,8 @@ inline constexpr size_t kMaxSignatureBlockSize = 64 * 1024;
 inline constexpr size_t kMaxSignatures = 16;
 inline constexpr size_t kMaxBootFiles = 16;
 inline constexpr uint64_t kPayloadAlignment = 4096;
+inline constexpr size_t kMaxAttachments = 8;
+inline constexpr uint64_t kMaxAttachmentSize = 256ull << 20;
 
 /// The fixed header at offset 0 (little-endian fields, see the format page).
 struct BundleHeader {
@@ -71,6 +73,20 @@ struct Digest {
   std::string sha256;  // 64 lower-case hex
 };
 
+/// A document stored after the payload (an SBOM, a provenance statement):
+/// signed through its size and sha256 in the manifest, never needed to
+/// install the payload. Attachments follow the payload in manifest order.
+struct Attachment {
+  std::string role;        // "sbom" or "provenance"
+  std::string name;        // file name, e.g. "quickstart-0.1.0.spdx.json"
+  std::string media_type;  // e.g. "application/spdx+json"
+  uint64_t size = 0;
+  std::string sha256;
+};
+
+/// The attachment roles this format knows.
+bool known_attachment_role(std::string_view role);
+
 /// What the signature covers.
 struct BundleManifest {
   uint32_t format_version = kBundleFormatVersion;
@@ -86,6 +102,13 @@ struct BundleManifest {
   /// The payload's chunk index (delta updates); absent in bundles made
   /// before it existed or with --no-chunk-index.
   std::optional<ChunkIndexInfo> chunks;
+  /// Documents after the payload; empty in bundles made before them.
+  std::vector<Attachment> attachments;
+
+  /// The first attachment with `role`, or null.
+  const Attachment* attachment(std::string_view role) const;
+  /// Bytes after the payload: the attachments' sizes summed.
+  uint64_t attachments_size() const;
 };
 
 /// The canonical manifest bytes; refuses manifests that break the

@@ -11,6 +11,7 @@
 #include "builder/build/disk_outputs.hpp"
 #include "builder/build/inputs.hpp"
 #include "builder/build/release.hpp"
+#include "builder/build/supply_chain.hpp"
 #include "builder/cluster/node_layer.hpp"
 #include "builder/profile/profile_loader.hpp"
 #include "builder/squashfs/writer.hpp"
@@ -28,8 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-constexpr uint64_t kMaxDpkgStatus = 64ull << 20;
 
 // Forwards progress to the caller and logs how long each stage took (-v).
 class StageReporter {
@@ -71,27 +70,6 @@ json entry_counts(const tree::TreeStats& s) {
           {"devices", s.devices},         {"fifos", s.fifos},         {"sockets", s.sockets},
           {"hardlinks", s.hardlinks},     {"fileBytes", s.file_bytes}};
 }
-
-// The dpkg status file's bytes, kept as the image writer streams them (so no
-// input is read a second time for the package list).
-class DpkgStatusCopy {
- public:
-  explicit DpkgStatusCopy(const tree::Tree& tree) {
-    const tree::Node* status = tree.find("var/lib/dpkg/status");
-    if (status != nullptr && status->inode->type == tree::NodeType::regular &&
-        status->inode->size <= kMaxDpkgStatus)
-      inode_ = status->inode.get();
-  }
-  void observe(const tree::Inode& inode, std::string_view data) {
-    if (&inode == inode_) text_.append(data);
-  }
-  /// The package list, or null when the tree has no (usable) status file.
-  json packages() const { return inode_ ? parse_dpkg_status(text_) : json(nullptr); }
-
- private:
-  const tree::Inode* inode_ = nullptr;
-  std::string text_;
-};
 
 // Where the formats came from, as messages about one of them start:
 // "--format " or "profile.yaml:LINE:COL: spec.output.formats: ".
@@ -201,7 +179,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
 
   report("reading layers");
   tree::Tree tree(epoch.value_or(0));
-  EF_TRY(compose_tree(p, inputs, epoch.value_or(0), tree));
+  EF_ASSIGN(uint32_t base_layers, compose_tree(p, inputs, epoch.value_or(0), tree));
   EF_TRY(cluster::apply_node_layer(tree, node_layer, epoch.value_or(0)));
   json agent_inputs = json::array();
   json agent_record = nullptr;
@@ -230,10 +208,10 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   BuildResult result;
   result.image = o.output_dir / image_name;
   result.manifest = o.output_dir / manifest_name;
-  DpkgStatusCopy dpkg_status(tree);
+  SbomCollector collector(tree, base_layers);
   BootFileHasher boot_files(tree);
   wo.data_observer = [&](const tree::Inode& inode, std::string_view data) {
-    dpkg_status.observe(inode, data);
+    collector.observe(inode, data);
     boot_files.observe(inode, data);
   };
   report("writing image", 0, stats.file_bytes);
@@ -242,7 +220,8 @@ Result<BuildResult> build_image(const BuildOptions& o) {
 
   report("waiting for input digests");
   EF_TRY(input_hasher.finish(inputs, cache));
-  json packages = dpkg_status.packages();
+  json packages =
+      collector.has_dpkg_status() ? parse_dpkg_status(collector.dpkg_status()) : json(nullptr);
   release.image_sha256 = result.image_sha256 = image_stats.sha256;
   release.image_size = result.image_size = image_stats.bytes;
   release.boot = boot_files.boot_files();
@@ -283,6 +262,14 @@ Result<BuildResult> build_image(const BuildOptions& o) {
     result.manifest_json["droppedXattrs"].push_back({{"name", d.name}, {"path", d.path}});
   if (!node_layer.empty()) result.manifest_json["node"] = node_layer.record;
   if (!agent_record.is_null()) result.manifest_json["agent"] = agent_record;
+  // The SBOM describes the image; the provenance names every output.
+  report("writing SBOM and provenance");
+  const std::string sbom_name = stem + sbom::file_suffix(o.sbom_format),
+                    provenance_name = stem + ".provenance.json";
+  std::string sbom_text =
+      sbom::document(sbom_facts(result.manifest_json, collector), o.sbom_format).dump(1) + "\n";
+  EF_TRY(write_file_atomic(stage.staged(sbom_name), sbom_text));
+  release.sbom_sha256 = sha256_hex(sbom_text);
   std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
   EF_ASSIGN(auto disk, write_disk_outputs(p, release, staged_image, formats, formats_origin(p, o),
                                           [&](const std::string& s) { report(s); }));
@@ -293,11 +280,33 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   }
   if (!disk.record.is_null()) result.manifest_json["disk"] = disk.record;
   if (!disk.iso_record.is_null()) result.manifest_json["iso"] = disk.iso_record;
+  // The provenance names every output.
+  std::vector<sbom::Digested> subjects = {{image_name, "", release.image_sha256},
+                                          {sbom_name, "", release.sbom_sha256}};
+  for (const auto& f : disk.files) {
+    EF_ASSIGN(auto digest, sha256_file(f));
+    subjects.push_back({f.filename().string(), "", digest});
+  }
+  std::string provenance_text = provenance(result.manifest_json, subjects).dump(1) + "\n";
+  EF_TRY(write_file_atomic(stage.staged(provenance_name), provenance_text));
+  result.manifest_json["sbom"] = {
+      {"file", sbom_name},
+      {"format", o.sbom_format == sbom::Format::spdx ? "spdx-2.3" : "cyclonedx-1.5"},
+      {"sha256", release.sbom_sha256}};
+  result.manifest_json["provenance"] = {{"file", provenance_name},
+                                        {"sha256", sha256_hex(provenance_text)}};
+  names.push_back(sbom_name);
+  names.push_back(provenance_name);
+  result.sbom = o.output_dir / sbom_name;
+  result.provenance = o.output_dir / provenance_name;
   EF_TRY(write_file_atomic(stage.staged(manifest_name), result.manifest_json.dump(2) + "\n"));
   if (!o.sign_keys.empty()) {
     report("signing the bundle");
     const std::string bundle_name = stem + ".efb";
-    auto made = write_bundle(release, staged_image, keys, stage.staged(bundle_name));
+    std::vector<signing::AttachmentFile> attachments = {
+        {"sbom", sbom::media_type(o.sbom_format), stage.staged(sbom_name)},
+        {"provenance", kProvenanceMediaType, stage.staged(provenance_name)}};
+    auto made = write_bundle(release, staged_image, keys, stage.staged(bundle_name), attachments);
     if (!made) return std::move(made).error().with_context("signing the bundle");
     names.push_back(bundle_name);
     result.bundle = BundleResult{o.output_dir / bundle_name, std::move(*made)};

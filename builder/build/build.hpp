@@ -13,6 +13,7 @@
 #include "builder/build/bundle_output.hpp"
 #include "builder/fetch/cache.hpp"
 #include "builder/profile/profile.hpp"
+#include "builder/sbom/sbom.hpp"
 #include "signing/keys.hpp"
 #include "util/error.hpp"
 
@@ -44,6 +45,8 @@ struct BuildOptions {
   /// build also writes a bundle (.efb) signed with them.
   std::vector<std::string> sign_keys;
   signing::Passphrase passphrase;
+  /// --sbom-format: the SBOM written beside the image (and into the bundle).
+  sbom::Format sbom_format = sbom::Format::spdx;
 };
 
 /// The outputs' paths are in BuildOptions::output_dir as given (relative
@@ -51,6 +54,8 @@ struct BuildOptions {
 struct BuildResult {
   std::filesystem::path image;
   std::filesystem::path manifest;
+  std::filesystem::path sbom;        // <name>-<version>.spdx.json (or .cdx.json)
+  std::filesystem::path provenance;  // <name>-<version>.provenance.json
   std::string image_sha256;
   uint64_t image_size = 0;
   nlohmann::json manifest_json;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "builder/sbom/sbom.hpp"
 #include "image/boot_files.hpp"
 #include "image/squashfs_reader.hpp"
 #include "util/atomic_file.hpp"
@@ -49,6 +50,40 @@ std::string from_manifest(const json& m, const char* section, const char* key) {
   return s.contains(key) && s[key].is_string() ? s[key].get<std::string>() : "";
 }
 
+// The SBOM and provenance the build manifest names, beside the image and
+// unchanged since the build (their digests are in the manifest).
+Result<std::vector<signing::AttachmentFile>> build_attachments(const json& built,
+                                                               const fs::path& image) {
+  std::vector<signing::AttachmentFile> out;
+  struct Doc {
+    const char* section;
+    const char* role;
+  };
+  for (const Doc& d : {Doc{"sbom", "sbom"}, Doc{"provenance", "provenance"}}) {
+    std::string file = from_manifest(built, d.section, "file");
+    if (file.empty() || file.find('/') != std::string::npos) continue;
+    fs::path path = image.parent_path() / file;
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+      return Error(Errc::not_found, path.string() + ": the build manifest names this " + d.section +
+                                        " of the image, and it is not there (copy "
+                                        "it beside the image)");
+    EF_ASSIGN(std::string digest, sha256_file(path));
+    std::string want = from_manifest(built, d.section, "sha256");
+    if (digest != want)
+      return Error(Errc::checksum, path.string() + " has sha256 " + digest +
+                                       ", the build manifest says " + want +
+                                       " (it is not the document of this build)");
+    std::string format = from_manifest(built, d.section, "format");
+    std::string type = std::string(d.role) == "provenance" ? kProvenanceMediaType
+                       : format.rfind("cyclonedx", 0) == 0
+                           ? sbom::media_type(sbom::Format::cyclonedx)
+                           : sbom::media_type(sbom::Format::spdx);
+    out.push_back({d.role, type, path});
+  }
+  return out;
+}
+
 // A required version option (not empty): errors start with the option.
 Result<SemVer> version_option(const std::string& text, const char* option) {
   auto v = SemVer::parse(text);
@@ -72,8 +107,9 @@ Result<std::vector<signing::BootFile>> find_boot_files(const fs::path& image) {
   return out;
 }
 
-Result<signing::BundleManifest> write_bundle(const Release& release, const fs::path& image,
-                                             const SigningKeys& keys, const fs::path& out) {
+Result<signing::BundleManifest> write_bundle(
+    const Release& release, const fs::path& image, const SigningKeys& keys, const fs::path& out,
+    const std::vector<signing::AttachmentFile>& attachments) {
   signing::BundleInputs in;
   in.image = image;
   in.product = release.name;
@@ -82,6 +118,7 @@ Result<signing::BundleManifest> write_bundle(const Release& release, const fs::p
   in.min_version = release.min_version;
   in.epoch = static_cast<uint64_t>(release.epoch.value_or(0));
   in.boot = release.boot;
+  in.attachments = attachments;
   std::vector<const signing::SigningKey*> key_ptrs;
   for (const auto& k : keys) key_ptrs.push_back(k.get());
   return signing::create_bundle(in, key_ptrs, out);
@@ -121,7 +158,8 @@ Result<BundleResult> make_bundle(const BundleRequest& r) {
     result.bundle = r.image;
     result.bundle.replace_extension(".efb");
   }
-  EF_ASSIGN(result.manifest, write_bundle(release, r.image, keys, result.bundle));
+  EF_ASSIGN(auto attachments, build_attachments(built, r.image));
+  EF_ASSIGN(result.manifest, write_bundle(release, r.image, keys, result.bundle, attachments));
   return result;
 }
 

@@ -41,10 +41,12 @@ struct BundleResult {
 
 /// Writes the bundle of `release` whose image is `image` to `out`, signed
 /// with every key of `keys`. Returns its manifest.
-Result<signing::BundleManifest> write_bundle(const Release& release,
-                                             const std::filesystem::path& image,
-                                             const SigningKeys& keys,
-                                             const std::filesystem::path& out);
+/// The provenance statement's media type (in-toto's).
+inline constexpr const char* kProvenanceMediaType = "application/vnd.in-toto+json";
+
+Result<signing::BundleManifest> write_bundle(
+    const Release& release, const std::filesystem::path& image, const SigningKeys& keys,
+    const std::filesystem::path& out, const std::vector<signing::AttachmentFile>& attachments = {});
 
 /// Makes the bundle `request` describes. Missing facts (no build manifest
 /// and no --version) are Errc::invalid_argument saying which option to give.

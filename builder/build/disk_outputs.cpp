@@ -65,6 +65,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const Release&
     iso::IsoSpec spec;
     spec.squashfs = image;
     spec.image_sha256 = image_sha256;
+    spec.sbom_sha256 = release.sbom_sha256;
     spec.epoch = epoch;
     spec.site = p.output.installer_site;
     spec.layout = disk_layout(p);

@@ -199,8 +199,9 @@ Result<std::vector<ResolvedInput>> resolve_inputs(const Profile& p, fetch::Cache
   return inputs;
 }
 
-Result<void> compose_tree(const Profile& p, const std::vector<ResolvedInput>& inputs, int64_t mtime,
-                          tree::Tree& tree) {
+Result<uint32_t> compose_tree(const Profile& p, const std::vector<ResolvedInput>& inputs,
+                              int64_t mtime, tree::Tree& tree) {
+  uint32_t base_layers = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ResolvedInput& in = inputs[i];
     const Layer* layer = i == 0 ? nullptr : &p.layers[i - 1];
@@ -225,8 +226,9 @@ Result<void> compose_tree(const Profile& p, const std::vector<ResolvedInput>& in
       applied = tree::apply_files(tree, files, mtime, label);
     }
     if (!applied) return std::move(applied).error().with_context(loc.str());
+    if (i == 0) base_layers = tree.layer();
   }
-  return Ok{};
+  return base_layers;
 }
 
 InputHasher::InputHasher(const std::vector<ResolvedInput>& inputs) {

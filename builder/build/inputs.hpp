@@ -42,9 +42,11 @@ Result<std::vector<ResolvedInput>> resolve_inputs(const profile::Profile& profil
                                                   fetch::Cache& cache,
                                                   std::optional<int64_t> epoch);
 
-/// Merges the resolved inputs into `tree`, base first.
-Result<void> compose_tree(const profile::Profile& profile, const std::vector<ResolvedInput>& inputs,
-                          int64_t synthesized_mtime, tree::Tree& tree);
+/// Merges the resolved inputs into `tree`, base first. Returns the tree's
+/// layer number once the base is in (what later layers add is above it).
+Result<uint32_t> compose_tree(const profile::Profile& profile,
+                              const std::vector<ResolvedInput>& inputs, int64_t synthesized_mtime,
+                              tree::Tree& tree);
 
 /// Hashes the local inputs whose digest is not known yet (those with
 /// `identity` set) on a thread of its own, from when the inputs are resolved

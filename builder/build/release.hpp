@@ -35,6 +35,8 @@ struct Release {
   /// The kernel and initrd that boot (image::choose_boot_files), with their
   /// sizes and sha256; empty for an image without a kernel.
   std::vector<signing::BootFile> boot;
+  /// sha256 of the SBOM written beside the image (the installer records it).
+  std::string sbom_sha256;
 };
 
 /// The profile's part of the release (name, version, compatible, floor).

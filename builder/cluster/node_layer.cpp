@@ -13,6 +13,12 @@ using nlohmann::json;
 
 namespace {
 
+// A path as the manifest shows it: relative to the profile's directory.
+std::string shown(const profile::Profile& p, const std::filesystem::path& path) {
+  auto rel = path.lexically_relative(p.file.parent_path());
+  return rel.empty() ? path.string() : rel.string();
+}
+
 Result<void> add_site(const profile::Profile& p, const std::string& distribution,
                       node::Content& content, json& record) {
   EF_ASSIGN(auto text, read_file(p.site));
@@ -158,10 +164,21 @@ Result<NodeLayer> make_node_layer(const profile::Profile& p, fetch::Cache& cache
   }
   json pack_records = json::array();
   for (const auto& pack : loaded) {
-    EF_ASSIGN(auto content, packs::pack_content(pack, delivery));
+    std::vector<packs::PackImage> images;
+    EF_ASSIGN(auto content, packs::pack_content(pack, delivery, &images));
     layer.content.append(content);
     // Values are not recorded: a profile may pass credentials to a pack.
-    pack_records.push_back({{"name", pack.name}, {"version", pack.version}, {"layer", pack.layer}});
+    json record = {{"name", pack.name},
+                   {"version", pack.version},
+                   {"layer", pack.layer},
+                   {"source", shown(p, pack.source)}};
+    for (const auto& archive : images) {
+      json held = json::array();
+      for (const auto& i : archive.images) held.push_back({{"name", i.name}, {"digest", i.digest}});
+      record["images"].push_back(
+          {{"path", archive.path}, {"sha256", archive.sha256}, {"images", held}});
+    }
+    pack_records.push_back(std::move(record));
   }
   if (!loaded.empty()) layer.record["packs"] = pack_records;
   if (!p.site.empty()) EF_TRY(add_site(p, distribution, layer.content, layer.record));

@@ -67,6 +67,18 @@ Result<std::map<std::string, Member>> read_members(const std::filesystem::path& 
   return members;
 }
 
+// Safe lookups: a missing key or a wrong type reads as absent.
+const json* member_of(const json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+
+std::string text_of(const json& j, const char* key) {
+  const json* v = member_of(j, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+}
+
 class DescriptorWalk {
  public:
   DescriptorWalk(const std::map<std::string, Member>& members, const std::string& label)
@@ -92,7 +104,7 @@ class DescriptorWalk {
                                       std::to_string(d["size"].get<uint64_t>()) +
                                       " bytes, the archive holds " +
                                       std::to_string(it->second.size));
-    std::string type = d.value("mediaType", "");
+    std::string type = text_of(d, "mediaType");
     bool nested =
         type.find("manifest") != std::string::npos || type.find("image.index") != std::string::npos;
     if (!nested || depth > 4) return Ok{};
@@ -117,21 +129,58 @@ class DescriptorWalk {
   std::set<std::string> seen_;
 };
 
+// The images index.json (OCI) or manifest.json (docker-save) names.
+std::vector<ArchivedImage> archived_images(const json& doc, bool oci) {
+  std::vector<ArchivedImage> out;
+  if (oci) {
+    const json* manifests = member_of(doc, "manifests");
+    if (manifests == nullptr || !manifests->is_array()) return out;
+    for (const auto& m : *manifests) {
+      const json* annotations = member_of(m, "annotations");
+      std::string name = annotations ? text_of(*annotations, "io.containerd.image.name") : "";
+      if (name.empty() && annotations)
+        name = text_of(*annotations, "org.opencontainers.image.ref.name");
+      out.push_back({name, text_of(m, "digest")});
+    }
+    return out;
+  }
+  if (!doc.is_array()) return out;
+  for (const auto& m : doc) {
+    std::string config = text_of(m, "Config");  // "blobs/sha256/<hex>" or "<hex>.json"
+    auto slash = config.find_last_of('/');
+    std::string hex = config.substr(slash == std::string::npos ? 0 : slash + 1);
+    if (hex.ends_with(".json")) hex.resize(hex.size() - 5);
+    std::string digest = is_hex64(hex) ? "sha256:" + hex : "";
+    const json* tags = member_of(m, "RepoTags");
+    if (tags == nullptr || !tags->is_array() || tags->empty()) {
+      out.push_back({"", digest});
+      continue;
+    }
+    for (const auto& t : *tags) out.push_back({t.is_string() ? t.get<std::string>() : "", digest});
+  }
+  return out;
+}
+
 }  // namespace
 
-Result<void> verify_image_archive(const std::filesystem::path& archive, const std::string& label) {
+Result<std::vector<ArchivedImage>> verify_image_archive(const std::filesystem::path& archive,
+                                                        const std::string& label) {
   EF_ASSIGN(auto members, read_members(archive, label));
   bool oci = members.count("index.json") != 0;
   if (!oci && members.count("manifest.json") == 0)
     return Error(Errc::archive, label +
                                     ": not a container image archive (no manifest.json or "
                                     "index.json; use docker save or an OCI archive)");
-  if (!oci) return Ok{};  // docker-save: layers by path, blobs (if any) hashed above
+  if (!oci) {  // docker-save: layers by path, blobs (if any) hashed above
+    json manifest = json::parse(members["manifest.json"].text, nullptr, false);
+    return archived_images(manifest.is_discarded() ? json::array() : manifest, false);
+  }
   json index = json::parse(members["index.json"].text, nullptr, false);
   if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array())
     return Error(Errc::archive, label + ": index.json has no manifests list");
   DescriptorWalk walk(members, label);
-  return walk.visit_document(index, "index.json", 0);
+  EF_TRY(walk.visit_document(index, "index.json", 0));
+  return archived_images(index, true);
 }
 
 }  // namespace ef::packs

@@ -12,6 +12,7 @@
 #include "builder/fetch/cache.hpp"
 #include "builder/kubernetes/distribution.hpp"
 #include "builder/node/content.hpp"
+#include "builder/packs/image_archive.hpp"
 #include "builder/packs/version_range.hpp"
 #include "builder/profile/profile.hpp"
 #include "util/error.hpp"
@@ -51,9 +52,18 @@ Result<Pack> load_pack(const profile::PackRef& ref, const fetch::Cache& cache);
 /// `distribution` is empty when the profile has no spec.kubernetes.
 Result<void> check_constraints(const std::vector<Pack>& packs, const std::string& distribution);
 
+/// A container image archive a pack preloads, as it lands in the image.
+struct PackImage {
+  std::string path;    // absolute path of the archive in the image
+  std::string sha256;  // of the archive file
+  std::vector<ArchivedImage> images;
+};
+
 /// Renders a pack's content for `delivery` (empty when the image has no
-/// Kubernetes layer: then only files/ is allowed).
+/// Kubernetes layer: then only files/ is allowed). `images`, when given,
+/// receives the image archives it preloads (for the SBOM).
 Result<node::Content> pack_content(const Pack& pack,
-                                   const std::optional<kubernetes::Delivery>& delivery);
+                                   const std::optional<kubernetes::Delivery>& delivery,
+                                   std::vector<PackImage>* images = nullptr);
 
 }  // namespace ef::packs

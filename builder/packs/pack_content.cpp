@@ -170,21 +170,25 @@ Result<void> add_charts(const Pack& p, const kubernetes::Delivery& d, node::Cont
   return Ok{};
 }
 
-Result<void> add_images(const Pack& p, const kubernetes::Delivery& d, node::Content& c) {
+Result<void> add_images(const Pack& p, const kubernetes::Delivery& d, node::Content& c,
+                        std::vector<PackImage>* images) {
   for (const auto& f : files_in(p.dir / "images")) {
     std::string file = f.filename().string();
     if (!ends_with(file, ".tar") && !ends_with(file, ".tar.gz") && !ends_with(file, ".tar.zst"))
       continue;
-    EF_TRY(verify_image_archive(f, "images/" + file));
+    EF_ASSIGN(auto held, verify_image_archive(f, "images/" + file));
     EF_ASSIGN(auto digest, sha256_file(f));
-    c.blob(d.images + "/" + p.name + "-" + file, f, digest, "pack " + p.id(), 0644);
+    std::string path = d.images + "/" + p.name + "-" + file;
+    c.blob(path, f, digest, "pack " + p.id(), 0644);
+    if (images) images->push_back({path, digest, std::move(held)});
   }
   return Ok{};
 }
 
 }  // namespace
 
-Result<node::Content> pack_content(const Pack& p, const std::optional<kubernetes::Delivery>& d) {
+Result<node::Content> pack_content(const Pack& p, const std::optional<kubernetes::Delivery>& d,
+                                   std::vector<PackImage>* images) {
   node::Content c;
   EF_TRY(add_files(p, c));
   bool has_k8s_content = !files_in(p.dir / "manifests").empty() ||
@@ -200,7 +204,7 @@ Result<node::Content> pack_content(const Pack& p, const std::optional<kubernetes
   };
   EF_TRY(with_ctx(add_manifests(p, *d, c)));
   EF_TRY(with_ctx(add_charts(p, *d, c)));
-  EF_TRY(with_ctx(add_images(p, *d, c)));
+  EF_TRY(with_ctx(add_images(p, *d, c, images)));
   return c;
 }
 

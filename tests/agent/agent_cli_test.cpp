@@ -76,8 +76,8 @@ TEST_F(AgentCliTest, RefusedBundlesLeaveTheSlotAlone) {
 
 TEST_F(AgentCliTest, StatusReadsTheStateAndTheBootedSlot) {
   AgentState st;
-  st.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a'), ""};
-  st.b = {SlotHealth::bad, "store-edge", "1.1.0", std::string(64, 'b'), ""};
+  st.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a'), "", std::string(64, 'e')};
+  st.b = {SlotHealth::bad, "store-edge", "1.1.0", std::string(64, 'b'), "", ""};
   st.floor = "1.0.0";
   st.operation =
       Operation{"upgrade", OperationPhase::failed, "B", "b.efb", "1.1.0", "health check failed"};
@@ -91,6 +91,10 @@ TEST_F(AgentCliTest, StatusReadsTheStateAndTheBootedSlot) {
   EXPECT_EQ(j["slots"]["B"]["state"], "bad");
   EXPECT_EQ(j["slots"]["B"]["version"], "1.1.0");
   EXPECT_EQ(j["lastOperation"]["error"], "health check failed");
+  // The running image's SBOM digest, as its bundle's signed manifest said.
+  EXPECT_EQ(j["sbomSha256"], std::string(64, 'e'));
+  EXPECT_EQ(j["slots"]["A"]["sbomSha256"], std::string(64, 'e'));
+  EXPECT_TRUE(j["slots"]["B"]["sbomSha256"].is_null());
   r = agent("status --state state.json --cmdline cmdline");
   EXPECT_NE(r.out.find("slot B: bad  store-edge 1.1.0"), std::string::npos) << r.out;
   tmp.write("broken.json", "{");

@@ -15,6 +15,7 @@
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
 
 namespace ef::agent::test_device {
 
@@ -81,6 +82,16 @@ class DeviceFixture : public ::testing::Test {
                                 " -noappend -quiet -comp gzip >/dev/null")
                   .status,
               0);
+    // The SBOM a build writes beside the image, named by its manifest:
+    // make_bundle signs it into the bundle, the agent records its digest.
+    std::string sbom = "{\"spdxVersion\":\"SPDX-2.3\",\"name\":\"edge-" + version + "\"}\n";
+    tmp.write("edge-" + version + ".spdx.json", sbom);
+    tmp.write("edge-" + version + ".manifest.json",
+              nlohmann::json{{"sbom",
+                              {{"file", "edge-" + version + ".spdx.json"},
+                               {"format", "spdx-2.3"},
+                               {"sha256", sha256_hex(sbom)}}}}
+                  .dump());
     build::BundleRequest req;
     req.image = image;
     req.out = tmp / ("edge-" + version + "-" + key_file + "-" + compatible + ".efb");

@@ -10,6 +10,7 @@
 #include "agent/operations.hpp"
 #include "builder/build/bundle_output.hpp"
 #include "device/slot_state.hpp"
+#include "signing/bundle.hpp"
 #include "signing/keys.hpp"
 #include "tests/agent/device_fixture.hpp"
 #include "tests/support/command.hpp"
@@ -66,6 +67,8 @@ TEST_F(OperationsTest, UpgradeWritesTheOtherSlotItsBootFilesAndSwitchesOnTrial) 
   AgentState s = state();
   EXPECT_EQ(s.b.health, SlotHealth::trial);
   EXPECT_EQ(s.b.version, "2.0.0");
+  // The digest of the SBOM the bundle carried under its signature.
+  EXPECT_EQ(s.b.sbom_sha256, *sha256_file(tmp / "edge-2.0.0.spdx.json"));
   EXPECT_EQ(s.operation->phase, OperationPhase::done);
   EXPECT_EQ(s.floor, "0.0.0") << "the floor rises only when the new slot is marked good";
 }
@@ -127,8 +130,12 @@ TEST_F(OperationsTest, RefusedBundlesChangeNeitherTheSlotNorTheBootStateNorTheJo
 
 TEST_F(OperationsTest, ATamperedPayloadIsCaughtAndLeavesTheSlotOutOfTheBootOrder) {
   ASSERT_TRUE(open());
-  std::string bytes = *read_file(bundle("2.0.0"));
-  bytes[bytes.size() - 1] ^= 1;
+  fs::path good = bundle("2.0.0");
+  std::string bytes = *read_file(good);
+  // The payload's last byte (the bundle's documents follow it).
+  auto opened = signing::Bundle::open(good);
+  ASSERT_TRUE(opened);
+  bytes[opened->header().payload_offset + opened->header().payload_size - 1] ^= 1;
   tmp.write("tampered.efb", bytes);
   ASSERT_FALSE(upgrade_with(tmp / "tampered.efb"));
   device::SlotState g = grub();

@@ -26,8 +26,8 @@ TEST(AgentState, AMissingFileIsAFreshDevice) {
 TEST(AgentState, RoundTripsAndReplacesAtomically) {
   test::TempDir tmp;
   AgentState s;
-  s.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a'), ""};
-  s.b = {SlotHealth::trial, "store-edge", "1.1.0", std::string(64, 'b'), ""};
+  s.a = {SlotHealth::good, "store-edge", "1.0.0", std::string(64, 'a'), "", std::string(64, 'd')};
+  s.b = {SlotHealth::trial, "store-edge", "1.1.0", std::string(64, 'b'), "", ""};
   s.floor = "1.0.0";
   s.operation =
       Operation{"upgrade", OperationPhase::switching, "B", "https://x/b.efb", "1.1.0", ""};
@@ -35,6 +35,8 @@ TEST(AgentState, RoundTripsAndReplacesAtomically) {
   auto back = load_state(tmp / "var" / "state.json");
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->a.version, "1.0.0");
+  EXPECT_EQ(back->a.sbom_sha256, std::string(64, 'd'));
+  EXPECT_EQ(back->b.sbom_sha256, "");
   EXPECT_EQ(back->b.health, SlotHealth::trial);
   EXPECT_EQ(back->floor, "1.0.0");
   ASSERT_TRUE(back->operation);
@@ -60,8 +62,8 @@ TEST(AgentState, AMalformedFileIsOneLineNamingIt) {
 
 TEST(AgentState, AnInterruptedWriteLeavesTheSlotEmptyAndTheOperationFailed) {
   AgentState s;
-  s.a = {SlotHealth::good, "p", "1.0.0", std::string(64, 'a'), ""};
-  s.b = {SlotHealth::good, "p", "0.9.0", std::string(64, 'c'), ""};
+  s.a = {SlotHealth::good, "p", "1.0.0", std::string(64, 'a'), "", ""};
+  s.b = {SlotHealth::good, "p", "0.9.0", std::string(64, 'c'), "", ""};
   for (OperationPhase phase :
        {OperationPhase::writing, OperationPhase::verifying, OperationPhase::boot_files}) {
     AgentState t = s;
@@ -113,7 +115,7 @@ TEST(AgentState, PhaseNamesAreTheJournalFormat) {
 TEST(AgentState, AnUnknownPhaseIsLeftToTheBootState) {
   test::TempDir tmp;
   AgentState s;
-  s.b = {SlotHealth::empty, "p", "1.1.0", std::string(64, 'b'), ""};
+  s.b = {SlotHealth::empty, "p", "1.1.0", std::string(64, 'b'), "", ""};
   s.operation = Operation{"upgrade", OperationPhase::writing, "B", "b.efb", "1.1.0", ""};
   ASSERT_TRUE(save_state(tmp / "state.json", s));
   std::string text = *read_file(tmp / "state.json");

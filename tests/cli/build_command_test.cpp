@@ -226,7 +226,8 @@ TEST_F(BuildCommandTest, RelativeOutputWorksForEveryFormatFromAnyDirectory) {
   EXPECT_EQ(
       listing(tmp / "rel/out"),
       (std::vector<std::string>{"edge-1.2.3.efb", "edge-1.2.3.iso", "edge-1.2.3.manifest.json",
-                                "edge-1.2.3.raw", "edge-1.2.3.squashfs"}));
+                                "edge-1.2.3.provenance.json", "edge-1.2.3.raw",
+                                "edge-1.2.3.spdx.json", "edge-1.2.3.squashfs"}));
   auto iso = (tmp / "rel/out/edge-1.2.3.iso").string();
   auto torito = run_command("xorriso -indev " + iso + " -report_el_torito plain 2>/dev/null");
   EXPECT_NE(torito.out.find("El Torito boot img :   1  BIOS  y   none"), std::string::npos)
@@ -320,7 +321,9 @@ TEST_F(BuildCommandTest, ALateFailureLeavesNoOutputAndKeepsThePreviousBuild) {
   write_basic_profile(std::string(kKernelLayer) + "  output:\n" + kSmallDisk);
   ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q").status, 0) << last_stderr();
   auto before = listing(tmp / "out");
-  ASSERT_EQ(before, (std::vector<std::string>{"edge-1.2.3.manifest.json", "edge-1.2.3.squashfs"}));
+  ASSERT_EQ(before,
+            (std::vector<std::string>{"edge-1.2.3.manifest.json", "edge-1.2.3.provenance.json",
+                                      "edge-1.2.3.spdx.json", "edge-1.2.3.squashfs"}));
   std::string image = *read_file(tmp / "out/edge-1.2.3.squashfs");
   std::string manifest = *read_file(tmp / "out/edge-1.2.3.manifest.json");
 

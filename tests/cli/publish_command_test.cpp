@@ -84,7 +84,7 @@ TEST_F(PublishCommandTest, OneStoreServesBothReleasesAndTheSecondAddsOnlyWhatCha
   auto bundle = *read_file(tmp / "out/edge-1.1.0.efb");
   auto head = *read_file(tmp / "store/edge-1.1.0.efbh");
   auto inspect = json::parse(edgeforge("inspect out/edge-1.1.0.efb --json").out);
-  uint64_t payload_offset = bundle.size() - inspect["manifest"]["payload"]["size"].get<uint64_t>();
+  uint64_t payload_offset = inspect["header"]["payloadOffset"].get<uint64_t>();
   ASSERT_GT(head.size(), payload_offset);
   EXPECT_EQ(head.substr(0, payload_offset), bundle.substr(0, payload_offset));
   std::string script =

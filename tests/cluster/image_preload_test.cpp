@@ -137,6 +137,11 @@ class ImagePreloadTest : public ClusterTest {
 TEST_F(ImagePreloadTest, ShippedExampleArchiveIsAValidOciImage) {
   auto ok = packs::verify_image_archive(kHelloImage, "images/store-hello.tar");
   ASSERT_TRUE(ok) << ok.error().message();
+  // What the SBOM names: the containerd name and the manifest digest.
+  ASSERT_EQ(ok->size(), 1u);
+  EXPECT_EQ((*ok)[0].name, "docker.io/edgeforge/store-hello:1.0.0");
+  EXPECT_EQ((*ok)[0].digest,
+            "sha256:13311ac9e042f8ea62168bcd21ecf8f80a24cb2997606b65ca127b97c0adf299");
   if (!have_tool("skopeo")) GTEST_SKIP() << "skopeo is not installed";
   // skopeo reads the layout and checks every blob against its digest on copy.
   auto copy = run_command("skopeo copy -q oci-archive:" + kHelloImage.string() +

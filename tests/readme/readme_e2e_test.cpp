@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
@@ -183,6 +184,33 @@ bool is_run_vm(const std::string& command) {
   return w.size() >= 2 && w[0] == "edgeforge" && w[1] == "run-vm";
 }
 
+// The quick-start image's SBOM (issue 20): its Debian packages are exactly
+// what dpkg-query reads from the image's own database, and the document
+// passes the oracles of tests/sbom/schema.
+void check_quickstart_sbom(const fs::path& clone) {
+  fs::path out = clone / "out", sbom = out / "quickstart-0.1.0.spdx.json";
+  ASSERT_TRUE(fs::exists(sbom)) << "the quick start wrote no SBOM";
+  auto validated = run_command("node " + std::string(EF_SOURCE_DIR) +
+                               "/tests/sbom/schema/validate.js " + sbom.string() + " 2>&1");
+  EXPECT_EQ(validated.status, 0) << validated.out;
+  fs::path root = out / "sbom-check";
+  ASSERT_EQ(run_command("unsquashfs -q -n -d " + root.string() + " " +
+                        (out / "quickstart-0.1.0.squashfs").string() + " var/lib/dpkg")
+                .status,
+            0);
+  auto dpkg = run_command("dpkg-query --admindir=" + (root / "var/lib/dpkg").string() +
+                          " -W -f='${db:Status-Status} ${Package} ${Version} ${Architecture}\\n'"
+                          " 2>/dev/null | grep -v '^config-files ' | cut -d' ' -f2- | sort");
+  auto listed = run_command(
+      "jq -r '.packages[] | select(.SPDXID | startswith(\"SPDXRef-deb-\")) | "
+      "\"\\(.name) \\(.versionInfo) \\(.externalRefs[0].referenceLocator | "
+      "capture(\"arch=(?<a>[^&]+)\").a)\"' " +
+      sbom.string() + " | sort");
+  EXPECT_EQ(listed.out, dpkg.out);
+  EXPECT_GT(std::count(dpkg.out.begin(), dpkg.out.end(), '\n'), 100) << dpkg.out;
+  fs::remove_all(root);
+}
+
 TEST(ReadmeE2E, EveryShellBlockRunsAsWritten) {
   TempDir tmp;
   const fs::path clone = tmp / "edgeforge", prefix = tmp / "prefix", logs = tmp / "logs";
@@ -260,6 +288,7 @@ TEST(ReadmeE2E, EveryShellBlockRunsAsWritten) {
             << static_cast<int>(std::chrono::duration<double>(Clock::now() - started).count())
             << " s\n";
   EXPECT_TRUE(quickstart) << "README.md no longer runs ./scripts/quickstart.sh";
+  check_quickstart_sbom(clone);
   EXPECT_GE(booted, 1u) << "README.md no longer boots anything with edgeforge run-vm";
   EXPECT_GE(mirror.requests(), 1) << "nothing fetched k3s from the README's mirror";
 }

@@ -88,12 +88,20 @@ TEST_P(BundleOracleTest, DocumentedStockCommandsVerifyOurBundles) {
   ASSERT_TRUE(other);
   auto pub = tmp.write("release.pub", key->public_key().pem());
   auto image = write_image(tmp / "image.squashfs", 700);  // two verity levels' worth of leaves
-  ASSERT_TRUE(create_bundle(inputs_for(image), {&*other, &*key}, tmp / "b.efb"));
+  // With the documents a build attaches: the commands extract and check them.
+  auto sbom = tmp.write("x.spdx.json", "{\"spdxVersion\":\"SPDX-2.3\"}\n");
+  auto prov = tmp.write("x.provenance.json", "{\"_type\":\"https://in-toto.io/Statement/v1\"}\n");
+  BundleInputs in = inputs_for(image);
+  in.attachments = {{"sbom", "application/spdx+json", sbom},
+                    {"provenance", "application/vnd.in-toto+json", prov}};
+  ASSERT_TRUE(create_bundle(in, {&*other, &*key}, tmp / "b.efb"));
   EXPECT_EQ(run_documented(tmp / "b.efb", pub, "good"), 0) << "the documented commands failed";
   // The extracted image is byte-for-byte the input.
   auto manifest = read_file(tmp / "good" / "payload.img");
   ASSERT_TRUE(manifest);
   EXPECT_EQ(manifest->substr(0, 700 * 4096), *read_file(image));
+  EXPECT_EQ(*read_file(tmp / "good" / "x.spdx.json"), *read_file(sbom));
+  EXPECT_EQ(*read_file(tmp / "good" / "x.provenance.json"), *read_file(prov));
 
   // The same commands refuse tampered bundles.
   auto bytes = *read_file(tmp / "b.efb");
@@ -107,7 +115,9 @@ TEST_P(BundleOracleTest, DocumentedStockCommandsVerifyOurBundles) {
   };
   tampered(70, "manifest");
   tampered(b->header().payload_offset + 12345, "image");
-  tampered(bytes.size() - 100, "tree");
+  uint64_t payload_end = b->header().payload_offset + b->header().payload_size;
+  tampered(payload_end - 100, "tree");
+  tampered(payload_end + 3, "sbom");
   tampered(30, "header");
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/signing/bundle_fixture.hpp"
+#include "tests/support/command.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
 
@@ -75,6 +76,102 @@ TEST_F(BundleTest, SameImageAndEd25519KeyGiveTheSameBytes) {
   ASSERT_TRUE(create_bundle(inputs_for(image_), {key_.get()}, tmp / "1.efb"));
   ASSERT_TRUE(create_bundle(inputs_for(image_), {key_.get()}, tmp / "2.efb"));
   EXPECT_EQ(*sha256_file(tmp / "1.efb"), *sha256_file(tmp / "2.efb"));
+}
+
+// Documents after the payload (SBOM, provenance): signed by size and
+// sha256, readable with dd at the offsets the manifest implies, and any
+// change to them, a cut or an extra byte is an error naming what broke.
+TEST_F(BundleTest, AttachmentsFollowThePayloadUnderTheSignature) {
+  ASSERT_TRUE(write_file_atomic(tmp / "x.spdx.json", "{\"spdxVersion\":\"SPDX-2.3\"}\n"));
+  ASSERT_TRUE(write_file_atomic(tmp / "x.provenance.json", "{\"_type\":\"statement\"}\n"));
+  BundleInputs in = inputs_for(image_);
+  in.attachments = {{"sbom", "application/spdx+json", tmp / "x.spdx.json"},
+                    {"provenance", "application/vnd.in-toto+json", tmp / "x.provenance.json"}};
+  auto m = create_bundle(in, {key_.get()}, tmp / "a.efb");
+  ASSERT_TRUE(m) << m.error().message();
+  auto v = verify(tmp / "a.efb");
+  ASSERT_TRUE(v) << v.error().message();
+  ASSERT_EQ(v->manifest.attachments.size(), 2u);
+  const Attachment& sbom = v->manifest.attachments[0];
+  EXPECT_EQ(sbom.role, "sbom");
+  EXPECT_EQ(sbom.name, "x.spdx.json");
+  EXPECT_EQ(sbom.sha256, *sha256_file(tmp / "x.spdx.json"));
+
+  auto b = Bundle::open(tmp / "a.efb");
+  ASSERT_TRUE(b);
+  auto bytes = read_attachment(*b, v->manifest, "provenance");
+  ASSERT_TRUE(bytes) << bytes.error().message();
+  EXPECT_EQ(*bytes, *read_file(tmp / "x.provenance.json"));
+  // The stock-tool way docs/bundle-format.md gives: the payload's end, then in order.
+  uint64_t at = b->header().payload_offset + v->manifest.payload.size;
+  auto dd = ::ef::test::run_command("dd if=" + (tmp / "a.efb").string() +
+                                    " bs=1 skip=" + std::to_string(at) +
+                                    " count=" + std::to_string(sbom.size) + " 2>/dev/null");
+  EXPECT_EQ(dd.out, *read_file(tmp / "x.spdx.json"));
+  // Same inputs, same bytes.
+  ASSERT_TRUE(create_bundle(in, {key_.get()}, tmp / "a2.efb"));
+  EXPECT_EQ(*sha256_file(tmp / "a.efb"), *sha256_file(tmp / "a2.efb"));
+
+  std::string file = *read_file(tmp / "a.efb");
+  // A changed SBOM byte: the bundle still installs (the payload is intact),
+  // the document does not read.
+  std::string flipped = file;
+  flipped[at + 3] ^= 1;
+  ASSERT_TRUE(write_file_atomic(tmp / "f.efb", flipped));
+  auto fb = Bundle::open(tmp / "f.efb");
+  ASSERT_TRUE(fb);
+  auto bad = read_attachment(*fb, v->manifest, "sbom");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), Errc::checksum);
+  EXPECT_NE(bad.error().message().find("x.spdx.json at offset " + std::to_string(at)),
+            std::string::npos)
+      << bad.error().message();
+  // Cut short, or with bytes after the last document.
+  ASSERT_TRUE(write_file_atomic(tmp / "t.efb", file.substr(0, file.size() - 1)));
+  EXPECT_NE(error_of(Bundle::open(tmp / "t.efb")).find("truncated"), std::string::npos);
+  ASSERT_TRUE(write_file_atomic(tmp / "e.efb", file + "x"));
+  EXPECT_NE(error_of(Bundle::open(tmp / "e.efb")).find("unexpected data after the attachments"),
+            std::string::npos);
+  // A bundle without them says so.
+  ASSERT_TRUE(create_bundle(inputs_for(image_), {key_.get()}, tmp / "plain.efb"));
+  auto plain = Bundle::open(tmp / "plain.efb");
+  ASSERT_TRUE(plain);
+  auto none = read_attachment(*plain, *plain->manifest(), "sbom");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code(), Errc::not_found);
+}
+
+TEST_F(BundleTest, ManifestAttachmentsAreCheckedStrictly) {
+  ASSERT_TRUE(write_file_atomic(tmp / "doc.json", "{}\n"));
+  BundleInputs in = inputs_for(image_);
+  in.attachments = {{"sbom", "application/spdx+json", tmp / "doc.json"}};
+  auto m = create_bundle(in, {key_.get()}, tmp / "a.efb");
+  ASSERT_TRUE(m);
+  auto with = [&](auto edit) {
+    BundleManifest copy = *m;
+    edit(copy);
+    return error_of(encode_manifest(copy));
+  };
+  EXPECT_NE(with([](BundleManifest& c) {
+              c.attachments[0].role = "readme";
+            }).find("\"attachments[0].role\" must be \"sbom\" or \"provenance\""),
+            std::string::npos);
+  EXPECT_NE(with([](BundleManifest& c) {
+              c.attachments[0].name = "../etc/passwd";
+            }).find("must be a file name without '/'"),
+            std::string::npos);
+  EXPECT_NE(with([](BundleManifest& c) { c.attachments[0].size = 0; }).find("size"),
+            std::string::npos);
+  EXPECT_NE(with([](BundleManifest& c) {
+              c.attachments.push_back(c.attachments[0]);
+            }).find("names doc.json twice"),
+            std::string::npos);
+  // An empty document cannot be attached.
+  ASSERT_TRUE(write_file_atomic(tmp / "empty.json", ""));
+  in.attachments = {{"sbom", "application/spdx+json", tmp / "empty.json"}};
+  EXPECT_NE(error_of(create_bundle(in, {key_.get()}, tmp / "e.efb")).find("1 byte to 256 MiB"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp / "e.efb"));
 }
 
 TEST_F(BundleTest, SeveralKeysRotateTrust) {
