@@ -37,6 +37,15 @@ int run_verify(const VerifyArgs& a) {
   auto v = signing::verify_bundle(a.bundle, *ring, *policy);
   if (!v) return fail(v.error().with_context(a.bundle), a.style.json);
   const auto& m = v->manifest;
+  // The documents after the payload (SBOM, provenance) are signed too.
+  if (!m.attachments.empty()) {
+    auto bundle = signing::Bundle::open(a.bundle);
+    if (!bundle) return fail(bundle.error().with_context(a.bundle), a.style.json);
+    for (const auto& att : m.attachments) {
+      auto bytes = signing::read_attachment(*bundle, m, att.role);
+      if (!bytes) return fail(bytes.error(), a.style.json);
+    }
+  }
   if (a.style.json) {
     std::cout << nlohmann::json({{"ok", true},
                                  {"bundle", a.bundle},
@@ -57,7 +66,8 @@ int run_verify(const VerifyArgs& a) {
 
 cmdline::Command add_verify_command(CLI::App& app) {
   auto a = std::make_shared<VerifyArgs>();
-  auto* cmd = app.add_subcommand("verify", "Verify a bundle's signature, policy and payload");
+  auto* cmd = app.add_subcommand(
+      "verify", "Verify a bundle's signature, policy, payload and attached documents");
   cmd->add_option("bundle", a->bundle, "Bundle file (.efb)")->required();
   cmd->add_option("--keyring", a->keyring,
                   "Directory of trusted public keys (*.pub) and a 'revoked' list of key IDs")

@@ -152,6 +152,19 @@ TEST_F(SbomCommandTest, BuildWritesAnSbomThatMatchesDpkgQueryAndTheImagesFiles) 
   EXPECT_EQ(att[0]["sha256"], manifest["sbom"]["sha256"]);
   EXPECT_EQ(att[0]["mediaType"], "application/spdx+json");
 
+  // verify checks the documents too: one flipped SBOM byte fails it.
+  EXPECT_EQ(edgeforge("verify out/edge-1.2.3.efb --keyring ring -q").status, 0) << last_stderr();
+  std::string bundle = *read_file(tmp / "out/edge-1.2.3.efb");
+  json head = json::parse(listing.out)["header"];
+  size_t sbom_at = head["payloadOffset"].get<size_t>() + head["payloadSize"].get<size_t>();
+  bundle[sbom_at + 10] ^= 1;
+  ASSERT_TRUE(write_file_atomic(tmp / "flipped.efb", bundle));
+  EXPECT_EQ(edgeforge("verify flipped.efb --keyring ring").status, 1);
+  EXPECT_NE(last_stderr().find("attachment edge-1.2.3.spdx.json at offset " +
+                               std::to_string(sbom_at) + " has sha256"),
+            std::string::npos)
+      << last_stderr();
+
   // Same inputs, same bytes.
   ASSERT_EQ(edgeforge("build -p profile.yaml -o out2 -q --sign-key keys/signing.key").status, 0);
   for (const char* f : {"edge-1.2.3.spdx.json", "edge-1.2.3.provenance.json", "edge-1.2.3.efb"})
