@@ -206,19 +206,10 @@ Result<BundleHead> BundleHead::read(const ReadAt& read_at, uint64_t size) {
                std::to_string(end) + " (copy it again)");
   }
   EF_TRY(b.read_rest(read_at));
-  if (size == end) return b;
-  // Documents may follow the payload; the manifest says how many bytes.
-  auto m = parse_manifest(b.manifest_bytes_);
-  uint64_t attachments = m ? m->attachments_size() : 0;
-  if (size < end + attachments) {
-    return bad("truncated: the file is " + std::to_string(size) + " bytes, its manifest says " +
-               std::to_string(end + attachments) + " with its attachments (copy it again)");
-  }
-  if (size > end + attachments) {
-    return bad("unexpected data after the " + std::string(attachments ? "attachments" : "payload") +
-               ": the file is " + std::to_string(size) + " bytes, its header and manifest say " +
-               std::to_string(end + attachments));
-  }
+  // Documents may follow the payload; how many bytes the manifest says,
+  // checked by manifest() — after the signatures, so that an altered
+  // manifest is reported as such, not as a length mismatch.
+  b.after_payload_ = size - end;
   return b;
 }
 
@@ -288,6 +279,17 @@ Result<BundleManifest> BundleHead::manifest() const {
   if (m.payload.size != header_.payload_size) {
     return bad("header payload size " + std::to_string(header_.payload_size) +
                " differs from the manifest's " + std::to_string(m.payload.size));
+  }
+  if (after_payload_ && *after_payload_ != m.attachments_size()) {
+    uint64_t end = header_.payload_offset + header_.payload_size;
+    uint64_t want = end + m.attachments_size(), size = end + *after_payload_;
+    if (size < want)
+      return bad("truncated: the file is " + std::to_string(size) + " bytes, its manifest says " +
+                 std::to_string(want) + " with its attachments (copy it again)");
+    return bad("unexpected data after the " +
+               std::string(m.attachments.empty() ? "payload" : "attachments") + ": the file is " +
+               std::to_string(size) + " bytes, its header and manifest say " +
+               std::to_string(want));
   }
   return m;
 }

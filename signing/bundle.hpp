@@ -112,7 +112,8 @@ class BundleHead {
   const std::vector<BundleSignature>& signatures() const { return signatures_; }
 
   /// Parses the manifest strictly (see parse_manifest) and checks it against
-  /// the header. Does not make it trusted.
+  /// the header and the file's length (payload, then its attachments). Does
+  /// not make it trusted.
   Result<BundleManifest> manifest() const;
 
   /// Finds a signature over the manifest bytes by a key of `keyring` that is
@@ -124,6 +125,8 @@ class BundleHead {
   Result<void> read_rest(const ReadAt& read_at);
 
   BundleHeader header_;
+  /// Bytes after the payload in the file read (read_front: unknown).
+  std::optional<uint64_t> after_payload_;
   std::string manifest_bytes_;
   std::vector<BundleSignature> signatures_;
 };

@@ -35,9 +35,12 @@ void walk(const tree::Node& node, const std::string& path, uint32_t base_layers,
   }
 }
 
-const tree::Inode* regular(const tree::Tree& tree, std::string_view path) {
+// A regular file small enough to keep (status, os-release, copyright).
+const tree::Inode* small_file(const tree::Tree& tree, std::string_view path) {
   const tree::Node* n = tree.find(path);
-  return n != nullptr && n->inode->type == tree::NodeType::regular ? n->inode.get() : nullptr;
+  return n != nullptr && n->inode->type == tree::NodeType::regular && n->inode->size <= kMaxKept
+             ? n->inode.get()
+             : nullptr;
 }
 
 }  // namespace
@@ -52,7 +55,7 @@ struct SbomCollector::Watched {
 
   ~Watched() { EVP_MD_CTX_free(sha1); }
   void update(std::string_view data) {
-    if (keep && bytes.size() + data.size() <= kMaxKept) bytes.append(data);
+    if (keep) bytes.append(data);  // only files of at most kMaxKept bytes are kept
     if (!hash) return;
     if (sha1 == nullptr) {
       sha1 = EVP_MD_CTX_new();
@@ -78,15 +81,15 @@ struct SbomCollector::Watched {
 
 SbomCollector::SbomCollector(const tree::Tree& tree, uint32_t base_layers) {
   auto keep = [&](const tree::Inode* inode) {
-    if (inode == nullptr || inode->size > kMaxKept) return;
+    if (inode == nullptr) return;
     auto& w = watched_[inode];
     if (!w) w = std::make_unique<Watched>();
     w->keep = true;
   };
-  status_ = regular(tree, "var/lib/dpkg/status");
+  status_ = small_file(tree, "var/lib/dpkg/status");
   keep(status_);
-  os_release_ = regular(tree, "usr/lib/os-release");
-  if (os_release_ == nullptr) os_release_ = regular(tree, "etc/os-release");
+  os_release_ = small_file(tree, "usr/lib/os-release");
+  if (os_release_ == nullptr) os_release_ = small_file(tree, "etc/os-release");
   keep(os_release_);
   // /usr/share/doc/<dir>/copyright; a doc directory may be a symlink to a
   // sibling (packages of one source share one).
@@ -96,7 +99,7 @@ SbomCollector::SbomCollector(const tree::Tree& tree, uint32_t base_layers) {
       if (child->inode->type == tree::NodeType::symlink &&
           child->inode->target.find('/') == std::string::npos)
         dir = child->inode->target;
-      if (const auto* file = regular(tree, "usr/share/doc/" + dir + "/copyright")) {
+      if (const auto* file = small_file(tree, "usr/share/doc/" + dir + "/copyright")) {
         copyright_[name] = file;
         keep(file);
       }

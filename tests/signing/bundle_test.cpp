@@ -127,11 +127,27 @@ TEST_F(BundleTest, AttachmentsFollowThePayloadUnderTheSignature) {
             std::string::npos)
       << bad.error().message();
   // Cut short, or with bytes after the last document.
+  // The manifest says how long the file is, so that is checked with it
+  // (after the signatures): a cut into the payload is caught at open.
   ASSERT_TRUE(write_file_atomic(tmp / "t.efb", file.substr(0, file.size() - 1)));
-  EXPECT_NE(error_of(Bundle::open(tmp / "t.efb")).find("truncated"), std::string::npos);
+  auto cut = Bundle::open(tmp / "t.efb");
+  ASSERT_TRUE(cut);
+  EXPECT_NE(error_of(cut->manifest()).find("truncated"), std::string::npos);
+  EXPECT_NE(error_of(verify(tmp / "t.efb")).find("truncated"), std::string::npos);
   ASSERT_TRUE(write_file_atomic(tmp / "e.efb", file + "x"));
-  EXPECT_NE(error_of(Bundle::open(tmp / "e.efb")).find("unexpected data after the attachments"),
+  auto extra = Bundle::open(tmp / "e.efb");
+  ASSERT_TRUE(extra);
+  EXPECT_NE(error_of(extra->manifest()).find("unexpected data after the attachments"),
             std::string::npos);
+  ASSERT_TRUE(write_file_atomic(tmp / "p.efb", file.substr(0, at - 1)));
+  EXPECT_NE(error_of(Bundle::open(tmp / "p.efb")).find("truncated"), std::string::npos);
+  // An altered manifest is reported as one, not as a length mismatch.
+  std::string altered = file;
+  altered[80] ^= 0x20;
+  ASSERT_TRUE(write_file_atomic(tmp / "m.efb", altered));
+  EXPECT_NE(error_of(verify(tmp / "m.efb")).find("signature does not match the manifest"),
+            std::string::npos)
+      << error_of(verify(tmp / "m.efb"));
   // A bundle without them says so.
   ASSERT_TRUE(create_bundle(inputs_for(image_), {key_.get()}, tmp / "plain.efb"));
   auto plain = Bundle::open(tmp / "plain.efb");
