@@ -2,9 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <chrono>
-#include <sstream>
 
 #include "builder/build/agent_step.hpp"
 #include "builder/build/bundle_output.hpp"
@@ -110,39 +108,6 @@ std::optional<int64_t> resolve_epoch(const profile::Profile& p, std::optional<in
   return sde ? sde : p.epoch;
 }
 
-json parse_dpkg_status(const std::string& status) {
-  json packages = json::array();
-  std::istringstream in(status);
-  std::string line, name, version, arch, state;
-  auto flush = [&] {
-    if (!name.empty() && state.find("installed") != std::string::npos &&
-        state.find("not-installed") == std::string::npos)
-      packages.push_back({{"name", name}, {"version", version}, {"architecture", arch}});
-    name.clear();
-    version.clear();
-    arch.clear();
-    state.clear();
-  };
-  auto field = [&](const std::string& key, std::string& out) {
-    if (line.rfind(key + ": ", 0) == 0) out = line.substr(key.size() + 2);
-  };
-  while (std::getline(in, line)) {
-    if (line.empty()) {
-      flush();
-      continue;
-    }
-    field("Package", name);
-    field("Version", version);
-    field("Architecture", arch);
-    field("Status", state);
-  }
-  flush();
-  std::sort(packages.begin(), packages.end(), [](const json& a, const json& b) {
-    return a["name"].get<std::string>() < b["name"].get<std::string>();
-  });
-  return packages;
-}
-
 Result<profile::Profile> validate_profile(const fs::path& file,
                                           const fetch::CacheOptions& cache_options) {
   EF_ASSIGN(auto p, profile::load_profile(file));
@@ -220,8 +185,14 @@ Result<BuildResult> build_image(const BuildOptions& o) {
 
   report("waiting for input digests");
   EF_TRY(input_hasher.finish(inputs, cache));
-  json packages =
-      collector.has_dpkg_status() ? parse_dpkg_status(collector.dpkg_status()) : json(nullptr);
+  collector.finish();
+  json packages = nullptr;  // no (usable) dpkg status file
+  if (const auto* debs = collector.packages()) {
+    packages = json::array();
+    for (const auto& d : *debs)
+      packages.push_back(
+          {{"name", d.name}, {"version", d.version}, {"architecture", d.architecture}});
+  }
   release.image_sha256 = result.image_sha256 = image_stats.sha256;
   release.image_size = result.image_size = image_stats.bytes;
   release.boot = boot_files.boot_files();

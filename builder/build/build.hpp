@@ -80,8 +80,4 @@ Result<profile::Profile> validate_profile(const std::filesystem::path& file,
 std::optional<int64_t> resolve_epoch(const profile::Profile& profile,
                                      std::optional<int64_t> source_date_epoch);
 
-/// Parses a dpkg status file into [{name, version, architecture}], sorted
-/// by name, installed packages only.
-nlohmann::json parse_dpkg_status(const std::string& status);
-
 }  // namespace ef::build

@@ -120,26 +120,25 @@ void SbomCollector::observe(const tree::Inode& inode, std::string_view data) {
   if (it != watched_.end()) it->second->update(data);
 }
 
-bool SbomCollector::has_dpkg_status() const {
-  return status_ != nullptr;
+void SbomCollector::finish() {
+  if (status_) packages_ = sbom::parse_dpkg_status(watched_.at(status_)->bytes);
+  for (const auto& [path, inode] : added_) watched_.at(inode)->finish();
 }
 
-const std::string& SbomCollector::dpkg_status() const {
-  static const std::string none;
-  return status_ ? watched_.at(status_)->bytes : none;
+const std::vector<sbom::DebPackage>* SbomCollector::packages() const {
+  return packages_ ? &*packages_ : nullptr;
 }
 
 void SbomCollector::fill(sbom::SbomFacts& facts) const {
   if (os_release_) facts.os = sbom::parse_os_release(watched_.at(os_release_)->bytes);
-  for (auto& deb : sbom::parse_dpkg_status(dpkg_status())) {
+  for (const auto& deb : packages_.value_or(std::vector<sbom::DebPackage>{})) {
     sbom::Package p{deb, std::nullopt};
     auto it = copyright_.find(deb.name);
     if (it != copyright_.end()) p.license = sbom::dep5_license(watched_.at(it->second)->bytes);
     facts.packages.push_back(std::move(p));
   }
   for (const auto& [path, inode] : added_) {
-    Watched& w = *watched_.at(inode);
-    w.finish();
+    const Watched& w = *watched_.at(inode);
     facts.files.push_back({path, w.sha1_hex, w.sha256_hex});
   }
 }

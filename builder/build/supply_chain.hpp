@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,12 +30,16 @@ class SbomCollector {
   SbomCollector& operator=(const SbomCollector&) = delete;
 
   void observe(const tree::Inode& inode, std::string_view data);
+  /// After the image was written: parses the package list, finishes the
+  /// added files' digests.
+  void finish();
 
-  /// The dpkg status file's bytes; has_dpkg_status() is false without one.
-  bool has_dpkg_status() const;
-  const std::string& dpkg_status() const;
+  /// The image's dpkg packages (sbom::parse_dpkg_status), or null when it
+  /// has no (usable) status file. After finish().
+  const std::vector<sbom::DebPackage>* packages() const;
 
-  /// The packages (with licences), distribution and added files.
+  /// The packages (with licences), distribution and added files. After
+  /// finish().
   void fill(sbom::SbomFacts& facts) const;
 
  private:
@@ -44,6 +49,7 @@ class SbomCollector {
   const tree::Inode* os_release_ = nullptr;
   std::map<std::string, const tree::Inode*> copyright_;  // doc directory name -> file
   std::vector<std::pair<std::string, const tree::Inode*>> added_;
+  std::optional<std::vector<sbom::DebPackage>> packages_;
 };
 
 /// The SBOM facts the build manifest holds (product, image, Kubernetes

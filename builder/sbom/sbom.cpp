@@ -1,10 +1,10 @@
 #include "builder/sbom/sbom.hpp"
 
 #include <cctype>
-#include <ctime>
 #include <set>
 
 #include "util/sha256.hpp"
+#include "util/utc_time.hpp"
 
 namespace ef::sbom {
 namespace {
@@ -126,15 +126,6 @@ std::string file_suffix(Format f) {
 
 std::string media_type(Format f) {
   return f == Format::spdx ? "application/spdx+json" : "application/vnd.cyclonedx+json";
-}
-
-std::string utc_timestamp(int64_t epoch) {
-  std::time_t t = static_cast<std::time_t>(epoch);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string deb_purl(const OsRelease& os, const DebPackage& p) {
@@ -296,7 +287,7 @@ json spdx_document(const SbomFacts& f) {
       {"documentNamespace", "https://edgeforge.dev/spdx/" + pct(f.product) + "/" + pct(f.version) +
                                 "/" + f.image_sha256},
       {"creationInfo",
-       {{"created", utc_timestamp(f.epoch)}, {"creators", {"Tool: edgeforge-" + f.tool_version}}}},
+       {{"created", format_utc(f.epoch)}, {"creators", {"Tool: edgeforge-" + f.tool_version}}}},
       {"packages", packages},
       {"relationships", relationships}};
   if (!files.empty()) doc["files"] = files;
@@ -375,7 +366,7 @@ json cyclonedx_document(const SbomFacts& f) {
            "urn:uuid:" + uuid_from(f.product + "\n" + f.version + "\n" + f.image_sha256)},
           {"version", 1},
           {"metadata",
-           {{"timestamp", utc_timestamp(f.epoch)},
+           {{"timestamp", format_utc(f.epoch)},
             {"tools",
              {{"components",
                {{{"type", "application"}, {"name", "edgeforge"}, {"version", f.tool_version}}}}}},

@@ -99,7 +99,4 @@ struct ProvenanceFacts {
 /// in-toto Statement v1, predicate https://slsa.dev/provenance/v1.
 nlohmann::json provenance_statement(const ProvenanceFacts& facts);
 
-/// "2025-05-20T00:00:00Z"
-std::string utc_timestamp(int64_t epoch);
-
 }  // namespace ef::sbom
