@@ -25,7 +25,7 @@ status=0
 # A new top folder with C++ in it must be placed in the table first.
 for dir in */; do
   dir=${dir%/}
-  case $dir in tests | scripts | cmake | docs | examples | layers | profiles | overlays) continue ;; esac
+  case $dir in tests | fuzz | scripts | cmake | docs | examples | layers | profiles | overlays) continue ;; esac
   [ -e "$dir/CMakeCache.txt" ] && continue          # a build directory
   [ -n "${allowed[$dir]+set}" ] && continue
   if [ -n "$(find "$dir" -name '*.cpp' -o -name '*.hpp' | head -1)" ]; then

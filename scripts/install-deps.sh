@@ -6,6 +6,9 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git ca-certificates ccache
+  # clang with libFuzzer and the sanitizer runtimes: the sanitizer tree and
+  # the fuzz targets (scripts/fuzz.sh)
+  clang libclang-rt-14-dev
   # libraries
   libarchive-dev libsquashfs-dev libzstd-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev libkainjow-mustache-dev

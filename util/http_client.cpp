@@ -48,18 +48,9 @@ size_t on_body(char* p, size_t size, size_t nmemb, void* user) {
 size_t on_header(char* p, size_t size, size_t nmemb, void* user) {
   auto& r = *static_cast<Received*>(user);
   size_t n = size * nmemb;
-  std::string line(p, n);
+  std::string_view line(p, n);
   if (line.starts_with("HTTP/")) r.headers.clear();  // a new response (after 100 or a redirect)
-  size_t colon = line.find(':');
-  if (colon != std::string::npos) {
-    std::string name = line.substr(0, colon), value = line.substr(colon + 1);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.erase(0, 1);
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
-      value.pop_back();
-    r.headers[name] = value;
-  }
+  if (auto header = parse_header_line(line)) r.headers[header->first] = std::move(header->second);
   return n;
 }
 

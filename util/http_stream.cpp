@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -24,8 +26,20 @@ struct Transfer {
   bool started = false;   // status line and headers seen, position known
   std::optional<Error> sink_error;
   CURL* curl = nullptr;
-  const std::string* url = nullptr;  // as asked, with same_origin_only
+  const std::string* url = nullptr;          // as asked, with same_origin_only
+  const std::string* asked = nullptr;        // as asked, for messages
+  std::optional<std::string> content_range;  // of the last response's headers
 };
+
+size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  size_t total = size * nmemb;
+  std::string_view line(data, total);
+  if (line.starts_with("HTTP/")) t.content_range.reset();  // a new response (a redirect's next)
+  if (auto header = parse_header_line(line); header && header->first == "content-range")
+    t.content_range = header->second;
+  return total;
+}
 
 size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
   auto& t = *static_cast<Transfer*>(user);
@@ -43,7 +57,20 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
   if (!t.started) {
     long code = 0;
     curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &code);
-    // 206 starts where we asked; 200 starts at byte 0 (skip what we have).
+    // 206 starts where we asked, and must say so; 200 starts at byte 0
+    // (skip what we have).
+    if (code == 206) {
+      auto range = t.content_range ? parse_content_range(*t.content_range) : std::nullopt;
+      if (!range || range->first != t.next) {
+        t.sink_error =
+            Error(Errc::network, *t.asked + ": answered a request for bytes " +
+                                     std::to_string(t.next) + "- with " +
+                                     (t.content_range ? "Content-Range \"" + *t.content_range + "\""
+                                                      : std::string("no Content-Range")) +
+                                     "; the server does not serve byte ranges correctly");
+        return 0;
+      }
+    }
     t.position = code == 206 ? t.next : 0;
     t.started = true;
   }
@@ -92,7 +119,54 @@ bool retryable(CURLcode rc, long http_code) {
   }
 }
 
+bool parse_u64(std::string_view s, uint64_t& out) {
+  if (s.empty() || s.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - digit) / 10) return false;
+    v = v * 10 + digit;
+  }
+  out = v;
+  return true;
+}
+
 }  // namespace
+
+std::optional<ContentRange> parse_content_range(std::string_view value) {
+  constexpr std::string_view unit = "bytes ";
+  if (!value.starts_with(unit)) return std::nullopt;
+  value.remove_prefix(unit.size());
+  size_t dash = value.find('-'), slash = value.find('/');
+  if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash)
+    return std::nullopt;
+  ContentRange r;
+  if (!parse_u64(value.substr(0, dash), r.first) ||
+      !parse_u64(value.substr(dash + 1, slash - dash - 1), r.last) || r.last < r.first)
+    return std::nullopt;
+  std::string_view total = value.substr(slash + 1);
+  if (total != "*") {
+    uint64_t n = 0;
+    if (!parse_u64(total, n) || r.last >= n) return std::nullopt;
+    r.total = n;
+  }
+  return r;
+}
+
+std::optional<std::pair<std::string, std::string>> parse_header_line(std::string_view line) {
+  if (line.starts_with("HTTP/")) return std::nullopt;
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string name(line.substr(0, colon));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::string_view value = line.substr(colon + 1);
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  while (!value.empty() && blank(value.front())) value.remove_prefix(1);
+  while (!value.empty() && blank(value.back())) value.remove_suffix(1);
+  return std::pair{std::move(name), std::string(value)};
+}
 
 Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t length,
                          const ByteSink& sink, const HttpStreamOptions& options) {
@@ -101,6 +175,7 @@ Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t lengt
   t.next = offset;
   t.end = offset + length;
   if (options.same_origin_only) t.url = &url;
+  t.asked = &url;
   std::string last_failure;
   for (int attempt = 0; attempt <= options.retries && t.next < t.end; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(options.backoff * attempt);
@@ -109,6 +184,7 @@ Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t lengt
     std::array<char, CURL_ERROR_SIZE> error_buffer{};
     std::string range = std::to_string(t.next) + "-";
     t.started = false;
+    t.content_range.reset();
     t.curl = curl.get();
     set_opt(curl.get(), CURLOPT_URL, url.c_str());
     set_opt(curl.get(), CURLOPT_NOSIGNAL, 1L);
@@ -124,6 +200,8 @@ Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t lengt
     set_opt(curl.get(), CURLOPT_ERRORBUFFER, error_buffer.data());
     set_opt(curl.get(), CURLOPT_WRITEFUNCTION, &on_body);
     set_opt(curl.get(), CURLOPT_WRITEDATA, static_cast<void*>(&t));
+    set_opt(curl.get(), CURLOPT_HEADERFUNCTION, &on_header);
+    set_opt(curl.get(), CURLOPT_HEADERDATA, static_cast<void*>(&t));
     set_opt(curl.get(), CURLOPT_RANGE, range.c_str());
     if (!options.ca_file.empty()) set_opt(curl.get(), CURLOPT_CAINFO, options.ca_file.c_str());
     CURLcode rc = curl_easy_perform(curl.get());

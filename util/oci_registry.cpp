@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -38,6 +39,14 @@ std::string unbase64(std::string_view in) {
 
 bool loopback(const std::string& host) {
   return host == "localhost" || host.starts_with("127.") || host == "[::1]";
+}
+
+// The string member `name` of `j`, "" when `j` is not an object or the
+// member is missing or not a string (answers and files from elsewhere).
+std::string string_member(const json& j, const char* name) {
+  if (!j.is_object()) return "";
+  auto it = j.find(name);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 // key="value" pairs of a WWW-Authenticate challenge after its scheme.
@@ -139,8 +148,9 @@ Result<OciCredentials> docker_config_credentials(const std::string& registry,
     return Error(Errc::invalid_argument, config.string() + ": not a Docker config (JSON)");
   const json& auths = j.value("auths", json::object());
   for (const std::string& key : {registry, "https://" + registry, "http://" + registry}) {
-    if (!auths.contains(key) || !auths[key].is_object()) continue;
-    std::string decoded = unbase64(auths[key].value("auth", ""));
+    auto entry = auths.is_object() ? auths.find(key) : auths.end();
+    if (entry == auths.end()) continue;
+    std::string decoded = unbase64(string_member(*entry, "auth"));
     size_t colon = decoded.find(':');
     if (colon == std::string::npos)
       return Error(Errc::invalid_argument,
@@ -187,8 +197,12 @@ Result<void> OciRegistry::authorize(const HttpResponse& challenge) {
   EF_ASSIGN(HttpResponse r, client_.send(token));
   if (r.status != 200) return failed(r, "token from " + params["realm"]);
   json j = json::parse(r.body, nullptr, false);
-  std::string t = j.is_object() ? j.value("token", j.value("access_token", "")) : "";
+  std::string t = string_member(j, "token");
+  if (t.empty()) t = string_member(j, "access_token");
   if (t.empty()) return failed(r, "no token in the answer of " + params["realm"]);
+  // It goes into a header line: a token that could end the line is refused.
+  if (!std::all_of(t.begin(), t.end(), [](char c) { return c > ' ' && c < 0x7f; }))
+    return failed(r, "a token with spaces or control characters from " + params["realm"]);
   authorization_ = "Authorization: Bearer " + t;
   return Ok{};
 }

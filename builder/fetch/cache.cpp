@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "util/atomic_file.hpp"
+#include "util/http_stream.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::fetch {
@@ -100,27 +101,14 @@ struct Transfer {
   int write_errno = 0;
 };
 
-/// The first byte of a "bytes N-M/T" Content-Range, or -1.
-curl_off_t content_range_start(const std::string& value) {
-  constexpr std::string_view kPrefix = "bytes ";
-  if (value.compare(0, kPrefix.size(), kPrefix) != 0) return -1;
-  const char* digits = value.c_str() + kPrefix.size();
-  if (!std::isdigit(static_cast<unsigned char>(*digits))) return -1;
-  return std::strtoll(digits, nullptr, 10);
-}
-
 size_t on_header(char* data, size_t size, size_t nmemb, void* userdata) {
   auto& t = *static_cast<Transfer*>(userdata);
   size_t total = size * nmemb;
-  std::string line(data, total);
-  while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+  std::string_view line(data, total);
   // Each response (a redirect's too) starts with a status line.
   if (line.starts_with("HTTP/")) t.content_range.clear();
-  constexpr std::string_view kName = "content-range:";
-  if (to_lower(line.substr(0, kName.size())) == kName) {
-    t.content_range = line.substr(kName.size());
-    t.content_range.erase(0, t.content_range.find_first_not_of(' '));
-  }
+  if (auto header = parse_header_line(line); header && header->first == "content-range")
+    t.content_range = header->second;
   return total;
 }
 
@@ -133,7 +121,8 @@ bool begin_body(Transfer& t) {
   long code = 0;
   curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &code);
   if (code == 206) {
-    t.range_mismatch = content_range_start(t.content_range) != t.resume_from;
+    auto range = parse_content_range(t.content_range);
+    t.range_mismatch = !range || range->first != static_cast<uint64_t>(t.resume_from);
     return !t.range_mismatch;
   }
   if (code != 200) return true;  // 0 for file://, which honours the offset

@@ -84,8 +84,10 @@ Result<std::vector<Artifact>> resolve_artifacts(const Distribution& d, const pro
     out.push_back(std::move(art));
   }
   for (const auto& [name, o] : k.artifacts) {
+    // A plain reference: clang 14 cannot capture structured bindings.
+    const std::string& wanted = name;
     bool known =
-        std::any_of(out.begin(), out.end(), [&](const Artifact& a) { return a.name == name; });
+        std::any_of(out.begin(), out.end(), [&](const Artifact& a) { return a.name == wanted; });
     if (!known)
       return Error(Errc::invalid_profile, o.loc.str() + ": spec.kubernetes.artifacts." + name +
                                               ": " + d.name + " has no artifact named '" + name +

@@ -14,6 +14,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// A pack's files are manifests, charts and image archives: one larger than
+// this is a mistake or a decompression bomb, not content.
 constexpr uint64_t kMaxPackFile = 4ull << 30;
 
 // Entry paths must stay inside the pack.
@@ -46,6 +48,10 @@ Result<void> extract_to(const fs::path& archive, const fs::path& dir) {
     if (entry.inode.type != tree::NodeType::regular)
       return Error(Errc::archive, archive.string() + ": " + entry.path +
                                       ": packs hold regular files and directories only");
+    if (entry.inode.size > kMaxPackFile)
+      return Error(Errc::archive, archive.string() + ": " + entry.path + ": " +
+                                      std::to_string(entry.inode.size) +
+                                      " bytes, more than a pack file may hold (4 GiB)");
     fs::create_directories(out.parent_path(), ec);
     std::ofstream f(out, std::ios::binary | std::ios::trunc);
     if (!f) return Error(Errc::io, out.string() + ": cannot write");

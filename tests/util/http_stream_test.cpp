@@ -108,5 +108,55 @@ TEST(HttpStream, ASinkErrorStopsAtOnce) {
   EXPECT_EQ(server.requests(), 1);
 }
 
+// A 206 that starts elsewhere than asked (a broken cache or proxy) would put
+// its bytes at the wrong offsets: refused at once, not retried.
+TEST(HttpStream, ARangeAnswerStartingElsewhereIsRefused) {
+  std::string b = body(100000);
+  HttpServer server(b);
+  server.script({{HttpServer::Action::wrong_range, 0}});
+  int delivered = 0;
+  auto r = http_stream(
+      server.url(), 1000, 5000,
+      [&](const char*, size_t n) -> Result<void> {
+        delivered += static_cast<int>(n);
+        return Ok{};
+      },
+      fast());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(delivered, 0);
+  EXPECT_EQ(server.requests(), 1);
+  EXPECT_NE(r.error().message().find(server.url() +
+                                     ": answered a request for bytes 1000- with Content-Range "
+                                     "\"bytes 0-99999/100000\""),
+            std::string::npos)
+      << r.error().message();
+}
+
+TEST(HttpHeaders, ContentRangeIsParsedStrictly) {
+  auto r = parse_content_range("bytes 5-9/100");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->first, 5u);
+  EXPECT_EQ(r->last, 9u);
+  EXPECT_EQ(r->total, 100u);
+  r = parse_content_range("bytes 0-18446744073709551614/*");
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->total);
+  for (const char* bad : {"", "bytes", "bytes 5-4/100", "bytes 5-9/9", "bytes -9/100",
+                          "bytes 5-/100", "bytes 5-9", "bytes */100", "items 5-9/100",
+                          "bytes 18446744073709551616-1/*", "bytes  5-9/100", "bytes 5-9/1x0"})
+    EXPECT_FALSE(parse_content_range(bad)) << bad;
+}
+
+TEST(HttpHeaders, HeaderLinesAreSplitAndTrimmed) {
+  auto h = parse_header_line("Content-Range:  bytes 1-2/3 \r\n");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->first, "content-range");
+  EXPECT_EQ(h->second, "bytes 1-2/3");
+  EXPECT_FALSE(parse_header_line("HTTP/1.1 206 Partial Content\r\n"));
+  EXPECT_FALSE(parse_header_line("\r\n"));
+  EXPECT_FALSE(parse_header_line(": no name\r\n"));
+  EXPECT_EQ(parse_header_line("X-Empty:\r\n")->second, "");
+}
+
 }  // namespace
 }  // namespace ef
