@@ -41,21 +41,17 @@ Result<OciChannelRead> read_oci_channel(OciRegistry& registry, const std::string
     return out;
   }
   const std::string where = registry.reference().str() + ":" + name;
-  json j = json::parse(m.body, nullptr, false);
-  const json* layer = nullptr;
-  if (j.is_object() && j.value("artifactType", "") == kOciChannelArtifactType &&
-      j.contains("layers") && j["layers"].is_array() && j["layers"].size() == 1 &&
-      j["layers"][0].is_object() && j["layers"][0].value("mediaType", "") == kOciChannelMediaType)
-    layer = &j["layers"][0];
-  if (layer == nullptr || !(*layer)["digest"].is_string() || !(*layer)["size"].is_number_unsigned())
+  auto parsed = parse_manifest_layers(m.body);
+  if (!parsed || parsed->artifact_type != kOciChannelArtifactType || parsed->listed != 1 ||
+      parsed->layers.size() != 1 || parsed->layers[0].media_type != kOciChannelMediaType)
     return Error(Errc::bad_channel, where + ": the tag is not a channel (an artifact of type " +
                                         kOciChannelArtifactType + " with one " +
                                         kOciChannelMediaType + " layer)");
-  uint64_t size = (*layer)["size"].get<uint64_t>();
-  if (size > kMaxChannelBytes)
-    return Error(Errc::bad_channel, where + ": a channel file of " + std::to_string(size) +
+  const OciDescriptor& layer = parsed->layers[0];
+  if (layer.size > kMaxChannelBytes)
+    return Error(Errc::bad_channel, where + ": a channel file of " + std::to_string(layer.size) +
                                         " bytes, larger than any channel file");
-  EF_ASSIGN(out.bytes, registry.get_blob((*layer)["digest"].get<std::string>(), size));
+  EF_ASSIGN(out.bytes, registry.get_blob(layer.digest, layer.size));
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include "device/site.hpp"
 #include "util/duration.hpp"
+#include "util/utf8.hpp"
 
 namespace ef::site {
 
@@ -378,6 +379,7 @@ const char* reboot_policy_name(RebootPolicy policy) {
 Result<Site> parse_site(const std::string& text, const std::string& label,
                         const std::filesystem::path& zoneinfo_dir) {
   Reader r(label, zoneinfo_dir);
+  if (auto bad = not_utf8(text)) return Error(Errc::invalid_profile, label + ":" + *bad);
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap())

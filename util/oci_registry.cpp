@@ -160,6 +160,25 @@ Result<OciCredentials> docker_config_credentials(const std::string& registry,
   return OciCredentials{};
 }
 
+std::optional<OciManifestLayers> parse_manifest_layers(std::string_view body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  OciManifestLayers out;
+  out.artifact_type = string_member(j, "artifactType");
+  auto layers = j.find("layers");
+  if (layers == j.end() || !layers->is_array()) return out;
+  out.listed = layers->size();
+  for (const json& l : *layers) {
+    if (!l.is_object()) continue;
+    auto size = l.find("size");
+    if (size == l.end() || !size->is_number_unsigned()) continue;
+    OciDescriptor d{string_member(l, "mediaType"), string_member(l, "digest"),
+                    size->get<uint64_t>()};
+    if (!d.media_type.empty() && !d.digest.empty()) out.layers.push_back(std::move(d));
+  }
+  return out;
+}
+
 OciRegistry::OciRegistry(OciReference ref, OciCredentials credentials, HttpStreamOptions http)
     : ref_(std::move(ref)), credentials_(std::move(credentials)), client_(http) {}
 

@@ -4,9 +4,12 @@
 // (localhost, 127.0.0.0/8), as Docker does, or when asked.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/error.hpp"
 #include "util/http_client.hpp"
@@ -40,6 +43,24 @@ Result<OciCredentials> docker_config_credentials(const std::string& registry,
 
 /// $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
 std::filesystem::path default_docker_config();
+
+/// One descriptor of an OCI image manifest's `layers`.
+struct OciDescriptor {
+  std::string media_type;
+  std::string digest;  // "sha256:..." as the manifest gives it (get_blob checks it)
+  uint64_t size = 0;
+};
+
+/// The manifest JSON `body` (from a registry nobody trusts): its
+/// `artifactType` ("" when absent) and every well-formed layer descriptor
+/// (mediaType and digest strings, size an unsigned number; others are left
+/// out). nullopt when `body` is not a JSON object.
+struct OciManifestLayers {
+  std::string artifact_type;
+  std::vector<OciDescriptor> layers;
+  size_t listed = 0;  // entries of `layers`, well-formed or not
+};
+std::optional<OciManifestLayers> parse_manifest_layers(std::string_view body);
 
 class OciRegistry {
  public:

@@ -25,6 +25,13 @@ namespace ef::build {
 
 namespace {
 
+// A document as the build writes it. Names from archives need not be UTF-8
+// (libarchive hands over the raw bytes when they are not); JSON must be, so
+// such bytes are written as U+FFFD rather than aborting the build.
+std::string json_text(const nlohmann::json& j, int indent) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 
@@ -238,7 +245,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   const std::string sbom_name = stem + sbom::file_suffix(o.sbom_format),
                     provenance_name = stem + ".provenance.json";
   std::string sbom_text =
-      sbom::document(sbom_facts(result.manifest_json, collector), o.sbom_format).dump(1) + "\n";
+      json_text(sbom::document(sbom_facts(result.manifest_json, collector), o.sbom_format), 1);
   EF_TRY(write_file_atomic(stage.staged(sbom_name), sbom_text));
   release.sbom_sha256 = sha256_hex(sbom_text);
   std::vector<std::string> formats = o.formats.empty() ? p.output.formats : o.formats;
@@ -258,7 +265,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
     EF_ASSIGN(auto digest, sha256_file(f));
     subjects.push_back({f.filename().string(), "", digest});
   }
-  std::string provenance_text = provenance(result.manifest_json, subjects).dump(1) + "\n";
+  std::string provenance_text = json_text(provenance(result.manifest_json, subjects), 1);
   EF_TRY(write_file_atomic(stage.staged(provenance_name), provenance_text));
   result.manifest_json["sbom"] = {
       {"file", sbom_name},
@@ -270,7 +277,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   names.push_back(provenance_name);
   result.sbom = o.output_dir / sbom_name;
   result.provenance = o.output_dir / provenance_name;
-  EF_TRY(write_file_atomic(stage.staged(manifest_name), result.manifest_json.dump(2) + "\n"));
+  EF_TRY(write_file_atomic(stage.staged(manifest_name), json_text(result.manifest_json, 2)));
   if (!o.sign_keys.empty()) {
     report("signing the bundle");
     const std::string bundle_name = stem + ".efb";

@@ -12,6 +12,12 @@ namespace {
 
 using kainjow::mustache::data;
 
+// Values come from YAML checked for UTF-8; should a bad byte get through
+// anyway, it is written as U+FFFD instead of throwing.
+std::string dump(const nlohmann::json& v) {
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 data to_data(const nlohmann::json& v) {
   switch (v.type()) {
     case nlohmann::json::value_t::object: {
@@ -19,7 +25,7 @@ data to_data(const nlohmann::json& v) {
       for (const auto& [k, child] : v.items()) d.set(k, to_data(child));
       // "{{.}}" inside a section over an object is not defined by mustache;
       // expose the whole object as JSON under "json" for embedding.
-      d.set("json", v.dump());
+      d.set("json", dump(v));
       return d;
     }
     case nlohmann::json::value_t::array: {
@@ -34,7 +40,7 @@ data to_data(const nlohmann::json& v) {
     case nlohmann::json::value_t::null:
       return data{data::type::bool_false};
     default:
-      return data{v.dump()};  // numbers as JSON writes them
+      return data{dump(v)};  // numbers as JSON writes them
   }
 }
 

@@ -8,6 +8,7 @@
 #include "builder/profile/output_format.hpp"
 #include "builder/profile/schema_node.hpp"
 #include "builder/profile/values.hpp"
+#include "util/utf8.hpp"
 
 namespace fs = std::filesystem;
 
@@ -178,6 +179,7 @@ Error located(const fs::path& file, const YAML::Mark& mark, const std::string& m
 }  // namespace
 
 Result<PartialProfile> parse_profile(const fs::path& file, const std::string& text) {
+  if (auto bad = not_utf8(text)) return Error(Errc::invalid_profile, file.string() + ":" + *bad);
   try {
     std::vector<YAML::Node> docs = YAML::LoadAll(text);
     if (docs.empty()) {

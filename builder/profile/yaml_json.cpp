@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <regex>
 
+#include "util/utf8.hpp"
+
 namespace ef::profile {
 
 namespace {
@@ -95,6 +97,9 @@ nlohmann::json yaml_to_json(const YAML::Node& node) {
 }
 
 Result<nlohmann::json> parse_yaml_text(const std::string& text, const std::string& label) {
+  // YAML is UTF-8 here; other bytes would reach the JSON writers (manifest,
+  // SBOM, templates), which refuse them.
+  if (auto bad = not_utf8(text)) return Error(Errc::invalid_profile, label + ":" + *bad);
   try {
     return yaml_to_json(YAML::Load(text));
   } catch (const YAML::Exception& e) {

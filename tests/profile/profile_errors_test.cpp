@@ -40,6 +40,15 @@ TEST_F(ProfileTest, UnknownKeys) {
                        "level, blockSize, formats, disk, persistentPaths, installerSite)");
 }
 
+// Latin-1 text (a file saved in another encoding) would reach the JSON
+// writers, which refuse it by throwing; the loader names the byte instead.
+TEST_F(ProfileTest, TextThatIsNotUtf8) {
+  const std::string line = "        - {path: /etc/motd, content: \"caf\xe9\"}";
+  auto r = load_with_base("  layers:\n    - files:\n" + line + "\n");
+  EXPECT_PROFILE_ERROR(r, kInvalid, at("demo.yaml", 11, col(line, "\xe9")),
+                       "not UTF-8 (byte 0xe9); save the file as UTF-8");
+}
+
 TEST_F(ProfileTest, WrongTypes) {
   auto r = load_with_base("  output:\n    level: [1]\n");
   EXPECT_PROFILE_ERROR(r, kInvalid, at("demo.yaml", 10, 12),
