@@ -243,6 +243,18 @@ TEST_F(BundleCorpusTest, ClaimsLargerThanTheFileAreRefusedBeforeReadingThem) {
   expect_refused(bytes, Errc::bad_bundle, "truncated: the file is", "1 TiB claim");
 }
 
+#if defined(__SANITIZE_ADDRESS__)  // g++
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)  // clang
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 // Peak memory of verifying `bundle` in a child process, in KiB.
 long verify_peak_kib(const fs::path& bundle, const fs::path& keyring) {
   pid_t pid = ::fork();
@@ -267,11 +279,7 @@ TEST_F(BundleCorpusTest, MemoryDoesNotGrowWithThePayload) {
   // would grow by at least that much over the 256 KiB one. AddressSanitizer's
   // allocator (quarantine, shadow memory) blurs RSS by a few MiB; there only
   // a verifier that held the payload is caught.
-#if defined(__SANITIZE_ADDRESS__)
-  const long limit_kib = 32 * 1024;
-#else
-  const long limit_kib = 1024;
-#endif
+  const long limit_kib = kAddressSanitizer ? 32 * 1024 : 1024;
   EXPECT_LT(big - small, limit_kib) << "small " << small << " KiB, big " << big << " KiB";
 }
 
