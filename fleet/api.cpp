@@ -140,8 +140,9 @@ ApiResponse Api::handle(const ApiRequest& r) {
     if (r.method != "POST") return problem(405, "method_not_allowed", "POST only");
     return register_device(r);
   }
-  if (parts.size() == 3 && parts[0] == "devices" && parts[2] == "reports") {
-    if (r.method != "POST") return problem(405, "method_not_allowed", "POST only");
+  // A device POSTs its reports; operators GET them (below, with a token).
+  if (parts.size() == 3 && parts[0] == "devices" && parts[2] == "reports" && r.method != "GET") {
+    if (r.method != "POST") return problem(405, "method_not_allowed", "POST or GET only");
     return report(r, parts[1]);
   }
   // Everything else is the operators'. A device's signature opens none of it.

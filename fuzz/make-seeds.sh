@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 rm -rf "$corpus"
-for t in profile pack template site archive oci bundle chunk_index channel grubenv agent_files http; do
+for t in profile pack template site archive oci bundle chunk_index channel grubenv agent_files http fleet_api; do
   mkdir -p "$corpus/$t"
 done
 # seed TARGET NAME [SELECTOR-BYTE] < content
@@ -327,5 +327,29 @@ manifest='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+
 { printf 'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s#@next#@HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n' ${#manifest} "$manifest"; } | seed http oci-channel 4
 head_manifest='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.edgeforge.bundle.v1","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/vnd.edgeforge.bundle-head.v1","digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","size":0}]}'
 { printf 'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s#@next#@HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n' ${#head_manifest} "$head_manifest"; } | seed http oci-head 5
+
+# --- the fleet service's API ------------------------------------------------
+printf %s '{"deviceId":"nuc-0002","publicKey":"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA2OJAthwCT8zOt46K7mBmua2KlDfQ0uwYc18RxjSx7h4=\n-----END PUBLIC KEY-----\n","token":"t0k3n"}' |
+  seed fleet_api register 0
+h=$(printf %064d 0)
+cat <<JSON | tr -d '\n' | seed fleet_api report 1
+{"booted":"A","bootOrder":"A B","floor":"1.0.0","uptimeSeconds":3600,
+"slots":{"A":{"state":"good","product":"edge-node","version":"1.4.2","imageSha256":"$h","bootable":true,"triesLeft":0,"grubOk":true},
+"B":{"state":"good","product":"edge-node","version":"1.4.1","imageSha256":"$h","bootable":true,"triesLeft":0,"grubOk":true}},
+"lastOperation":{"kind":"upgrade","phase":"failed","slot":"B","version":"1.4.2","bundle":"https://updates.example.com/e.efb","error":"chunk 17: sha256 mismatch"},
+"health":{"slot":"A","result":"passed","error":null},
+"updates":{"channelUrl":"https://updates.example.com/channels/stable.json","channel":"stable","metadataVersion":42,"release":"1.4.2","wave":"wave-1","action":"wait","reason":"wave","why":"wave-1 opens later","until":null,"polled":"2026-12-01T00:00:00Z","error":null,"failedReleases":["1.4.0"]},
+"tags":{"site":"store-7","region":"eu-west"}}
+JSON
+printf 'GET /api/v1/devices\n' | seed fleet_api op-devices 2
+printf 'GET /api/v1/status\n' | seed fleet_api op-status 2
+printf 'GET /api/v1/devices/fuzz-0001/reports\n' | seed fleet_api op-reports 2
+printf 'POST /api/v1/import\n{"devices":["nuc-0002","nuc-0003"]}' | seed fleet_api op-import 2
+printf 'POST /api/v1/tokens\n{"lifetimeSeconds":86400,"singleUse":true,"autoApprove":false}' | seed fleet_api op-token 2
+printf 'POST /api/v1/devices/fuzz-0001/approve\n' | seed fleet_api op-approve 2
+printf 'GET /api/v1/channels\n' | seed fleet_api op-channels 2
+printf 'GET /api/v1/health\n' | seed fleet_api anon-health 3
+printf 'GET /\n' | seed fleet_api anon-dashboard 3
+printf 'POST /login\nname=ops&password=x' | seed fleet_api anon-login 3
 
 du -sh "$corpus"

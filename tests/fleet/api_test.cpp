@@ -121,6 +121,11 @@ TEST_F(ApiTest, ADeviceRegistersIsApprovedAndItsReportsShowUp) {
   EXPECT_EQ(d["lastReport"], format_utc(kNow));
   r = as_operator("GET", "/api/v1/devices");
   EXPECT_EQ(parse(r)["devices"].size(), 1u);
+  // Its reports, for operators only (the device route takes POSTs).
+  r = as_operator("GET", "/api/v1/devices/nuc-0001/reports");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(parse(r)["reports"].size(), 1u);
+  EXPECT_EQ(call("GET", "/api/v1/devices/nuc-0001/reports").status, 401);
 
   // Pre-provisioned devices are ready when they register.
   r = as_operator("POST", "/api/v1/import", R"({"devices":["nuc-0002","nuc-0001"]})");
