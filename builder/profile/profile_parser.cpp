@@ -1,8 +1,10 @@
 #include "builder/profile/profile_parser.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <climits>
+#include <sstream>
 
 #include "builder/profile/input_parser.hpp"
 #include "builder/profile/output_format.hpp"
@@ -176,21 +178,48 @@ Error located(const fs::path& file, const YAML::Mark& mark, const std::string& m
   return Error(Errc::invalid_profile, loc.str() + ": " + message);
 }
 
+// Counts documents (and where the second starts); ignores their content.
+struct DocumentCounter : YAML::EventHandler {
+  int documents = 0;
+  YAML::Mark second;
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (++documents == 2) second = mark;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 }  // namespace
 
 Result<PartialProfile> parse_profile(const fs::path& file, const std::string& text) {
   if (auto bad = not_utf8(text)) return Error(Errc::invalid_profile, file.string() + ":" + *bad);
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.empty()) {
+    // Not YAML::LoadAll: yaml-cpp 0.7 loops for ever, allocating, on a
+    // stream such as "," (jbeder/yaml-cpp#1040, fixed upstream in 0.8).
+    // The documents are counted with a bounded loop, the first one loaded.
+    DocumentCounter counter;
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+    }
+    if (counter.documents == 0) {
       return Error(Errc::invalid_profile,
                    SourceLoc{file.string(), 1, 1}.str() + ": the profile is empty");
     }
-    if (docs.size() > 1) {
-      return located(file, docs[1].Mark(),
+    if (counter.documents > 1) {
+      return located(file, counter.second,
                      "a profile is one YAML document, found a second one (remove the '---')");
     }
-    return parse_root(SchemaNode(docs[0], file.string()), file);
+    return parse_root(SchemaNode(YAML::Load(text), file.string()), file);
   } catch (const YAML::Exception& e) {
     return located(file, e.mark, "YAML syntax error: " + e.msg);
   } catch (const std::exception& e) {
