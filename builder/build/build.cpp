@@ -25,15 +25,15 @@ namespace ef::build {
 
 namespace {
 
+namespace fs = std::filesystem;
+using nlohmann::json;
+
 // A document as the build writes it. Names from archives need not be UTF-8
 // (libarchive hands over the raw bytes when they are not); JSON must be, so
 // such bytes are written as U+FFFD rather than aborting the build.
-std::string json_text(const nlohmann::json& j, int indent) {
-  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+std::string json_text(const json& j, int indent) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace) + "\n";
 }
-
-namespace fs = std::filesystem;
-using nlohmann::json;
 
 // Forwards progress to the caller and logs how long each stage took (-v).
 class StageReporter {

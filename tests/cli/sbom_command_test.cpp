@@ -171,6 +171,22 @@ TEST_F(SbomCommandTest, BuildWritesAnSbomThatMatchesDpkgQueryAndTheImagesFiles) 
     EXPECT_EQ(*sha256_file(tmp / "out" / f), *sha256_file(tmp / "out2" / f)) << f;
 }
 
+// Tar member names are bytes, not always UTF-8 (here Latin-1); JSON must be
+// UTF-8. The build writes such a byte as U+FFFD instead of aborting in the
+// JSON writer, and the image keeps the name as it was.
+TEST_F(SbomCommandTest, ANameThatIsNotUtf8DoesNotStopTheBuild) {
+  write_tar(tmp / "latin1.tar", {TarEntry::dir("etc"), TarEntry::file("etc/caf\xe9", "x")});
+  tmp.write("latin1.yaml",
+            "apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\nmetadata:\n  name: edge\n"
+            "  version: 1.2.3\nspec:\n  base:\n    tarball: {path: rootfs.tar}\n"
+            "  layers:\n    - tarball: {path: latin1.tar}\n");
+  ASSERT_EQ(edgeforge("build -p latin1.yaml -o out -q").status, 0) << last_stderr();
+  EXPECT_NE(read_file(tmp / "out/edge-1.2.3.spdx.json")->find("etc/caf\xef\xbf\xbd\""),
+            std::string::npos);
+  auto listed = run_command("unsquashfs -l -d r " + (tmp / "out/edge-1.2.3.squashfs").string());
+  EXPECT_NE(listed.out.find("r/etc/caf\xe9\n"), std::string::npos) << listed.out;
+}
+
 TEST_F(SbomCommandTest, CycloneDxOnRequestAndALaterBundleCarriesTheDocuments) {
   ASSERT_EQ(edgeforge("build -p profile.yaml -o out -q --sbom-format cyclonedx").status, 0)
       << last_stderr();
