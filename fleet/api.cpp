@@ -14,10 +14,12 @@ namespace {
 
 using nlohmann::json;
 
+// Answers quote what the client sent (paths, IDs), which need not be
+// UTF-8: such bytes are written as U+FFFD, never thrown out of the service.
 ApiResponse answer(int status, const json& body) {
   ApiResponse r;
   r.status = status;
-  r.body = body.dump();
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 

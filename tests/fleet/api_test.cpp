@@ -121,6 +121,12 @@ TEST_F(ApiTest, ADeviceRegistersIsApprovedAndItsReportsShowUp) {
   EXPECT_EQ(d["lastReport"], format_utc(kNow));
   r = as_operator("GET", "/api/v1/devices");
   EXPECT_EQ(parse(r)["devices"].size(), 1u);
+  // A path that is not UTF-8 (quoted in the answer) is a 404, not a crash
+  // of the service (found by the fleet_api fuzz target).
+  r = as_operator("GET", "/api/v1/devices/caf\xe9");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_FALSE(json::parse(r.body, nullptr, false).is_discarded()) << r.body;
+  EXPECT_EQ(call("GET", "/api/vts/\xe1tus").status, 404);
   // Its reports, for operators only (the device route takes POSTs).
   r = as_operator("GET", "/api/v1/devices/nuc-0001/reports");
   ASSERT_EQ(r.status, 200) << r.body;

@@ -2,9 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "tests/support/http_server.hpp"
+#include "tests/support/registry.hpp"
+#include "tests/support/static_server.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "util/http_client.hpp"
 
 namespace ef {
 namespace {
@@ -130,6 +136,33 @@ TEST(HttpStream, ARangeAnswerStartingElsewhereIsRefused) {
                                      "\"bytes 0-99999/100000\""),
             std::string::npos)
       << r.error().message();
+}
+
+// HttpClient keeps one connection for many requests (a chunk store's many
+// small files) although each request gets an easy handle of its own: a
+// real HTTP/1.1 server (Debian's docker-registry) behind a relay that
+// counts connections.
+TEST(HttpClient, ManyRequestsShareOneKeptAliveConnection) {
+  test::TempDir tmp;
+  test::Registry registry(tmp / "registry");
+  ASSERT_TRUE(registry.ok()) << registry.log();
+  const std::string host = registry.host();
+  test::CountingRelay relay(std::stoi(host.substr(host.rfind(':') + 1)), tmp / "relay.counts");
+  {
+    HttpClient client;
+    HttpRequest request;
+    request.url = relay.url("/v2/");
+    for (int i = 0; i < 5; ++i) {
+      auto r = client.send(request);
+      ASSERT_TRUE(r) << r.error().message();
+      EXPECT_EQ(r->status, 200);
+    }
+    EXPECT_EQ(client.requests(), 5);
+  }
+  test::CountingRelay::Counts c;
+  for (int i = 0; i < 100 && (c = relay.counts()).connections < 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(c.connections, 1);
 }
 
 TEST(HttpHeaders, ContentRangeIsParsedStrictly) {
