@@ -46,6 +46,21 @@ void trace(const char* step, const R& result) {
 /// invariant the target checks does not hold, naming it.
 [[noreturn]] void invariant_failed(const char* what);
 
+/// Parses `bytes` with `parse` (traced as `step`) and, when they parse,
+/// checks that `encode` (returning a Result<std::string>) gives exactly
+/// `bytes` back: what a strict parser accepts is its encoder's output.
+/// Returns what `parse` returned.
+template <typename Parse, typename Encode>
+auto check_round_trip(const char* step, std::string_view bytes, Parse parse, Encode encode) {
+  auto parsed = parse(bytes);
+  trace(step, parsed);
+  if (parsed) {
+    auto again = encode(*parsed);
+    if (!again || *again != bytes) invariant_failed("what parses encodes to the same bytes");
+  }
+  return parsed;
+}
+
 }  // namespace ef::fuzz
 
 /// Checks an invariant of the code under test (not of the input).

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -26,8 +27,8 @@ struct Transfer {
   bool started = false;   // status line and headers seen, position known
   std::optional<Error> sink_error;
   CURL* curl = nullptr;
-  const std::string* url = nullptr;          // as asked, with same_origin_only
-  const std::string* asked = nullptr;        // as asked, for messages
+  const std::string* url = nullptr;          // as asked
+  bool same_origin_only = false;             // refuse a redirect elsewhere
   std::optional<std::string> content_range;  // of the last response's headers
 };
 
@@ -44,7 +45,7 @@ size_t on_header(char* data, size_t size, size_t nmemb, void* user) {
 size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   size_t total = size * nmemb;
-  if (!t.started && t.url != nullptr) {
+  if (!t.started && t.same_origin_only) {
     char* effective = nullptr;
     curl_easy_getinfo(t.curl, CURLINFO_EFFECTIVE_URL, &effective);
     if (effective != nullptr && !same_origin(effective, *t.url)) {
@@ -63,7 +64,7 @@ size_t on_body(char* data, size_t size, size_t nmemb, void* user) {
       auto range = t.content_range ? parse_content_range(*t.content_range) : std::nullopt;
       if (!range || range->first != t.next) {
         t.sink_error =
-            Error(Errc::network, *t.asked + ": answered a request for bytes " +
+            Error(Errc::network, *t.url + ": answered a request for bytes " +
                                      std::to_string(t.next) + "- with " +
                                      (t.content_range ? "Content-Range \"" + *t.content_range + "\""
                                                       : std::string("no Content-Range")) +
@@ -119,17 +120,10 @@ bool retryable(CURLcode rc, long http_code) {
   }
 }
 
+// Digits only (no sign, no blanks), within uint64_t.
 bool parse_u64(std::string_view s, uint64_t& out) {
-  if (s.empty() || s.size() > 20) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - digit) / 10) return false;
-    v = v * 10 + digit;
-  }
-  out = v;
-  return true;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc() && end == s.data() + s.size();
 }
 
 }  // namespace
@@ -174,8 +168,8 @@ Result<void> http_stream(const std::string& url, uint64_t offset, uint64_t lengt
   t.sink = &sink;
   t.next = offset;
   t.end = offset + length;
-  if (options.same_origin_only) t.url = &url;
-  t.asked = &url;
+  t.url = &url;
+  t.same_origin_only = options.same_origin_only;
   std::string last_failure;
   for (int attempt = 0; attempt <= options.retries && t.next < t.end; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(options.backoff * attempt);

@@ -8,20 +8,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fuzz/keyring.hpp"
 #include "fuzz/support.hpp"
 #include "signing/bundle.hpp"
 #include "signing/bundle_format.hpp"
-#include "signing/keyring.hpp"
 
 namespace {
 
 using namespace ef::signing;
-
-const Keyring* fuzz_keyring() {
-  static const auto keyring = Keyring::load(EF_FUZZ_DIR "/keys");
-  if (!keyring) ef::fuzz::invariant_failed("fuzz/keys/ loads as a keyring");
-  return &*keyring;
-}
 
 void head(std::string_view bytes) {
   auto read_at = [bytes](uint64_t offset, char* out, size_t size) -> ef::Result<void> {
@@ -33,7 +27,7 @@ void head(std::string_view bytes) {
   auto front = BundleHead::read_front(read_at);
   ef::fuzz::trace("read_front", front);
   if (!front) return;
-  ef::fuzz::trace("check_signatures", front->check_signatures(*fuzz_keyring()));
+  ef::fuzz::trace("check_signatures", front->check_signatures(ef::fuzz::fuzz_keyring()));
   ef::fuzz::trace("manifest", front->manifest());
   auto whole = BundleHead::read(read_at, bytes.size());
   ef::fuzz::trace("read", whole);
@@ -41,20 +35,13 @@ void head(std::string_view bytes) {
 }
 
 void manifest(std::string_view bytes) {
-  auto m = parse_manifest(bytes);
-  ef::fuzz::trace("parse_manifest", m);
-  if (!m) return;
-  auto again = encode_manifest(*m);
-  EF_FUZZ_CHECK(again && *again == bytes);
-  (void)m->attachments_size();
+  auto m = ef::fuzz::check_round_trip("parse_manifest", bytes, parse_manifest, encode_manifest);
+  if (m) (void)m->attachments_size();
 }
 
 void signatures(std::string_view bytes) {
-  auto s = parse_signature_block(bytes);
-  ef::fuzz::trace("parse_signature_block", s);
-  if (!s) return;
-  auto again = encode_signature_block(*s);
-  EF_FUZZ_CHECK(again && *again == bytes);
+  (void)ef::fuzz::check_round_trip("parse_signature_block", bytes, parse_signature_block,
+                                   encode_signature_block);
 }
 
 void header(std::string_view bytes) {

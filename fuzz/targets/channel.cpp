@@ -6,8 +6,8 @@
 // parsers must be exact inverses of their encoders.
 #include "channel/channel.hpp"
 #include "channel/rollout.hpp"
+#include "fuzz/keyring.hpp"
 #include "fuzz/support.hpp"
-#include "signing/keyring.hpp"
 
 namespace {
 
@@ -15,12 +15,6 @@ using namespace ef::channel;
 
 // The device's clock for documents alone.
 constexpr ef::UnixSeconds kNow = 1796083200;  // 2026-12-01T00:00:00Z
-
-const ef::signing::Keyring& fuzz_keyring() {
-  static const auto keyring = ef::signing::Keyring::load(EF_FUZZ_DIR "/keys");
-  if (!keyring) ef::fuzz::invariant_failed("fuzz/keys/ loads as a keyring");
-  return *keyring;
-}
 
 void what_a_device_does(const ChannelDoc& doc) {
   DeviceIdentity device{"3f9c1a7e5b2d4c6e8a0b1c2d3e4f5a6b", {{"site", "store-0042"}}};
@@ -44,26 +38,19 @@ void file(std::string_view bytes) {
   if (auto split = split_channel(bytes)) {
     if (auto d = parse_doc(split->signed_bytes)) policy.now = d->issued + 3600;
   }
-  auto verified = verify_channel(bytes, fuzz_keyring(), policy);
+  auto verified = verify_channel(bytes, ef::fuzz::fuzz_keyring(), policy);
   ef::fuzz::trace("verify_channel", verified);
   if (verified) what_a_device_does(verified->doc);
 }
 
 void doc(std::string_view bytes) {
-  auto d = parse_doc(bytes);
-  ef::fuzz::trace("parse_doc", d);
-  if (!d) return;
-  auto again = encode_doc(*d);
-  EF_FUZZ_CHECK(again && *again == bytes);
-  what_a_device_does(*d);
+  if (auto d = ef::fuzz::check_round_trip("parse_doc", bytes, parse_doc, encode_doc))
+    what_a_device_does(*d);
 }
 
 void state(std::string_view bytes) {
-  auto s = parse_rollout_state(bytes);
-  ef::fuzz::trace("parse_rollout_state", s);
-  if (!s) return;
-  auto again = encode_rollout_state(*s);
-  EF_FUZZ_CHECK(again && *again == bytes);
+  (void)ef::fuzz::check_round_trip("parse_rollout_state", bytes, parse_rollout_state,
+                                   encode_rollout_state);
 }
 
 void url(std::string_view bytes) {
