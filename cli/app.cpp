@@ -21,7 +21,8 @@ int run_edgeforge(int argc, char** argv) {
       EF_VERSION,
       {add_build_command, add_validate_command, add_inspect_command, add_keygen_command,
        add_bundle_command, add_verify_command, add_publish_command, add_delta_stats_command,
-       add_channel_command,       add_fleet_command,       add_provision_script_command, add_render_site_command, add_run_vm_command},
+       add_channel_command, add_fleet_command, add_provision_script_command,
+       add_render_site_command, add_run_vm_command, add_cache_command},
       /*exits_marked_bad=*/false,
       [](CLI::App& app) -> std::function<void()> {
         auto verbose = std::make_shared<bool>(false);

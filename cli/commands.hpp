@@ -19,5 +19,6 @@ cmdline::Command add_fleet_command(CLI::App& app);
 cmdline::Command add_provision_script_command(CLI::App& app);
 cmdline::Command add_render_site_command(CLI::App& app);
 cmdline::Command add_run_vm_command(CLI::App& app);
+cmdline::Command add_cache_command(CLI::App& app);
 
 }  // namespace ef::cli

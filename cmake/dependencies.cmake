@@ -13,6 +13,10 @@ pkg_check_modules(LIBSQUASHFS REQUIRED IMPORTED_TARGET libsquashfs1)
 pkg_check_modules(LIBISOFS REQUIRED IMPORTED_TARGET libisofs-1)
 pkg_check_modules(LIBZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(EXT2FS REQUIRED IMPORTED_TARGET ext2fs com_err)
+# The block cache: XXH3 names blocks; the compression libraries' versions
+# are part of a cache shelf's settings (libsquashfs-dev brings them).
+pkg_check_modules(LIBXXHASH REQUIRED IMPORTED_TARGET libxxhash)
+pkg_check_modules(COMPRESSION_LIBS REQUIRED IMPORTED_TARGET liblzma zlib liblz4)
 # The fleet service's storage engines.
 pkg_check_modules(SQLITE3 REQUIRED IMPORTED_TARGET sqlite3)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

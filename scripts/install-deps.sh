@@ -10,7 +10,7 @@ packages=(
   # the fuzz targets (scripts/fuzz.sh)
   clang libclang-rt-14-dev
   # libraries
-  libarchive-dev libsquashfs-dev libzstd-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
+  libarchive-dev libsquashfs-dev libzstd-dev libxxhash-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libssl-dev nlohmann-json3-dev libcurl4-openssl-dev libgtest-dev libkainjow-mustache-dev
   # base root filesystems
   mmdebstrap

@@ -42,19 +42,24 @@ class StageReporter {
   void operator()(const std::string& stage, uint64_t done = 0, uint64_t total = 0) {
     if (stage != stage_) {
       auto now = std::chrono::steady_clock::now();
-      if (!stage_.empty())
-        spdlog::debug("{}: {:.2f} s", stage_,
-                      std::chrono::duration<double>(now - started_).count());
+      if (!stage_.empty()) {
+        double seconds = std::chrono::duration<double>(now - started_).count();
+        spdlog::debug("{}: {:.2f} s", stage_, seconds);
+        times_.push_back({stage_, seconds});
+      }
       started_ = now;
       stage_ = stage;
     }
     if (options_.progress) options_.progress(Progress{stage, done, total});
   }
+  /// The stages finished so far (the one running is not among them).
+  const std::vector<StageTime>& times() const { return times_; }
 
  private:
   const BuildOptions& options_;
   std::string stage_;
   std::chrono::steady_clock::time_point started_;
+  std::vector<StageTime> times_;
 };
 
 // Offline, every input the cache lacks is named in one error, before
@@ -186,9 +191,22 @@ Result<BuildResult> build_image(const BuildOptions& o) {
     collector.observe(inode, data);
     boot_files.observe(inode, data);
   };
+  if (o.block_cache)
+    wo.block_cache = std::make_shared<squashfs::BlockCache>(cache.dir() / "blocks");
   report("writing image", 0, stats.file_bytes);
   auto progress = [&](uint64_t done) { report("writing image", done, stats.file_bytes); };
   EF_ASSIGN(auto image_stats, squashfs::write_image(tree, staged_image, wo, progress));
+  if (wo.block_cache) {
+    result.block_cache = wo.block_cache->stats();
+    if (result.block_cache->stored) {
+      report("pruning the block cache");
+      auto pruned = wo.block_cache->prune(o.block_cache_max_bytes);
+      if (pruned)
+        result.block_cache_prune = *pruned;
+      else  // the image is written; a cache that cannot be listed is not a failed build
+        spdlog::warn("{}", pruned.error().message());
+    }
+  }
 
   report("waiting for input digests");
   EF_TRY(input_hasher.finish(inputs, cache));
@@ -292,6 +310,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   names.push_back(manifest_name);  // last: it describes the others
   EF_TRY(stage.commit(names));
   report("done");
+  result.stages = report.times();
   return result;
 }
 

@@ -14,6 +14,7 @@
 #include "builder/fetch/cache.hpp"
 #include "builder/profile/profile.hpp"
 #include "builder/sbom/sbom.hpp"
+#include "builder/squashfs/block_cache.hpp"
 #include "signing/keys.hpp"
 #include "util/error.hpp"
 
@@ -47,6 +48,17 @@ struct BuildOptions {
   signing::Passphrase passphrase;
   /// --sbom-format: the SBOM written beside the image (and into the bundle).
   sbom::Format sbom_format = sbom::Format::spdx;
+  /// The block cache (<cache dir>/blocks, docs/cache.md); --no-cache
+  /// turns it off, --cache-max-size bounds it (pruned after a build that
+  /// added to it).
+  bool block_cache = true;
+  uint64_t block_cache_max_bytes = squashfs::kDefaultBlockCacheBytes;
+};
+
+/// How long one stage of the build took.
+struct StageTime {
+  std::string stage;
+  double seconds = 0;
 };
 
 /// The outputs' paths are in BuildOptions::output_dir as given (relative
@@ -62,6 +74,10 @@ struct BuildResult {
   /// Disk images written besides the squashfs (raw, qcow2).
   std::vector<std::filesystem::path> outputs;
   std::optional<BundleResult> bundle;  // with BuildOptions::sign_keys
+  /// What the block cache did (unset with --no-cache), and the prune after it.
+  std::optional<squashfs::BlockCacheStats> block_cache;
+  std::optional<squashfs::PruneResult> block_cache_prune;
+  std::vector<StageTime> stages;  // in order
 };
 
 /// Runs the whole build. The outputs (image, manifest, disk images, ISO,

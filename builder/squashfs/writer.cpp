@@ -26,7 +26,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include "builder/squashfs/caching_compressor.hpp"
 #include "builder/squashfs/fd_file.hpp"
+#include "builder/squashfs/fragments.hpp"
 #include "builder/tree/data_stream.hpp"
 #include "image/sqfs_handles.hpp"
 #include "util/atomic_file.hpp"
@@ -75,25 +77,6 @@ bool storable_xattr(const std::string& name) {
          name.rfind("security.", 0) == 0;
 }
 
-// Tail fragments share fragment blocks. libsquashfs closes a fragment block
-// when the next tail does not fit, so one inserted or grown tail would move
-// every later tail to another block and change every later fragment block:
-// a delta update would carry all of them. Here a block is also closed after
-// a tail whose content hash has its low bits zero (1 tail in
-// kFragmentRunTails on average), so block boundaries follow content and a
-// changed tail changes one or two fragment blocks. docs/updates.md has what
-// it buys; 16 was chosen, not tuned (other values are not measured yet).
-constexpr uint64_t kFragmentRunTails = 16;
-
-// FNV-1a, 64 bits: the tail hash that places fragment block boundaries.
-struct TailHash {
-  uint64_t value = 0xcbf29ce484222325ull;
-  void update(const unsigned char* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) value = (value ^ p[i]) * 0x100000001b3ull;
-  }
-  bool closes_block() const { return (value ^ (value >> 29)) % kFragmentRunTails == 0; }
-};
-
 struct InodeInfo {
   uint32_t number = 0;
   uint64_t ref = 0;
@@ -125,7 +108,8 @@ class Writer final : public tree::FileSink {
   Result<void> pad();
 
   SqfsPtr<sqfs_file_t> file_;
-  SqfsPtr<sqfs_compressor_t> cmp_, uncmp_;
+  SqfsPtr<sqfs_compressor_t> cmp_;
+  SqfsPtr<sqfs_compressor_t> cached_cmp_;  // cmp_ through the block cache, for the processor
   SqfsPtr<sqfs_block_writer_t> blkwr_;
   SqfsPtr<sqfs_frag_table_t> fragtbl_;
   SqfsPtr<sqfs_block_processor_t> proc_;
@@ -138,6 +122,7 @@ class Writer final : public tree::FileSink {
   // File inodes the block processor creates; it keeps the slot's address
   // until finish, so the map (node-based) must not move its values.
   std::unordered_map<const Inode*, sqfs_inode_generic_t*> file_inodes_;
+  std::unordered_map<const Inode*, FragmentRef> fragments_;  // files with a tail
   std::unordered_map<const Inode*, InodeInfo> info_;
   std::vector<const Inode*> order_;  // by inode number - 1
   std::function<void(uint64_t)> progress_;
@@ -145,7 +130,8 @@ class Writer final : public tree::FileSink {
   const Inode* current_ = nullptr;  // the file being appended to
   uint64_t file_pos_ = 0;           // bytes of it appended so far
   uint64_t tail_from_ = 0;          // where its tail (the fragment) starts
-  TailHash tail_hash_;
+  std::string tail_;                // the tail's bytes, for the packer
+  std::optional<FragmentPacker> packer_;
   uint32_t block_size_ = 0;
   uint64_t last_progress_ = 0;
   bool has_dropped_ = false;  // some xattr was left out (named by dropped_xattrs)
@@ -183,9 +169,6 @@ Result<void> Writer::open(int fd, const WriterOptions& o) {
   if ((rc = sqfs_compressor_create(&cfg, &raw)))
     return sqfs_error(rc, "creating the " + o.compression + " compressor");
   cmp_.reset(raw);
-  cfg.flags |= SQFS_COMP_FLAG_UNCOMPRESS;
-  if ((rc = sqfs_compressor_create(&cfg, &raw))) return sqfs_error(rc, "creating the decompressor");
-  uncmp_.reset(raw);
 
   if ((rc = sqfs_super_init(&super_, o.block_size, squash_time(o.mod_time), id)))
     return sqfs_error(rc, "initialising the super block");
@@ -195,9 +178,11 @@ Result<void> Writer::open(int fd, const WriterOptions& o) {
   if (rc < 0) return sqfs_error(rc, "writing compressor options");
   if (rc > 0) super_.flags |= SQFS_FLAG_COMPRESSOR_OPTIONS;
 
-  blkwr_.reset(sqfs_block_writer_create(file_.get(), kDeviceBlockSize, 0));
   fragtbl_.reset(sqfs_frag_table_create(0));
-  if (!blkwr_ || !fragtbl_) return Error(Errc::image, "out of memory creating the block writer");
+  if (!fragtbl_) return Error(Errc::image, "out of memory creating the fragment table");
+  blkwr_.reset(
+      wrap_writer(sqfs_block_writer_create(file_.get(), kDeviceBlockSize, 0), fragtbl_.get()));
+  if (!blkwr_) return Error(Errc::image, "out of memory creating the block writer");
 
   unsigned workers = o.workers ? o.workers : std::max(1u, std::thread::hardware_concurrency());
   sqfs_block_processor_desc_t desc{};
@@ -210,15 +195,21 @@ Result<void> Writer::open(int fd, const WriterOptions& o) {
   // waiting on the workers; 32 per worker measured 0.1 s faster on a Debian
   // rootfs at zstd 3 (docs/benchmarks.md). At most 512 blocks: 64 MiB.
   desc.max_backlog = std::min(32 * workers, 512u);
+  // Tails never reach the processor (FragmentPacker packs them), so it
+  // needs no fragment table and no way to read fragment blocks back.
   desc.cmp = cmp_.get();
+  if (o.block_cache) {
+    EF_ASSIGN(sqfs_compressor_t * cached, caching_compressor(cmp_.get(), o.block_cache));
+    cached_cmp_.reset(cached);
+    desc.cmp = cached;
+  }
   desc.wr = blkwr_.get();
-  desc.tbl = fragtbl_.get();
-  desc.file = file_.get();
-  desc.uncmp = uncmp_.get();
   sqfs_block_processor_t* proc = nullptr;
   if ((rc = sqfs_block_processor_create_ex(&desc, &proc)))
     return sqfs_error(rc, "creating the block processor");
   proc_.reset(proc);
+  packer_.emplace(proc_.get(), fragtbl_.get(), o.block_size);
+  tail_.reserve(o.block_size);
 
   idtbl_.reset(sqfs_id_table_create(0));
   xwr_.reset(sqfs_xattr_writer_create(0));
@@ -235,23 +226,28 @@ Result<void> Writer::begin_file(Inode& inode) {
   current_ = &inode;
   file_pos_ = 0;
   tail_from_ = inode.size - inode.size % block_size_;
-  tail_hash_ = TailHash();
+  tail_.clear();
   auto& slot = file_inodes_[&inode];
   int rc = sqfs_block_processor_begin_file(proc_.get(), &slot, nullptr, 0);
   if (rc) return sqfs_error(rc, "starting a file");
   return Ok{};
 }
 
+// Whole blocks go to the block processor; the tail (the last size % block
+// size bytes) is kept for the fragment packer.
 Result<void> Writer::append(const void* data, size_t size) {
-  int rc = sqfs_block_processor_append(proc_.get(), data, size);
-  if (rc) return sqfs_error(rc, "compressing file data");
-  stats_.data_bytes_in += size;
-  if (file_pos_ + size > tail_from_) {
-    uint64_t skip = file_pos_ < tail_from_ ? tail_from_ - file_pos_ : 0;
-    tail_hash_.update(static_cast<const unsigned char*>(data) + skip, size - skip);
+  const char* bytes = static_cast<const char*>(data);
+  if (file_pos_ + size > current_->size)
+    return Error(Errc::internal, "more file data than the file's size");
+  size_t whole = file_pos_ < tail_from_ ? std::min<uint64_t>(size, tail_from_ - file_pos_) : 0;
+  if (whole) {
+    int rc = sqfs_block_processor_append(proc_.get(), bytes, whole);
+    if (rc) return sqfs_error(rc, "compressing file data");
   }
+  tail_.append(bytes + whole, size - whole);
+  stats_.data_bytes_in += size;
   file_pos_ += size;
-  if (observer_) observer_(*current_, std::string_view(static_cast<const char*>(data), size));
+  if (observer_) observer_(*current_, std::string_view(bytes, size));
   if (progress_ && stats_.data_bytes_in - last_progress_ >= (8u << 20)) {
     last_progress_ = stats_.data_bytes_in;
     progress_(stats_.data_bytes_in);
@@ -260,12 +256,14 @@ Result<void> Writer::append(const void* data, size_t size) {
 }
 
 Result<void> Writer::end_file() {
+  if (file_pos_ != current_->size) return Error(Errc::internal, "less file data than its size");
   int rc = sqfs_block_processor_end_file(proc_.get());
   if (rc) return sqfs_error(rc, "finishing a file");
-  // Waits for the blocks in flight, then writes the open fragment block.
-  if (file_pos_ > tail_from_ && tail_hash_.closes_block() &&
-      (rc = sqfs_block_processor_finish(proc_.get())))
-    return sqfs_error(rc, "closing a fragment block");
+  if (!tail_.empty()) {
+    EF_ASSIGN(FragmentRef ref,
+              packer_->add(reinterpret_cast<const unsigned char*>(tail_.data()), tail_.size()));
+    fragments_[current_] = ref;
+  }
   return Ok{};
 }
 
@@ -329,6 +327,14 @@ Result<sqfs_inode_generic_t*> Writer::make_inode(const Node& node, InodeInfo& in
       return Error(Errc::internal, "file data was never written");
     inode = it->second;
     it->second = nullptr;
+    // The processor saw only the whole blocks.
+    int rc = sqfs_inode_set_file_size(inode, in.size);
+    if (auto f = fragments_.find(&in); !rc && f != fragments_.end())
+      rc = sqfs_inode_set_frag_location(inode, f->second.index, f->second.offset);
+    if (rc) {
+      std::free(inode);
+      return sqfs_error(rc, "setting a file's size and fragment");
+    }
     if (info.nlink > 1 || xattr != 0xFFFFFFFFu) {
       sqfs_inode_make_extended(inode);
       inode->data.file_ext.nlink = info.nlink;
@@ -395,6 +401,7 @@ Result<void> Writer::write_inode(const Node& node, InodeInfo& info) {
 Result<void> Writer::write_tree(tree::Tree& tree, const std::function<void(uint64_t)>& progress) {
   progress_ = progress;
   EF_TRY(tree::stream_file_data(tree, *this));
+  EF_TRY(packer_->flush());
   int rc = sqfs_block_processor_finish(proc_.get());
   if (rc) return sqfs_error(rc, "finishing data blocks");
   return finish(tree.root());

@@ -9,11 +9,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "builder/squashfs/block_cache.hpp"
 #include "builder/tree/tree.hpp"
 #include "util/error.hpp"
 
@@ -29,6 +31,9 @@ struct WriterOptions {
   /// order, each file's chunks together), e.g. to keep a copy of one file
   /// without reading the inputs again.
   std::function<void(const tree::Inode&, std::string_view)> data_observer;
+  /// When set, data and fragment blocks are taken from this cache where
+  /// it has them and stored into it where not; the image is the same.
+  std::shared_ptr<BlockCache> block_cache;
 };
 
 /// An extended attribute squashfs cannot store (outside the user.,

@@ -37,7 +37,21 @@ std::vector<std::string> listing(const std::filesystem::path& dir) {
   return names;
 }
 
-class BuildCommandTest : public CliTest {};
+class BuildCommandTest : public CliTest {
+ protected:
+  // The basic profile's base plus a text file of `size` bytes (several blocks).
+  void write_profile_with_big_file(size_t size) {
+    write_basic_profile();
+    std::string big;
+    for (int i = 0; big.size() < size; ++i) big += "line " + std::to_string(i * 7919) + "\n";
+    tmp.write("big.txt", big);
+    tmp.write("profile.yaml",
+              "apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\nmetadata: {name: edge, "
+              "version: 1.2.3}\nspec:\n  base: {tarball: {path: rootfs.tar}}\n  layers:\n"
+              "    - files:\n        - {path: /opt/big.txt, source: big.txt}\n"
+              "  agent: {enabled: false}\n");
+  }
+};
 
 TEST_F(BuildCommandTest, WritesImageAndManifest) {
   write_basic_profile("  agent: {enabled: false}\n");  // exact entry counts below
@@ -184,8 +198,77 @@ TEST_F(BuildCommandTest, OfflineListsEveryMissingInput) {
   EXPECT_FALSE(std::filesystem::exists(tmp / "out"));
 }
 
+// The block cache through the command: the second build takes every block
+// from it, --json says so (and how long each stage took), the bytes stay
+// the same with --no-cache, and `cache prune` empties it.
+TEST_F(BuildCommandTest, RebuildTakesBlocksFromTheBlockCache) {
+  // One file of several blocks, so there is something to compress.
+  write_profile_with_big_file(600000);
+  auto first = edgeforge("build -p profile.yaml -o a --cache-dir cache --json");
+  ASSERT_EQ(first.status, 0) << last_stderr();
+  auto one = json::parse(first.out);
+  EXPECT_TRUE(one["cache"]["enabled"].get<bool>());
+  EXPECT_EQ(one["cache"]["hits"], 0);
+  uint64_t blocks = one["cache"]["misses"].get<uint64_t>();
+  EXPECT_GE(blocks, 5u);  // 4 data blocks of big.txt and at least one fragment block
+  EXPECT_EQ(one["cache"]["stored"], blocks);
+  std::vector<std::string> stages;
+  for (const auto& s : one["stages"]) {
+    stages.push_back(s["stage"]);
+    EXPECT_GE(s["seconds"].get<double>(), 0.0);
+  }
+  EXPECT_NE(std::find(stages.begin(), stages.end(), "writing image"), stages.end());
+  EXPECT_TRUE(std::filesystem::is_directory(tmp / "cache/blocks"));
+
+  auto second = json::parse(edgeforge("build -p profile.yaml -o b --cache-dir cache --json").out);
+  EXPECT_EQ(second["cache"]["hits"], blocks);
+  EXPECT_EQ(second["cache"]["misses"], 0);
+  EXPECT_EQ(second["sha256"], one["sha256"]);
+  auto cold =
+      json::parse(edgeforge("build -p profile.yaml -o c --cache-dir cache --no-cache --json").out);
+  EXPECT_FALSE(cold["cache"]["enabled"].get<bool>());
+  EXPECT_EQ(cold["sha256"], one["sha256"]);
+
+  auto pruned = edgeforge("cache prune --cache-dir cache --max-size 0 --json");
+  ASSERT_EQ(pruned.status, 0) << last_stderr();
+  EXPECT_EQ(json::parse(pruned.out)["removed"], blocks);
+  auto again = json::parse(edgeforge("build -p profile.yaml -o d --cache-dir cache --json").out);
+  EXPECT_EQ(again["cache"]["hits"], 0);
+  EXPECT_EQ(again["sha256"], one["sha256"]);
+
+  // A bound smaller than one image: the build prunes after itself.
+  auto bounded = json::parse(
+      edgeforge("build -p profile.yaml -o e --cache-dir cache2 --cache-max-size 100K --json").out);
+  EXPECT_LE(bounded["cache"]["pruned"]["bytes"].get<uint64_t>() -
+                bounded["cache"]["pruned"]["removedBytes"].get<uint64_t>(),
+            100u * 1024);
+  auto bad = edgeforge("build -p profile.yaml -o f --cache-max-size lots");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(last_stderr().find("--cache-max-size: size 'lots'"), std::string::npos)
+      << last_stderr();
+  EXPECT_FALSE(std::filesystem::exists(tmp / "f"));
+}
+
+// Two `edgeforge build` processes at once on one cache directory.
+TEST_F(BuildCommandTest, TwoBuildsAtOnceShareTheBlockCache) {
+  write_profile_with_big_file(2000000);
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o cold -q --cache-dir unused --no-cache").status, 0);
+  std::string bin = EF_EDGEFORGE_BIN;
+  auto both =
+      run_command("cd " + tmp.path().string() + " && (" + bin +
+                  " build -p profile.yaml -o x -q --cache-dir shared & " + bin +
+                  " build -p profile.yaml -o y -q --cache-dir shared & wait %1 && wait %2)");
+  ASSERT_EQ(both.status, 0) << both.out;
+  auto cold = *sha256_file(tmp / "cold/edge-1.2.3.squashfs");
+  EXPECT_EQ(*sha256_file(tmp / "x/edge-1.2.3.squashfs"), cold);
+  EXPECT_EQ(*sha256_file(tmp / "y/edge-1.2.3.squashfs"), cold);
+  auto third = json::parse(edgeforge("build -p profile.yaml -o z --cache-dir shared --json").out);
+  EXPECT_EQ(third["cache"]["misses"], 0);
+  EXPECT_EQ(third["sha256"], cold);
+}
+
 TEST_F(BuildCommandTest, HelpForEveryCommand) {
-  for (std::string cmd : {"", "build ", "validate ", "inspect "}) {
+  for (std::string cmd : {"", "build ", "validate ", "inspect ", "cache prune "}) {
     auto r = edgeforge(cmd + "--help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;

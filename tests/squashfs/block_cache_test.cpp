@@ -1,0 +1,344 @@
+// The block cache: a rebuild takes unchanged blocks from the cache and the
+// image is byte for byte the cold build's; damaged entries are found and
+// recompressed; builds can share the cache; prune keeps it bounded.
+#include "builder/squashfs/block_cache.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "builder/squashfs/caching_compressor.hpp"
+#include "builder/squashfs/writer.hpp"
+#include "builder/tree/inputs.hpp"
+#include "tests/support/command.hpp"
+#include "tests/support/fixtures.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "util/atomic_file.hpp"
+
+namespace ef::squashfs {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TarEntry;
+
+std::string text(std::mt19937_64& rng, size_t size) {
+  static const char* words[] = {"edge", "forge", "slot",  "bundle", "chunk", "verity", "squash",
+                                "tree", "node",  "store", "kernel", "grub",  "device", "agent"};
+  std::string out;
+  while (out.size() < size) {
+    out += words[rng() % 14];
+    out += (rng() % 7 == 0) ? "\n" : " ";
+    if (rng() % 5 == 0) out += std::to_string(rng() % 100000);
+  }
+  out.resize(size);
+  return out;
+}
+
+// Small files (fragments), files of several blocks with tails, a file of
+// whole blocks, random (incompressible) data, identical tails, zeros.
+std::vector<TarEntry> entries(uint32_t seed = 1) {
+  std::mt19937_64 rng(seed);
+  std::vector<TarEntry> out;
+  out.push_back(TarEntry::dir("etc"));
+  out.push_back(TarEntry::dir("usr"));
+  for (int i = 0; i < 60; ++i)
+    out.push_back(TarEntry::file("etc/f" + std::to_string(i), text(rng, 50 + rng() % 9000)));
+  for (int i = 0; i < 6; ++i)
+    out.push_back(
+        TarEntry::file("usr/big" + std::to_string(i), text(rng, 131072 * 2 + rng() % 200000)));
+  out.push_back(TarEntry::file("usr/whole", text(rng, 131072 * 3)));
+  std::string noise(300000, '\0');
+  for (auto& c : noise) c = static_cast<char>(rng());
+  out.push_back(TarEntry::file("usr/noise", noise));
+  out.push_back(TarEntry::file("usr/copy-a", "the same little file\n"));
+  out.push_back(TarEntry::file("usr/copy-b", "the same little file\n"));
+  out.push_back(TarEntry::file("usr/zeros", std::string(140000, '\0')));
+  return out;
+}
+
+struct Built {
+  fs::path path;
+  std::string sha256;
+};
+
+class BlockCacheTest : public test::TempDirTest {
+ protected:
+  Built build(const std::string& name, const std::vector<TarEntry>& e, WriterOptions o) {
+    fs::path tar = tmp / (name + ".tar");
+    test::write_tar(tar, e);
+    tree::Tree t;
+    tree::SourceInfo src;
+    src.path = tar.string();
+    src.label = name;
+    auto applied = tree::apply_archive(t, src);
+    EXPECT_TRUE(applied) << applied.error().message();
+    o.mod_time = 1700000000;
+    fs::path out = tmp / (name + ".squashfs");
+    auto stats = write_image(t, out, o);
+    EXPECT_TRUE(stats) << stats.error().message();
+    return {out, stats ? stats->sha256 : ""};
+  }
+
+  // Every file of `e` is in the image with its content, read by unsquashfs.
+  void expect_extracts_to(const fs::path& image, const std::vector<TarEntry>& e) {
+    fs::path dir = tmp / ("x-" + image.stem().string());
+    auto run = test::run_command("unsquashfs -n -d " + dir.string() + " " + image.string());
+    ASSERT_EQ(run.status, 0) << run.out;
+    for (const auto& entry : e) {
+      if (entry.type != TarEntry::Type::file) continue;
+      auto got = read_file(dir / entry.path);
+      ASSERT_TRUE(got) << got.error().message();
+      EXPECT_TRUE(*got == entry.content) << entry.path;
+    }
+  }
+
+  std::shared_ptr<BlockCache> cache() { return std::make_shared<BlockCache>(tmp / "cache/blocks"); }
+
+  std::vector<fs::path> cache_entries() {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::recursive_directory_iterator(tmp / "cache/blocks"))
+      if (e.is_regular_file() && e.path().filename() != "settings") out.push_back(e.path());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
+class WarmRebuildTest : public BlockCacheTest,
+                        public ::testing::WithParamInterface<std::pair<std::string, int>> {};
+
+// Changing one file of the tree: the warm rebuild compresses only that
+// file's blocks (and the fragment block its tail is in) and writes what a
+// cold build of the same tree writes.
+TEST_P(WarmRebuildTest, OneChangedFileGivesTheColdBuildsBytes) {
+  WriterOptions o;
+  o.compression = GetParam().first;
+  o.level = GetParam().second;
+  auto cached = o;
+  cached.block_cache = cache();
+  auto v1 = entries();
+  Built first = build("v1", v1, cached);
+  auto s1 = cached.block_cache->stats();
+  EXPECT_EQ(s1.hits, 0u);
+  EXPECT_GT(s1.misses, 10u);
+  EXPECT_EQ(s1.stored, s1.misses);
+  EXPECT_EQ(first.sha256, build("v1-cold", v1, o).sha256) << "the cache changed a cold build";
+
+  auto v2 = v1;
+  v2[4].content[17] ^= 1;       // a small file: its fragment block changes
+  v2[63].content[200000] ^= 1;  // usr/big1's second block
+  cached.block_cache = cache();
+  Built warm = build("v2", v2, cached);
+  Built cold = build("v2-cold", v2, o);
+  EXPECT_EQ(warm.sha256, cold.sha256);
+  auto s2 = cached.block_cache->stats();
+  EXPECT_GE(s2.misses, 2u);
+  EXPECT_LE(s2.misses, 4u);  // the changed block, one or two fragment blocks
+  EXPECT_GT(s2.hits, s1.misses / 2);
+  EXPECT_EQ(s2.damaged, 0u);
+
+  // Nothing changed: every block is a hit.
+  cached.block_cache = cache();
+  EXPECT_EQ(build("v2-again", v2, cached).sha256, cold.sha256);
+  EXPECT_EQ(cached.block_cache->stats().misses, 0u);
+  // unsquashfs (squashfs-tools) reads the warm image back as the tree.
+  expect_extracts_to(warm.path, v2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Compressors, WarmRebuildTest,
+                         ::testing::Values(std::make_pair(std::string("zstd"), 15),
+                                           std::make_pair(std::string("xz"), 6),
+                                           std::make_pair(std::string("gzip"), 9)),
+                         [](const auto& test_info) { return test_info.param.first; });
+
+// Every entry damaged in a different way: each is found, removed and
+// recompressed, and the image is still the cold build's.
+TEST_F(BlockCacheTest, DamagedEntriesAreFoundAndNeverWrittenIntoTheImage) {
+  WriterOptions o;
+  o.level = 15;
+  auto cached = o;
+  cached.block_cache = cache();
+  auto e = entries();
+  std::string cold = build("cold", e, o).sha256;
+  EXPECT_EQ(build("fill", e, cached).sha256, cold);
+  auto files = cache_entries();
+  ASSERT_GE(files.size(), 8u);
+  auto bytes = [](const fs::path& p) {
+    auto r = read_file(p);
+    return r ? *r : std::string();
+  };
+  auto put = [](const fs::path& p, const std::string& s) {
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
+  };
+  size_t damaged = 0;
+  for (size_t i = 0; i < files.size() && damaged < 4; ++i) {
+    std::string s = bytes(files[i]);
+    uint32_t result = 0;
+    std::memcpy(&result, s.data() + 24, 4);
+    if (result == 0 || result < 64) continue;  // damage compressed entries
+    switch (damaged++) {
+      case 0:  // one flipped payload byte
+        s[48 + result / 2] ^= 0x10;
+        break;
+      case 1:  // truncated
+        s.resize(s.size() - 7);
+        break;
+      case 2:  // one flipped header byte (the key)
+        s[9] ^= 1;
+        break;
+      case 3: {  // a flipped payload byte with the checksum made to match:
+                 // decompressing it is what finds it
+        s[48 + result / 3] ^= 0x01;
+        uint64_t sum = XXH3_64bits(s.data() + 48, result);
+        std::memcpy(s.data() + 32, &sum, 8);
+        break;
+      }
+    }
+    put(files[i], s);
+  }
+  ASSERT_EQ(damaged, 4u);
+  cached.block_cache = cache();
+  EXPECT_EQ(build("again", e, cached).sha256, cold);
+  auto s = cached.block_cache->stats();
+  EXPECT_EQ(s.damaged, 4u);
+  EXPECT_EQ(s.misses, 4u);
+  EXPECT_EQ(s.stored, 4u);
+  // Replaced: the next build finds every block.
+  cached.block_cache = cache();
+  EXPECT_EQ(build("after", e, cached).sha256, cold);
+  EXPECT_EQ(cached.block_cache->stats().damaged, 0u);
+  EXPECT_EQ(cached.block_cache->stats().misses, 0u);
+}
+
+// Two builds of different trees at once, sharing one cache directory (and
+// a third after them): all images are their cold builds' bytes.
+TEST_F(BlockCacheTest, TwoBuildsAtOnceShareOneCache) {
+  WriterOptions o;
+  o.level = 15;
+  auto a = entries(1), b = entries(2);
+  b.push_back(TarEntry::dir("shared"));
+  for (size_t i = 2; i < 70; ++i) {  // partly the same files
+    b.push_back(a[i]);
+    b.back().path = "shared/" + std::to_string(i);
+  }
+  std::string cold_a = build("cold-a", a, o).sha256, cold_b = build("cold-b", b, o).sha256;
+  Built built_a, built_b;
+  auto cached = o;
+  std::thread ta([&] {
+    auto oa = cached;
+    oa.block_cache = cache();
+    built_a = build("a", a, oa);
+  });
+  std::thread tb([&] {
+    auto ob = cached;
+    ob.block_cache = cache();
+    built_b = build("b", b, ob);
+  });
+  ta.join();
+  tb.join();
+  EXPECT_EQ(built_a.sha256, cold_a);
+  EXPECT_EQ(built_b.sha256, cold_b);
+  expect_extracts_to(built_b.path, b);
+  cached.block_cache = cache();
+  EXPECT_EQ(build("b-again", b, cached).sha256, cold_b);
+  EXPECT_EQ(cached.block_cache->stats().misses, 0u);
+  EXPECT_EQ(cached.block_cache->stats().damaged, 0u);
+}
+
+// Each setting has its own shelf: a level-3 build never takes level-15
+// blocks (they would decompress to the same data, but are other bytes).
+TEST_F(BlockCacheTest, AnotherLevelIsAnotherShelf) {
+  WriterOptions o;
+  o.block_cache = cache();
+  o.level = 15;
+  auto e = entries();
+  build("l15", e, o);
+  o.block_cache = cache();
+  o.level = 3;
+  WriterOptions cold;
+  cold.level = 3;
+  EXPECT_EQ(build("l3", e, o).sha256, build("l3-cold", e, cold).sha256);
+  EXPECT_EQ(o.block_cache->stats().hits, 0u);
+  size_t shelves = 0;
+  for (const auto& d : fs::directory_iterator(tmp / "cache/blocks")) shelves += d.is_directory();
+  EXPECT_EQ(shelves, 2u);
+}
+
+TEST_F(BlockCacheTest, PruneKeepsTheCacheWithinItsSizeAndDropsTheOldestFirst) {
+  WriterOptions o;
+  o.level = 15;
+  o.block_cache = cache();
+  build("fill", entries(), o);
+  auto files = cache_entries();
+  ASSERT_GE(files.size(), 8u);
+  // The first half was last used a day ago.
+  struct timespec old[2] = {{std::time(nullptr) - 86400, 0}, {std::time(nullptr) - 86400, 0}};
+  uint64_t total = 0, recent = 0;
+  for (size_t i = 0; i < files.size(); ++i) {
+    struct stat st {};
+    ASSERT_EQ(::stat(files[i].c_str(), &st), 0);
+    uint64_t used = static_cast<uint64_t>(st.st_blocks) * 512;
+    total += used;
+    if (i < files.size() / 2)
+      ASSERT_EQ(::utimensat(AT_FDCWD, files[i].c_str(), old, 0), 0);
+    else
+      recent += used;
+  }
+  BlockCache c(tmp / "cache/blocks");
+  auto nothing = c.prune(total);
+  ASSERT_TRUE(nothing) << nothing.error().message();
+  EXPECT_EQ(nothing->removed, 0u);
+  EXPECT_EQ(nothing->bytes, total);
+  auto r = c.prune(recent);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->removed, files.size() / 2);
+  for (size_t i = 0; i < files.size(); ++i) EXPECT_EQ(fs::exists(files[i]), i >= files.size() / 2);
+  auto empty = c.prune(0);
+  ASSERT_TRUE(empty);
+  EXPECT_TRUE(cache_entries().empty());
+  // What is left still builds right (the pruned blocks are compressed again).
+  WriterOptions cold;
+  cold.level = 15;
+  o.block_cache = cache();
+  EXPECT_EQ(build("refill", entries(), o).sha256, build("cold", entries(), cold).sha256);
+}
+
+TEST(BlockCacheSizes, ParseSize) {
+  EXPECT_EQ(*parse_size("4G"), 4ull << 30);
+  EXPECT_EQ(*parse_size("512M"), 512ull << 20);
+  EXPECT_EQ(*parse_size("10GiB"), 10ull << 30);
+  EXPECT_EQ(*parse_size("1k"), 1024u);
+  EXPECT_EQ(*parse_size("0"), 0u);
+  EXPECT_EQ(*parse_size("123B"), 123u);
+  for (const char* bad : {"", "G", "4X", "4GB2", "-1", "99999999999T"}) {
+    auto r = parse_size(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message().find("e.g. 4G"), std::string::npos);
+  }
+}
+
+TEST(BlockCacheFingerprint, NamesSettingsAndLibraries) {
+  sqfs_compressor_config_t cfg;
+  ASSERT_EQ(sqfs_compressor_config_init(&cfg, SQFS_COMP_ZSTD, 131072, 0), 0);
+  cfg.level = 15;
+  sqfs_compressor_t* a = nullptr;
+  ASSERT_EQ(sqfs_compressor_create(&cfg, &a), 0);
+  cfg.level = 14;
+  sqfs_compressor_t* b = nullptr;
+  ASSERT_EQ(sqfs_compressor_create(&cfg, &b), 0);
+  std::string fa = compressor_fingerprint(a), fb = compressor_fingerprint(b);
+  EXPECT_NE(fa, fb);
+  EXPECT_EQ(fa, compressor_fingerprint(a));
+  EXPECT_NE(fa.find("zstd 1."), std::string::npos) << fa;
+  EXPECT_NE(fa.find("probe "), std::string::npos) << fa;
+  sqfs_destroy(a);
+  sqfs_destroy(b);
+}
+
+}  // namespace
+}  // namespace ef::squashfs
