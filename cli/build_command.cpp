@@ -75,7 +75,7 @@ nlohmann::json block_cache_json(const build::BuildResult& result) {
                         {"stored", c.stored},      {"storedBytes", c.stored_bytes},
                         {"damaged", c.damaged},    {"storeErrors", c.store_errors}};
   if (const auto& p = result.block_cache_prune)
-    out["pruned"] = {{"entries", p->entries},
+    out["pruned"] = {{"packs", p->packs},
                      {"bytes", p->bytes},
                      {"removed", p->removed},
                      {"removedBytes", p->removed_bytes}};

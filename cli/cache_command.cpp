@@ -34,16 +34,16 @@ int run_prune(const CacheCommandArgs& a) {
   if (a.style.json) {
     std::cout << nlohmann::json({{"ok", true},
                                  {"directory", cache.dir().string()},
-                                 {"entries", r->entries},
+                                 {"packs", r->packs},
                                  {"bytes", r->bytes},
                                  {"removed", r->removed},
                                  {"removedBytes", r->removed_bytes}})
                      .dump(2)
               << "\n";
   } else if (!a.style.quiet) {
-    std::cout << cache.dir().string() << ": removed " << r->removed << " entries ("
-              << mib(r->removed_bytes) << "); " << r->entries - std::min(r->entries, r->removed)
-              << " entries (" << mib(r->bytes - std::min(r->bytes, r->removed_bytes))
+    std::cout << cache.dir().string() << ": removed " << r->removed << " pack(s) ("
+              << mib(r->removed_bytes) << "); " << r->packs - std::min(r->packs, r->removed)
+              << " pack(s) (" << mib(r->bytes - std::min(r->bytes, r->removed_bytes))
               << ") are left\n";
   }
   return 0;

@@ -3,24 +3,35 @@
 //
 // Layout under <cache>/blocks:
 //   <shelf>/settings             the compressor settings this shelf is for
-//   <shelf>/<2 hex>/<32 hex>     one entry: the compressed block, named by
-//                                the XXH3-128 of the uncompressed block
+//   <shelf>/packs/<name>.pack    one build's new blocks, one entry after another
+//   <shelf>/packs/<name>.idx     the pack's index (block name -> offset); a
+//                                pack counts only once its index exists
 // A shelf holds the output of one compressor setting (compressor, level,
 // block size, options, compression library versions and a probe of the
 // compressor's output), so an entry is exactly what that compressor makes
-// of the block. Entries are written under a temporary name and renamed;
-// a reader checks an entry's header and the payload's XXH3-64, and the
-// caller decompresses it and compares it with the block (see
-// caching_compressor.hpp), so a damaged entry or a hash collision costs a
-// recompression, never a wrong image. Two builds may share the directory.
+// of the block; a block is named by the XXH3-128 of its uncompressed bytes.
+// Each build appends the blocks it compressed to a pack of its own (one
+// file, written as the compressors finish, so a cold build pays one
+// sequential write and no file per block) and publishes its index when the
+// image is written; it reads the packs whose indexes existed when it
+// started. Two builds may share the directory. A reader checks an entry's
+// header and the payload's XXH3-64, and the caller decompresses it and
+// compares it with the block (caching_compressor.hpp), so a damaged entry
+// or a hash collision costs a recompression, never a wrong image. Whole
+// packs are the unit of eviction: least recently used (by the index's
+// mtime, refreshed when a build takes blocks from the pack) first.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "util/error.hpp"
@@ -33,6 +44,11 @@ inline constexpr uint64_t kDefaultBlockCacheBytes = 4ull << 30;
 struct BlockKey {
   unsigned char bytes[16] = {};
   std::string hex() const;
+  bool operator==(const BlockKey& o) const;
+};
+
+struct BlockKeyHash {
+  size_t operator()(const BlockKey& k) const;
 };
 
 /// Names an uncompressed block.
@@ -42,15 +58,15 @@ struct BlockCacheStats {
   uint64_t hits = 0;          // blocks taken from the cache
   uint64_t hit_bytes = 0;     // their uncompressed bytes (not compressed again)
   uint64_t misses = 0;        // blocks compressed
-  uint64_t stored = 0;        // entries written
-  uint64_t stored_bytes = 0;  // their size on disk
-  uint64_t damaged = 0;       // entries found damaged (removed; the block was recompressed)
+  uint64_t stored = 0;        // entries written into this build's pack
+  uint64_t stored_bytes = 0;  // their bytes
+  uint64_t damaged = 0;       // entries found damaged (the block was compressed again)
   uint64_t store_errors = 0;  // entries that could not be written (e.g. disk full)
 };
 
 struct PruneResult {
-  uint64_t entries = 0;  // entries before
-  uint64_t bytes = 0;    // their disk usage before
+  uint64_t packs = 0;  // packs before
+  uint64_t bytes = 0;  // their disk usage before (packs and indexes)
   uint64_t removed = 0;
   uint64_t removed_bytes = 0;
 };
@@ -58,13 +74,18 @@ struct PruneResult {
 class BlockCache {
  public:
   /// `dir` is <cache>/blocks; it is created when first written.
-  explicit BlockCache(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  explicit BlockCache(std::filesystem::path dir);
+  /// Removes this build's pack when it was never committed.
+  ~BlockCache();
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
 
   const std::filesystem::path& dir() const { return dir_; }
 
-  /// The shelf for one compressor setting (`settings` describes it in
-  /// words; the shelf's name is a digest of it).
-  std::filesystem::path shelf(const std::string& settings) const;
+  /// Opens the shelf for one compressor setting (`settings` describes it in
+  /// words; the shelf's name is a digest of it) and reads the indexes of
+  /// its packs. Once, before any lookup or store.
+  void open_shelf(const std::string& settings);
 
   /// An entry as read: `payload` points into the caller's buffer.
   struct Entry {
@@ -73,36 +94,75 @@ class BlockCache {
   };
   /// Reads the entry for `key` (a block of `input_size` bytes) into
   /// `buffer`. Missing: nullopt. Damaged (short, wrong header, payload
-  /// checksum): removed, counted, nullopt.
-  std::optional<Entry> lookup(const std::filesystem::path& shelf, const BlockKey& key,
-                              uint32_t input_size, std::vector<unsigned char>& buffer);
+  /// checksum): counted, nullopt. Thread-safe.
+  std::optional<Entry> lookup(const BlockKey& key, uint32_t input_size,
+                              std::vector<unsigned char>& buffer);
   /// The caller found a read entry wrong (it does not decompress to the
-  /// block): removes and counts it.
-  void reject(const std::filesystem::path& shelf, const BlockKey& key);
-  /// Writes an entry (errors are counted, never reported: the cache is an
-  /// optimisation).
-  void store(const std::filesystem::path& shelf, const BlockKey& key, uint32_t result,
-             uint32_t input_size, std::string_view payload);
+  /// block): counted, and not offered again by this cache.
+  void reject(const BlockKey& key);
+  /// Appends an entry to this build's pack (errors are counted and warned
+  /// about once, never returned: the cache is an optimisation). Thread-safe.
+  void store(const BlockKey& key, uint32_t result, uint32_t input_size, std::string_view payload);
   void count_hit(uint64_t bytes) {
     hits_ += 1;
     hit_bytes_ += bytes;
   }
   void count_miss() { misses_ += 1; }
 
+  /// Publishes this build's pack (writes its index) and marks the packs it
+  /// took blocks from as recently used. After the compressors finished.
+  void commit();
+
   BlockCacheStats stats() const;
 
-  /// Removes least recently used entries until the cache uses at most
-  /// `max_bytes` of disk, and temporary files older than an hour.
+  /// Removes least recently used packs until the cache uses at most
+  /// `max_bytes` of disk, and leftovers of builds that stopped (packs
+  /// without an index, temporary files) an hour after their last write.
   Result<PruneResult> prune(uint64_t max_bytes) const;
 
  private:
-  std::filesystem::path entry_path(const std::filesystem::path& shelf, const BlockKey& key) const;
-  void remove_damaged(const std::filesystem::path& path, const std::string& why);
+  struct Pack {
+    std::filesystem::path data, index;
+    int64_t index_mtime = 0;
+    std::atomic<int> fd{-1};  // opened at the first hit
+    std::atomic<bool> used{false};
+  };
+  struct Location {
+    uint32_t pack = 0;
+    uint32_t length = 0;  // header + payload
+    uint64_t offset = 0;
+  };
+  struct Record {
+    BlockKey key;
+    uint64_t offset;
+    uint32_t length;
+  };
 
-  std::filesystem::path dir_;
+  void load_index(uint32_t pack);
+  std::optional<Entry> read_entry(const Location& at, const BlockKey& key, uint32_t input_size,
+                                  std::vector<unsigned char>& buffer);
+  int pack_fd(Pack& pack);
+  void damaged(const std::string& where, const std::string& why);
+  void store_failed(int err);
+
+  std::filesystem::path dir_, shelf_;
+  std::deque<Pack> packs_;
+  // Read-only after open_shelf: where each block is (the newest pack's
+  // copy), and older copies, tried when the newest is damaged.
+  std::unordered_map<BlockKey, Location, BlockKeyHash> index_;
+  std::unordered_multimap<BlockKey, Location, BlockKeyHash> older_;
+
+  std::mutex mutex_;  // guards what follows
+  std::unordered_set<BlockKey, BlockKeyHash> rejected_;
+  std::atomic<bool> any_rejected_{false};
+  std::filesystem::path own_pack_;
+  int own_fd_ = -1;
+  std::vector<Record> own_records_;
+  bool committed_ = false;
+
+  std::atomic<uint64_t> own_size_{0};
   std::atomic<uint64_t> hits_{0}, hit_bytes_{0}, misses_{0}, stored_{0}, stored_bytes_{0},
       damaged_{0}, store_errors_{0};
-  std::atomic<uint64_t> temp_counter_{0};
   std::atomic<bool> warned_store_{false};
 };
 

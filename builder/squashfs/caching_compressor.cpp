@@ -44,7 +44,6 @@ struct State {
   SqfsPtr<sqfs_compressor_t> inner;  // compresses a miss
   SqfsPtr<sqfs_compressor_t> uncmp;  // checks a hit
   std::shared_ptr<BlockCache> cache;
-  std::filesystem::path shelf;
   std::vector<unsigned char> entry;    // an entry as read
   std::vector<unsigned char> scratch;  // a hit, decompressed
 };
@@ -90,22 +89,21 @@ sqfs_s32 do_block(sqfs_compressor_t* cmp, const sqfs_u8* in, sqfs_u32 size, sqfs
                   sqfs_u32 outsize) {
   State& s = *self(cmp)->state;
   BlockKey key = block_key(in, size);
-  if (auto e = s.cache->lookup(s.shelf, key, size, s.entry)) {
+  if (auto e = s.cache->lookup(key, size, s.entry)) {
     if (entry_matches(s, *e, in, size, outsize)) {
       if (e->result) std::memcpy(out, e->payload.data(), e->result);
       s.cache->count_hit(size);
       return static_cast<sqfs_s32>(e->result);
     }
-    s.cache->reject(s.shelf, key);
+    s.cache->reject(key);
   }
   s.cache->count_miss();
   sqfs_s32 n = s.inner->do_block(s.inner.get(), in, size, out, outsize);
   if (n > 0)
-    s.cache->store(s.shelf, key, static_cast<uint32_t>(n), size,
+    s.cache->store(key, static_cast<uint32_t>(n), size,
                    std::string_view(reinterpret_cast<const char*>(out), static_cast<size_t>(n)));
   else if (n == 0)  // kept as is: the entry is the block itself
-    s.cache->store(s.shelf, key, 0, size,
-                   std::string_view(reinterpret_cast<const char*>(in), size));
+    s.cache->store(key, 0, size, std::string_view(reinterpret_cast<const char*>(in), size));
   return n;
 }
 
@@ -115,8 +113,7 @@ void destroy(sqfs_object_t* obj) {
   delete c;
 }
 
-sqfs_compressor_t* make(const sqfs_compressor_t* inner, std::shared_ptr<BlockCache> cache,
-                        std::filesystem::path shelf) {
+sqfs_compressor_t* make(const sqfs_compressor_t* inner, std::shared_ptr<BlockCache> cache) {
   auto state = std::make_unique<State>();
   state->inner.reset(static_cast<sqfs_compressor_t*>(sqfs_copy(inner)));
   if (!state->inner) return nullptr;
@@ -127,13 +124,12 @@ sqfs_compressor_t* make(const sqfs_compressor_t* inner, std::shared_ptr<BlockCac
   if (sqfs_compressor_create(&cfg, &uncmp) != 0) return nullptr;
   state->uncmp.reset(uncmp);
   state->cache = std::move(cache);
-  state->shelf = std::move(shelf);
   auto* c = new (std::nothrow) Caching{};
   if (!c) return nullptr;
   c->base.base.destroy = destroy;
   c->base.base.copy = [](const sqfs_object_t* obj) -> sqfs_object_t* {
     const State& s = *self(obj)->state;
-    sqfs_compressor_t* copy = make(s.inner.get(), s.cache, s.shelf);
+    sqfs_compressor_t* copy = make(s.inner.get(), s.cache);
     return copy ? &copy->base : nullptr;
   };
   c->base.get_configuration = get_configuration;
@@ -171,9 +167,8 @@ std::string compressor_fingerprint(sqfs_compressor_t* cmp) {
 
 Result<sqfs_compressor_t*> caching_compressor(const sqfs_compressor_t* cmp,
                                               std::shared_ptr<BlockCache> cache) {
-  std::string settings = compressor_fingerprint(const_cast<sqfs_compressor_t*>(cmp));
-  auto shelf = cache->shelf(settings);
-  sqfs_compressor_t* made = make(cmp, std::move(cache), std::move(shelf));
+  cache->open_shelf(compressor_fingerprint(const_cast<sqfs_compressor_t*>(cmp)));
+  sqfs_compressor_t* made = make(cmp, std::move(cache));
   if (!made) return Error(Errc::image, "cannot create the block cache's compressor");
   return made;
 }

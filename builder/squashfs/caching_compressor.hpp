@@ -27,7 +27,8 @@ namespace ef::squashfs {
 std::string compressor_fingerprint(sqfs_compressor_t* cmp);
 
 /// A compressor that goes through `cache` around a copy of `cmp` (which
-/// stays the caller's). Its copies (one per worker) share the cache.
+/// stays the caller's); opens the cache's shelf for `cmp`'s fingerprint.
+/// Its copies (one per worker) share the cache.
 Result<sqfs_compressor_t*> caching_compressor(const sqfs_compressor_t* cmp,
                                               std::shared_ptr<BlockCache> cache);
 

@@ -1,5 +1,6 @@
 #include "builder/squashfs/fd_file.hpp"
 
+#include <fcntl.h>
 #include <sqfs/error.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,8 +19,15 @@ namespace {
 struct FdFile {
   sqfs_file_t base;
   int fd;
-  sqfs_u64 size;  // bytes in the file (libsquashfs asks often; no fstat each time)
+  sqfs_u64 size;     // bytes in the file (libsquashfs asks often; no fstat each time)
+  sqfs_u64 flushed;  // writeback started up to here
 };
+
+// The image is written front to back; every kWritebackStep bytes the disk
+// is asked to start writing what came before (without waiting), so that
+// the fsync at the end finds little left: at zstd 3 the disk write of a
+// 220 MB image then overlaps compression instead of adding 0.3 s after it.
+constexpr sqfs_u64 kWritebackStep = 8u << 20;
 
 FdFile* self(sqfs_file_t* f) {
   return reinterpret_cast<FdFile*>(f);
@@ -36,8 +44,15 @@ int read_at(sqfs_file_t* f, sqfs_u64 offset, void* buffer, size_t size) {
 }
 
 int write_at(sqfs_file_t* f, sqfs_u64 offset, const void* buffer, size_t size) {
-  if (!pwrite_all(self(f)->fd, buffer, size, offset, {})) return SQFS_ERROR_IO;
-  if (offset + size > self(f)->size) self(f)->size = offset + size;
+  FdFile* file = self(f);
+  if (!pwrite_all(file->fd, buffer, size, offset, {})) return SQFS_ERROR_IO;
+  if (offset + size > file->size) file->size = offset + size;
+  if (file->size - file->flushed >= kWritebackStep) {
+    // A hint: where it fails (not a regular file) the fsync does the work.
+    (void)::sync_file_range(file->fd, static_cast<off_t>(file->flushed),
+                            static_cast<off_t>(file->size - file->flushed), SYNC_FILE_RANGE_WRITE);
+    file->flushed = file->size;
+  }
   return 0;
 }
 
@@ -52,6 +67,7 @@ int truncate_to(sqfs_file_t* f, sqfs_u64 size) {
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) return SQFS_ERROR_IO;
   self(f)->size = size;
+  if (self(f)->flushed > size) self(f)->flushed = size;
   return 0;
 }
 

@@ -503,6 +503,7 @@ Result<ImageStats> write_image(tree::Tree& tree, const std::filesystem::path& ou
     if (!written) return std::move(written).error().with_context("writing " + out.string());
     stats = writer.stats();
   }  // libsquashfs objects are gone here; the descriptor stays the AtomicFile's
+  if (options.block_cache) options.block_cache->commit();  // every block is in
   // The image is hashed from the page cache while commit() waits for the
   // disk; the hasher reads (pread) through a duplicate of the descriptor,
   // which commit's close and rename leave open.

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <cstring>
@@ -100,11 +101,32 @@ class BlockCacheTest : public test::TempDirTest {
 
   std::shared_ptr<BlockCache> cache() { return std::make_shared<BlockCache>(tmp / "cache/blocks"); }
 
-  std::vector<fs::path> cache_entries() {
+  // The cache's files: packs and their indexes.
+  std::vector<fs::path> cache_files(const std::string& extension) {
     std::vector<fs::path> out;
+    if (!fs::exists(tmp / "cache/blocks")) return out;
     for (const auto& e : fs::recursive_directory_iterator(tmp / "cache/blocks"))
-      if (e.is_regular_file() && e.path().filename() != "settings") out.push_back(e.path());
+      if (e.is_regular_file() && e.path().extension() == extension) out.push_back(e.path());
     std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  struct PackEntry {
+    size_t offset;
+    uint32_t result;  // compressed size, 0 = kept as is
+    size_t length;
+  };
+  // Walks a pack entry by entry (header: magic, key, result, input size, ...).
+  static std::vector<PackEntry> pack_entries(const std::string& pack) {
+    std::vector<PackEntry> out;
+    for (size_t at = 0; at + 48 <= pack.size();) {
+      uint32_t result, input;
+      std::memcpy(&result, pack.data() + at + 24, 4);
+      std::memcpy(&input, pack.data() + at + 28, 4);
+      size_t length = 48 + (result ? result : input);
+      out.push_back({at, result, length});
+      at += length;
+    }
     return out;
   }
 };
@@ -166,41 +188,35 @@ TEST_F(BlockCacheTest, DamagedEntriesAreFoundAndNeverWrittenIntoTheImage) {
   auto e = entries();
   std::string cold = build("cold", e, o).sha256;
   EXPECT_EQ(build("fill", e, cached).sha256, cold);
-  auto files = cache_entries();
-  ASSERT_GE(files.size(), 8u);
-  auto bytes = [](const fs::path& p) {
-    auto r = read_file(p);
-    return r ? *r : std::string();
-  };
-  auto put = [](const fs::path& p, const std::string& s) {
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
-  };
+  auto packs = cache_files(".pack");
+  ASSERT_EQ(packs.size(), 1u);
+  std::string pack = *read_file(packs[0]);
+  auto list = pack_entries(pack);
+  ASSERT_GE(list.size(), 8u);
   size_t damaged = 0;
-  for (size_t i = 0; i < files.size() && damaged < 4; ++i) {
-    std::string s = bytes(files[i]);
-    uint32_t result = 0;
-    std::memcpy(&result, s.data() + 24, 4);
-    if (result == 0 || result < 64) continue;  // damage compressed entries
+  for (const auto& entry : list) {
+    if (entry.result < 64 || damaged == 4) continue;  // damage compressed entries
+    char* h = pack.data() + entry.offset;
     switch (damaged++) {
       case 0:  // one flipped payload byte
-        s[48 + result / 2] ^= 0x10;
+        h[48 + entry.result / 2] ^= 0x10;
         break;
-      case 1:  // truncated
-        s.resize(s.size() - 7);
+      case 1:  // one flipped byte in the result (the length no longer fits)
+        h[25] ^= 1;
         break;
       case 2:  // one flipped header byte (the key)
-        s[9] ^= 1;
+        h[9] ^= 1;
         break;
       case 3: {  // a flipped payload byte with the checksum made to match:
                  // decompressing it is what finds it
-        s[48 + result / 3] ^= 0x01;
-        uint64_t sum = XXH3_64bits(s.data() + 48, result);
-        std::memcpy(s.data() + 32, &sum, 8);
+        h[48 + entry.result / 3] ^= 0x01;
+        uint64_t sum = XXH3_64bits(h + 48, entry.result);
+        std::memcpy(h + 32, &sum, 8);
         break;
       }
     }
-    put(files[i], s);
   }
+  ASSERT_TRUE(write_file_atomic(packs[0], pack));
   ASSERT_EQ(damaged, 4u);
   cached.block_cache = cache();
   EXPECT_EQ(build("again", e, cached).sha256, cold);
@@ -208,7 +224,15 @@ TEST_F(BlockCacheTest, DamagedEntriesAreFoundAndNeverWrittenIntoTheImage) {
   EXPECT_EQ(s.damaged, 4u);
   EXPECT_EQ(s.misses, 4u);
   EXPECT_EQ(s.stored, 4u);
-  // Replaced: the next build finds every block.
+  // A pack cut short: its last entries are found missing, not read as zeros.
+  ASSERT_EQ(::truncate(packs[0].c_str(), static_cast<off_t>(list.back().offset + 10)), 0);
+  cached.block_cache = cache();
+  EXPECT_EQ(build("truncated", e, cached).sha256, cold);
+  // The newer pack's good copies shadow the damaged ones; the cut entry
+  // (if it had no newer copy) is found and compressed again.
+  EXPECT_EQ(cached.block_cache->stats().damaged, 1u);
+  EXPECT_LE(cached.block_cache->stats().misses, 1u);
+  // Replaced by newer packs: the next build finds every block.
   cached.block_cache = cache();
   EXPECT_EQ(build("after", e, cached).sha256, cold);
   EXPECT_EQ(cached.block_cache->stats().damaged, 0u);
@@ -273,35 +297,54 @@ TEST_F(BlockCacheTest, PruneKeepsTheCacheWithinItsSizeAndDropsTheOldestFirst) {
   WriterOptions o;
   o.level = 15;
   o.block_cache = cache();
-  build("fill", entries(), o);
-  auto files = cache_entries();
-  ASSERT_GE(files.size(), 8u);
-  // The first half was last used a day ago.
-  struct timespec old[2] = {{std::time(nullptr) - 86400, 0}, {std::time(nullptr) - 86400, 0}};
-  uint64_t total = 0, recent = 0;
-  for (size_t i = 0; i < files.size(); ++i) {
+  build("one", entries(1), o);
+  auto first = cache_files(".idx");
+  ASSERT_EQ(first.size(), 1u);
+  o.block_cache = cache();
+  build("two", entries(2), o);  // other files: a second pack
+  auto indexes = cache_files(".idx");
+  ASSERT_EQ(indexes.size(), 2u);
+  if (indexes[0] != first[0]) std::swap(indexes[0], indexes[1]);  // [0]: build one's
+  std::vector<fs::path> packs;
+  for (const auto& i : indexes) packs.push_back(fs::path(i).replace_extension(".pack"));
+  auto disk = [](const fs::path& p) {
     struct stat st {};
-    ASSERT_EQ(::stat(files[i].c_str(), &st), 0);
-    uint64_t used = static_cast<uint64_t>(st.st_blocks) * 512;
-    total += used;
-    if (i < files.size() / 2)
-      ASSERT_EQ(::utimensat(AT_FDCWD, files[i].c_str(), old, 0), 0);
-    else
-      recent += used;
-  }
+    EXPECT_EQ(::stat(p.c_str(), &st), 0);
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+  };
+  // Whichever pack was used a day ago goes first.
+  struct timespec old[2] = {{std::time(nullptr) - 86400, 0}, {std::time(nullptr) - 86400, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, indexes[1].c_str(), old, 0), 0);
+  uint64_t total = disk(indexes[0]) + disk(indexes[1]) + disk(packs[0]) + disk(packs[1]);
+  uint64_t recent = disk(indexes[0]) + disk(packs[0]);
   BlockCache c(tmp / "cache/blocks");
   auto nothing = c.prune(total);
   ASSERT_TRUE(nothing) << nothing.error().message();
   EXPECT_EQ(nothing->removed, 0u);
+  EXPECT_EQ(nothing->packs, 2u);
   EXPECT_EQ(nothing->bytes, total);
   auto r = c.prune(recent);
   ASSERT_TRUE(r) << r.error().message();
-  EXPECT_EQ(r->removed, files.size() / 2);
-  for (size_t i = 0; i < files.size(); ++i) EXPECT_EQ(fs::exists(files[i]), i >= files.size() / 2);
-  auto empty = c.prune(0);
-  ASSERT_TRUE(empty);
-  EXPECT_TRUE(cache_entries().empty());
-  // What is left still builds right (the pruned blocks are compressed again).
+  EXPECT_EQ(r->removed, 1u);
+  EXPECT_EQ(r->removed_bytes, total - recent);
+  EXPECT_TRUE(fs::exists(packs[0]) && fs::exists(indexes[0]));
+  EXPECT_FALSE(fs::exists(packs[1]) || fs::exists(indexes[1]));
+  // A build that used the pack a day old keeps it: its index is touched.
+  ASSERT_EQ(::utimensat(AT_FDCWD, indexes[0].c_str(), old, 0), 0);
+  o.block_cache = cache();
+  build("one-again", entries(1), o);
+  struct stat st {};
+  ASSERT_EQ(::stat(indexes[0].c_str(), &st), 0);
+  EXPECT_GT(st.st_mtime, std::time(nullptr) - 600);
+  // A stopped build's pack (no index) an hour old is a leftover.
+  fs::path leftover = packs[0].parent_path() / "0000000001.000000000-1-deadbeef.pack";
+  ASSERT_TRUE(write_file_atomic(leftover, "half a pack"));
+  ASSERT_EQ(::utimensat(AT_FDCWD, leftover.c_str(), old, 0), 0);
+  auto all = c.prune(0);
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(cache_files(".pack").empty());
+  EXPECT_TRUE(cache_files(".idx").empty());
+  // An empty cache builds right again.
   WriterOptions cold;
   cold.level = 15;
   o.block_cache = cache();
