@@ -20,12 +20,12 @@ Result<uint64_t> slot_capacity(const std::filesystem::path& slot);
 /// Called with bytes written so far and the total.
 using WriteProgress = std::function<void(uint64_t done, uint64_t total)>;
 
-/// Streams the payload of `manifest` from `source` into `slot` from byte 0,
-/// hashing as it writes (direct I/O where the target allows it, the write
-/// on its own thread), and makes it durable. A slot smaller than the payload
-/// is refused before anything is written; a payload whose sha256 differs
-/// from the manifest's is Errc::checksum (the slot is then garbage and must
-/// not be booted).
+/// Streams the payload of `manifest` from `source` into `slot` from byte 0
+/// (direct I/O where the target allows it, the write on its own thread) and
+/// makes it durable. A slot smaller than the payload is refused before
+/// anything is written. The bytes are not checked here: verify_slot checks
+/// what the slot holds (sha256 and every verity block) before anything may
+/// boot it, which also finds a source that sent other bytes.
 Result<void> write_slot(BundleSource& source, const signing::BundleManifest& manifest,
                         const std::filesystem::path& slot, const WriteProgress& progress = {});
 

@@ -28,19 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using test::TarEntry;
 
-std::string text(std::mt19937_64& rng, size_t size) {
-  static const char* words[] = {"edge", "forge", "slot",  "bundle", "chunk", "verity", "squash",
-                                "tree", "node",  "store", "kernel", "grub",  "device", "agent"};
-  std::string out;
-  while (out.size() < size) {
-    out += words[rng() % 14];
-    out += (rng() % 7 == 0) ? "\n" : " ";
-    if (rng() % 5 == 0) out += std::to_string(rng() % 100000);
-  }
-  out.resize(size);
-  return out;
-}
-
 // Small files (fragments), files of several blocks with tails, a file of
 // whole blocks, random (incompressible) data, identical tails, zeros.
 std::vector<TarEntry> entries(uint32_t seed = 1) {
@@ -49,11 +36,12 @@ std::vector<TarEntry> entries(uint32_t seed = 1) {
   out.push_back(TarEntry::dir("etc"));
   out.push_back(TarEntry::dir("usr"));
   for (int i = 0; i < 60; ++i)
-    out.push_back(TarEntry::file("etc/f" + std::to_string(i), text(rng, 50 + rng() % 9000)));
-  for (int i = 0; i < 6; ++i)
     out.push_back(
-        TarEntry::file("usr/big" + std::to_string(i), text(rng, 131072 * 2 + rng() % 200000)));
-  out.push_back(TarEntry::file("usr/whole", text(rng, 131072 * 3)));
+        TarEntry::file("etc/f" + std::to_string(i), test::word_text(rng, 50 + rng() % 9000)));
+  for (int i = 0; i < 6; ++i)
+    out.push_back(TarEntry::file("usr/big" + std::to_string(i),
+                                 test::word_text(rng, 131072 * 2 + rng() % 200000)));
+  out.push_back(TarEntry::file("usr/whole", test::word_text(rng, 131072 * 3)));
   std::string noise(300000, '\0');
   for (auto& c : noise) c = static_cast<char>(rng());
   out.push_back(TarEntry::file("usr/noise", noise));

@@ -23,20 +23,6 @@ namespace {
 
 using test::TarEntry;
 
-// Text-like content (compresses about 3:1, like much of a rootfs).
-std::string text(std::mt19937_64& rng, size_t size) {
-  static const char* words[] = {"edge", "forge", "slot",  "bundle", "chunk", "verity", "squash",
-                                "tree", "node",  "store", "kernel", "grub",  "device", "agent"};
-  std::string out;
-  while (out.size() < size) {
-    out += words[rng() % 14];
-    out += (rng() % 7 == 0) ? "\n" : " ";
-    if (rng() % 5 == 0) out += std::to_string(rng() % 100000);
-  }
-  out.resize(size);
-  return out;
-}
-
 // 800 files in 8 directories, sized like a root filesystem's: most of
 // them a few KiB (their tails are fragments, dozens to a fragment block),
 // some of several blocks.
@@ -53,7 +39,7 @@ std::vector<TarEntry> tree_entries() {
                                 : 140000 + rng() % 400000;
       char name[32];
       std::snprintf(name, sizeof name, "d%d/f%03d", d, f * 2);
-      out.push_back(TarEntry::file(name, text(rng, size)));
+      out.push_back(TarEntry::file(name, test::word_text(rng, size)));
     }
   }
   return out;
@@ -121,7 +107,7 @@ TEST_F(DeltaFriendlyTest, ASmallChangeCostsASmallDownload) {
   // one block of a large file changed.
   std::mt19937_64 rng(7);
   auto v2_entries = entries;
-  v2_entries.insert(v2_entries.begin() + 3, TarEntry::file("d0/f003", text(rng, 3000)));
+  v2_entries.insert(v2_entries.begin() + 3, TarEntry::file("d0/f003", test::word_text(rng, 3000)));
   size_t big = 0, small = 0;
   for (size_t i = 100; i < v2_entries.size() && (!big || !small); ++i) {
     size_t size = v2_entries[i].content.size();

@@ -128,4 +128,17 @@ void write_tar(const std::filesystem::path& out, const std::vector<TarEntry>& en
   check(archive_write_close(a.get()), a.get(), "close");
 }
 
+std::string word_text(std::mt19937_64& rng, size_t size) {
+  static const char* words[] = {"edge", "forge", "slot",  "bundle", "chunk", "verity", "squash",
+                                "tree", "node",  "store", "kernel", "grub",  "device", "agent"};
+  std::string out;
+  while (out.size() < size) {
+    out += words[rng() % 14];
+    out += (rng() % 7 == 0) ? "\n" : " ";
+    if (rng() % 5 == 0) out += std::to_string(rng() % 100000);
+  }
+  out.resize(size);
+  return out;
+}
+
 }  // namespace ef::test

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,10 @@ struct TarEntry {
 enum class TarCompression { none, gzip, zstd, xz };
 
 /// Writes a pax tar with `entries` in the given order to `out`.
+/// Text-like content of `size` bytes (words, numbers, newlines; compresses
+/// about 3:1, like much of a root filesystem), from `rng`.
+std::string word_text(std::mt19937_64& rng, size_t size);
+
 void write_tar(const std::filesystem::path& out, const std::vector<TarEntry>& entries,
                TarCompression compression = TarCompression::none);
 
