@@ -2,6 +2,7 @@
 
 #include <lz4.h>
 #include <lzma.h>
+#include <sqfs/error.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -85,9 +86,7 @@ bool entry_matches(State& s, const BlockCache::Entry& e, const sqfs_u8* in, sqfs
   return n == static_cast<sqfs_s32>(size) && std::memcmp(s.scratch.data(), in, size) == 0;
 }
 
-sqfs_s32 do_block(sqfs_compressor_t* cmp, const sqfs_u8* in, sqfs_u32 size, sqfs_u8* out,
-                  sqfs_u32 outsize) {
-  State& s = *self(cmp)->state;
+sqfs_s32 cached_block(State& s, const sqfs_u8* in, sqfs_u32 size, sqfs_u8* out, sqfs_u32 outsize) {
   BlockKey key = block_key(in, size);
   if (auto e = s.cache->lookup(key, size, s.entry)) {
     if (entry_matches(s, *e, in, size, outsize)) {
@@ -105,6 +104,17 @@ sqfs_s32 do_block(sqfs_compressor_t* cmp, const sqfs_u8* in, sqfs_u32 size, sqfs
   else if (n == 0)  // kept as is: the entry is the block itself
     s.cache->store(key, 0, size, std::string_view(reinterpret_cast<const char*>(in), size));
   return n;
+}
+
+// libsquashfs calls this from its worker threads: no exception may leave
+// it (only running out of memory throws here).
+sqfs_s32 do_block(sqfs_compressor_t* cmp, const sqfs_u8* in, sqfs_u32 size, sqfs_u8* out,
+                  sqfs_u32 outsize) {
+  try {
+    return cached_block(*self(cmp)->state, in, size, out, outsize);
+  } catch (...) {
+    return SQFS_ERROR_ALLOC;
+  }
 }
 
 void destroy(sqfs_object_t* obj) {
@@ -128,9 +138,13 @@ sqfs_compressor_t* make(const sqfs_compressor_t* inner, std::shared_ptr<BlockCac
   if (!c) return nullptr;
   c->base.base.destroy = destroy;
   c->base.base.copy = [](const sqfs_object_t* obj) -> sqfs_object_t* {
-    const State& s = *self(obj)->state;
-    sqfs_compressor_t* copy = make(s.inner.get(), s.cache);
-    return copy ? &copy->base : nullptr;
+    try {
+      const State& s = *self(obj)->state;
+      sqfs_compressor_t* copy = make(s.inner.get(), s.cache);
+      return copy ? &copy->base : nullptr;
+    } catch (...) {
+      return nullptr;  // libsquashfs reports the copy it could not make
+    }
   };
   c->base.get_configuration = get_configuration;
   c->base.write_options = write_options;
