@@ -198,10 +198,11 @@ std::optional<BlockCache::Entry> BlockCache::read_entry(const Location& loc, con
   Pack& pack = packs_[loc.pack];
   int fd = pack_fd(pack);
   if (fd < 0) return std::nullopt;
-  std::string where = pack.data.string() + " offset " + std::to_string(loc.offset);
+  // Only a damaged entry needs its place in words (not every hit).
+  auto where = [&] { return pack.data.string() + " offset " + std::to_string(loc.offset); };
   // The payload is never larger than the block.
   if (loc.length < kHeader || loc.length > kHeader + input_size) {
-    damaged(where, "length " + std::to_string(loc.length));
+    damaged(where(), "length " + std::to_string(loc.length));
     return std::nullopt;
   }
   if (buffer.size() < loc.length) buffer.resize(loc.length);
@@ -211,7 +212,7 @@ std::optional<BlockCache::Entry> BlockCache::read_entry(const Location& loc, con
         ::pread(fd, buffer.data() + got, loc.length - got, static_cast<off_t>(loc.offset + got));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      damaged(where, n == 0 ? "the pack is truncated" : std::strerror(errno));
+      damaged(where(), n == 0 ? "the pack is truncated" : std::strerror(errno));
       return std::nullopt;
     }
     got += static_cast<size_t>(n);
@@ -222,11 +223,11 @@ std::optional<BlockCache::Entry> BlockCache::read_entry(const Location& loc, con
   if (std::memcmp(h, kMagic, sizeof(kMagic)) != 0 ||
       std::memcmp(h + 8, key.bytes, sizeof(key.bytes)) != 0 || stored_input != input_size ||
       kHeader + payload != loc.length) {
-    damaged(where, "header");
+    damaged(where(), "header");
     return std::nullopt;
   }
   if (XXH3_64bits(h + kHeader, payload) != get64(h + 32)) {
-    damaged(where, "checksum");
+    damaged(where(), "checksum");
     return std::nullopt;
   }
   pack.used = true;
