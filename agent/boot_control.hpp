@@ -13,21 +13,36 @@
 
 namespace ef::agent {
 
+/// Written by the initramfs under verified boot (iso/data/initramfs-edgeforge.sh).
+inline constexpr const char* kBootedSlotFile = "/run/edgeforge/booted-slot";
+
 /// "A" -> "B" and back.
 std::string other_slot(const std::string& slot);
 
-/// The slot GRUB booted: edgeforge.slot=A|B on the kernel command line in
-/// `cmdline_file`; "" when absent (not booted by edgeforge's boot script).
-std::string booted_slot(const std::filesystem::path& cmdline_file);
+/// The slot the running system booted from: edgeforge.slot=A|B on the kernel
+/// command line in `cmdline_file` (GRUB), else the first line of
+/// `booted_slot_file`, which the initramfs writes under verified boot (the
+/// signed kernel image's command line names no slot; systemd-boot's entry
+/// does). "" when neither says (not an edgeforge boot).
+std::string booted_slot(const std::filesystem::path& cmdline_file,
+                        const std::filesystem::path& booted_slot_file = kBootedSlotFile);
 
 /// Mounts the ESP (PARTLABEL edgeforge-esp) at `mountpoint` unless
-/// `mountpoint` already holds grub/grubenv. Returns `mountpoint`.
+/// `mountpoint` already holds grub/grubenv or systemd-boot's loader/.
+/// Returns `mountpoint`.
 Result<std::filesystem::path> ensure_esp_mounted(const std::filesystem::path& mountpoint);
 
+// Two boot managers keep the same SlotState: GRUB in grubenv, and, on
+// devices with Secure Boot (docs/verified-boot.md), systemd-boot in its boot
+// entries' names and sort keys (device/boot_entries.hpp). Which one a device
+// has is read from its ESP.
 class BootControl {
  public:
-  /// `esp` is the mounted ESP's root (holding grub/grubenv).
+  /// `esp` is the mounted ESP's root (holding grub/grubenv, or loader/entries).
   explicit BootControl(std::filesystem::path esp) : esp_(std::move(esp)) {}
+
+  /// True when the ESP boots through systemd-boot's entries (no grubenv).
+  bool uses_boot_entries() const;
 
   const std::filesystem::path& esp() const { return esp_; }
   std::filesystem::path grubenv_path() const { return esp_ / "grub" / "grubenv"; }
@@ -35,11 +50,16 @@ class BootControl {
   std::filesystem::path slot_dir(const std::string& slot) const;
 
   Result<device::SlotState> read() const;
-  /// Replaces grubenv atomically with `state` (other variables in the file
-  /// are kept) and reads it back.
+  /// Records `state`: grubenv rewritten in place (other variables in the
+  /// file are kept) and read back; or each slot's entry renamed and
+  /// rewritten atomically, one step at a time, so a power cut leaves the
+  /// old or the new entry for each slot, never two or none.
   Result<void> write(const device::SlotState& state) const;
 
  private:
+  Result<device::SlotState> read_entries() const;
+  Result<void> write_entries(const device::SlotState& state) const;
+
   std::filesystem::path esp_;
 };
 

@@ -13,7 +13,7 @@ Result<Device> Device::open(const DevicePaths& paths, const Log& log) {
     EF_ASSIGN(esp, ensure_esp_mounted(paths.esp_mountpoint));
   }
   Device d(paths, std::move(lock), std::move(config), std::move(state), BootControl(esp),
-           booted_slot(paths.cmdline));
+           booted_slot(paths.cmdline, paths.booted_slot));
   EF_ASSIGN(bool changed, d.reconcile(log));
   if (changed) EF_TRY(d.save());
   return d;

@@ -27,6 +27,7 @@ struct DevicePaths {
   std::filesystem::path state = "/run/edgeforge/persist/agent/state.json";
   std::filesystem::path lock = "/run/edgeforge/agent.lock";
   std::filesystem::path cmdline = "/proc/cmdline";
+  std::filesystem::path booted_slot = kBootedSlotFile;  // verified boot's initramfs writes it
   /// The site's fleet registration (site::kRegistrationPath); none: no reports.
   std::filesystem::path registration = "/etc/edgeforge/registration.yaml";
 

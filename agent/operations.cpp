@@ -159,6 +159,14 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
                  "line); upgrade runs on an installed device");
   }
   const std::string target = other_slot(booted);
+  if (d.boot().uses_boot_entries()) {
+    // A slot boots only through a kernel image signed with the operator's
+    // Secure Boot key, which bundles do not carry yet: refuse before the
+    // inactive slot is touched.
+    return Error(Errc::refused,
+                 "this device boots signed kernel images (Secure Boot, systemd-boot); "
+                 "installing bundles on it is not supported yet (docs/verified-boot.md)");
+  }
   EF_ASSIGN(device::SlotState grub, d.boot().read());
   if (!slot_ok(grub, booted)) {
     return Error(Errc::refused, "the running slot " + booted +

@@ -28,7 +28,7 @@ int run_status(const StatusArgs& a) {
     std::cout << status_document(a.paths).dump(2) << "\n";
     return 0;
   }
-  std::string booted = booted_slot(a.paths.cmdline);
+  std::string booted = booted_slot(a.paths.cmdline, a.paths.booted_slot);
   auto [grub, grub_error] = read_boot_state(a.paths);
   auto watch = load_watch_state(a.paths.state.parent_path() / "watch.json");
   std::cout << "booted slot: " << (booted.empty() ? "unknown (not booted by edgeforge)" : booted)

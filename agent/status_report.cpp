@@ -63,7 +63,7 @@ BootStateRead read_boot_state(const DevicePaths& paths) {
 
 json status_document(const DevicePaths& paths) {
   json j = json::object();
-  const std::string booted = booted_slot(paths.cmdline);
+  const std::string booted = booted_slot(paths.cmdline, paths.booted_slot);
   j["booted"] = or_null(booted);
   j["uptimeSeconds"] = uptime_seconds();
 

@@ -1,4 +1,4 @@
-// edgeforge keygen: a signing key pair for bundles.
+// edgeforge keygen: a signing key pair for bundles, or Secure Boot keys (--secure-boot).
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -7,6 +7,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/options.hpp"
+#include "signing/authenticode.hpp"
 #include "signing/keys.hpp"
 
 namespace ef::cli {
@@ -16,6 +17,8 @@ struct KeygenArgs {
   std::string out_dir;
   std::string algorithm = "ed25519";
   signing::Passphrase passphrase;
+  bool secure_boot = false;
+  std::string common_name = "edgeforge";
   OutputStyle style;
 };
 
@@ -27,7 +30,30 @@ signing::Algorithm algorithm_named(const std::string& name) {
   return signing::Algorithm::ed25519;
 }
 
+int run_secure_boot_keygen(const KeygenArgs& a) {
+  if (auto r = signing::generate_secure_boot_keys(a.out_dir, a.common_name); !r)
+    return fail(r.error(), a.style.json);
+  std::filesystem::path dir = a.out_dir;
+  if (a.style.json) {
+    nlohmann::json files;
+    for (const char* k : {"PK", "KEK", "db"})
+      files[k] = {{"key", (dir / (std::string(k) + ".key")).string()},
+                  {"certificate", (dir / (std::string(k) + ".crt")).string()},
+                  {"der", (dir / (std::string(k) + ".cer")).string()},
+                  {"signatureList", (dir / (std::string(k) + ".esl")).string()}};
+    std::cout << nlohmann::json({{"ok", true}, {"keys", files}}).dump(2) << "\n";
+  } else if (!a.style.quiet) {
+    std::cerr << "wrote PK, KEK and db keys (.key), certificates (.crt PEM, .cer DER) and "
+                 "signature lists (.esl) to "
+              << dir.string() << "\n"
+              << "profile: secureBoot: {key: " << (dir / "db.key").string()
+              << ", certificate: " << (dir / "db.crt").string() << "}\n";
+  }
+  return 0;
+}
+
 int run_keygen(const KeygenArgs& a) {
+  if (a.secure_boot) return run_secure_boot_keygen(a);
   auto id = signing::generate_key_files(a.out_dir, algorithm_named(a.algorithm), a.passphrase);
   if (!id) return fail(id.error(), a.style.json);
   auto key = std::filesystem::path(a.out_dir) / "signing.key";
@@ -59,11 +85,18 @@ cmdline::Command add_keygen_command(CLI::App& app) {
       ->check(CLI::IsMember(
           {"ed25519", "ecdsa-p256", "ecdsa-p256-sha256", "rsa3072", "rsa3072-pss-sha256"}));
   add_passphrase_options(cmd, a->passphrase);
+  cmd->add_flag("--secure-boot", a->secure_boot,
+                "Make UEFI Secure Boot keys instead: PK, KEK and db (RSA 2048) with "
+                "certificates and EFI signature lists for enrolling in the firmware");
+  cmd->add_option("--common-name", a->common_name,
+                  "With --secure-boot: the certificates' CN prefix (default: edgeforge)");
   add_output_style(cmd, a->style, "Print the key ID and the files as JSON on stdout");
   cmd->footer(
       "Prints the key ID: the sha256 of the public key's SubjectPublicKeyInfo (DER). Copy\n"
       "signing.pub into the devices' keyring directory; keep signing.key secret (or use an\n"
-      "HSM: --sign-key pkcs11:... wherever a key is taken).");
+      "HSM: --sign-key pkcs11:... wherever a key is taken).\n"
+      "--secure-boot writes PK, KEK and db for the firmware (docs/verified-boot.md); the\n"
+      "profile's spec.secureBoot signs with db.key and db.crt.");
   return {cmd, [a] { return run_keygen(*a); }};
 }
 

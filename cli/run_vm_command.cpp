@@ -20,6 +20,8 @@ struct RunVmArgs {
   unsigned memory = 1024;
   bool snapshot = false;
   bool usb = false;
+  bool secure_boot = false;
+  std::string vars;
 };
 
 int run_vm(const RunVmArgs& a) {
@@ -29,6 +31,8 @@ int run_vm(const RunVmArgs& a) {
   vm.firmware = a.bios ? iso::Firmware::bios : iso::Firmware::uefi;
   vm.memory_mib = a.memory;
   vm.snapshot = a.snapshot;
+  vm.secure_boot = a.secure_boot;
+  vm.vars = a.vars;
   vm.work_dir =
       std::filesystem::temp_directory_path() / ("edgeforge-vm-" + std::to_string(::getpid()));
   auto argv = iso::qemu_command(vm);
@@ -58,6 +62,11 @@ cmdline::Command add_run_vm_command(CLI::App& app) {
   cmd->add_flag("--usb", a->usb,
                 "Attach the image as a USB stick (an ISO as written with dd) instead of "
                 "a CD or a virtio disk");
+  cmd->add_flag("--secure-boot", a->secure_boot,
+                "UEFI with Secure Boot enforced (OVMF secboot); the variables have Debian's "
+                "test key enrolled unless --vars names others");
+  cmd->add_option("--vars", a->vars, "UEFI variables to start from (an OVMF_VARS file)")
+      ->check(CLI::ExistingFile);
   cmd->footer(
       "Software emulation (TCG), serial console on this terminal (the images pass\n"
       "console=ttyS0), UEFI variables in a temporary copy of OVMF_VARS.");

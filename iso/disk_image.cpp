@@ -133,7 +133,7 @@ Result<std::vector<FatFile>> slot_boot_files(const std::filesystem::path& squash
   EF_ASSIGN(auto kernel, read_kernel_files(squashfs, default_boot_modules()));
   std::string cpio = std::move(kernel.image_cpio);
   if (cpio.empty()) {
-    EF_ASSIGN(cpio, build_extra_initramfs({kernel.modules, persistent_paths, epoch}));
+    EF_ASSIGN(cpio, build_extra_initramfs({kernel.modules, persistent_paths, epoch, {}}));
   }
   std::string dir = "/slot-" + slot + "/";
   return std::vector<FatFile>{{dir + "vmlinuz", std::move(kernel.vmlinuz)},
@@ -178,6 +178,17 @@ Result<BiosBootCode> bios_boot(const DiskInfo& info, const std::filesystem::path
 
 Result<std::vector<FatFile>> esp_files(const DiskSpec& spec, const DiskInfo& info,
                                        const std::filesystem::path& work_dir) {
+  if (spec.secure_boot) {
+    EF_ASSIGN(auto files,
+              secure_boot_esp_files(spec.squashfs, *spec.secure_boot, spec.cmdline, work_dir));
+    // Slot B's kernel image will sit beside slot A's.
+    uint64_t need = fat_size_for(files) + files.back().content.size();
+    if (need > spec.layout.esp_size)
+      return Error(Errc::invalid_argument,
+                   "the ESP needs " + std::to_string(need / kMiB) +
+                       " MiB for two slots' kernel images; raise spec.output.disk.espSize");
+    return files;
+  }
   EF_ASSIGN(auto files, slot_boot_files(spec.squashfs, "a", spec.epoch, spec.persistent_paths));
   std::string embedded = embedded_config(info);
   EF_ASSIGN(std::string efi, make_grub_image(GrubTarget::efi_x64, embedded, work_dir));
@@ -214,7 +225,16 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& given, const std::filesystem::pa
   EF_ASSIGN(std::string seed, image_digest(spec.squashfs, spec.image_sha256));
   uint64_t image_size = std::filesystem::file_size(spec.squashfs, ec);
   if (ec) return Error(Errc::io, spec.squashfs.string() + ": " + ec.message());
-  EF_ASSIGN(DiskInfo info, plan_disk(spec, image_size, seed));
+  uint64_t slot_bytes = image_size;
+  if (spec.secure_boot) {
+    // Slot A holds what the agent writes from a bundle: the image, then its tree.
+    uint64_t tree = std::filesystem::file_size(spec.secure_boot->verity_tree, ec);
+    if (ec) return Error(Errc::io, spec.secure_boot->verity_tree.string() + ": " + ec.message());
+    if (spec.secure_boot->verity.hash_offset < image_size)
+      return Error(Errc::internal, "the verity tree would overlap the image in slot A");
+    slot_bytes = spec.secure_boot->verity.hash_offset + tree;
+  }
+  EF_ASSIGN(DiskInfo info, plan_disk(spec, slot_bytes, seed));
   uint32_t volume_id = esp_volume_id(info);
 
   EF_ASSIGN(auto files, esp_files(spec, info, work_dir));
@@ -229,10 +249,17 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& given, const std::filesystem::pa
   EF_TRY(write_gpt(disk.temp_path(), info, work_dir));
   EF_TRY(copy_into(disk.fd(), esp, info.partitions[0].offset));
   EF_TRY(copy_into(disk.fd(), spec.squashfs, info.partitions[1].offset));
+  if (spec.secure_boot)
+    EF_TRY(copy_into(disk.fd(), spec.secure_boot->verity_tree,
+                     info.partitions[1].offset + spec.secure_boot->verity.hash_offset));
   EF_TRY(copy_into(disk.fd(), persist, info.partitions[3].offset));
-  EF_ASSIGN(BiosBootCode bios, bios_boot(info, work_dir));
-  EF_TRY(pwrite_all(disk.fd(), bios.mbr_code.data(), bios.mbr_code.size(), 0, out));
-  EF_TRY(pwrite_all(disk.fd(), bios.core.data(), bios.core.size(), info.partitions[4].offset, out));
+  if (!spec.secure_boot) {
+    // Secure Boot is UEFI only: a signed chain has no BIOS path.
+    EF_ASSIGN(BiosBootCode bios, bios_boot(info, work_dir));
+    EF_TRY(pwrite_all(disk.fd(), bios.mbr_code.data(), bios.mbr_code.size(), 0, out));
+    EF_TRY(
+        pwrite_all(disk.fd(), bios.core.data(), bios.core.size(), info.partitions[4].offset, out));
+  }
   EF_TRY(disk.commit());
   std::filesystem::remove(esp, ec);
   std::filesystem::remove(persist, ec);

@@ -6,12 +6,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "device/install_manifest.hpp"
 #include "iso/fat_image.hpp"
 #include "iso/grub_image.hpp"
+#include "iso/secure_boot.hpp"
 #include "util/error.hpp"
 
 namespace ef::iso {
@@ -44,6 +46,9 @@ struct DiskSpec {
   std::vector<std::string> persistent_paths;  // bind-mounted state paths
   std::string cmdline = kDefaultCmdline;
   int grub_timeout = 2;  // seconds the slot menu waits
+  /// Set: the Secure Boot chain (iso/secure_boot.hpp) instead of GRUB, and
+  /// slot A holds the image followed by its dm-verity tree. UEFI only.
+  std::optional<SecureBootSpec> secure_boot;
 };
 
 /// `known` when set, else the sha256 of `squashfs` (callers that built the

@@ -91,6 +91,10 @@ Result<std::string> build_extra_initramfs(const ExtraInitramfs& spec) {
     EF_TRY(w.add("edgeforge/modules/" + m.file, AE_IFREG | 0644, &m.content));
   EF_TRY(w.add("edgeforge/modules/order", AE_IFREG | 0644, &order));
   EF_TRY(w.add("edgeforge/persistent-paths", AE_IFREG | 0644, &paths));
+  if (!spec.verity_open.empty()) {
+    EF_TRY(w.add("edgeforge/bin", AE_IFDIR | 0755, nullptr));
+    EF_TRY(w.add("edgeforge/bin/verity-open", AE_IFREG | 0755, &spec.verity_open));
+  }
   EF_TRY(w.add("scripts", AE_IFDIR | 0755, nullptr));
   EF_TRY(w.add("scripts/edgeforge", AE_IFREG | 0755, &script));
   EF_TRY(w.close());

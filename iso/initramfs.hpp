@@ -22,6 +22,10 @@ struct ExtraInitramfs {
   std::vector<KernelModule> modules;          // loaded in this order
   std::vector<std::string> persistent_paths;  // absolute paths
   int64_t epoch = 0;                          // mtime of every entry
+  /// edgeforge-verity-open (static), as /edgeforge/bin/verity-open: maps
+  /// the slot through dm-verity when the command line carries
+  /// edgeforge.verity=. Empty: not carried (images without Secure Boot).
+  std::string verity_open;
 };
 
 /// Writes the archive (cpio `newc`, uncompressed, entries in a fixed order,

@@ -198,7 +198,7 @@ Result<MediumBootFiles> medium_boot_files(const IsoSpec& spec, const KernelFiles
   boot.cpio = std::move(image_cpio);
   if (boot.cpio.empty()) {
     EF_ASSIGN(boot.cpio,
-              build_extra_initramfs({kernel.modules, default_persistent_paths(), spec.epoch}));
+              build_extra_initramfs({kernel.modules, default_persistent_paths(), spec.epoch, {}}));
   }
   std::string embedded = "search --no-floppy --set=root --label " + volume_id +
                          "\nset prefix=($root)/boot/grub\nconfigfile ($root)/boot/grub/grub.cfg\n";

@@ -94,6 +94,13 @@ Result<KernelFiles> read_kernel_files(const std::filesystem::path& image,
     if (!cpio) return std::move(cpio).error().with_context(ctx(kImageCpioPath));
     files.image_cpio = std::move(*cpio);
   }
+  for (const char* os_release : {"/usr/lib/os-release", "/etc/os-release"}) {
+    if (!reader->exists(os_release)) continue;
+    auto text = read_all(*reader, os_release);
+    if (!text) continue;  // e.g. a symlink: the next candidate
+    files.os_release = std::move(*text);
+    break;
+  }
   if (modules.empty()) return files;
 
   std::string moddir = "/usr/lib/modules/" + files.version;

@@ -25,6 +25,9 @@ struct KernelFiles {
   /// builder's agent layer); empty when the image has none. Boot media use
   /// it instead of building one, so they boot what the agent installs.
   std::string image_cpio;
+  /// The image's os-release (/usr/lib/os-release, else /etc/os-release);
+  /// empty when it has none. A unified kernel image carries it as .osrel.
+  std::string os_release;
 };
 
 /// Where an image carries its initramfs addition.

@@ -21,11 +21,22 @@ Result<std::vector<std::string>> qemu_command(const VmSpec& spec) {
                                    std::to_string(spec.cpus),
                                    "-display",
                                    "none",
-                                   "-no-reboot",
                                    "-nic",
                                    "none"};
+  if (!spec.allow_reboot) argv.push_back("-no-reboot");
+  if (spec.secure_boot && spec.firmware != Firmware::uefi)
+    return Error(Errc::invalid_argument, "Secure Boot needs UEFI firmware");
   if (spec.firmware == Firmware::uefi) {
     std::filesystem::path code = kOvmf / "OVMF_CODE_4M.fd", vars = kOvmf / "OVMF_VARS_4M.fd";
+    if (spec.secure_boot) {
+      // The secboot build keeps its variables behind SMM, so the OS cannot
+      // write them around the firmware's checks.
+      code = kOvmf / "OVMF_CODE_4M.secboot.fd";
+      vars = kOvmf / "OVMF_VARS_4M.snakeoil.fd";
+      argv[2] = "q35,smm=on";
+      argv.insert(argv.end(), {"-global", "driver=cfi.pflash01,property=secure,value=on"});
+    }
+    if (!spec.vars.empty()) vars = spec.vars;
     if (!std::filesystem::exists(code) || !std::filesystem::exists(vars))
       return Error(Errc::not_found, code.string() + ": UEFI firmware missing; install ovmf");
     std::error_code ec;

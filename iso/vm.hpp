@@ -27,6 +27,15 @@ struct VmSpec {
   /// An .iso attached as a USB stick (the file as `dd` writes it to one)
   /// instead of as a CD: boots through its hybrid MBR/GPT, not El Torito.
   bool usb_stick = false;
+  /// UEFI with Secure Boot enforced: OVMF's secboot build (SMM) and, unless
+  /// `vars` names others, the variables Debian ships with its test
+  /// ("snakeoil") key enrolled as PK, KEK and db (/usr/share/ovmf/PkKek-1-snakeoil.*).
+  bool secure_boot = false;
+  /// UEFI variables to start from (copied to work_dir); empty: OVMF's.
+  std::filesystem::path vars;
+  /// false: a guest reboot ends QEMU (-no-reboot); true: it reboots, as a
+  /// device does after a kernel panic.
+  bool allow_reboot = false;
 };
 
 /// The qemu-system-x86_64 command line for `spec`. For UEFI it copies

@@ -18,6 +18,9 @@ packages=(
   grub-efi-amd64-bin grub-pc-bin grub-common libisofs-dev libisoburn-dev xorriso mtools dosfstools
   e2fsprogs libext2fs-dev fdisk gdisk cpio file qemu-system-x86 ovmf qemu-utils libguestfs-tools libguestfs-dev
   libfdisk-dev uuid-dev
+  # verified boot (spec.secureBoot): the systemd-boot and UKI stub binaries the
+  # builder signs; sbsigntool (sbverify, sbattach) as the tests' outside oracle
+  systemd-boot-efi sbsigntool
   # outside oracles and benchmark peers
   squashfs-tools squashfs-tools-ng zstd cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
   jq bc curl python3

@@ -69,6 +69,16 @@ Result<fs::path> find_agent_binary(const std::string& option, const std::string&
                                     " (nor in ../agent/)" + kHowToFix);
 }
 
+Result<fs::path> find_verity_open(const fs::path& agent_binary) {
+  fs::path candidate = agent_binary.parent_path() / "edgeforge-verity-open";
+  std::error_code ec;
+  if (fs::is_regular_file(candidate, ec)) return candidate;
+  return Error(Errc::not_found,
+               "edgeforge-verity-open not found beside " + agent_binary.string() +
+                   "; spec.secureBoot puts it into the initramfs: build it (cmake --build BUILD "
+                   "--target edgeforge-verity-open) or install edgeforge with it");
+}
+
 bool is_glibc_library(const std::string& soname) {
   // What the glibc packages ship (libnsl is libtirpc-based libnsl2 on
   // current bases: copied like any other library).

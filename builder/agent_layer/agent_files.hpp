@@ -30,6 +30,11 @@ inline const GlibcVersion kGlibcCeiling{{2, 35}};
 Result<std::filesystem::path> find_agent_binary(const std::string& option, const std::string& env,
                                                 const std::filesystem::path& self_exe);
 
+/// edgeforge-verity-open, the static initramfs program of verified boot:
+/// beside `agent_binary` (installed and build trees alike). Errors: not
+/// found (build it: cmake --build BUILD --target edgeforge-verity-open).
+Result<std::filesystem::path> find_verity_open(const std::filesystem::path& agent_binary);
+
 /// One host file going into the image.
 struct HostFile {
   std::string soname;            // the library's DT_NEEDED name; the binary's file name

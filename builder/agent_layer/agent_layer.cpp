@@ -260,7 +260,7 @@ Result<AgentLayer> make_agent_layer(const profile::Profile& p, const tree::Tree&
   add.file(kMediaRulePath, kMediaRule, 0644, "agent udev rule");
   add.file(kMediaScriptPath, kMediaScript, 0755, "agent script");
 
-  auto cpio = build_image_initramfs(tree, spec.persistent_paths, spec.epoch);
+  auto cpio = build_image_initramfs(tree, spec.persistent_paths, spec.epoch, spec.verity_open);
   if (!cpio) return std::move(cpio).error().with_context("building " + std::string(kCpioPath));
   json initramfs = nullptr;
   if (*cpio) {

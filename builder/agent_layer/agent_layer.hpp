@@ -42,6 +42,9 @@ struct AgentLayerSpec {
   std::vector<std::string> default_units;     // health units when the profile sets none
   std::vector<std::string> persistent_paths;  // for the initramfs addition
   int64_t epoch = 0;
+  /// spec.secureBoot: edgeforge-verity-open's bytes for the initramfs
+  /// addition (build_image_initramfs); empty without verified boot.
+  std::string verity_open;
 };
 
 /// What the layer added: the content applied to the tree and the build

@@ -29,8 +29,13 @@ std::optional<std::string> tree_kernel_version(const tree::Tree& tree) {
   return chosen->version;
 }
 
+std::vector<std::string> verified_boot_modules() {
+  return {"dm-verity", "efivarfs"};
+}
+
 Result<std::optional<std::string>> build_image_initramfs(
-    const tree::Tree& tree, const std::vector<std::string>& persistent_paths, int64_t epoch) {
+    const tree::Tree& tree, const std::vector<std::string>& persistent_paths, int64_t epoch,
+    const std::string& verity_open) {
   auto version = tree_kernel_version(tree);
   if (!version) return std::optional<std::string>{};
   // Merged /usr keeps /lib a symlink, which the tree never follows.
@@ -45,7 +50,11 @@ Result<std::optional<std::string>> build_image_initramfs(
                                       " but no modules.dep for it; the initramfs addition "
                                       "needs the kernel's modules (linux-image-* ships them)");
   EF_ASSIGN(auto dep_text, tree::read_file_content(tree, *dep->inode, kMaxModuleBytes));
-  auto order = iso::resolve_modules(dep_text, image_boot_modules());
+  std::vector<std::string> wanted = image_boot_modules();
+  if (!verity_open.empty())
+    for (const std::string& m : verified_boot_modules())
+      if (iso::resolve_modules(dep_text, {m})) wanted.push_back(m);
+  auto order = iso::resolve_modules(dep_text, wanted);
   if (!order) return std::move(order).error().with_context("/" + moddir);
   std::vector<const tree::Inode*> inodes;
   for (const auto& rel : *order) {
@@ -64,6 +73,7 @@ Result<std::optional<std::string>> build_image_initramfs(
   }
   spec.persistent_paths = persistent_paths;
   spec.epoch = epoch;
+  spec.verity_open = verity_open;
   EF_ASSIGN(auto cpio, iso::build_extra_initramfs(spec));
   return std::optional<std::string>(std::move(cpio));
 }

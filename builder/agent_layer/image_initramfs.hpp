@@ -24,10 +24,17 @@ std::vector<std::string> image_boot_modules();
 /// image::choose_boot_files), or nullopt without a kernel.
 std::optional<std::string> tree_kernel_version(const tree::Tree& tree);
 
+/// Modules verified boot adds when the kernel has them as modules (a
+/// kernel with them built in needs none): dm-verity and efivarfs.
+std::vector<std::string> verified_boot_modules();
+
 /// Builds the addition from the kernel modules in `tree`; nullopt when the
-/// tree has no kernel. Errors: no modules.dep for the kernel, a boot module
-/// it does not list.
+/// tree has no kernel. `verity_open`: the static edgeforge-verity-open
+/// program for verified boot (then the dm-verity and efivarfs modules come
+/// too), or empty. Errors: no modules.dep for the kernel, a boot module it
+/// does not list.
 Result<std::optional<std::string>> build_image_initramfs(
-    const tree::Tree& tree, const std::vector<std::string>& persistent_paths, int64_t epoch);
+    const tree::Tree& tree, const std::vector<std::string>& persistent_paths, int64_t epoch,
+    const std::string& verity_open = "");
 
 }  // namespace ef::agent_layer

@@ -5,6 +5,7 @@
 #include "builder/build/disk_outputs.hpp"
 #include "builder/node/content.hpp"
 #include "signing/keys.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::build {
 
@@ -20,6 +21,10 @@ Result<std::optional<PreparedAgent>> prepare_agent(const profile::Profile& p, co
   if (!files) return std::move(files).error().with_context("edgeforge-agent " + binary.string());
   agent.files = std::move(*files);
   for (const auto& key : keys) agent.sign_keys.push_back({key->key_id(), key->public_key().pem()});
+  if (p.secure_boot.enabled()) {
+    EF_ASSIGN(auto program, agent_layer::find_verity_open(binary));
+    EF_ASSIGN(agent.verity_open, read_file(program));
+  }
   return std::optional<PreparedAgent>(std::move(agent));
 }
 
@@ -38,6 +43,7 @@ Result<nlohmann::json> apply_agent_layer(tree::Tree& tree, const profile::Profil
   spec.default_units = default_units;
   spec.persistent_paths = persistent_paths_of(p);
   spec.epoch = epoch;
+  spec.verity_open = std::move(agent.verity_open);
   EF_ASSIGN(auto layer, agent_layer::make_agent_layer(p, tree, spec));
   EF_TRY(node::apply_content(tree, layer.content, epoch, "agent layer"));
   for (auto& r : layer.inputs) inputs.push_back(std::move(r));

@@ -25,6 +25,7 @@ namespace ef::build {
 struct PreparedAgent {
   agent_layer::AgentFiles files;
   std::vector<agent_layer::TrustedKeyPem> sign_keys;  // public halves of --sign-key
+  std::string verity_open;  // spec.secureBoot: edgeforge-verity-open, found beside the agent
 };
 
 /// The agent's files and the public halves of `keys` (--sign-key) for `profile`, or

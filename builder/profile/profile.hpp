@@ -114,6 +114,17 @@ struct Output {
   std::filesystem::path installer_site;
 };
 
+/// spec.secureBoot: the boot chain the disk image carries is signed for UEFI
+/// Secure Boot with the operator's db key (docs/verified-boot.md): a signed
+/// systemd-boot, one signed unified kernel image per slot whose command line
+/// holds the slot's dm-verity root hash. Both empty: GRUB, unsigned.
+struct SecureBoot {
+  std::string key;                    // PEM file (absolute) or a pkcs11: URI
+  std::filesystem::path certificate;  // the db certificate (PEM), absolute
+  SourceLoc loc;
+  bool enabled() const { return !key.empty(); }
+};
+
 /// spec.bundle: what signed bundles of this image say about it.
 struct BundleSettings {
   std::string compatible;             // devices that may install it; empty: the profile name
@@ -188,6 +199,7 @@ struct Profile {
   std::filesystem::path site;            // spec.site: a site.yaml baked into the image
   std::string artifact_mirror;           // spec.artifactMirror: rewrites upstream URLs
   AgentSettings agent;                   // spec.agent
+  SecureBoot secure_boot;                // spec.secureBoot
   /// Every profile file that contributed, in merge order (extends first).
   std::vector<std::filesystem::path> sources;
   /// sha256 over the sources' bytes, in merge order.

@@ -167,6 +167,7 @@ void merge(PartialProfile& acc, PartialProfile&& next) {
   for (auto& p : next.persistent_paths) acc.persistent_paths.push_back(std::move(p));
   merge_agent(acc.agent, std::move(next.agent));
   if (next.installer_site) acc.installer_site = std::move(next.installer_site);
+  if (next.secure_boot) acc.secure_boot = std::move(next.secure_boot);
 }
 
 Error missing(const SourceLoc& loc, const std::string& what) {
@@ -210,6 +211,7 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
   profile.output.persistent_paths = merged.persistent_paths;
   profile.agent = finish_agent(std::move(merged.agent));
   if (merged.installer_site) profile.output.installer_site = *merged.installer_site;
+  if (merged.secure_boot) profile.secure_boot = *merged.secure_boot;
   if (merged.level) {
     auto why = detail::check_level(profile.output.compression, merged.level->value);
     if (!why.empty()) {

@@ -138,9 +138,38 @@ Result<void> parse_extends(const SchemaNode& node, const fs::path& dir, PartialP
   return Ok{};
 }
 
+// spec.secureBoot: {key: FILE|pkcs11:URI, certificate: FILE}, both required.
+Result<SecureBoot> parse_secure_boot(const SchemaNode& node, const fs::path& dir) {
+  EF_TRY(node.expect_map({"key", "certificate"}));
+  SecureBoot sb;
+  sb.loc = node.loc();
+  auto key = node.get("key");
+  auto cert = node.get("certificate");
+  if (!key || !cert)
+    return node.error(
+        "spec.secureBoot needs both key (the db signing key: a PEM file or a "
+        "pkcs11: URI) and certificate (its X.509 certificate, PEM)");
+  EF_ASSIGN(auto key_text, key->as_string());
+  std::error_code ec;
+  if (key_text.rfind("pkcs11:", 0) == 0) {
+    sb.key = key_text;
+  } else {
+    fs::path p = resolve_path(dir, key_text);
+    if (!fs::is_regular_file(p, ec))
+      return key->error("Secure Boot key not found: " + p.string(), Errc::not_found);
+    sb.key = p.string();
+  }
+  EF_ASSIGN(auto cert_text, cert->as_string());
+  sb.certificate = resolve_path(dir, cert_text);
+  if (!fs::is_regular_file(sb.certificate, ec))
+    return cert->error("Secure Boot certificate not found: " + sb.certificate.string(),
+                       Errc::not_found);
+  return sb;
+}
+
 Result<void> parse_spec(const SchemaNode& node, const fs::path& dir, PartialProfile& out) {
   EF_TRY(node.expect_map({"extends", "base", "layers", "output", "bundle", "kubernetes", "packs",
-                          "site", "artifactMirror", "agent"}));
+                          "site", "artifactMirror", "agent", "secureBoot"}));
   out.spec_loc = node.loc();
   if (auto n = node.get("extends")) EF_TRY(parse_extends(*n, dir, out));
   if (auto n = node.get("base")) {
@@ -157,6 +186,9 @@ Result<void> parse_spec(const SchemaNode& node, const fs::path& dir, PartialProf
   if (auto n = node.get("bundle")) EF_TRY(parse_bundle(*n, out));
   EF_TRY(parse_cluster_keys(node, dir, out));
   if (auto n = node.get("agent")) EF_TRY(parse_agent(*n, dir, out.agent));
+  if (auto n = node.get("secureBoot")) {
+    EF_ASSIGN(out.secure_boot, parse_secure_boot(*n, dir));
+  }
   return Ok{};
 }
 

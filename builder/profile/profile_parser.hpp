@@ -68,6 +68,7 @@ struct PartialProfile {
   std::vector<std::string> persistent_paths;  // appended across extends
   PartialAgent agent;
   std::optional<std::filesystem::path> installer_site;
+  std::optional<SecureBoot> secure_boot;
 };
 
 class SchemaNode;

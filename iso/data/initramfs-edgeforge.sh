@@ -6,6 +6,10 @@
 #                           / is its /edgeforge/rootfs.squashfs, upper
 #                           layers on tmpfs (no persistent partition)
 #   edgeforge.install=1     set by the installer menu (the agent acts on it)
+#   edgeforge.verity=ROOT_HASH with .salt=, .blocks=, .offset=: verified boot
+#                           (the signed kernel image's command line): / is the
+#                           slot mapped through dm-verity; the slot is the one
+#                           systemd-boot's entry (LoaderEntrySelected) names
 
 EF_MODULES=/edgeforge/modules
 EF_RUN=/run/edgeforge
@@ -34,13 +38,37 @@ ef_wait_for() {
 }
 
 ef_cmdline() {
-  EF_SLOT=""; EF_LIVE=""
+  EF_SLOT=""; EF_LIVE=""; EF_VERITY=""; EF_VERITY_SALT=""; EF_VERITY_BLOCKS=""; EF_VERITY_OFFSET=""
   for arg in $(cat /proc/cmdline); do
     case "$arg" in
       edgeforge.slot=*) EF_SLOT="${arg#edgeforge.slot=}" ;;
       edgeforge.live=*) EF_LIVE="${arg#edgeforge.live=}" ;;
+      edgeforge.verity=*) EF_VERITY="${arg#edgeforge.verity=}" ;;
+      edgeforge.verity.salt=*) EF_VERITY_SALT="${arg#edgeforge.verity.salt=}" ;;
+      edgeforge.verity.blocks=*) EF_VERITY_BLOCKS="${arg#edgeforge.verity.blocks=}" ;;
+      edgeforge.verity.offset=*) EF_VERITY_OFFSET="${arg#edgeforge.verity.offset=}" ;;
     esac
   done
+}
+
+EF_LOADER_ENTRY=/sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f
+
+ef_loader_slot() {
+  # The slot of the boot entry systemd-boot started. Only code that ran
+  # before the kernel (and so passed Secure Boot) can set this variable.
+  # (No ls or od here: the initramfs may have klibc's tools only.) Mounting
+  # efivarfs where it is mounted already fails harmlessly.
+  mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+  /edgeforge/bin/verity-open loader-slot "$EF_LOADER_ENTRY" 2>/run/edgeforge-loader-slot.err
+}
+
+ef_verity_root() {
+  # Maps the slot $1 read-only through dm-verity with the root hash from the
+  # signed command line and prints the new device; a block that does not
+  # match panics the kernel, so the device reboots and systemd-boot's tries
+  # take it to the other slot.
+  /edgeforge/bin/verity-open map edgeforge-root "$1" "$EF_VERITY" "$EF_VERITY_SALT" \
+    "$EF_VERITY_BLOCKS" "$EF_VERITY_OFFSET"
 }
 
 ef_live_device() {
@@ -112,11 +140,22 @@ mount_bottom() { :; }
 mountroot() {
   ef_cmdline
   ef_load_modules
+  if [ -n "$EF_VERITY" ]; then
+    EF_SLOT=$(ef_loader_slot)
+    [ -n "$EF_SLOT" ] || ef_fail "verified boot: $(cat /run/edgeforge-loader-slot.err)"
+  fi
   dev=$(ef_root_device)
   [ -n "$dev" ] || ef_fail "no edgeforge.slot= or edgeforge.root= on the kernel command line"
   ef_wait_for "$dev" || ef_fail "root image $dev did not appear"
+  if [ -n "$EF_VERITY" ]; then
+    part=$dev
+    dev=$(ef_verity_root "$part") || ef_fail "dm-verity refused slot $EF_SLOT ($part)"
+    ef_wait_for "$dev" || ef_fail "dm-verity device $dev did not appear"
+  fi
   mount -t squashfs -o ro "$dev" "${rootmnt}" || ef_fail "cannot mount squashfs $dev"
-  ef_log "${EF_LIVE:+live }slot ${EF_SLOT:-none}: / is squashfs $dev (read-only)"
+  ef_log "${EF_LIVE:+live }slot ${EF_SLOT:-none}: / is squashfs $dev${EF_VERITY:+ (dm-verity over $part, root hash $EF_VERITY)} (read-only)"
+  mkdir -p "$EF_RUN"
+  [ -z "$EF_SLOT" ] || echo "$EF_SLOT" > "$EF_RUN/booted-slot"
   ef_mount_persistent
   for d in /etc /var; do ef_overlay "$d"; done
   if [ -f /edgeforge/persistent-paths ]; then

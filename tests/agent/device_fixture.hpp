@@ -49,6 +49,7 @@ class DeviceFixture : public ::testing::Test {
     paths.state = tmp / "persist/agent/state.json";
     paths.lock = tmp / "agent.lock";
     paths.cmdline = tmp / "cmdline";
+    paths.booted_slot = tmp / "booted-slot";
   }
 
   void write_config(const std::string& health_command, int timeout = 10) {

@@ -13,8 +13,10 @@ namespace {
 class InitramfsTest : public TempDirTest {};
 
 iso::ExtraInitramfs spec() {
-  return {
-      {{"squashfs.ko", "SQ"}, {"overlay.ko", "OV"}}, {"/home", "/var/lib/containerd"}, 1747699200};
+  return {{{"squashfs.ko", "SQ"}, {"overlay.ko", "OV"}},
+          {"/home", "/var/lib/containerd"},
+          1747699200,
+          {}};
 }
 
 TEST_F(InitramfsTest, CpioHoldsScriptModulesAndPaths) {

@@ -287,5 +287,31 @@ TEST_F(ProfileTest, InstallerSiteResolvesNextToTheProfile) {
       << missing.error().message();
 }
 
+TEST_F(ProfileTest, SecureBootKeyAndCertificateResolveNextToTheProfile) {
+  tmp.write("keys/db.key", "key");
+  tmp.write("keys/db.crt", "cert");
+  auto r = load_with_base("  secureBoot: {key: keys/db.key, certificate: keys/db.crt}\n");
+  ASSERT_TRUE(r.ok()) << r.error().message();
+  EXPECT_TRUE(r->secure_boot.enabled());
+  EXPECT_EQ(r->secure_boot.key, (tmp / "keys/db.key").string());
+  EXPECT_EQ(r->secure_boot.certificate, tmp / "keys/db.crt");
+  EXPECT_FALSE(load_with_base("")->secure_boot.enabled());
+  // A token URI stays as written.
+  auto token = load_with_base(
+      "  secureBoot: {key: \"pkcs11:token=edge;object=db\", certificate: keys/db.crt}\n");
+  ASSERT_TRUE(token.ok()) << token.error().message();
+  EXPECT_EQ(token->secure_boot.key, "pkcs11:token=edge;object=db");
+  auto half = load_with_base("  secureBoot: {key: keys/db.key}\n");
+  ASSERT_FALSE(half.ok());
+  EXPECT_NE(half.error().message().find("needs both key"), std::string::npos)
+      << half.error().message();
+  auto missing = load_with_base("  secureBoot: {key: keys/nope.key, certificate: keys/db.crt}\n");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.error().message().find("Secure Boot key not found: " +
+                                           (tmp / "keys/nope.key").string()),
+            std::string::npos)
+      << missing.error().message();
+}
+
 }  // namespace
 }  // namespace ef::profile

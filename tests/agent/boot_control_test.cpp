@@ -1,0 +1,134 @@
+// BootControl on a Secure Boot device: the slot state in systemd-boot's
+// boot entries (device/boot_entries.hpp) instead of grubenv. The boot
+// manager's own side of it (renaming a trial entry before booting it,
+// falling back past an entry with +0) runs in QEMU in
+// tests/iso/secure_boot_e2e_test.cpp.
+#include "agent/boot_control.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "agent/operations.hpp"
+#include "device/boot_entries.hpp"
+#include "tests/agent/device_fixture.hpp"
+#include "util/atomic_file.hpp"
+
+namespace ef::agent {
+namespace {
+
+namespace fs = std::filesystem;
+
+class BootEntriesControlTest : public test_device::DeviceFixture {
+ protected:
+  void SetUp() override {
+    DeviceFixture::SetUp();
+    // What `edgeforge build` writes with spec.secureBoot: slot A confirmed.
+    fs::remove_all(tmp / "esp");
+    tmp.write("esp/loader/loader.conf", "timeout 0\n");
+    tmp.write("esp/loader/entries/edgeforge-slot-a.conf", device::slot_entry_body("A", 1));
+    tmp.write("esp/slot-a/edgeforge.efi", "signed kernel image A");
+    tmp.write("cmdline", "boot=edgeforge ro edgeforge.verity=abc\n");  // no edgeforge.slot=
+    tmp.write("booted-slot", "A\n");
+  }
+
+  std::vector<std::string> entries() {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(tmp / "esp/loader/entries"))
+      names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  std::string entry(const std::string& name) {
+    return *read_file(tmp / "esp/loader/entries" / name);
+  }
+  BootControl boot() { return BootControl(tmp / "esp"); }
+};
+
+TEST_F(BootEntriesControlTest, ABuiltDiskReadsAsSlotAConfirmed) {
+  EXPECT_TRUE(boot().uses_boot_entries());
+  auto s = boot().read();
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->order, "A B");
+  EXPECT_TRUE(s->a_ok);
+  EXPECT_FALSE(s->b_ok);
+  EXPECT_EQ(s->b_tries, 0);
+  auto d = open();
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->booted(), "A") << "from the file the initramfs writes";
+}
+
+TEST_F(BootEntriesControlTest, TrialMarkGoodAndFallbackAreEntryRenames) {
+  tmp.write("esp/slot-b/edgeforge.efi", "signed kernel image B");
+  // Switch to B on trial.
+  ASSERT_TRUE(boot().write({"B A", true, 0, false, 3}));
+  EXPECT_EQ(entries(),
+            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b+3.conf"}));
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b+3.conf")), 1);
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a.conf")), 2);
+  // systemd-boot counts a try by renaming the entry before it boots it.
+  fs::rename(tmp / "esp/loader/entries/edgeforge-slot-b+3.conf",
+             tmp / "esp/loader/entries/edgeforge-slot-b+2-1.conf");
+  auto s = boot().read();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->order, "B A");
+  EXPECT_FALSE(s->b_ok);
+  EXPECT_EQ(s->b_tries, 2);
+  // Healthy: B confirmed, its counter gone.
+  ASSERT_TRUE(boot().write({"B A", true, 0, true, 0}));
+  EXPECT_EQ(entries(),
+            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b.conf"}));
+  // Marked bad instead: A first again, B kept as +0 (booted only when nothing else is left).
+  ASSERT_TRUE(boot().write({"A B", true, 0, false, 0}));
+  EXPECT_EQ(entries(),
+            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b+0.conf"}));
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a.conf")), 1);
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b+0.conf")), 2);
+  s = boot().read();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->order, "A B");
+  EXPECT_TRUE(s->a_ok);
+  EXPECT_FALSE(s->b_ok);
+}
+
+TEST_F(BootEntriesControlTest, ASlotWithoutItsKernelImageGetsNoEntry) {
+  ASSERT_TRUE(boot().write({"B A", true, 0, false, 3}));
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a.conf"}));
+}
+
+TEST_F(BootEntriesControlTest, TwoEntriesForOneSlotAreReportedNotGuessed) {
+  tmp.write("esp/loader/entries/edgeforge-slot-a+1.conf", device::slot_entry_body("A", 1));
+  auto s = boot().read();
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message().find("two boot entries for slot A"), std::string::npos)
+      << s.error().message();
+}
+
+TEST_F(BootEntriesControlTest, UpgradeIsRefusedBeforeTheInactiveSlotIsTouched) {
+  auto d = open();
+  ASSERT_TRUE(d);
+  UpgradeOptions o;
+  o.bundle = bundle("2.0.0").string();
+  auto r = upgrade(*d, o, [](const std::string&) {});
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("signed kernel images"), std::string::npos)
+      << r.error().message();
+  EXPECT_TRUE(*read_file(tmp / "slot-b") == std::string(test_device::kSlotBytes, '\0'));
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a.conf"}));
+}
+
+TEST(BootedSlotTest, TheCommandLineWinsThenTheInitramfsFile) {
+  test::TempDir tmp;
+  tmp.write("cmdline-grub", "boot=edgeforge edgeforge.slot=B ro\n");
+  tmp.write("cmdline-uki", "boot=edgeforge ro edgeforge.verity=ab\n");
+  tmp.write("booted-a", "A\n");
+  tmp.write("booted-junk", "C\n");
+  EXPECT_EQ(booted_slot(tmp / "cmdline-grub", tmp / "booted-a"), "B");
+  EXPECT_EQ(booted_slot(tmp / "cmdline-uki", tmp / "booted-a"), "A");
+  EXPECT_EQ(booted_slot(tmp / "cmdline-uki", tmp / "booted-junk"), "");
+  EXPECT_EQ(booted_slot(tmp / "cmdline-uki", tmp / "missing"), "");
+}
+
+}  // namespace
+}  // namespace ef::agent

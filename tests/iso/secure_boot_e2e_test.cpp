@@ -1,0 +1,247 @@
+// Verified boot in QEMU (issue 18): a disk built with spec.secureBoot boots
+// under OVMF with Secure Boot enforced, with Debian's test ("snakeoil") key
+// as the operator's db key. One image is built per run; each test boots its
+// own copy of the disk (sparse). Outside oracles: the firmware itself,
+// sbverify, objcopy, veritysetup.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "iso/vm.hpp"
+#include "tests/support/command.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "util/atomic_file.hpp"
+#include "util/subprocess.hpp"
+
+namespace ef::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kSnakeoilKey = "/usr/share/ovmf/PkKek-1-snakeoil.key";
+constexpr const char* kSnakeoilCert = "/usr/share/ovmf/PkKek-1-snakeoil.pem";
+constexpr int kBootSeconds = 420;  // per boot under TCG
+constexpr uint64_t kMiB = 1024 * 1024;
+// The test profile's disk: ESP 128 MiB, slots 512 MiB (docs/disk-layout.md).
+constexpr uint64_t kEspOffset = kMiB;
+constexpr uint64_t kSlotA = kMiB + 128 * kMiB;
+constexpr uint64_t kSlotB = kSlotA + 512 * kMiB;
+
+std::string cache_dir() {
+  const char* home = std::getenv("HOME");
+  return std::string(home ? home : "/root") + "/.cache/edgeforge";
+}
+
+class SecureBootE2E : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    ok_ = prepare();
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  void SetUp() override { ASSERT_TRUE(ok_) << "building the Secure Boot e2e disk failed"; }
+
+  static fs::path dir() { return dir_->path(); }
+  static fs::path built() { return dir() / "out/sb-e2e-0.1.0.raw"; }
+
+  static bool sh(const std::string& cmd) {
+    auto r = run_command(cmd + " >&2");
+    EXPECT_EQ(r.status, 0) << cmd;
+    return r.status == 0;
+  }
+
+  static bool prepare() {
+    // The snakeoil key is encrypted with the passphrase its README gives.
+    if (!sh("openssl pkey -in " + std::string(kSnakeoilKey) + " -passin pass:snakeoil -out " +
+            (dir() / "db.key").string()))
+      return false;
+    std::string src = EF_SOURCE_DIR;
+    std::string profile =
+        "apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\nmetadata:\n  name: sb-e2e\n"
+        "  version: 0.1.0\nspec:\n  extends: [" +
+        src + "/examples/quickstart/profile.yaml]\n  layers:\n    - directory: {path: " + src +
+        "/tests/iso/e2e/sb-guest}\n  secureBoot:\n    key: " + (dir() / "db.key").string() +
+        "\n    certificate: " + kSnakeoilCert +
+        "\n  output:\n    level: 3\n    formats: [raw]\n"
+        "    disk: {espSize: 128, slotSize: 512, persistentSize: 256}\n";
+    if (!write_file_atomic(dir() / "profile.yaml", profile)) return false;
+    return sh(std::string(EF_EDGEFORGE_BIN) + " build -q --cache-dir " + cache_dir() +
+              " --profile " + (dir() / "profile.yaml").string() + " --output " +
+              (dir() / "out").string());
+  }
+
+  // A private copy of the built disk for one test.
+  static fs::path disk_copy(const std::string& name) {
+    fs::path p = dir() / (name + ".raw");
+    EXPECT_TRUE(sh("cp --sparse=always " + built().string() + " " + p.string()));
+    return p;
+  }
+  static std::string esp(const fs::path& disk) {
+    return disk.string() + "@@" + std::to_string(kEspOffset);
+  }
+  static bool mcopy_out(const fs::path& disk, const std::string& from, const fs::path& to) {
+    return sh("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp(disk) + " ::" + from + " " + to.string());
+  }
+  static bool mcopy_in(const fs::path& disk, const fs::path& from, const std::string& to) {
+    return sh("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp(disk) + " " + from.string() + " ::" + to);
+  }
+  static std::string entries(const fs::path& disk) {
+    return run_command("MTOOLS_SKIP_CHECK=1 mdir -b -i " + esp(disk) + " ::/loader/entries").out;
+  }
+
+  // Boots `disk` with Secure Boot on; returns the serial log. `expect_end`:
+  // the guest powers off by itself (a refused boot never does: the
+  // firmware ends in its boot menu until the timeout).
+  static std::string boot(const fs::path& disk, const std::string& name, bool expect_end = true,
+                          bool allow_reboot = false, int seconds = kBootSeconds) {
+    iso::VmSpec vm;
+    vm.image = disk;
+    vm.secure_boot = true;
+    vm.allow_reboot = allow_reboot;
+    vm.work_dir = dir() / (name + "-vm");
+    vm.serial_log = dir() / (name + ".log");
+    auto argv = iso::qemu_command(vm);
+    EXPECT_TRUE(argv.ok()) << (argv ? "" : argv.error().message());
+    if (!argv) return "";
+    argv->insert(argv->begin(), {"timeout", std::to_string(seconds)});
+    auto res = run_process(*argv);
+    EXPECT_TRUE(res.ok());
+    if (expect_end && res) {
+      EXPECT_TRUE(res->success()) << "qemu: " << res->describe();
+    }
+    auto log = read_file(vm.serial_log);
+    return log ? *log : "";
+  }
+
+  static TempDir* dir_;
+  static bool ok_;
+};
+
+TempDir* SecureBootE2E::dir_ = nullptr;
+bool SecureBootE2E::ok_ = false;
+
+// Acceptance 1 (Secure Boot enforced, / a dm-verity device) with outside
+// oracles for what the builder wrote.
+TEST_F(SecureBootE2E, SignedDiskBootsWithSecureBootAndADmVerityRoot) {
+  fs::path disk = disk_copy("boot1");
+  for (const char* f : {"/EFI/BOOT/BOOTX64.EFI", "/slot-a/edgeforge.efi"}) {
+    fs::path local = dir() / fs::path(f).filename();
+    ASSERT_TRUE(mcopy_out(disk, f, local));
+    auto v = run_command("sbverify --cert " + std::string(kSnakeoilCert) + " " + local.string() +
+                         " 2>&1");
+    EXPECT_EQ(v.status, 0) << f << ": " << v.out;
+  }
+  // The kernel image's command line holds the verity parameters; veritysetup
+  // checks slot A's every block against them.
+  fs::path uki = dir() / "edgeforge.efi";
+  ASSERT_TRUE(sh("objcopy -O binary --only-section=.cmdline " + uki.string() + " " +
+                 (dir() / "cmdline").string()));
+  std::string cmdline = *read_file(dir() / "cmdline");
+  auto arg = [&](const std::string& key) {
+    size_t at = cmdline.find(" " + key + "=");
+    if (at == std::string::npos) return std::string();
+    at += key.size() + 2;
+    return cmdline.substr(at, cmdline.find_first_of(" \n", at) - at);
+  };
+  std::string root = arg("edgeforge.verity"), offset = arg("edgeforge.verity.offset");
+  ASSERT_EQ(root.size(), 64u) << cmdline;
+  fs::path slot = dir() / "slot-a.img";
+  ASSERT_TRUE(sh("dd if=" + disk.string() + " of=" + slot.string() +
+                 " bs=1M skip=" + std::to_string(kSlotA / kMiB) + " count=512 status=none"));
+  EXPECT_TRUE(
+      sh("veritysetup verify --no-superblock --hash=sha256 --data-block-size=4096 "
+         "--hash-block-size=4096 --data-blocks=" +
+         arg("edgeforge.verity.blocks") + " --hash-offset=" + offset + " --salt=" +
+         arg("edgeforge.verity.salt") + " " + slot.string() + " " + slot.string() + " " + root));
+  fs::remove(slot);
+
+  std::string log = boot(disk, "boot1");
+  EXPECT_NE(log.find("EFTEST secureboot=1"), std::string::npos) << log;
+  EXPECT_NE(log.find("[integrity]"), std::string::npos) << "kernel lockdown under Secure Boot\n"
+                                                        << log;
+  EXPECT_NE(log.find("EFTEST root=/dev/dm-0 fstype=squashfs,ro"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST dm-name=edgeforge-root under=vda2"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST booted-slot=A"), std::string::npos) << log;
+  EXPECT_NE(log.find("edgeforge.verity=" + root), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST agent=booted slot: A"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST target=active"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST done"), std::string::npos) << log;
+}
+
+// Acceptance 2: a kernel image signed with another key is refused by the
+// firmware; nothing boots.
+TEST_F(SecureBootE2E, AKernelImageSignedWithAForeignKeyIsRefusedByTheFirmware) {
+  fs::path disk = disk_copy("boot2");
+  fs::path uki = dir() / "foreign.efi";
+  ASSERT_TRUE(mcopy_out(disk, "/slot-a/edgeforge.efi", uki));
+  ASSERT_TRUE(sh("openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=foreign -keyout " +
+                 (dir() / "foreign.key").string() + " -out " + (dir() / "foreign.crt").string() +
+                 " 2>/dev/null"));
+  ASSERT_TRUE(sh("sbattach --remove " + uki.string()));
+  ASSERT_TRUE(sh("sbsign --key " + (dir() / "foreign.key").string() + " --cert " +
+                 (dir() / "foreign.crt").string() + " --output " + uki.string() + " " +
+                 uki.string()));
+  ASSERT_TRUE(mcopy_in(disk, uki, "/slot-a/edgeforge.efi"));
+  std::string log = boot(disk, "boot2", false, false, 60);
+  EXPECT_NE(log.find("Access Denied"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Run /init"), std::string::npos) << "a kernel started\n" << log;
+  EXPECT_EQ(log.find("EFTEST"), std::string::npos) << log;
+}
+
+// Acceptance 3: a command line added on the ESP (the boot entry's options)
+// has no effect: the stub boots the signed command line.
+TEST_F(SecureBootE2E, ACommandLineEditedOnTheEspHasNoEffect) {
+  fs::path disk = disk_copy("boot3");
+  fs::path entry = dir() / "entry.conf";
+  ASSERT_TRUE(mcopy_out(disk, "/loader/entries/edgeforge-slot-a.conf", entry));
+  std::ofstream(entry, std::ios::app) << "options init=/bin/sh edgeforge.tampered=1\n";
+  ASSERT_TRUE(mcopy_in(disk, entry, "/loader/entries/edgeforge-slot-a.conf"));
+  std::string log = boot(disk, "boot3");
+  EXPECT_EQ(log.find("edgeforge.tampered"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST target=active"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST done"), std::string::npos) << log;
+}
+
+// Acceptance 4: one flipped byte in slot A's squashfs: dm-verity stops the
+// boot (kernel panic, reboot), systemd-boot counts slot A's try down and
+// boots slot B, which holds the same signed system.
+TEST_F(SecureBootE2E, AFlippedByteInTheSlotFailsVerityAndTheDeviceFallsBack) {
+  fs::path disk = disk_copy("boot4");
+  // Slot B: the same payload (image and tree) and kernel image as slot A.
+  ASSERT_TRUE(sh("dd if=" + disk.string() + " of=" + disk.string() + " bs=1M skip=" +
+                 std::to_string(kSlotA / kMiB) + " seek=" + std::to_string(kSlotB / kMiB) +
+                 " count=512 conv=notrunc,sparse status=none"));
+  fs::path uki = dir() / "slot.efi";
+  ASSERT_TRUE(mcopy_out(disk, "/slot-a/edgeforge.efi", uki));
+  ASSERT_TRUE(sh("MTOOLS_SKIP_CHECK=1 mmd -i " + esp(disk) + " ::/slot-b"));
+  ASSERT_TRUE(mcopy_in(disk, uki, "/slot-b/edgeforge.efi"));
+  // A on its last try and first; B confirmed, second (device/boot_entries.hpp).
+  ASSERT_TRUE(
+      sh("MTOOLS_SKIP_CHECK=1 mren -i " + esp(disk) +
+         " ::/loader/entries/edgeforge-slot-a.conf ::/loader/entries/edgeforge-slot-a+1.conf"));
+  fs::path b = dir() / "b.conf";
+  ASSERT_TRUE(write_file_atomic(
+      b, "title edgeforge slot B\nsort-key edgeforge-2\nefi /slot-b/edgeforge.efi\n"));
+  ASSERT_TRUE(mcopy_in(disk, b, "/loader/entries/edgeforge-slot-b.conf"));
+  // The squashfs superblock's first byte: read by the first mount.
+  {
+    std::fstream f(disk, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(kSlotA));
+    char c = 0;
+    f.get(c);
+    f.seekp(static_cast<std::streamoff>(kSlotA));
+    f.put(static_cast<char>(c ^ 0x01));
+  }
+  std::string log = boot(disk, "boot4", true, true, 2 * kBootSeconds);
+  EXPECT_NE(log.find("verity"), std::string::npos) << log;
+  EXPECT_NE(log.find("Kernel panic"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST booted-slot=B"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST dm-name=edgeforge-root under=vda3"), std::string::npos) << log;
+  // systemd-boot spent A's last try (a+0-1); the agent on B may since have
+  // rewritten it as a+0: either way A has no tries left.
+  std::string listed = entries(disk);
+  EXPECT_NE(listed.find("edgeforge-slot-a+0"), std::string::npos) << listed;
+}
+
+}  // namespace
+}  // namespace ef::test
