@@ -467,5 +467,54 @@ TEST_F(BuildCommandTest, DroppedXattrsAreNamed) {
       << last_stderr();
 }
 
+// spec.secureBoot end to end through the command: the image's initramfs
+// addition carries the dm-verity program, the disk is the same bytes on a
+// second build, and the refusals are one line naming the profile key.
+TEST_F(BuildCommandTest, SecureBootDisksAreReproducibleAndBadSetupsAreOneLine) {
+  for (const char* k : {"db", "other"})
+    ASSERT_EQ(
+        run_command(std::string("openssl req -x509 -newkey rsa:2048 -nodes -days 30 ") +
+                    "-subj /CN=" + k + " -keyout " + (tmp / (std::string(k) + ".key")).string() +
+                    " -out " + (tmp / (std::string(k) + ".crt")).string() + " 2>/dev/null")
+            .status,
+        0);
+  // The kernel layer with the agent, whose initramfs addition carries verity-open.
+  std::string kernel = kKernelLayer;
+  kernel.erase(kernel.find("  agent: {enabled: false}\n"));
+  auto profile = [&](const std::string& cert) {
+    write_basic_profile(kernel + "  secureBoot: {key: db.key, certificate: " + cert +
+                        "}\n  output:\n" + kSmallDisk);
+  };
+  profile("db.crt");
+  // With an epoch (the persistent ext4's timestamps come from it).
+  const std::string epoch = "SOURCE_DATE_EPOCH=1747699200";
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o one -q --format raw", epoch).status, 0)
+      << last_stderr();
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o two -q --format raw --no-cache", epoch).status, 0)
+      << last_stderr();
+  EXPECT_EQ(*sha256_file(tmp / "one/edge-1.2.3.raw"), *sha256_file(tmp / "two/edge-1.2.3.raw"));
+  auto cpio = run_command("unsquashfs -cat " + (tmp / "one/edge-1.2.3.squashfs").string() +
+                          " usr/lib/edgeforge/boot/edgeforge.cpio | cpio -t 2>/dev/null");
+  EXPECT_NE(cpio.out.find("edgeforge/bin/verity-open\n"), std::string::npos) << cpio.out;
+  auto manifest = nlohmann::json::parse(*read_file(tmp / "one/edge-1.2.3.manifest.json"));
+  EXPECT_EQ(manifest["disk"]["secureBoot"]["bootManager"], "systemd-boot") << manifest["disk"];
+  EXPECT_EQ(manifest["disk"]["secureBoot"]["verityRootHash"].get<std::string>().size(), 64u);
+
+  auto r = edgeforge("build -p profile.yaml -o iso -q --format iso");
+  EXPECT_EQ(r.status, 1);
+  std::string err = last_stderr();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("--format iso: the installer ISO is not signed"), std::string::npos) << err;
+
+  profile("other.crt");  // the certificate of another key
+  r = edgeforge("build -p profile.yaml -o mismatch -q --format raw");
+  EXPECT_EQ(r.status, 1);
+  err = last_stderr();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find((tmp / "profile.yaml").string() + ":"), std::string::npos) << err;
+  EXPECT_NE(err.find("spec.secureBoot"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "mismatch/edge-1.2.3.raw"));
+}
+
 }  // namespace
 }  // namespace ef::test
