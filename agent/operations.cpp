@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "agent/delta_install.hpp"
 #include "agent/health.hpp"
+#include "agent/kernel_image.hpp"
 #include "image/squashfs_reader.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
@@ -81,18 +83,21 @@ Result<SlotInstallOptions> install_options(Device& d, const UpgradeOptions& o,
 
 // After the image is in slot `target`: its boot files, then the switch, each
 // phase journaled before it starts. The caller records a failure.
-Result<void> boot_files_and_switch(Device& d, const std::string& target, UpgradeResult& result,
-                                   const Log& log) {
+Result<void> boot_files_and_switch(Device& d, const std::string& target, const UpgradeOptions& o,
+                                   UpgradeResult& result, const Log& log) {
   AgentState& s = d.state();
   const signing::BundleManifest& m = result.install.manifest;
   s.operation->phase = OperationPhase::boot_files;
   EF_TRY(d.save());
-  log(phase_log(OperationPhase::boot_files) + "kernel and initrd to " +
+  const bool secure_boot = d.boot().uses_boot_entries();
+  log(phase_log(OperationPhase::boot_files) +
+      (secure_boot ? "signed kernel image to " : "kernel and initrd to ") +
       d.boot().slot_dir(target).string());
   auto t0 = std::chrono::steady_clock::now();
-  if (auto r = install_boot_files(d.paths().slot(target), m, d.boot().slot_dir(target)); !r) {
-    return std::move(r).error().with_context("slot " + target + " boot files");
-  }
+  auto files = secure_boot
+                   ? install_kernel_image(o.bundle, o.http, m, d.boot().slot_dir(target))
+                   : install_boot_files(d.paths().slot(target), m, d.boot().slot_dir(target));
+  if (!files) return std::move(files).error().with_context("slot " + target + " boot files");
   result.boot_files_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
@@ -159,13 +164,14 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
                  "line); upgrade runs on an installed device");
   }
   const std::string target = other_slot(booted);
-  if (d.boot().uses_boot_entries()) {
-    // A slot boots only through a kernel image signed with the operator's
-    // Secure Boot key, which bundles do not carry yet: refuse before the
-    // inactive slot is touched.
+  const bool secure_boot = d.boot().uses_boot_entries();
+  if (secure_boot && is_bundle_head(o.bundle)) {
+    // The slot boots only through the signed kernel image the bundle
+    // carries after its payload; chunk stores do not hold attachments yet.
     return Error(Errc::refused,
-                 "this device boots signed kernel images (Secure Boot, systemd-boot); "
-                 "installing bundles on it is not supported yet (docs/verified-boot.md)");
+                 "this device boots signed kernel images (Secure Boot): install the full bundle "
+                 "(.efb), not a bundle head, which does not carry the kernel image yet "
+                 "(docs/verified-boot.md)");
   }
   EF_ASSIGN(device::SlotState grub, d.boot().read());
   if (!slot_ok(grub, booted)) {
@@ -181,6 +187,10 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
   Operation op{"upgrade", OperationPhase::writing, target, o.bundle, "", ""};
   in.on_accepted = [&](const signing::BundleManifest& m) -> Result<void> {
     if (o.accept) EF_TRY(o.accept(m));
+    if (secure_boot && m.attachment(kKernelImageRole) == nullptr)
+      return Error(Errc::refused,
+                   "this device boots signed kernel images (Secure Boot) and the bundle carries "
+                   "none; build it from a profile with spec.secureBoot (docs/verified-boot.md)");
     if (o.allow_downgrade && in.policy.installed_version &&
         m.version < *in.policy.installed_version) {
       log("DOWNGRADE allowed by the operator: " + installed + " -> " + m.version.str());
@@ -216,7 +226,8 @@ Result<UpgradeResult> upgrade(Device& d, const UpgradeOptions& o, const Log& log
   auto installed_r = install_to_slot(in);
   if (!installed_r) return fail(std::move(installed_r).error());
   UpgradeResult result{target, std::move(*installed_r), 0};
-  if (auto r = boot_files_and_switch(d, target, result, log); !r) return fail(std::move(r).error());
+  if (auto r = boot_files_and_switch(d, target, o, result, log); !r)
+    return fail(std::move(r).error());
   return result;
 }
 

@@ -78,8 +78,13 @@ Result<std::vector<FatFile>> secure_boot_esp_files(const std::filesystem::path& 
   auto signed_boot = sb.sign(boot);
   if (!signed_boot)
     return std::move(signed_boot).error().with_context("signing " + sb.systemd_boot.string());
-  EF_ASSIGN(std::string uki,
-            signed_kernel_image(squashfs, sb, uki_cmdline(sb.verity, extra_cmdline), work_dir));
+  std::string uki;
+  if (!sb.kernel_image.empty()) {
+    EF_ASSIGN(uki, read_file(sb.kernel_image));
+  } else {
+    EF_ASSIGN(uki,
+              signed_kernel_image(squashfs, sb, uki_cmdline(sb.verity, extra_cmdline), work_dir));
+  }
   std::vector<FatFile> files;
   files.push_back({"/EFI/BOOT/BOOTX64.EFI", std::move(*signed_boot)});
   files.push_back({"/loader/loader.conf", loader_conf()});

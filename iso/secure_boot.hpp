@@ -41,6 +41,9 @@ struct SecureBootSpec {
   SignPe sign;
   SlotVerity verity;
   std::filesystem::path verity_tree;  // the tree's bytes, written after the image in the slot
+  /// The slot's signed kernel image when the caller made it already
+  /// (signed_kernel_image); empty: made here.
+  std::filesystem::path kernel_image;
   std::filesystem::path systemd_boot = kSystemdBootEfi;
   std::filesystem::path stub = kLinuxStub;
 };

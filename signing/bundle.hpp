@@ -24,7 +24,7 @@ namespace ef::signing {
 
 /// A document to store after the payload (see Attachment).
 struct AttachmentFile {
-  std::string role;  // "sbom" or "provenance"
+  std::string role;  // "sbom", "provenance" or "kernel-image"
   std::string media_type;
   std::filesystem::path path;  // its file name becomes the attachment's name
 };

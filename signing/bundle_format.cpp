@@ -142,7 +142,7 @@ Result<Attachment> read_attachment(const json& item, size_t index) {
   Attachment a;
   EF_ASSIGN(a.role, f.string("role", 32));
   if (!known_attachment_role(a.role))
-    return bad(f.name("role") + " must be \"sbom\" or \"provenance\"");
+    return bad(f.name("role") + " must be \"sbom\", \"provenance\" or \"kernel-image\"");
   EF_ASSIGN(a.name, f.string("name", kMaxNameBytes));
   if (a.name.find('/') != std::string::npos || a.name == "." || a.name == "..")
     return bad(f.name("name") + " must be a file name without '/'");
@@ -199,7 +199,7 @@ json digest_json(const Digest& d) {
 }  // namespace
 
 bool known_attachment_role(std::string_view role) {
-  return role == "sbom" || role == "provenance";
+  return role == "sbom" || role == "provenance" || role == "kernel-image";
 }
 
 const Attachment* BundleManifest::attachment(std::string_view role) const {

@@ -73,11 +73,12 @@ struct Digest {
   std::string sha256;  // 64 lower-case hex
 };
 
-/// A document stored after the payload (an SBOM, a provenance statement):
-/// signed through its size and sha256 in the manifest, never needed to
-/// install the payload. Attachments follow the payload in manifest order.
+/// A document stored after the payload (an SBOM, a provenance statement,
+/// the slot's signed kernel image for Secure Boot devices): signed through
+/// its size and sha256 in the manifest, never needed to write the payload.
+/// Attachments follow the payload in manifest order.
 struct Attachment {
-  std::string role;        // "sbom" or "provenance"
+  std::string role;        // "sbom", "provenance" or "kernel-image"
   std::string name;        // file name, e.g. "quickstart-0.1.0.spdx.json"
   std::string media_type;  // e.g. "application/spdx+json"
   uint64_t size = 0;

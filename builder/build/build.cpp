@@ -276,6 +276,8 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   }
   if (!disk.record.is_null()) result.manifest_json["disk"] = disk.record;
   if (!disk.iso_record.is_null()) result.manifest_json["iso"] = disk.iso_record;
+  if (!disk.kernel_image_record.is_null())
+    result.manifest_json["kernelImage"] = disk.kernel_image_record;
   // The provenance names every output.
   std::vector<sbom::Digested> subjects = {{image_name, "", release.image_sha256},
                                           {sbom_name, "", release.sbom_sha256}};
@@ -302,6 +304,10 @@ Result<BuildResult> build_image(const BuildOptions& o) {
     std::vector<signing::AttachmentFile> attachments = {
         {"sbom", sbom::media_type(o.sbom_format), stage.staged(sbom_name)},
         {"provenance", kProvenanceMediaType, stage.staged(provenance_name)}};
+    // spec.secureBoot: a device boots the slot only through this signed image.
+    if (!disk.kernel_image_record.is_null())
+      attachments.push_back({"kernel-image", kKernelImageMediaType,
+                             stage.staged(disk.kernel_image_record["file"].get<std::string>())});
     auto made = write_bundle(release, staged_image, keys, stage.staged(bundle_name), attachments);
     if (!made) return std::move(made).error().with_context("signing the bundle");
     names.push_back(bundle_name);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <system_error>
 
+#include "builder/build/disk_outputs.hpp"
 #include "builder/sbom/sbom.hpp"
 #include "image/boot_files.hpp"
 #include "image/squashfs_reader.hpp"
@@ -59,7 +60,8 @@ Result<std::vector<signing::AttachmentFile>> build_attachments(const json& built
     const char* section;
     const char* role;
   };
-  for (const Doc& d : {Doc{"sbom", "sbom"}, Doc{"provenance", "provenance"}}) {
+  for (const Doc& d :
+       {Doc{"sbom", "sbom"}, Doc{"provenance", "provenance"}, Doc{"kernelImage", "kernel-image"}}) {
     std::string file = from_manifest(built, d.section, "file");
     if (file.empty() || file.find('/') != std::string::npos) continue;
     fs::path path = image.parent_path() / file;
@@ -75,7 +77,8 @@ Result<std::vector<signing::AttachmentFile>> build_attachments(const json& built
                                        ", the build manifest says " + want +
                                        " (it is not the document of this build)");
     std::string format = from_manifest(built, d.section, "format");
-    std::string type = std::string(d.role) == "provenance" ? kProvenanceMediaType
+    std::string type = std::string(d.role) == "kernel-image" ? kKernelImageMediaType
+                       : std::string(d.role) == "provenance" ? kProvenanceMediaType
                        : format.rfind("cyclonedx", 0) == 0
                            ? sbom::media_type(sbom::Format::cyclonedx)
                            : sbom::media_type(sbom::Format::spdx);

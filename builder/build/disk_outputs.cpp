@@ -12,6 +12,7 @@
 #include "signing/authenticode.hpp"
 #include "signing/verity.hpp"
 #include "util/atomic_file.hpp"
+#include "util/sha256.hpp"
 
 namespace ef::build {
 namespace {
@@ -79,6 +80,32 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const Release&
                  formats_origin +
                      "iso: the installer ISO is not signed for Secure Boot yet; with "
                      "spec.secureBoot build raw or qcow2 (docs/verified-boot.md)");
+  // spec.secureBoot: the slot's signed kernel image, beside the image for
+  // bundles (whatever the formats) and the disk alike.
+  std::optional<iso::SecureBootSpec> secure_boot;
+  std::filesystem::path sb_work = image.parent_path() / ("." + image.stem().string() + ".sb-work");
+  struct RemoveWork {
+    std::filesystem::path dir;
+    ~RemoveWork() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_sb_work{sb_work};
+  if (p.secure_boot.enabled()) {
+    stage("signing the boot chain");
+    EF_ASSIGN(secure_boot, secure_boot_spec(p, image, sb_work));
+    std::string cmdline = iso::uki_cmdline(secure_boot->verity, iso::kDefaultCmdline);
+    EF_ASSIGN(std::string uki, iso::signed_kernel_image(image, *secure_boot, cmdline, sb_work));
+    std::filesystem::path efi = image;
+    efi.replace_extension(".efi");
+    EF_TRY(write_file_atomic(efi, uki));
+    secure_boot->kernel_image = efi;
+    out.files.push_back(efi);
+    out.kernel_image_record = {{"file", efi.filename().string()},
+                               {"sha256", sha256_hex(uki)},
+                               {"cmdline", cmdline},
+                               {"verityRootHash", secure_boot->verity.root_hash_hex}};
+  }
   if (wants(OutputFormat::iso)) {
     std::filesystem::path iso_out = image;
     iso_out.replace_extension(".iso");
@@ -128,17 +155,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const Release&
   std::filesystem::path raw = image;
   raw.replace_extension(".raw");
   std::filesystem::path work = image.parent_path() / ("." + image.stem().string() + ".disk-work");
-  if (p.secure_boot.enabled()) {
-    stage("signing the boot chain");
-    auto sb = secure_boot_spec(p, image, work);
-    if (!sb) {
-      std::error_code ec;
-      std::filesystem::remove_all(work, ec);
-      return failed(std::move(sb).error(),
-                    wants(OutputFormat::raw) ? OutputFormat::raw : OutputFormat::qcow2);
-    }
-    spec.secure_boot = std::move(*sb);
-  }
+  spec.secure_boot = secure_boot;
   stage("writing raw disk image");
   auto info = iso::build_raw_disk(spec, raw, work);
   std::error_code ec;

@@ -19,7 +19,14 @@ struct DiskOutputs {
   std::vector<std::filesystem::path> files;
   nlohmann::json record;      // the manifest's "disk" object; null when none was written
   nlohmann::json iso_record;  // the manifest's "iso" object; null when none was written
+  /// spec.secureBoot: the manifest's "kernelImage" object, for the signed
+  /// kernel image written beside the image (<stem>.efi, also in `files`),
+  /// which bundles carry as their "kernel-image" attachment; else null.
+  nlohmann::json kernel_image_record;
 };
+
+/// The media type of a signed unified kernel image (an EFI program).
+inline constexpr const char* kKernelImageMediaType = "application/efi";
 
 /// The paths bind-mounted from the persistent partition: the built-in list
 /// (docs/disk-layout.md) and then spec.output.persistentPaths.

@@ -44,6 +44,12 @@ class BootEntriesControlTest : public test_device::DeviceFixture {
     return *read_file(tmp / "esp/loader/entries" / name);
   }
   BootControl boot() { return BootControl(tmp / "esp"); }
+  Result<UpgradeResult> upgrade_with(const fs::path& b) {
+    EF_ASSIGN(Device d, open());
+    UpgradeOptions o;
+    o.bundle = b.string();
+    return upgrade(d, o, [this](const std::string& l) { log += l + "\n"; });
+  }
 };
 
 TEST_F(BootEntriesControlTest, ABuiltDiskReadsAsSlotAConfirmed) {
@@ -105,17 +111,62 @@ TEST_F(BootEntriesControlTest, TwoEntriesForOneSlotAreReportedNotGuessed) {
       << s.error().message();
 }
 
-TEST_F(BootEntriesControlTest, UpgradeIsRefusedBeforeTheInactiveSlotIsTouched) {
-  auto d = open();
-  ASSERT_TRUE(d);
-  UpgradeOptions o;
-  o.bundle = bundle("2.0.0").string();
-  auto r = upgrade(*d, o, [](const std::string&) {});
+TEST_F(BootEntriesControlTest, ABundleWithoutASignedKernelImageIsRefusedBeforeTheSlotIsTouched) {
+  auto r = upgrade_with(bundle("2.0.0"));
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message().find("signed kernel images"), std::string::npos)
+  EXPECT_NE(r.error().message().find("the bundle carries none"), std::string::npos)
       << r.error().message();
   EXPECT_TRUE(*read_file(tmp / "slot-b") == std::string(test_device::kSlotBytes, '\0'));
   EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a.conf"}));
+  // A bundle head cannot bring one yet: refused before anything is fetched.
+  r = upgrade_with(tmp / "edge-2.0.0.efbh");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("not a bundle head"), std::string::npos)
+      << r.error().message();
+}
+
+TEST_F(BootEntriesControlTest, UpgradeWritesTheKernelImageAndTheTrialBootIsMarkedGood) {
+  with_kernel_image = true;
+  auto r = upgrade_with(bundle("2.0.0", "1.5.0"));
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->slot, "B");
+  EXPECT_EQ(*read_file(tmp / "esp/slot-b/edgeforge.efi"), *read_file(tmp / "edge-2.0.0.efi"));
+  EXPECT_EQ(*read_file(tmp / "esp/slot-a/edgeforge.efi"), "signed kernel image A");
+  // B first, on trial with the configured three tries; A confirmed second.
+  EXPECT_EQ(entries(),
+            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b+3.conf"}));
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b+3.conf")), 1);
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a.conf")), 2);
+  EXPECT_EQ(state().b.health, SlotHealth::trial);
+
+  // systemd-boot counts a try and boots B; the initramfs says so.
+  fs::rename(tmp / "esp/loader/entries/edgeforge-slot-b+3.conf",
+             tmp / "esp/loader/entries/edgeforge-slot-b+2-1.conf");
+  tmp.write("booted-slot", "B\n");
+  auto d = open();
+  ASSERT_TRUE(d) << d.error().message();
+  auto outcome = boot_check(*d, [](const std::string&) {});
+  ASSERT_TRUE(outcome) << outcome.error().message();
+  EXPECT_EQ(*outcome, BootOutcome::marked_good);
+  EXPECT_EQ(entries(),
+            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b.conf"}));
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b.conf")), 1);
+  EXPECT_EQ(state().b.health, SlotHealth::good);
+  EXPECT_EQ(state().floor, "1.5.0");
+}
+
+TEST_F(BootEntriesControlTest, AKernelImageForAnotherImageIsRefusedAndTheSlotStaysOut) {
+  with_kernel_image = true;
+  kernel_image_root = std::string(64, 'a');
+  auto r = upgrade_with(bundle("2.0.0"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("is not for this image"), std::string::npos)
+      << r.error().message();
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a.conf"}));
+  auto s = boot().read();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->order, "A B");
+  EXPECT_EQ(state().operation->phase, OperationPhase::failed);
 }
 
 TEST(BootedSlotTest, TheCommandLineWinsThenTheInitramfsFile) {

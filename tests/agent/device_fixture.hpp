@@ -11,7 +11,10 @@
 #include "agent/device.hpp"
 #include "builder/build/bundle_output.hpp"
 #include "device/slot_state.hpp"
+#include "iso/secure_boot.hpp"
+#include "iso/uki.hpp"
 #include "signing/keys.hpp"
+#include "signing/verity.hpp"
 #include "tests/support/command.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
@@ -87,12 +90,12 @@ class DeviceFixture : public ::testing::Test {
     // make_bundle signs it into the bundle, the agent records its digest.
     std::string sbom = "{\"spdxVersion\":\"SPDX-2.3\",\"name\":\"edge-" + version + "\"}\n";
     tmp.write("edge-" + version + ".spdx.json", sbom);
-    tmp.write("edge-" + version + ".manifest.json",
-              nlohmann::json{{"sbom",
-                              {{"file", "edge-" + version + ".spdx.json"},
-                               {"format", "spdx-2.3"},
-                               {"sha256", sha256_hex(sbom)}}}}
-                  .dump());
+    nlohmann::json built = {{"sbom",
+                             {{"file", "edge-" + version + ".spdx.json"},
+                              {"format", "spdx-2.3"},
+                              {"sha256", sha256_hex(sbom)}}}};
+    if (with_kernel_image) built["kernelImage"] = kernel_image(version, image);
+    tmp.write("edge-" + version + ".manifest.json", built.dump());
     build::BundleRequest req;
     req.image = image;
     req.out = tmp / ("edge-" + version + "-" + key_file + "-" + compatible + ".efb");
@@ -104,6 +107,32 @@ class DeviceFixture : public ::testing::Test {
     auto r = build::make_bundle(req);
     EXPECT_TRUE(r) << (r ? "" : r.error().message());
     return req.out;
+  }
+
+  /// Set: bundle() also makes the image's unified kernel image (what a build
+  /// with spec.secureBoot writes beside the image; unsigned here, the agent
+  /// leaves signatures to the firmware) and names it in the build manifest,
+  /// so the bundle carries it. Its command line names `kernel_image_root`,
+  /// or the image's own verity root hash when that is empty.
+  bool with_kernel_image = false;
+  std::string kernel_image_root;
+
+  nlohmann::json kernel_image(const std::string& version, const fs::path& image) {
+    std::string root = kernel_image_root;
+    if (root.empty()) {
+      auto tree = signing::build_verity_tree(image, tmp / "kernel-image.tree", 0);
+      EXPECT_TRUE(tree);
+      root = tree ? tree->root_hash_hex : "";
+    }
+    iso::UkiParts parts;
+    parts.stub = iso::kLinuxStub;
+    parts.cmdline = "boot=edgeforge ro edgeforge.verity=" + root + " panic=10";
+    parts.kernel = tmp / ("root-" + version + "/boot/vmlinuz-6.1.0-1-amd64");
+    auto uki = iso::build_uki(parts);
+    EXPECT_TRUE(uki) << (uki ? "" : uki.error().message());
+    std::string name = "edge-" + version + ".efi";
+    tmp.write(name, uki ? *uki : "");
+    return {{"file", name}, {"sha256", sha256_hex(uki ? *uki : "")}};
   }
 
   Result<Device> open() {

@@ -488,15 +488,39 @@ TEST_F(BuildCommandTest, SecureBootDisksAreReproducibleAndBadSetupsAreOneLine) {
   profile("db.crt");
   // With an epoch (the persistent ext4's timestamps come from it).
   const std::string epoch = "SOURCE_DATE_EPOCH=1747699200";
-  ASSERT_EQ(edgeforge("build -p profile.yaml -o one -q --format raw", epoch).status, 0)
+  ASSERT_EQ(edgeforge("keygen --out keys").status, 0) << last_stderr();
+  ASSERT_EQ(
+      edgeforge("build -p profile.yaml -o one -q --format raw --sign-key keys/signing.key", epoch)
+          .status,
+      0)
       << last_stderr();
-  ASSERT_EQ(edgeforge("build -p profile.yaml -o two -q --format raw --no-cache", epoch).status, 0)
+  // (--sign-key puts its public key into the image's keyring: both builds get it.)
+  ASSERT_EQ(edgeforge("build -p profile.yaml -o two -q --format raw --no-cache --sign-key "
+                      "keys/signing.key",
+                      epoch)
+                .status,
+            0)
       << last_stderr();
   EXPECT_EQ(*sha256_file(tmp / "one/edge-1.2.3.raw"), *sha256_file(tmp / "two/edge-1.2.3.raw"));
   auto cpio = run_command("unsquashfs -cat " + (tmp / "one/edge-1.2.3.squashfs").string() +
                           " usr/lib/edgeforge/boot/edgeforge.cpio | cpio -t 2>/dev/null");
   EXPECT_NE(cpio.out.find("edgeforge/bin/verity-open\n"), std::string::npos) << cpio.out;
+  // The bundle carries the slot's signed kernel image for Secure Boot devices,
+  // from the build and from `edgeforge bundle` alike (the same bytes).
+  auto inspected = edgeforge("inspect one/edge-1.2.3.efb");
+  EXPECT_NE(inspected.out.find("attachment  kernel-image edge-1.2.3.efi (application/efi)"),
+            std::string::npos)
+      << inspected.out;
+  ASSERT_EQ(edgeforge("bundle --image one/edge-1.2.3.squashfs -o re.efb -q --sign-key "
+                      "keys/signing.key")
+                .status,
+            0)
+      << last_stderr();
+  EXPECT_EQ(*read_file(tmp / "re.efb"), *read_file(tmp / "one/edge-1.2.3.efb"));
   auto manifest = nlohmann::json::parse(*read_file(tmp / "one/edge-1.2.3.manifest.json"));
+  EXPECT_EQ(manifest["kernelImage"]["sha256"], *sha256_file(tmp / "one/edge-1.2.3.efi"));
+  EXPECT_EQ(manifest["kernelImage"]["verityRootHash"],
+            manifest["disk"]["secureBoot"]["verityRootHash"]);
   EXPECT_EQ(manifest["disk"]["secureBoot"]["bootManager"], "systemd-boot") << manifest["disk"];
   EXPECT_EQ(manifest["disk"]["secureBoot"]["verityRootHash"].get<std::string>().size(), 64u);
 

@@ -170,7 +170,7 @@ TEST_F(BundleTest, ManifestAttachmentsAreCheckedStrictly) {
   };
   EXPECT_NE(with([](BundleManifest& c) {
               c.attachments[0].role = "readme";
-            }).find("\"attachments[0].role\" must be \"sbom\" or \"provenance\""),
+            }).find("\"attachments[0].role\" must be \"sbom\", \"provenance\" or \"kernel-image\""),
             std::string::npos);
   EXPECT_NE(with([](BundleManifest& c) {
               c.attachments[0].name = "../etc/passwd";
