@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 rm -rf "$corpus"
-for t in profile pack template site archive oci bundle chunk_index channel grubenv agent_files http fleet_api; do
+for t in profile pack template site archive oci bundle chunk_index channel grubenv boot_entries agent_files http fleet_api; do
   mkdir -p "$corpus/$t"
 done
 # seed TARGET NAME [SELECTOR-BYTE] < content
@@ -106,6 +106,42 @@ grub-editenv env set slot=A A_OK=1 B_OK=0 A_TRY=0 B_TRY=2 'note=back\slash'
 seed grubenv slots <env
 grub-editenv env2 create
 seed grubenv empty <env2
+
+# --- boot_entries: systemd-boot entries, LoaderEntrySelected, a kernel image
+seed boot_entries entries 0 <<'TXT'
+edgeforge-slot-a.conf title edgeforge slot A sort-key edgeforge-2
+edgeforge-slot-b+2-1.conf title edgeforge slot B sort-key edgeforge-1
+TXT
+printf '\x06\x00\x00\x00' >"$work/var"
+printf 'edgeforge-slot-b+2-1.conf' | iconv -f ascii -t utf-16le >>"$work/var"
+printf '\x00\x00' >>"$work/var"
+seed boot_entries loader-entry 1 <"$work/var"
+# A minimal PE32+ (x86-64 EFI application) with .text and .cmdline sections,
+# the shape of a unified kernel image.
+python3 - "$work/pe" <<'PY'
+import struct, sys
+cmdline = b"boot=edgeforge ro edgeforge.verity=" + b"ab" * 32 + b" panic=10"
+sections = [(b".text", b"\xc3" * 16), (b".cmdline", cmdline)]
+n = len(sections)
+opt_size = 112 + 16 * 8
+headers = 0x40 + 4 + 20 + opt_size + 40 * n
+size_of_headers = (headers + 0x1ff) // 0x200 * 0x200
+dos = b"MZ" + b"\0" * 58 + struct.pack("<I", 0x40)
+coff = struct.pack("<HHIIIHH", 0x8664, n, 0, 0, 0, opt_size, 0x0206)
+raw, table, va, off = b"", b"", 0x1000, size_of_headers
+for name, data in sections:
+    padded = data + b"\0" * (-len(data) % 0x200)
+    table += struct.pack("<8sIIIIIIHHI", name, len(data), va, len(padded), off, 0, 0, 0, 0, 0x40000040)
+    raw += padded
+    va += 0x1000
+    off += len(padded)
+opt = struct.pack("<HBBIIIIIQIIHHHHHHIIIIHHQQQQII", 0x20b, 0, 0, 0x200, 0x200, 0, 0x1000, 0x1000,
+                  0, 0x1000, 0x200, 0, 0, 0, 0, 0, 0, 0, va, size_of_headers, 0, 10, 0,
+                  0, 0, 0, 0, 0, 16) + b"\0" * 128
+head = dos + b"PE\0\0" + coff + opt + table
+open(sys.argv[1], "wb").write(head + b"\0" * (size_of_headers - len(head)) + raw)
+PY
+seed boot_entries kernel-image 2 <"$work/pe"
 
 # --- profiles --------------------------------------------------------------
 seed profile quickstart <<'YAML'

@@ -55,20 +55,34 @@ class SecureBootE2E : public ::testing::Test {
     if (!sh("openssl pkey -in " + std::string(kSnakeoilKey) + " -passin pass:snakeoil -out " +
             (dir() / "db.key").string()))
       return false;
-    std::string src = EF_SOURCE_DIR;
-    std::string profile =
-        "apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\nmetadata:\n  name: sb-e2e\n"
-        "  version: 0.1.0\nspec:\n  extends: [" +
-        src + "/examples/quickstart/profile.yaml]\n  layers:\n    - directory: {path: " + src +
-        "/tests/iso/e2e/sb-guest}\n  secureBoot:\n    key: " + (dir() / "db.key").string() +
-        "\n    certificate: " + kSnakeoilCert +
-        "\n  output:\n    level: 3\n    formats: [raw]\n"
-        "    disk: {espSize: 128, slotSize: 512, persistentSize: 256}\n";
-    if (!write_file_atomic(dir() / "profile.yaml", profile)) return false;
-    return sh(std::string(EF_EDGEFORGE_BIN) + " build -q --cache-dir " + cache_dir() +
-              " --profile " + (dir() / "profile.yaml").string() + " --output " +
-              (dir() / "out").string());
+    if (!sh(std::string(EF_EDGEFORGE_BIN) + " keygen -q --out " + (dir() / "keys").string()))
+      return false;
+    // Release 0.1.0 as the disk, 0.2.0 as a bundle on a second disk for the
+    // upgrade; both trust the bundle key (--sign-key puts it in the image).
+    for (const char* version : {"0.1.0", "0.2.0"}) {
+      std::string src = EF_SOURCE_DIR;
+      std::string profile =
+          "apiVersion: edgeforge.dev/v1alpha1\nkind: Profile\nmetadata:\n  name: sb-e2e\n"
+          "  version: " +
+          std::string(version) + "\nspec:\n  extends: [" + src +
+          "/examples/quickstart/profile.yaml]\n  layers:\n    - directory: {path: " + src +
+          "/tests/iso/e2e/sb-guest}\n  secureBoot:\n    key: " + (dir() / "db.key").string() +
+          "\n    certificate: " + kSnakeoilCert + "\n  output:\n    level: 3\n    formats: [" +
+          (std::string(version) == "0.1.0" ? "raw" : "squashfs") +
+          "]\n    disk: {espSize: 128, slotSize: 512, persistentSize: 256}\n";
+      fs::path file = dir() / ("profile-" + std::string(version) + ".yaml");
+      if (!write_file_atomic(file, profile)) return false;
+      if (!sh(std::string(EF_EDGEFORGE_BIN) + " build -q --cache-dir " + cache_dir() +
+              " --profile " + file.string() + " --output " + (dir() / "out").string() +
+              " --sign-key " + (dir() / "keys/signing.key").string()))
+        return false;
+    }
+    fs::create_directories(dir() / "bundles");
+    fs::rename(dir() / "out/sb-e2e-0.2.0.efb", dir() / "bundles/upgrade.efb");
+    return sh("mke2fs -q -F -t ext4 -L EFBUNDLES -d " + (dir() / "bundles").string() + " " +
+              bundles_disk().string() + " 600M");
   }
+  static fs::path bundles_disk() { return dir() / "bundles.img"; }
 
   // A private copy of the built disk for one test.
   static fs::path disk_copy(const std::string& name) {
@@ -93,7 +107,8 @@ class SecureBootE2E : public ::testing::Test {
   // the guest powers off by itself (a refused boot never does: the
   // firmware ends in its boot menu until the timeout).
   static std::string boot(const fs::path& disk, const std::string& name, bool expect_end = true,
-                          bool allow_reboot = false, int seconds = kBootSeconds) {
+                          bool allow_reboot = false, int seconds = kBootSeconds,
+                          const fs::path& second_disk = {}) {
     iso::VmSpec vm;
     vm.image = disk;
     vm.secure_boot = true;
@@ -103,6 +118,9 @@ class SecureBootE2E : public ::testing::Test {
     auto argv = iso::qemu_command(vm);
     EXPECT_TRUE(argv.ok()) << (argv ? "" : argv.error().message());
     if (!argv) return "";
+    if (!second_disk.empty())
+      argv->insert(argv->end(),
+                   {"-drive", "if=virtio,format=raw,readonly=on,file=" + second_disk.string()});
     argv->insert(argv->begin(), {"timeout", std::to_string(seconds)});
     auto res = run_process(*argv);
     EXPECT_TRUE(res.ok());
@@ -241,6 +259,30 @@ TEST_F(SecureBootE2E, AFlippedByteInTheSlotFailsVerityAndTheDeviceFallsBack) {
   // rewritten it as a+0: either way A has no tries left.
   std::string listed = entries(disk);
   EXPECT_NE(listed.find("edgeforge-slot-a+0"), std::string::npos) << listed;
+}
+
+// Acceptance 5 (without the encrypted partition, not built yet): an A/B
+// upgrade with a signed bundle boots the new slot with Secure Boot on, through
+// the kernel image the bundle carried, and the healthy slot is marked good.
+TEST_F(SecureBootE2E, AnUpgradeBootsTheNewSlotWithSecureBootAndMarksItGood) {
+  fs::path disk = disk_copy("boot5");
+  std::string log = boot(disk, "boot5", true, true, 3 * kBootSeconds, bundles_disk());
+  EXPECT_NE(log.find("EFTEST upgrading"), std::string::npos) << log;
+  EXPECT_NE(log.find("signed kernel image to"), std::string::npos) << log;
+  EXPECT_EQ(log.find("EFTEST upgrade failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST booted-slot=B"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST version=0.2.0"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST secureboot=1"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST dm-name=edgeforge-root under=vda3"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST boot-check=inactive"), std::string::npos) << log;
+  // Marked good: B's entry lost its counter and comes first; the kernel
+  // image on the ESP is the one the build signed.
+  std::string listed = entries(disk);
+  EXPECT_NE(listed.find("edgeforge-slot-b.conf"), std::string::npos) << listed;
+  EXPECT_NE(listed.find("edgeforge-slot-a.conf"), std::string::npos) << listed;
+  fs::path b = dir() / "slot-b.efi";
+  ASSERT_TRUE(mcopy_out(disk, "/slot-b/edgeforge.efi", b));
+  EXPECT_EQ(*read_file(b), *read_file(dir() / "out/sb-e2e-0.2.0.efi"));
 }
 
 }  // namespace
