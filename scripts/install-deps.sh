@@ -19,8 +19,9 @@ packages=(
   e2fsprogs libext2fs-dev fdisk gdisk cpio file qemu-system-x86 ovmf qemu-utils libguestfs-tools libguestfs-dev
   libfdisk-dev uuid-dev
   # verified boot (spec.secureBoot): the systemd-boot and UKI stub binaries the
-  # builder signs; sbsigntool (sbverify, sbattach) as the tests' outside oracle
-  systemd-boot-efi sbsigntool
+  # builder signs; sbsigntool, osslsigncode and efitools as the tests' outside
+  # oracles for signatures and EFI signature lists
+  systemd-boot-efi sbsigntool osslsigncode efitools
   # outside oracles and benchmark peers
   squashfs-tools squashfs-tools-ng zstd cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
   jq bc curl python3
