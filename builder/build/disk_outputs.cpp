@@ -95,14 +95,16 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const Release&
     stage("signing the boot chain");
     EF_ASSIGN(secure_boot, secure_boot_spec(p, image, sb_work));
     std::string cmdline = iso::uki_cmdline(secure_boot->verity, iso::kDefaultCmdline);
-    EF_ASSIGN(std::string uki, iso::signed_kernel_image(image, *secure_boot, cmdline, sb_work));
+    auto uki = iso::signed_kernel_image(image, *secure_boot, cmdline, sb_work);
+    if (!uki)
+      return std::move(uki).error().with_context(p.secure_boot.loc.str() + ": spec.secureBoot");
     std::filesystem::path efi = image;
     efi.replace_extension(".efi");
-    EF_TRY(write_file_atomic(efi, uki));
+    EF_TRY(write_file_atomic(efi, *uki));
     secure_boot->kernel_image = efi;
     out.files.push_back(efi);
     out.kernel_image_record = {{"file", efi.filename().string()},
-                               {"sha256", sha256_hex(uki)},
+                               {"sha256", sha256_hex(*uki)},
                                {"cmdline", cmdline},
                                {"verityRootHash", secure_boot->verity.root_hash_hex}};
   }

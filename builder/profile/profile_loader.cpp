@@ -212,6 +212,11 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
   profile.agent = finish_agent(std::move(merged.agent));
   if (merged.installer_site) profile.output.installer_site = *merged.installer_site;
   if (merged.secure_boot) profile.secure_boot = *merged.secure_boot;
+  if (profile.secure_boot.enabled() && !profile.agent.enabled)
+    return Error(Errc::invalid_profile,
+                 profile.secure_boot.loc.str() +
+                     ": spec.secureBoot needs the agent (spec.agent.enabled: true): its initramfs "
+                     "addition maps the slot through dm-verity at boot");
   if (merged.level) {
     auto why = detail::check_level(profile.output.compression, merged.level->value);
     if (!why.empty()) {

@@ -301,6 +301,11 @@ TEST_F(ProfileTest, SecureBootKeyAndCertificateResolveNextToTheProfile) {
       "  secureBoot: {key: \"pkcs11:token=edge;object=db\", certificate: keys/db.crt}\n");
   ASSERT_TRUE(token.ok()) << token.error().message();
   EXPECT_EQ(token->secure_boot.key, "pkcs11:token=edge;object=db");
+  auto no_agent = load_with_base(
+      "  agent: {enabled: false}\n  secureBoot: {key: keys/db.key, certificate: keys/db.crt}\n");
+  ASSERT_FALSE(no_agent.ok());
+  EXPECT_NE(no_agent.error().message().find("spec.secureBoot needs the agent"), std::string::npos)
+      << no_agent.error().message();
   auto half = load_with_base("  secureBoot: {key: keys/db.key}\n");
   ASSERT_FALSE(half.ok());
   EXPECT_NE(half.error().message().find("needs both key"), std::string::npos)
