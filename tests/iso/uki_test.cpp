@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/support/command.hpp"
+#include "tests/support/pe_oracle.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 
@@ -20,35 +21,24 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_command;
 
-constexpr const char* kStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
-
-std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
-}
+using test::kSystemdStub;
 
 // The section names `objdump -h` lists, in order.
 std::vector<std::string> objdump_section_names(const fs::path& file) {
-  auto out = run_command("objdump -h " + q(file) + " 2>/dev/null");
-  EXPECT_EQ(out.status, 0) << "objdump -h " << file;
   std::vector<std::string> names;
-  std::istringstream lines(out.out);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream in(line);
-    int index;
-    std::string name, size;
-    if (in >> index >> name >> size) names.push_back(name);
-  }
+  for (const auto& section : test::objdump_sections(file)) names.push_back(section.name);
   return names;
 }
 
 class UkiTest : public test::TempDirTest {
  protected:
   void SetUp() override {
-    if (!fs::exists(kStub)) GTEST_SKIP() << kStub << " missing (install systemd-boot-efi)";
+    if (!fs::exists(kSystemdStub))
+      GTEST_SKIP() << kSystemdStub << " missing (install systemd-boot-efi)";
     if (!test::have_tool("objdump") || !test::have_tool("objcopy"))
       GTEST_SKIP() << "objdump/objcopy missing (install binutils)";
     kernel_ = std::string("MZ fake kernel ") + std::string(40000, 'k');
-    parts_.stub = kStub;
+    parts_.stub = kSystemdStub;
     parts_.os_release = "ID=edgeforge\nVERSION_ID=1.2.3\n";
     parts_.cmdline = "console=ttyS0 edgeforge.verity=abc";
     parts_.kernel = tmp.write("vmlinuz", kernel_);
@@ -57,12 +47,7 @@ class UkiTest : public test::TempDirTest {
   }
 
   std::string section(const fs::path& file, const std::string& name) {
-    fs::path out = tmp / ("section" + name);
-    auto r = run_command("objcopy -O binary --only-section=" + name + " " + q(file) + " " + q(out) +
-                         " 2>&1");
-    EXPECT_EQ(r.status, 0) << r.out;
-    auto bytes = read_file(out);
-    return bytes ? *bytes : "";
+    return test::objcopy_section(file, name, tmp.path());
   }
 
   std::string kernel_;

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "tests/support/command.hpp"
+#include "tests/support/pe_oracle.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 #include "util/pe_file.hpp"
@@ -25,10 +26,10 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_command;
 
-constexpr const char* kStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+using test::kSystemdStub;
 
 std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+  return test::shell_quote(p);
 }
 
 // Runs `command`, stderr into stdout; fails the test when it exits non-zero.
@@ -88,7 +89,8 @@ mode_t file_mode(const fs::path& p) {
 class AuthenticodeTest : public test::TempDirTest {
  protected:
   void SetUp() override {
-    if (!fs::exists(kStub)) GTEST_SKIP() << kStub << " missing (install systemd-boot-efi)";
+    if (!fs::exists(kSystemdStub))
+      GTEST_SKIP() << kSystemdStub << " missing (install systemd-boot-efi)";
     for (const char* tool : {"openssl", "sbverify", "sbsign", "osslsigncode"})
       if (!test::have_tool(tool)) GTEST_SKIP() << tool << " missing";
     make_rsa_key("db", 2048);
@@ -96,7 +98,7 @@ class AuthenticodeTest : public test::TempDirTest {
     cert_ = tmp / "db.crt";
 
     // A small unified kernel image: the stub with a fake kernel and initrd.
-    auto stub = read_file(kStub);
+    auto stub = read_file(kSystemdStub);
     ASSERT_TRUE(stub) << stub.error().message();
     std::mt19937_64 rng(7);
     std::string kernel(200000, '\0');
@@ -202,7 +204,7 @@ TEST_F(AuthenticodeTest, SigningIsDeterministicAndReplacesTheSignature) {
 }
 
 TEST_F(AuthenticodeTest, SignsTheStubAndSystemdBootToo) {
-  for (const char* efi : {kStub, "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"}) {
+  for (const char* efi : {kSystemdStub, "/usr/lib/systemd/boot/efi/systemd-bootx64.efi"}) {
     SCOPED_TRACE(efi);
     auto image = read_file(efi);
     if (!image) continue;

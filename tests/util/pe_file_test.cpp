@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/support/command.hpp"
+#include "tests/support/pe_oracle.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 
@@ -21,10 +22,12 @@ namespace {
 namespace fs = std::filesystem;
 using test::run_command;
 
-constexpr const char* kStub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+using test::kSystemdStub;
+using test::ObjdumpSection;
+using test::objdump_sections;
 
 std::string q(const fs::path& p) {
-  return "'" + p.string() + "'";
+  return test::shell_quote(p);
 }
 
 uint32_t le32(std::string_view s, size_t at) {
@@ -37,31 +40,6 @@ void set32(std::string& s, size_t at, uint32_t v) {
   for (int i = 0; i < 4; ++i) s[at + i] = static_cast<char>(v >> (8 * i));
 }
 
-// One line of `objdump -h`.
-struct ObjdumpSection {
-  std::string name;
-  uint64_t size = 0, vma = 0, file_offset = 0;
-};
-
-std::vector<ObjdumpSection> objdump_sections(const fs::path& file) {
-  auto out = run_command("objdump -h " + q(file) + " 2>/dev/null");
-  EXPECT_EQ(out.status, 0) << "objdump -h " << file;
-  std::vector<ObjdumpSection> sections;
-  std::istringstream lines(out.out);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream in(line);
-    int index;
-    ObjdumpSection s;
-    std::string size, vma, lma, off;
-    if (!(in >> index >> s.name >> size >> vma >> lma >> off)) continue;
-    s.size = std::stoull(size, nullptr, 16);
-    s.vma = std::stoull(vma, nullptr, 16);
-    s.file_offset = std::stoull(off, nullptr, 16);
-    sections.push_back(s);
-  }
-  return sections;
-}
-
 uint64_t align(uint64_t v, uint64_t a) {
   return (v + a - 1) / a * a;
 }
@@ -69,21 +47,17 @@ uint64_t align(uint64_t v, uint64_t a) {
 class PeFileTest : public test::TempDirTest {
  protected:
   void SetUp() override {
-    if (!fs::exists(kStub)) GTEST_SKIP() << kStub << " missing (install systemd-boot-efi)";
+    if (!fs::exists(kSystemdStub))
+      GTEST_SKIP() << kSystemdStub << " missing (install systemd-boot-efi)";
     if (!test::have_tool("objdump") || !test::have_tool("objcopy"))
       GTEST_SKIP() << "objdump/objcopy missing (install binutils)";
-    auto stub = read_file(kStub);
+    auto stub = read_file(kSystemdStub);
     ASSERT_TRUE(stub) << stub.error().message();
     stub_ = std::move(*stub);
   }
 
   std::string section_bytes(const fs::path& file, const std::string& name) {
-    fs::path out = tmp / ("section" + name);
-    auto r = run_command("objcopy -O binary --only-section=" + name + " " + q(file) + " " + q(out) +
-                         " 2>&1");
-    EXPECT_EQ(r.status, 0) << r.out;
-    auto bytes = read_file(out);
-    return bytes ? *bytes : "";
+    return test::objcopy_section(file, name, tmp.path());
   }
 
   std::string stub_;
@@ -102,7 +76,7 @@ TEST_F(PeFileTest, ParsesTheSystemdStubAsObjdumpDoes) {
   EXPECT_EQ(*layout->certificate_entry_offset, layout->optional_header_offset + 144);
   EXPECT_EQ(layout->certificate_table.size, 0u);
 
-  auto expected = objdump_sections(kStub);
+  auto expected = objdump_sections(kSystemdStub);
   ASSERT_EQ(layout->sections.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     const Section& s = layout->sections[i];
@@ -143,7 +117,7 @@ TEST_F(PeFileTest, AddedSectionsAreWhereObjdumpFindsThem) {
     offset += align(added[i].data.size(), 0x200);
   }
   // The stub's own sections are untouched.
-  EXPECT_EQ(section_bytes(file, ".sbat"), section_bytes(kStub, ".sbat"));
+  EXPECT_EQ(section_bytes(file, ".sbat"), section_bytes(kSystemdStub, ".sbat"));
 
   // The COFF symbol table moved behind the new sections and still reads.
   auto symbols = run_command("objdump -t " + q(file) + " 2>/dev/null");
