@@ -171,10 +171,6 @@ std::string authenticated_attributes(std::string_view content_digest) {
 
 // --- OpenSSL helpers ---------------------------------------------------------
 
-const unsigned char* bytes(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
 template <typename T>
 Result<std::string> to_der(int (*encode)(const T*, unsigned char**), const T* object,
                            const char* what) {
@@ -209,21 +205,10 @@ std::string from_hex(std::string_view hex) {
 
 // RSA PKCS#1 v1.5 with SHA-256: the one signature scheme all firmware takes.
 Result<std::string> rsa_sign(EVP_PKEY* key, std::string_view message) {
-  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  ERR_clear_error();
-  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, EVP_sha256(), nullptr, key) != 1 ||
-      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0)
-    return Error(Errc::internal, "cannot start signing: " + ossl::take_error());
-  size_t len = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &len, bytes(message), message.size()) != 1)
-    return Error(Errc::internal, "cannot sign: " + ossl::take_error());
-  std::string signature(len, '\0');
-  auto* out = reinterpret_cast<unsigned char*>(signature.data());
-  if (EVP_DigestSign(ctx.get(), out, &len, bytes(message), message.size()) != 1)
-    return Error(Errc::internal, "cannot sign: " + ossl::take_error());
-  signature.resize(len);
-  return signature;
+  return ossl::digest_sign(
+      key, EVP_sha256(),
+      [](EVP_PKEY_CTX* pctx) { return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0; },
+      message);
 }
 
 // --- loading keys and certificates ---------------------------------------------
@@ -337,7 +322,7 @@ Result<X509Ptr> self_signed_certificate(EVP_PKEY* key, const std::string& common
       !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) ||
       !X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0) ||
       !X509_time_adj_ex(X509_getm_notAfter(cert.get()), kCertificateDays, 0, nullptr) ||
-      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, bytes(common_name),
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, ossl::bytes(common_name),
                                  static_cast<int>(common_name.size()), -1, 0) != 1 ||
       X509_set_issuer_name(cert.get(), name) != 1 || X509_set_pubkey(cert.get(), key) != 1)
     return Error(Errc::internal,

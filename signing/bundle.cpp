@@ -17,7 +17,6 @@ namespace ef::signing {
 namespace {
 
 constexpr size_t kChunk = 1 << 20;
-constexpr const char* kSaltPrefix = "edgeforge-verity-salt:";
 
 Error bad(const std::string& message) {
   return Error(Errc::bad_bundle, message);
@@ -111,7 +110,7 @@ Result<Payload> make_payload(const std::filesystem::path& image_path, AtomicFile
   p.image = {image_size, payload_hash.hex_digest_so_far()};
 
   VerityParams params;
-  params.salt_hex = sha256_hex(kSaltPrefix + p.image.sha256);
+  params.salt_hex = default_verity_salt_hex(p.image.sha256);
   EF_ASSIGN(p.verity, build_verity_tree(image_path, tree_file.temp_path(), 0, params));
   p.verity.hash_offset = image_size;  // in the payload, the tree follows the image
   EF_TRY(hash_range(tree_file.fd(), 0, p.verity.tree_size, tree_file.temp_path(), payload_hash,

@@ -90,10 +90,6 @@ Result<KeyInfo> describe(EVP_PKEY* pkey, const std::string& what) {
 
 // --- signing and verifying ---------------------------------------------------
 
-const unsigned char* bytes(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
 // Ed25519 signs the message itself (no digest); the others hash with SHA-256.
 const EVP_MD* digest_for(Algorithm algorithm) {
   return algorithm == Algorithm::ed25519 ? nullptr : EVP_sha256();
@@ -108,20 +104,9 @@ bool configure(EVP_PKEY_CTX* pctx, Algorithm algorithm) {
 }
 
 Result<std::string> sign_message(EVP_PKEY* pkey, Algorithm algorithm, std::string_view message) {
-  ossl::MdCtxPtr ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, digest_for(algorithm), nullptr, pkey) != 1 ||
-      !configure(pctx, algorithm))
-    return Error(Errc::internal, "cannot start signing: " + ossl::take_error());
-  size_t len = 0;
-  if (EVP_DigestSign(ctx.get(), nullptr, &len, bytes(message), message.size()) != 1)
-    return Error(Errc::internal, "cannot sign: " + ossl::take_error());
-  std::string signature(len, '\0');
-  auto* out = reinterpret_cast<unsigned char*>(signature.data());
-  if (EVP_DigestSign(ctx.get(), out, &len, bytes(message), message.size()) != 1)
-    return Error(Errc::internal, "cannot sign: " + ossl::take_error());
-  signature.resize(len);
-  return signature;
+  return ossl::digest_sign(
+      pkey, digest_for(algorithm), [&](EVP_PKEY_CTX* pctx) { return configure(pctx, algorithm); },
+      message);
 }
 
 bool verify_message(EVP_PKEY* pkey, Algorithm algorithm, std::string_view message,
@@ -131,8 +116,8 @@ bool verify_message(EVP_PKEY* pkey, Algorithm algorithm, std::string_view messag
   bool ok = ctx &&
             EVP_DigestVerifyInit(ctx.get(), &pctx, digest_for(algorithm), nullptr, pkey) == 1 &&
             configure(pctx, algorithm) &&
-            EVP_DigestVerify(ctx.get(), bytes(signature), signature.size(), bytes(message),
-                             message.size()) == 1;
+            EVP_DigestVerify(ctx.get(), ossl::bytes(signature), signature.size(),
+                             ossl::bytes(message), message.size()) == 1;
   ERR_clear_error();
   return ok;
 }
@@ -273,7 +258,7 @@ PublicKey SigningKey::public_key() const {
   // A public-only copy through the DER encoding, so verifying never needs the
   // provider (or token) that holds the private key.
   auto der = spki_der(impl_->pkey.get());
-  const unsigned char* p = der ? bytes(*der) : nullptr;
+  const unsigned char* p = der ? ossl::bytes(*der) : nullptr;
   PkeyPtr pub(der ? d2i_PUBKEY(nullptr, &p, static_cast<long>(der->size())) : nullptr);
   ERR_clear_error();
   return PublicKey(std::make_unique<PublicKey::Impl>(

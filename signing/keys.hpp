@@ -16,9 +16,10 @@ namespace ef::signing {
 /// Signature algorithms a bundle may name. The name is what the bundle
 /// format stores; each maps to exactly one OpenSSL operation.
 enum class Algorithm {
-  ed25519,            // "ed25519": pure Ed25519 over the message
-  ecdsa_p256_sha256,  // "ecdsa-p256-sha256": ECDSA P-256, SHA-256, DER signature
-  rsa3072_pss_sha256, // "rsa3072-pss-sha256": RSA-3072 PSS, SHA-256, MGF1-SHA-256, salt = digest length
+  ed25519,             // "ed25519": pure Ed25519 over the message
+  ecdsa_p256_sha256,   // "ecdsa-p256-sha256": ECDSA P-256, SHA-256, DER signature
+  rsa3072_pss_sha256,  // "rsa3072-pss-sha256": RSA-3072 PSS, SHA-256, MGF1-SHA-256, salt = digest
+                       // length
 };
 
 /// "ed25519", "ecdsa-p256-sha256", "rsa3072-pss-sha256".

@@ -8,6 +8,25 @@
 
 namespace ef::signing::ossl {
 
+Result<std::string> digest_sign(EVP_PKEY* key, const EVP_MD* md,
+                                const std::function<bool(EVP_PKEY_CTX*)>& configure,
+                                std::string_view message) {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  ERR_clear_error();
+  if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, md, nullptr, key) != 1 || !configure(pctx))
+    return Error(Errc::internal, "cannot start signing: " + take_error());
+  size_t len = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, bytes(message), message.size()) != 1)
+    return Error(Errc::internal, "cannot sign: " + take_error());
+  std::string signature(len, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(signature.data());
+  if (EVP_DigestSign(ctx.get(), out, &len, bytes(message), message.size()) != 1)
+    return Error(Errc::internal, "cannot sign: " + take_error());
+  signature.resize(len);
+  return signature;
+}
+
 std::string take_error(std::string_view fallback) {
   unsigned long code = ERR_get_error();
   ERR_clear_error();

@@ -7,9 +7,12 @@
 #include <openssl/store.h>
 #include <openssl/ui.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+
+#include "util/error.hpp"
 
 namespace ef::signing::ossl {
 
@@ -32,6 +35,19 @@ using UiMethodPtr = std::unique_ptr<UI_METHOD, Deleter<UI_destroy_method>>;
 /// Takes the oldest reason from OpenSSL's error queue as one short phrase
 /// ("bad decrypt") and clears the queue; `fallback` when the queue is empty.
 std::string take_error(std::string_view fallback = "unknown OpenSSL error");
+
+/// `s` as the unsigned bytes OpenSSL's functions take.
+inline const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+/// Signs `message` with `key` through EVP_DigestSign: `md` hashes it (null
+/// for Ed25519, which signs the message itself), `configure` sets the
+/// padding on the key's context (false: it could not). Bundle keys
+/// (keys.cpp) and Secure Boot signatures (authenticode.cpp) both sign here.
+Result<std::string> digest_sign(EVP_PKEY* key, const EVP_MD* md,
+                                const std::function<bool(EVP_PKEY_CTX*)>& configure,
+                                std::string_view message);
 
 /// A read-only memory BIO over `data` (which must outlive it).
 BioPtr memory_bio(std::string_view data);

@@ -187,7 +187,7 @@ Result<std::vector<uint8_t>> default_salt(int fd, uint64_t length,
     image.update(p, n);
     return Ok{};
   }));
-  return from_hex(sha256_hex(kSaltPrefix + image.hex_digest()), "salt");
+  return from_hex(default_verity_salt_hex(image.hex_digest()), "salt");
 }
 
 Result<std::vector<uint8_t>> choose_salt(const VerityParams& params, int fd, uint64_t length,
@@ -408,6 +408,10 @@ Result<Layout> layout_from_info(const VerityInfo& info) {
 }
 
 }  // namespace
+
+std::string default_verity_salt_hex(const std::string& image_sha256_hex) {
+  return sha256_hex(kSaltPrefix + image_sha256_hex);
+}
 
 uint64_t verity_tree_size(uint64_t data_blocks, uint32_t hash_block_size) {
   if (data_blocks == 0) return 0;

@@ -31,6 +31,11 @@ struct VerityInfo {
   uint64_t tree_size = 0;    // bytes of hash tree (all levels)
 };
 
+/// The default salt (hex) of an image whose sha256 is `image_sha256_hex`:
+/// sha256("edgeforge-verity-salt:" + that hex). Callers that know the
+/// image's digest pass it as VerityParams::salt_hex and save a read.
+std::string default_verity_salt_hex(const std::string& image_sha256_hex);
+
 /// The size in bytes of the tree build_verity_tree makes for `data_blocks`
 /// data blocks and `hash_block_size` hash blocks (0 for one block), without
 /// building it: a device finds where a slot's tree ends with it.

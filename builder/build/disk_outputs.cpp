@@ -26,6 +26,7 @@ iso::DiskLayout disk_layout(const profile::Profile& p) {
 // signer holding the operator's db key.
 Result<iso::SecureBootSpec> secure_boot_spec(const profile::Profile& p,
                                              const std::filesystem::path& image,
+                                             const std::string& image_sha256,
                                              const std::filesystem::path& work) {
   auto where = [&](Error e) {
     return std::move(e).with_context(p.secure_boot.loc.str() + ": spec.secureBoot");
@@ -37,7 +38,10 @@ Result<iso::SecureBootSpec> secure_boot_spec(const profile::Profile& p,
   iso::SecureBootSpec sb;
   sb.verity_tree = work / "verity.tree";
   // The same tree (salt derived from the image) a bundle of this image carries.
-  EF_ASSIGN(auto tree, signing::build_verity_tree(image, sb.verity_tree, 0));
+  // The salt from the digest the build already has: one read of the image.
+  signing::VerityParams params;
+  if (!image_sha256.empty()) params.salt_hex = signing::default_verity_salt_hex(image_sha256);
+  EF_ASSIGN(auto tree, signing::build_verity_tree(image, sb.verity_tree, 0, params));
   sb.verity = {tree.root_hash_hex, tree.salt_hex, tree.data_blocks,
                tree.data_blocks * tree.data_block_size};
   auto shared = std::make_shared<signing::PeSigner>(std::move(*signer));
@@ -93,7 +97,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const Release&
   } remove_sb_work{sb_work};
   if (p.secure_boot.enabled()) {
     stage("signing the boot chain");
-    EF_ASSIGN(secure_boot, secure_boot_spec(p, image, sb_work));
+    EF_ASSIGN(secure_boot, secure_boot_spec(p, image, image_sha256, sb_work));
     std::string cmdline = iso::uki_cmdline(secure_boot->verity, iso::kDefaultCmdline);
     auto uki = iso::signed_kernel_image(image, *secure_boot, cmdline, sb_work);
     if (!uki)
