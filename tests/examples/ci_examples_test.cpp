@@ -98,7 +98,7 @@ TEST(CiExamples, TheWorkflowsStepsRunHere) {
   // A copy of the tracked files: the steps write out/ and keys/.
   fs::path repo = tmp / "repo";
   ASSERT_EQ(run_command("git -C " + kSource.string() + " ls-files -z | (cd " + kSource.string() +
-                        " && xargs -0 cp --parents -t " +
+                        " && xargs -0 cp -P --parents -t " +
                         (fs::create_directories(repo), repo.string()) + ")")
                 .status,
             0);
