@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -22,6 +23,7 @@ struct RunVmArgs {
   bool usb = false;
   bool secure_boot = false;
   std::string vars;
+  std::string tpm;
 };
 
 int run_vm(const RunVmArgs& a) {
@@ -35,6 +37,13 @@ int run_vm(const RunVmArgs& a) {
   vm.vars = a.vars;
   vm.work_dir =
       std::filesystem::temp_directory_path() / ("edgeforge-vm-" + std::to_string(::getpid()));
+  std::optional<iso::SoftwareTpm> tpm;
+  if (!a.tpm.empty()) {
+    auto started = iso::SoftwareTpm::start(a.tpm);
+    if (!started) return fail(started.error().with_context("--tpm " + a.tpm), false);
+    tpm.emplace(std::move(*started));
+    vm.tpm_socket = tpm->socket();
+  }
   auto argv = iso::qemu_command(vm);
   if (!argv) return fail(argv.error(), false);
   std::cerr << "edgeforge: " << format_command(*argv) << "\n"
@@ -67,6 +76,9 @@ cmdline::Command add_run_vm_command(CLI::App& app) {
                 "test key enrolled unless --vars names others");
   cmd->add_option("--vars", a->vars, "UEFI variables to start from (an OVMF_VARS file)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--tpm", a->tpm,
+                  "Give the guest a TPM 2.0 (swtpm) whose state lives in this directory "
+                  "(created when missing): the same directory is the same TPM next time");
   cmd->footer(
       "Software emulation (TCG), serial console on this terminal (the images pass\n"
       "console=ttyS0), UEFI variables in a temporary copy of OVMF_VARS.");

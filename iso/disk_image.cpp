@@ -241,7 +241,10 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& given, const std::filesystem::pa
   std::filesystem::path esp = work_dir / "esp.img", persist = work_dir / "persistent.img";
   EF_TRY(make_fat_image({spec.layout.esp_size, "EFBOOT", volume_id, spec.epoch, files}, esp,
                         work_dir));
-  EF_TRY(make_persistent(persist, spec.layout.persistent_size, seed, spec.epoch));
+  // Verified boot: left blank; the device makes it LUKS2 with a key sealed
+  // to its TPM at first boot (a key the builder must never see).
+  if (!spec.secure_boot)
+    EF_TRY(make_persistent(persist, spec.layout.persistent_size, seed, spec.epoch));
 
   EF_ASSIGN(auto disk, AtomicFile::create(out));
   if (::ftruncate(disk.fd(), static_cast<off_t>(info.size)) != 0)
@@ -252,7 +255,7 @@ Result<DiskInfo> build_raw_disk(const DiskSpec& given, const std::filesystem::pa
   if (spec.secure_boot)
     EF_TRY(copy_into(disk.fd(), spec.secure_boot->verity_tree,
                      info.partitions[1].offset + spec.secure_boot->verity.hash_offset));
-  EF_TRY(copy_into(disk.fd(), persist, info.partitions[3].offset));
+  if (!spec.secure_boot) EF_TRY(copy_into(disk.fd(), persist, info.partitions[3].offset));
   if (!spec.secure_boot) {
     // Secure Boot is UEFI only: a signed chain has no BIOS path.
     EF_ASSIGN(BiosBootCode bios, bios_boot(info, work_dir));

@@ -1,7 +1,8 @@
 // The device's A/B disk image, built from files without root, loop devices
 // or mounts: GPT written by sfdisk on the image file, the ESP made with
 // mtools, slot A the squashfs as is, slot B empty, the persistent partition
-// an empty ext4 made by mke2fs. Layout: docs/disk-layout.md.
+// an empty ext4 made by mke2fs (blank with Secure Boot: the device seals it
+// at first boot). Layout: docs/disk-layout.md.
 #pragma once
 
 #include <cstdint>

@@ -25,11 +25,13 @@ Result<std::filesystem::path> write_work_file(const std::filesystem::path& dir,
 
 }  // namespace
 
-std::string uki_cmdline(const SlotVerity& v, const std::string& extra) {
+std::string uki_cmdline(const SecureBootSpec& sb, const std::string& extra) {
+  const SlotVerity& v = sb.verity;
   std::string line = "boot=edgeforge ro edgeforge.verity=" + v.root_hash_hex +
                      " edgeforge.verity.salt=" + (v.salt_hex.empty() ? "-" : v.salt_hex) +
                      " edgeforge.verity.blocks=" + std::to_string(v.data_blocks) +
-                     " edgeforge.verity.offset=" + std::to_string(v.hash_offset);
+                     " edgeforge.verity.offset=" + std::to_string(v.hash_offset) +
+                     " edgeforge.persist=" + (sb.plain_without_tpm ? "tpm2-or-plain" : "tpm2");
   if (!extra.empty()) line += " " + extra;
   return line;
 }
@@ -82,8 +84,7 @@ Result<std::vector<FatFile>> secure_boot_esp_files(const std::filesystem::path& 
   if (!sb.kernel_image.empty()) {
     EF_ASSIGN(uki, read_file(sb.kernel_image));
   } else {
-    EF_ASSIGN(uki,
-              signed_kernel_image(squashfs, sb, uki_cmdline(sb.verity, extra_cmdline), work_dir));
+    EF_ASSIGN(uki, signed_kernel_image(squashfs, sb, uki_cmdline(sb, extra_cmdline), work_dir));
   }
   std::vector<FatFile> files;
   files.push_back({"/EFI/BOOT/BOOTX64.EFI", std::move(*signed_boot)});

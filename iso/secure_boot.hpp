@@ -46,11 +46,16 @@ struct SecureBootSpec {
   std::filesystem::path kernel_image;
   std::filesystem::path systemd_boot = kSystemdBootEfi;
   std::filesystem::path stub = kLinuxStub;
+  /// The persistent partition is LUKS2 sealed to the TPM; true: a device
+  /// without a TPM keeps it unencrypted (with a warning) instead of
+  /// refusing to boot (spec.secureBoot.withoutTpm).
+  bool plain_without_tpm = false;
 };
 
 /// The command line a slot's kernel image carries: boot=edgeforge, the
-/// verity parameters, then `extra` (console, panic=...).
-std::string uki_cmdline(const SlotVerity& verity, const std::string& extra);
+/// verity parameters, edgeforge.persist= (tpm2 or tpm2-or-plain), then
+/// `extra` (console, panic=...).
+std::string uki_cmdline(const SecureBootSpec& sb, const std::string& extra);
 
 /// /loader/loader.conf: no menu, no editor, no automatic entries.
 std::string loader_conf();

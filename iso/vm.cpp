@@ -1,5 +1,13 @@
 #include "iso/vm.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "util/atomic_file.hpp"
+#include "util/subprocess.hpp"
+
 namespace ef::iso {
 namespace {
 
@@ -58,6 +66,10 @@ Result<std::vector<std::string>> qemu_command(const VmSpec& spec) {
     argv.insert(argv.end(),
                 {"-drive", "if=virtio,format=" + format + ",file=" + spec.image.string()});
   }
+  if (!spec.tpm_socket.empty())
+    argv.insert(argv.end(),
+                {"-chardev", "socket,id=tpm,path=" + spec.tpm_socket.string(), "-tpmdev",
+                 "emulator,id=tpm0,chardev=tpm", "-device", "tpm-crb,tpmdev=tpm0"});
   if (spec.snapshot) argv.push_back("-snapshot");
   if (spec.serial_log.empty()) {
     argv.insert(argv.end(), {"-serial", "mon:stdio"});
@@ -65,6 +77,46 @@ Result<std::vector<std::string>> qemu_command(const VmSpec& spec) {
     argv.insert(argv.end(), {"-serial", "file:" + spec.serial_log.string(), "-monitor", "none"});
   }
   return argv;
+}
+
+Result<SoftwareTpm> SoftwareTpm::start(const std::filesystem::path& state_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(state_dir, ec);
+  if (ec) return Error(Errc::io, state_dir.string() + ": " + ec.message());
+  std::filesystem::path pid_file = state_dir / "swtpm.pid";
+  std::filesystem::remove(pid_file, ec);
+  // --daemon returns once the control socket listens; --terminate ends it
+  // when QEMU closes the connection.
+  std::vector<std::string> argv = {"swtpm",
+                                   "socket",
+                                   "--tpm2",
+                                   "--tpmstate",
+                                   "dir=" + state_dir.string(),
+                                   "--ctrl",
+                                   "type=unixio,path=" + (state_dir / "swtpm.sock").string(),
+                                   "--daemon",
+                                   "--terminate",
+                                   "--pid",
+                                   "file=" + pid_file.string()};
+  ProcessOptions po;
+  po.apt_package = "swtpm";
+  EF_ASSIGN(auto r, run_process(argv, po));
+  if (!r.success()) return process_failure(argv, r);
+  EF_ASSIGN(std::string pid_text, read_file(pid_file));
+  int pid = 0;
+  try {
+    pid = std::stoi(pid_text);
+  } catch (const std::exception&) {
+    return Error(Errc::internal, pid_file.string() + ": no process id from swtpm");
+  }
+  return SoftwareTpm(state_dir, pid);
+}
+
+SoftwareTpm::~SoftwareTpm() {
+  if (pid_ <= 0) return;
+  // It may have ended by itself (--terminate) and its id gone to another process.
+  auto cmdline = read_file("/proc/" + std::to_string(pid_) + "/cmdline");
+  if (cmdline && cmdline->find(dir_.string()) != std::string::npos) ::kill(pid_, SIGTERM);
 }
 
 }  // namespace ef::iso

@@ -36,6 +36,30 @@ struct VmSpec {
   /// false: a guest reboot ends QEMU (-no-reboot); true: it reboots, as a
   /// device does after a kernel panic.
   bool allow_reboot = false;
+  /// A TPM 2.0 for the guest (CRB interface, as on a NUC): the control
+  /// socket of a running swtpm (SoftwareTpm::socket()). Empty: no TPM.
+  std::filesystem::path tpm_socket;
+};
+
+/// Debian's swtpm as the guest's TPM 2.0, its state kept in a directory so
+/// a later run of the same "device" finds the same TPM (and a fresh
+/// directory is a fresh TPM). Stopped when this object goes, and by itself
+/// when QEMU disconnects.
+class SoftwareTpm {
+ public:
+  /// Starts swtpm on `state_dir` (created when missing). Errors: swtpm
+  /// missing (install swtpm), it failing to start.
+  static Result<SoftwareTpm> start(const std::filesystem::path& state_dir);
+  SoftwareTpm(SoftwareTpm&& o) noexcept : dir_(std::move(o.dir_)), pid_(o.pid_) { o.pid_ = 0; }
+  SoftwareTpm& operator=(SoftwareTpm&&) = delete;
+  SoftwareTpm(const SoftwareTpm&) = delete;
+  ~SoftwareTpm();
+  std::filesystem::path socket() const { return dir_ / "swtpm.sock"; }
+
+ private:
+  SoftwareTpm(std::filesystem::path dir, int pid) : dir_(std::move(dir)), pid_(pid) {}
+  std::filesystem::path dir_;
+  int pid_ = 0;
 };
 
 /// The qemu-system-x86_64 command line for `spec`. For UEFI it copies

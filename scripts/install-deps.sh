@@ -20,8 +20,9 @@ packages=(
   libfdisk-dev uuid-dev
   # verified boot (spec.secureBoot): the systemd-boot and UKI stub binaries the
   # builder signs; sbsigntool, osslsigncode and efitools as the tests' outside
-  # oracles for signatures and EFI signature lists
-  systemd-boot-efi sbsigntool osslsigncode efitools
+  # oracles for signatures and EFI signature lists; swtpm as the TPM 2.0 the
+  # boot tests and run-vm --tpm give the guest
+  systemd-boot-efi sbsigntool osslsigncode efitools swtpm
   # outside oracles and benchmark peers
   squashfs-tools squashfs-tools-ng zstd cryptsetup-bin time softhsm2 opensc libengine-pkcs11-openssl
   jq bc curl python3

@@ -30,7 +30,40 @@ std::optional<std::string> tree_kernel_version(const tree::Tree& tree) {
 }
 
 std::vector<std::string> verified_boot_modules() {
-  return {"dm-verity", "efivarfs"};
+  // dm-crypt with LUKS2's default cipher (aes-xts-plain64; AES-NI where the
+  // CPU has it) and the kernel crypto API for cryptsetup, for the persistent
+  // partition.
+  return {"dm-verity", "efivarfs", "dm-crypt", "xts", "ecb", "aesni-intel", "algif_skcipher"};
+}
+
+std::vector<std::string> verified_boot_tools() {
+  const std::string lib = "usr/lib/x86_64-linux-gnu/";
+  return {"usr/sbin/cryptsetup",
+          "usr/bin/systemd-cryptenroll",
+          lib + "cryptsetup/libcryptsetup-token-systemd-tpm2.so",
+          lib + "libtss2-esys.so.0",
+          lib + "libtss2-rc.so.0",
+          lib + "libtss2-mu.so.0",
+          lib + "libtss2-tcti-device.so.0",
+          "usr/sbin/blkid",
+          "usr/sbin/mke2fs"};
+}
+
+Result<void> check_verified_boot_tools(const tree::Tree& tree) {
+  std::vector<std::string> missing;
+  for (const std::string& path : verified_boot_tools())
+    // Images without merged /usr have /sbin/cryptsetup and /lib/...
+    if (tree.find(path) == nullptr && tree.find(path.substr(4)) == nullptr)
+      missing.push_back("/" + path);
+  if (missing.empty()) return Ok{};
+  std::string more =
+      missing.size() > 1 ? " and " + std::to_string(missing.size() - 1) + " more" : "";
+  return Error(Errc::not_found,
+               "the image lacks " + missing.front() + more +
+                   ": with spec.secureBoot the initramfs seals and unlocks the persistent "
+                   "partition with the image's own cryptsetup and systemd-cryptenroll; add "
+                   "cryptsetup-bin, libtss2-esys-3.0.2-0, libtss2-rc0, libtss2-mu0 and "
+                   "libtss2-tcti-device0 to the base (an mmdebstrap base gets them by itself)");
 }
 
 Result<std::optional<std::string>> build_image_initramfs(
@@ -50,6 +83,7 @@ Result<std::optional<std::string>> build_image_initramfs(
                                       " but no modules.dep for it; the initramfs addition "
                                       "needs the kernel's modules (linux-image-* ships them)");
   EF_ASSIGN(auto dep_text, tree::read_file_content(tree, *dep->inode, kMaxModuleBytes));
+  if (!verity_open.empty()) EF_TRY(check_verified_boot_tools(tree));
   std::vector<std::string> wanted = image_boot_modules();
   if (!verity_open.empty())
     for (const std::string& m : verified_boot_modules())

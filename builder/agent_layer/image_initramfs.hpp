@@ -25,8 +25,18 @@ std::vector<std::string> image_boot_modules();
 std::optional<std::string> tree_kernel_version(const tree::Tree& tree);
 
 /// Modules verified boot adds when the kernel has them as modules (a
-/// kernel with them built in needs none): dm-verity and efivarfs.
+/// kernel with them built in needs none): dm-verity, efivarfs, and dm-crypt
+/// with its cipher for the persistent partition.
 std::vector<std::string> verified_boot_modules();
+
+/// What the initramfs runs from the verified root (chrooted) to seal the
+/// persistent partition to the TPM at first boot and unlock it at every
+/// boot, as paths in a merged-/usr image.
+std::vector<std::string> verified_boot_tools();
+
+/// Errors: `tree` lacks one of verified_boot_tools() (names it and the
+/// packages to add).
+Result<void> check_verified_boot_tools(const tree::Tree& tree);
 
 /// Builds the addition from the kernel modules in `tree`; nullopt when the
 /// tree has no kernel. `verity_open`: the static edgeforge-verity-open

@@ -36,6 +36,7 @@ Result<iso::SecureBootSpec> secure_boot_spec(const profile::Profile& p,
   std::error_code ec;
   std::filesystem::create_directories(work, ec);
   iso::SecureBootSpec sb;
+  sb.plain_without_tpm = p.secure_boot.without_tpm == profile::SecureBoot::WithoutTpm::unencrypted;
   sb.verity_tree = work / "verity.tree";
   // The same tree (salt derived from the image) a bundle of this image carries.
   // The salt from the digest the build already has: one read of the image.
@@ -98,7 +99,7 @@ Result<DiskOutputs> write_disk_outputs(const profile::Profile& p, const Release&
   if (p.secure_boot.enabled()) {
     stage("signing the boot chain");
     EF_ASSIGN(secure_boot, secure_boot_spec(p, image, image_sha256, sb_work));
-    std::string cmdline = iso::uki_cmdline(secure_boot->verity, iso::kDefaultCmdline);
+    std::string cmdline = iso::uki_cmdline(*secure_boot, iso::kDefaultCmdline);
     auto uki = iso::signed_kernel_image(image, *secure_boot, cmdline, sb_work);
     if (!uki)
       return std::move(uki).error().with_context(p.secure_boot.loc.str() + ": spec.secureBoot");

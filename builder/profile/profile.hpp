@@ -119,11 +119,23 @@ struct Output {
 /// systemd-boot, one signed unified kernel image per slot whose command line
 /// holds the slot's dm-verity root hash. Both empty: GRUB, unsigned.
 struct SecureBoot {
+  /// spec.secureBoot.withoutTpm: what a device without a TPM 2.0 does with
+  /// its persistent partition (which is otherwise LUKS2, its key sealed to
+  /// the TPM): refuse to boot, or keep it unencrypted with a warning.
+  enum class WithoutTpm { refuse, unencrypted };
   std::string key;                    // PEM file (absolute) or a pkcs11: URI
   std::filesystem::path certificate;  // the db certificate (PEM), absolute
+  WithoutTpm without_tpm = WithoutTpm::refuse;
   SourceLoc loc;
   bool enabled() const { return !key.empty(); }
 };
+
+/// Packages an mmdebstrap base gets when the profile has spec.secureBoot:
+/// what the initramfs runs from the verified root to create and unlock the
+/// TPM-sealed persistent partition (cryptsetup; systemd's TPM2 support
+/// loads the tpm2-tss libraries at run time).
+inline constexpr const char* kSecureBootPackages[] = {
+    "cryptsetup-bin", "libtss2-esys-3.0.2-0", "libtss2-rc0", "libtss2-mu0", "libtss2-tcti-device0"};
 
 /// spec.bundle: what signed bundles of this image say about it.
 struct BundleSettings {

@@ -1,5 +1,7 @@
 #include "builder/profile/profile_loader.hpp"
 
+#include <algorithm>
+
 #include <cerrno>
 #include <fstream>
 #include <set>
@@ -217,6 +219,13 @@ Result<Profile> finish(const PartialProfile& top, PartialProfile&& merged) {
                  profile.secure_boot.loc.str() +
                      ": spec.secureBoot needs the agent (spec.agent.enabled: true): its initramfs "
                      "addition maps the slot through dm-verity at boot");
+  if (profile.secure_boot.enabled() && profile.base.kind == Base::Kind::mmdebstrap) {
+    // The persistent partition is sealed at first boot by the image's own
+    // cryptsetup and systemd-cryptenroll (docs/verified-boot.md).
+    auto& packages = profile.base.mmdebstrap.packages;
+    for (const char* p : kSecureBootPackages)
+      if (std::find(packages.begin(), packages.end(), p) == packages.end()) packages.push_back(p);
+  }
   if (merged.level) {
     auto why = detail::check_level(profile.output.compression, merged.level->value);
     if (!why.empty()) {

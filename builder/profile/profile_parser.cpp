@@ -138,9 +138,10 @@ Result<void> parse_extends(const SchemaNode& node, const fs::path& dir, PartialP
   return Ok{};
 }
 
-// spec.secureBoot: {key: FILE|pkcs11:URI, certificate: FILE}, both required.
+// spec.secureBoot: {key: FILE|pkcs11:URI, certificate: FILE}, both required;
+// withoutTpm: refuse|unencrypted.
 Result<SecureBoot> parse_secure_boot(const SchemaNode& node, const fs::path& dir) {
-  EF_TRY(node.expect_map({"key", "certificate"}));
+  EF_TRY(node.expect_map({"key", "certificate", "withoutTpm"}));
   SecureBoot sb;
   sb.loc = node.loc();
   auto key = node.get("key");
@@ -164,6 +165,14 @@ Result<SecureBoot> parse_secure_boot(const SchemaNode& node, const fs::path& dir
   if (!fs::is_regular_file(sb.certificate, ec))
     return cert->error("Secure Boot certificate not found: " + sb.certificate.string(),
                        Errc::not_found);
+  if (auto n = node.get("withoutTpm")) {
+    EF_ASSIGN(auto mode, n->as_string());
+    if (mode == "unencrypted")
+      sb.without_tpm = SecureBoot::WithoutTpm::unencrypted;
+    else if (mode != "refuse")
+      return n->error("spec.secureBoot.withoutTpm: expected refuse or unencrypted, got \"" + mode +
+                      "\"");
+  }
   return sb;
 }
 

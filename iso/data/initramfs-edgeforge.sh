@@ -10,6 +10,10 @@
 #                           (the signed kernel image's command line): / is the
 #                           slot mapped through dm-verity; the slot is the one
 #                           systemd-boot's entry (LoaderEntrySelected) names
+#   edgeforge.persist=tpm2|tpm2-or-plain  (verified boot) the persistent
+#                           partition is LUKS2, its key sealed to the TPM
+#                           (made so at first boot); tpm2-or-plain: a
+#                           device without a TPM keeps it unencrypted
 
 EF_MODULES=/edgeforge/modules
 EF_RUN=/run/edgeforge
@@ -39,6 +43,7 @@ ef_wait_for() {
 
 ef_cmdline() {
   EF_SLOT=""; EF_LIVE=""; EF_VERITY=""; EF_VERITY_SALT=""; EF_VERITY_BLOCKS=""; EF_VERITY_OFFSET=""
+  EF_PERSIST=""
   for arg in $(cat /proc/cmdline); do
     case "$arg" in
       edgeforge.slot=*) EF_SLOT="${arg#edgeforge.slot=}" ;;
@@ -47,6 +52,7 @@ ef_cmdline() {
       edgeforge.verity.salt=*) EF_VERITY_SALT="${arg#edgeforge.verity.salt=}" ;;
       edgeforge.verity.blocks=*) EF_VERITY_BLOCKS="${arg#edgeforge.verity.blocks=}" ;;
       edgeforge.verity.offset=*) EF_VERITY_OFFSET="${arg#edgeforge.verity.offset=}" ;;
+      edgeforge.persist=*) EF_PERSIST="${arg#edgeforge.persist=}" ;;
     esac
   done
 }
@@ -102,11 +108,130 @@ ef_root_device() {
   esac
 }
 
+ef_in_root() {
+  # Runs a program of the verified root (mounted at $rootmnt, read-only),
+  # chrooted, with this initramfs's /dev, /proc, /sys and /run: cryptsetup,
+  # systemd-cryptenroll, blkid and mke2fs come from the signed image, not
+  # from here. libdevmapper makes its own device nodes (no udev rules here).
+  DM_DISABLE_UDEV=1 chroot "${rootmnt}" "$@"
+}
+
+ef_root_binds() {
+  # $1: mount or umount the bind mounts ef_in_root needs.
+  for d in dev proc sys run; do
+    if [ "$1" = mount ]; then
+      mount -o bind "/$d" "${rootmnt}/$d" || ef_fail "cannot bind-mount /$d into the root"
+    else
+      umount "${rootmnt}/$d" 2>/dev/null
+    fi
+  done
+}
+
+ef_have_tpm() {
+  # The kernel's TPM 2.0 resource manager; the drivers are built in, so it
+  # is there by now or (after 3 s) not at all.
+  n=0
+  while [ ! -e /dev/tpmrm0 ] && [ "$n" -lt 30 ]; do
+    sleep 0.1
+    n=$((n + 1))
+  done
+  [ -e /dev/tpmrm0 ]
+}
+
+ef_seal_new() {
+  # First boot: LUKS2 on the blank partition $1 with a random one-time key,
+  # replaced by a key sealed to this TPM and bound to the Secure Boot state
+  # (PCR 7); then the one-time key's slot is wiped. A cut power leaves a
+  # LUKS2 header without a TPM token, which the next boot starts over.
+  ef_in_root /bin/sh -euc '
+    umask 077
+    key=/run/edgeforge-persist.key
+    trap "rm -f $key" EXIT
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d " \n" > "$key"
+    cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 \
+      --pbkdf-force-iterations 1000 --key-file "$key" "$1"
+    PASSWORD=$(cat "$key") systemd-cryptenroll --tpm2-device=auto --tpm2-pcrs=7 \
+      --wipe-slot=0 "$1"
+  ' sh "$1"
+}
+
+ef_last_line() {
+  # The last line of file $1 (no tail here).
+  last=""
+  while IFS= read -r line; do last=$line; done < "$1"
+  echo "$last"
+}
+
+ef_fail_sealed() {
+  ef_root_binds umount
+  ef_fail "$*"
+}
+
+ef_open_sealed() {
+  # Verified boot: the persistent partition $1 as LUKS2 unlocked by the TPM
+  # (no prompt, no passphrase), made so on first boot. Never formats a
+  # partition that holds anything but a blank or a half-made LUKS2 header.
+  # Sets EF_PERSIST_DEV to the device to mount ($1 itself when the profile
+  # allows a plain one).
+  EF_PERSIST_DEV=$1
+  ef_root_binds mount
+  type=$(ef_in_root blkid -p -o value -s TYPE "$1" 2>/dev/null)
+  if [ "$type" = crypto_LUKS ] &&
+    ! ef_in_root /bin/sh -c 'cryptsetup luksDump "$1" | grep -q systemd-tpm2' sh "$1"; then
+    ef_log "the persistent partition has a LUKS2 header without a TPM key (first boot cut short): starting over"
+    type=""
+  fi
+  case "$type" in
+    crypto_LUKS)
+      ef_have_tpm ||
+        ef_fail_sealed "the persistent partition is sealed to a TPM 2.0 and this device has none (no /dev/tpmrm0): turn the TPM on in the firmware"
+      ;;
+    "")
+      if ! ef_have_tpm; then
+        [ "$EF_PERSIST" = tpm2-or-plain ] ||
+          ef_fail_sealed "no TPM 2.0 (no /dev/tpmrm0): this image keeps the persistent partition only sealed to a TPM (spec.secureBoot.withoutTpm: refuse); turn the TPM on in the firmware"
+        ef_log "WARNING: no TPM 2.0: the persistent partition stays unencrypted (spec.secureBoot.withoutTpm: unencrypted)"
+        ef_in_root mke2fs -q -t ext4 -L edgeforge-data "$1" >/dev/null 2>&1 ||
+          ef_fail_sealed "cannot make the persistent ext4 on $1"
+        ef_root_binds umount
+        return 0
+      fi
+      ef_log "first boot: sealing the persistent partition to this TPM (LUKS2, PCR 7)"
+      ef_seal_new "$1" > /run/edgeforge-seal.log 2>&1 ||
+        ef_fail_sealed "sealing the persistent partition failed: $(ef_last_line /run/edgeforge-seal.log)"
+      ;;
+    ext4)
+      [ "$EF_PERSIST" = tpm2-or-plain ] ||
+        ef_fail_sealed "the persistent partition holds an unencrypted ext4: this image mounts it only as LUKS2 sealed to the TPM; wipe it (wipefs -a) to start over"
+      ef_log "WARNING: the persistent partition is unencrypted (spec.secureBoot.withoutTpm: unencrypted)"
+      ef_root_binds umount
+      return 0
+      ;;
+    *)
+      ef_fail_sealed "the persistent partition holds $type, not LUKS2: wipe it (wipefs -a) to start over"
+      ;;
+  esac
+  ef_in_root cryptsetup open --type luks2 --token-only "$1" edgeforge-persist \
+    > /run/edgeforge-unseal.log 2>&1 ||
+    ef_fail_sealed "the persistent partition did not unlock with this device's TPM (sealed to another TPM, or the Secure Boot state in PCR 7 changed; cryptsetup: $(ef_last_line /run/edgeforge-unseal.log)); its data is kept; see docs/verified-boot.md"
+  EF_PERSIST_DEV=/dev/mapper/edgeforge-persist
+  if [ -z "$(ef_in_root blkid -p -o value -s TYPE "$EF_PERSIST_DEV" 2>/dev/null)" ]; then
+    ef_in_root mke2fs -q -t ext4 -L edgeforge-data "$EF_PERSIST_DEV" >/dev/null 2>&1 ||
+      ef_fail_sealed "cannot make the persistent ext4 on $EF_PERSIST_DEV"
+  fi
+  ef_root_binds umount
+  ef_log "persistent partition: LUKS2 unlocked by the TPM ($EF_PERSIST_DEV)"
+}
+
 ef_mount_persistent() {
   mkdir -p "$EF_RUN/persist"
   if [ -z "$EF_LIVE" ]; then
     dev=/dev/disk/by-partlabel/edgeforge-persist
     ef_wait_for "$dev" || ef_fail "persistent partition $dev did not appear"
+    if [ -n "$EF_VERITY" ]; then
+      ef_open_sealed "$dev"
+      dev=$EF_PERSIST_DEV
+    fi
     mount -t ext4 -o rw,noatime "$dev" "$EF_RUN/persist" || ef_fail "cannot mount $dev"
   else
     mount -t tmpfs -o mode=0755 tmpfs "$EF_RUN/persist" || ef_fail "cannot mount tmpfs"

@@ -481,10 +481,29 @@ TEST_F(BuildCommandTest, SecureBootDisksAreReproducibleAndBadSetupsAreOneLine) {
   // The kernel layer with the agent, whose initramfs addition carries verity-open.
   std::string kernel = kKernelLayer;
   kernel.erase(kernel.find("  agent: {enabled: false}\n"));
-  auto profile = [&](const std::string& cert) {
-    write_basic_profile(kernel + "  secureBoot: {key: db.key, certificate: " + cert +
-                        "}\n  output:\n" + kSmallDisk);
+  // What the initramfs runs from the image to seal the persistent partition.
+  std::string tools = "    - files:\n";
+  for (const char* path :
+       {"/usr/sbin/cryptsetup", "/usr/bin/systemd-cryptenroll",
+        "/usr/lib/x86_64-linux-gnu/cryptsetup/libcryptsetup-token-systemd-tpm2.so",
+        "/usr/lib/x86_64-linux-gnu/libtss2-esys.so.0", "/usr/lib/x86_64-linux-gnu/libtss2-rc.so.0",
+        "/usr/lib/x86_64-linux-gnu/libtss2-mu.so.0",
+        "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0", "/usr/sbin/blkid",
+        "/usr/sbin/mke2fs"})
+    tools += "        - {path: " + std::string(path) + ", content: \"x\"}\n";
+  auto profile = [&](const std::string& cert, bool with_tools = true) {
+    write_basic_profile((with_tools ? tools : "") + kernel +
+                        "  secureBoot: {key: db.key, certificate: " + cert + "}\n  output:\n" +
+                        kSmallDisk);
   };
+  // Without the image's cryptsetup & co: one line naming what to add.
+  profile("db.crt", false);
+  auto lacking = edgeforge("build -p profile.yaml -o lacking -q --format raw");
+  EXPECT_EQ(lacking.status, 1);
+  std::string why = last_stderr();
+  EXPECT_EQ(std::count(why.begin(), why.end(), '\n'), 1) << why;
+  EXPECT_NE(why.find("the image lacks /usr/sbin/cryptsetup and 8 more"), std::string::npos) << why;
+  EXPECT_NE(why.find("cryptsetup-bin"), std::string::npos) << why;
   profile("db.crt");
   // With an epoch (the persistent ext4's timestamps come from it).
   const std::string epoch = "SOURCE_DATE_EPOCH=1747699200";

@@ -1,11 +1,12 @@
 // Verified boot in QEMU (issue 18): a disk built with spec.secureBoot boots
 // under OVMF with Secure Boot enforced, with Debian's test ("snakeoil") key
 // as the operator's db key. One image is built per run; each test boots its
-// own copy of the disk (sparse). Outside oracles: the firmware itself,
-// sbverify, objcopy, veritysetup.
+// own copy of the disk (sparse) with its own TPM (swtpm). Outside oracles:
+// the firmware itself, sbverify, objcopy, veritysetup, cryptsetup.
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "iso/vm.hpp"
 #include "tests/support/command.hpp"
@@ -26,6 +27,7 @@ constexpr uint64_t kMiB = 1024 * 1024;
 constexpr uint64_t kEspOffset = kMiB;
 constexpr uint64_t kSlotA = kMiB + 128 * kMiB;
 constexpr uint64_t kSlotB = kSlotA + 512 * kMiB;
+constexpr uint64_t kPersist = kSlotB + 512 * kMiB;
 
 std::string cache_dir() {
   const char* home = std::getenv("HOME");
@@ -103,18 +105,24 @@ class SecureBootE2E : public ::testing::Test {
     return run_command("MTOOLS_SKIP_CHECK=1 mdir -b -i " + esp(disk) + " ::/loader/entries").out;
   }
 
-  // Boots `disk` with Secure Boot on; returns the serial log. `expect_end`:
-  // the guest powers off by itself (a refused boot never does: the
-  // firmware ends in its boot menu until the timeout).
+  // Boots `disk` with Secure Boot on and a TPM (swtpm); returns the serial
+  // log. `expect_end`: the guest powers off by itself (a refused boot never
+  // does: the firmware ends in its boot menu until the timeout). `tpm`: the
+  // TPM's state directory's name, the same for the same device (default:
+  // `name`, a fresh TPM).
   static std::string boot(const fs::path& disk, const std::string& name, bool expect_end = true,
                           bool allow_reboot = false, int seconds = kBootSeconds,
-                          const fs::path& second_disk = {}) {
+                          const fs::path& second_disk = {}, const std::string& tpm = "") {
     iso::VmSpec vm;
     vm.image = disk;
     vm.secure_boot = true;
     vm.allow_reboot = allow_reboot;
     vm.work_dir = dir() / (name + "-vm");
     vm.serial_log = dir() / (name + ".log");
+    auto swtpm = iso::SoftwareTpm::start(dir() / ((tpm.empty() ? name : tpm) + "-tpm"));
+    EXPECT_TRUE(swtpm.ok()) << (swtpm ? "" : swtpm.error().message());
+    if (!swtpm) return "";
+    vm.tpm_socket = swtpm->socket();
     auto argv = iso::qemu_command(vm);
     EXPECT_TRUE(argv.ok()) << (argv ? "" : argv.error().message());
     if (!argv) return "";
@@ -138,8 +146,10 @@ class SecureBootE2E : public ::testing::Test {
 TempDir* SecureBootE2E::dir_ = nullptr;
 bool SecureBootE2E::ok_ = false;
 
-// Acceptance 1 (Secure Boot enforced, / a dm-verity device) with outside
-// oracles for what the builder wrote.
+// Acceptance 1 (Secure Boot enforced, / a dm-verity device, /var on the
+// persistent partition sealed to the TPM at first boot) with outside oracles
+// for what the builder wrote, and Acceptance 6 (a fresh TPM does not unlock
+// it; its own TPM still does).
 TEST_F(SecureBootE2E, SignedDiskBootsWithSecureBootAndADmVerityRoot) {
   fs::path disk = disk_copy("boot1");
   for (const char* f : {"/EFI/BOOT/BOOTX64.EFI", "/slot-a/edgeforge.efi"}) {
@@ -173,7 +183,17 @@ TEST_F(SecureBootE2E, SignedDiskBootsWithSecureBootAndADmVerityRoot) {
          arg("edgeforge.verity.salt") + " " + slot.string() + " " + slot.string() + " " + root));
   fs::remove(slot);
 
+  // First boot: the blank persistent partition becomes LUKS2 sealed to
+  // this TPM, and /var's upper layer lives on it.
   std::string log = boot(disk, "boot1");
+  EXPECT_NE(log.find("first boot: sealing the persistent partition"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST persist=/dev/mapper/edgeforge-persist"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST persist-dm-uuid=CRYPT-LUKS2-"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST var-upper=/run/edgeforge/persist/overlay/var/upper"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("EFTEST var-data="), std::string::npos) << log;
+  EXPECT_EQ(log.find("EFTEST var-data=written"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST secureboot=1"), std::string::npos) << log;
   EXPECT_NE(log.find("[integrity]"), std::string::npos) << "kernel lockdown under Secure Boot\n"
                                                         << log;
@@ -183,6 +203,31 @@ TEST_F(SecureBootE2E, SignedDiskBootsWithSecureBootAndADmVerityRoot) {
   EXPECT_NE(log.find("edgeforge.verity=" + root), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST agent=booted slot: A"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST target=active"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST done"), std::string::npos) << log;
+
+  // Acceptance 6: the disk in a VM with a fresh TPM: the partition does not
+  // unlock and nothing reaches the system; the header and its TPM key stay.
+  log = boot(disk, "boot1-other-tpm");
+  EXPECT_NE(log.find("did not unlock with this device's TPM"), std::string::npos) << log;
+  EXPECT_EQ(log.find("first boot: sealing"), std::string::npos) << log;
+  EXPECT_EQ(log.find("EFTEST done"), std::string::npos) << log;
+  fs::path header = dir() / "persist-header.img";
+  ASSERT_TRUE(sh("dd if=" + disk.string() + " of=" + header.string() +
+                 " bs=1M skip=" + std::to_string(kPersist / kMiB) + " count=16 status=none"));
+  auto dump = run_command("cryptsetup luksDump --dump-json-metadata " + header.string());
+  ASSERT_EQ(dump.status, 0) << dump.out;
+  auto meta = nlohmann::json::parse(dump.out, nullptr, false);
+  ASSERT_TRUE(meta.is_object()) << dump.out;
+  // One key slot, opened by the systemd-tpm2 token (the first boot's
+  // one-time key is wiped).
+  EXPECT_EQ(meta["keyslots"].size(), 1u) << dump.out;
+  ASSERT_EQ(meta["tokens"].size(), 1u) << dump.out;
+  EXPECT_EQ(meta["tokens"].begin().value()["type"], "systemd-tpm2") << dump.out;
+  EXPECT_EQ(meta["tokens"].begin().value()["tpm2-pcrs"], nlohmann::json::array({7})) << dump.out;
+  fs::remove(header);
+  // Back with its own TPM: unlocked, and what the first boot wrote is there.
+  log = boot(disk, "boot1-again", true, false, kBootSeconds, {}, "boot1");
+  EXPECT_NE(log.find("EFTEST var-data=written-on-slot-A"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST done"), std::string::npos) << log;
 }
 
@@ -261,9 +306,10 @@ TEST_F(SecureBootE2E, AFlippedByteInTheSlotFailsVerityAndTheDeviceFallsBack) {
   EXPECT_NE(listed.find("edgeforge-slot-a+0"), std::string::npos) << listed;
 }
 
-// Acceptance 5 (without the encrypted partition, not built yet): an A/B
-// upgrade with a signed bundle boots the new slot with Secure Boot on, through
-// the kernel image the bundle carried, and the healthy slot is marked good.
+// Acceptance 5: an A/B upgrade with a signed bundle boots the new slot with
+// Secure Boot on, through the kernel image the bundle carried, opens the
+// sealed persistent partition with what slot A wrote, and the healthy slot
+// is marked good.
 TEST_F(SecureBootE2E, AnUpgradeBootsTheNewSlotWithSecureBootAndMarksItGood) {
   fs::path disk = disk_copy("boot5");
   std::string log = boot(disk, "boot5", true, true, 3 * kBootSeconds, bundles_disk());
@@ -275,6 +321,9 @@ TEST_F(SecureBootE2E, AnUpgradeBootsTheNewSlotWithSecureBootAndMarksItGood) {
   EXPECT_NE(log.find("EFTEST secureboot=1"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST dm-name=edgeforge-root under=vda3"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST boot-check=inactive"), std::string::npos) << log;
+  // The sealed partition opened on the new slot with what slot A wrote.
+  EXPECT_NE(log.find("EFTEST persist-dm-uuid=CRYPT-LUKS2-"), std::string::npos) << log;
+  EXPECT_NE(log.find("EFTEST var-data=written-on-slot-A"), std::string::npos) << log;
   // Marked good: B's entry lost its counter and comes first; the kernel
   // image on the ESP is the one the build signed.
   std::string listed = entries(disk);

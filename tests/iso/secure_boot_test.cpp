@@ -92,6 +92,13 @@ TEST_F(SecureBootDiskTest, TheFirmwareGetsSignedProgramsAndTheKernelTheSlotsRoot
   EXPECT_EQ(*read_file(esp_file(disk, "/loader/loader.conf", "loader.conf")), iso::loader_conf());
   std::string entry = *read_file(esp_file(disk, "/loader/entries/edgeforge-slot-a.conf", "a.conf"));
   EXPECT_NE(entry.find("efi /slot-a/edgeforge.efi"), std::string::npos) << entry;
+  // The persistent partition (the fourth) is blank: the device seals it to
+  // its TPM at first boot; blkid finds no signature there.
+  const iso::Partition& persist = info->partitions[3];
+  EXPECT_EQ(persist.name, iso::kPersistentLabel);
+  auto probed = run_command("blkid -p -O " + std::to_string(persist.offset) + " -S " +
+                            std::to_string(persist.size) + " " + disk.string());
+  EXPECT_EQ(probed.status, 2) << probed.out;
   // No GRUB on a Secure Boot disk.
   EXPECT_NE(run_command("MTOOLS_SKIP_CHECK=1 mdir -i " + esp(disk) + " ::/grub 2>&1").status, 0);
   EXPECT_EQ(run_command("dd if=" + disk.string() + " of=" + (tmp / "esp.img").string() +
@@ -107,9 +114,11 @@ TEST_F(SecureBootDiskTest, TheFirmwareGetsSignedProgramsAndTheKernelTheSlotsRoot
                 .status,
             0);
   const iso::SlotVerity& v = s.secure_boot->verity;
-  EXPECT_EQ(*read_file(tmp / "cmdline"), iso::uki_cmdline(v, iso::kDefaultCmdline));
+  EXPECT_EQ(*read_file(tmp / "cmdline"), iso::uki_cmdline(*s.secure_boot, iso::kDefaultCmdline));
   EXPECT_NE(read_file(tmp / "cmdline")->find("edgeforge.verity=" + v.root_hash_hex + " "),
             std::string::npos);
+  // The persistent partition's policy is signed with the rest.
+  EXPECT_NE(read_file(tmp / "cmdline")->find(" edgeforge.persist=tpm2 "), std::string::npos);
   ASSERT_EQ(run_command("objcopy -O binary --only-section=.initrd " + uki.string() + " " +
                         (tmp / "initrd").string())
                 .status,

@@ -318,5 +318,43 @@ TEST_F(ProfileTest, SecureBootKeyAndCertificateResolveNextToTheProfile) {
       << missing.error().message();
 }
 
+// Without a TPM a device refuses to boot unless the profile accepts an
+// unencrypted persistent partition; an mmdebstrap base gets the tools the
+// initramfs seals the partition with.
+TEST_F(ProfileTest, SecureBootSealsThePersistentPartitionWithTheImagesTools) {
+  tmp.write("keys/db.key", "key");
+  tmp.write("keys/db.crt", "cert");
+  const std::string sb = "  secureBoot: {key: keys/db.key, certificate: keys/db.crt";
+  auto refuse = load_with_base(sb + "}\n");
+  ASSERT_TRUE(refuse.ok()) << refuse.error().message();
+  EXPECT_EQ(refuse->secure_boot.without_tpm, SecureBoot::WithoutTpm::refuse);
+  auto plain = load_with_base(sb + ", withoutTpm: unencrypted}\n");
+  ASSERT_TRUE(plain.ok()) << plain.error().message();
+  EXPECT_EQ(plain->secure_boot.without_tpm, SecureBoot::WithoutTpm::unencrypted);
+  auto bad = load_with_base(sb + ", withoutTpm: maybe}\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message().find(
+                "spec.secureBoot.withoutTpm: expected refuse or unencrypted, got \"maybe\""),
+            std::string::npos)
+      << bad.error().message();
+
+  auto debian = [&](const std::string& extra) {
+    return load("sb.yaml", std::string(kHead) +
+                               "  base:\n    mmdebstrap:\n      suite: bookworm\n"
+                               "      packages: [systemd-sysv, libtss2-rc0]\n" +
+                               extra);
+  };
+  auto with = debian(sb + "}\n");
+  ASSERT_TRUE(with.ok()) << with.error().message();
+  EXPECT_EQ(
+      with->base.mmdebstrap.packages,
+      (std::vector<std::string>{"systemd-sysv", "libtss2-rc0", "cryptsetup-bin",
+                                "libtss2-esys-3.0.2-0", "libtss2-mu0", "libtss2-tcti-device0"}));
+  auto without = debian("");
+  ASSERT_TRUE(without.ok()) << without.error().message();
+  EXPECT_EQ(without->base.mmdebstrap.packages,
+            (std::vector<std::string>{"systemd-sysv", "libtss2-rc0"}));
+}
+
 }  // namespace
 }  // namespace ef::profile
