@@ -5,8 +5,11 @@
 // the firmware itself, sbverify, objcopy, veritysetup, cryptsetup.
 #include <gtest/gtest.h>
 
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "iso/vm.hpp"
 #include "tests/support/command.hpp"
@@ -23,16 +26,34 @@ constexpr const char* kSnakeoilKey = "/usr/share/ovmf/PkKek-1-snakeoil.key";
 constexpr const char* kSnakeoilCert = "/usr/share/ovmf/PkKek-1-snakeoil.pem";
 constexpr int kBootSeconds = 420;  // per boot under TCG
 constexpr uint64_t kMiB = 1024 * 1024;
-// The test profile's disk: ESP 128 MiB, slots 512 MiB (docs/disk-layout.md).
+// The test profile's disk: ESP 128 MiB, slots 512 MiB, persistent 256 MiB
+// (docs/disk-layout.md).
 constexpr uint64_t kEspOffset = kMiB;
 constexpr uint64_t kSlotA = kMiB + 128 * kMiB;
 constexpr uint64_t kSlotB = kSlotA + 512 * kMiB;
 constexpr uint64_t kPersist = kSlotB + 512 * kMiB;
+constexpr uint64_t kPersistSize = 256 * kMiB;
+constexpr const char* kNoTpm = "none";
 
 std::string cache_dir() {
   const char* home = std::getenv("HOME");
   return std::string(home ? home : "/root") + "/.cache/edgeforge";
 }
+
+// How one boot goes (designated initializers name only what differs from
+// the defaults, hence no -Wmissing-field-initializers in this file).
+struct BootRun {
+  bool expect_end = true;     // the guest powers off by itself (a boot the
+                              // firmware refuses never does: it ends in its
+                              // boot menu until the timeout)
+  bool allow_reboot = false;  // a reboot goes on (else it ends QEMU)
+  int seconds = kBootSeconds;
+  fs::path second_disk;
+  std::string tpm;          // the TPM's state directory's name, the same for the
+                            // same device (empty: the boot's name, a fresh
+                            // TPM; kNoTpm: none)
+  bool secure_boot = true;  // false: OVMF without Secure Boot
+};
 
 class SecureBootE2E : public ::testing::Test {
  protected:
@@ -105,34 +126,33 @@ class SecureBootE2E : public ::testing::Test {
     return run_command("MTOOLS_SKIP_CHECK=1 mdir -b -i " + esp(disk) + " ::/loader/entries").out;
   }
 
-  // Boots `disk` with Secure Boot on and a TPM (swtpm); returns the serial
-  // log. `expect_end`: the guest powers off by itself (a refused boot never
-  // does: the firmware ends in its boot menu until the timeout). `tpm`: the
-  // TPM's state directory's name, the same for the same device (default:
-  // `name`, a fresh TPM).
-  static std::string boot(const fs::path& disk, const std::string& name, bool expect_end = true,
-                          bool allow_reboot = false, int seconds = kBootSeconds,
-                          const fs::path& second_disk = {}, const std::string& tpm = "") {
+  // Boots `disk` (Secure Boot on and a TPM, swtpm, unless `run` says
+  // otherwise); returns the serial log.
+  static std::string boot(const fs::path& disk, const std::string& name, const BootRun& run = {}) {
     iso::VmSpec vm;
     vm.image = disk;
-    vm.secure_boot = true;
-    vm.allow_reboot = allow_reboot;
+    vm.secure_boot = run.secure_boot;
+    vm.allow_reboot = run.allow_reboot;
     vm.work_dir = dir() / (name + "-vm");
     vm.serial_log = dir() / (name + ".log");
-    auto swtpm = iso::SoftwareTpm::start(dir() / ((tpm.empty() ? name : tpm) + "-tpm"));
-    EXPECT_TRUE(swtpm.ok()) << (swtpm ? "" : swtpm.error().message());
-    if (!swtpm) return "";
-    vm.tpm_socket = swtpm->socket();
+    std::optional<iso::SoftwareTpm> swtpm;
+    if (run.tpm != kNoTpm) {
+      auto started = iso::SoftwareTpm::start(dir() / ((run.tpm.empty() ? name : run.tpm) + "-tpm"));
+      EXPECT_TRUE(started.ok()) << (started ? "" : started.error().message());
+      if (!started) return "";
+      swtpm.emplace(std::move(*started));
+      vm.tpm_socket = swtpm->socket();
+    }
     auto argv = iso::qemu_command(vm);
     EXPECT_TRUE(argv.ok()) << (argv ? "" : argv.error().message());
     if (!argv) return "";
-    if (!second_disk.empty())
+    if (!run.second_disk.empty())
       argv->insert(argv->end(),
-                   {"-drive", "if=virtio,format=raw,readonly=on,file=" + second_disk.string()});
-    argv->insert(argv->begin(), {"timeout", std::to_string(seconds)});
+                   {"-drive", "if=virtio,format=raw,readonly=on,file=" + run.second_disk.string()});
+    argv->insert(argv->begin(), {"timeout", std::to_string(run.seconds)});
     auto res = run_process(*argv);
     EXPECT_TRUE(res.ok());
-    if (expect_end && res) {
+    if (run.expect_end && res) {
       EXPECT_TRUE(res->success()) << "qemu: " << res->describe();
     }
     auto log = read_file(vm.serial_log);
@@ -225,8 +245,13 @@ TEST_F(SecureBootE2E, SignedDiskBootsWithSecureBootAndADmVerityRoot) {
   EXPECT_EQ(meta["tokens"].begin().value()["type"], "systemd-tpm2") << dump.out;
   EXPECT_EQ(meta["tokens"].begin().value()["tpm2-pcrs"], nlohmann::json::array({7})) << dump.out;
   fs::remove(header);
+  // Its own TPM with Secure Boot off: PCR 7 differs, so the TPM keeps the
+  // key (the unsigned-code path gets nothing).
+  log = boot(disk, "boot1-sb-off", {.tpm = "boot1", .secure_boot = false});
+  EXPECT_NE(log.find("did not unlock with this device's TPM"), std::string::npos) << log;
+  EXPECT_EQ(log.find("EFTEST done"), std::string::npos) << log;
   // Back with its own TPM: unlocked, and what the first boot wrote is there.
-  log = boot(disk, "boot1-again", true, false, kBootSeconds, {}, "boot1");
+  log = boot(disk, "boot1-again", {.tpm = "boot1"});
   EXPECT_NE(log.find("EFTEST var-data=written-on-slot-A"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST done"), std::string::npos) << log;
 }
@@ -245,16 +270,25 @@ TEST_F(SecureBootE2E, AKernelImageSignedWithAForeignKeyIsRefusedByTheFirmware) {
                  (dir() / "foreign.crt").string() + " --output " + uki.string() + " " +
                  uki.string()));
   ASSERT_TRUE(mcopy_in(disk, uki, "/slot-a/edgeforge.efi"));
-  std::string log = boot(disk, "boot2", false, false, 60);
+  std::string log = boot(disk, "boot2", {.expect_end = false, .seconds = 60});
   EXPECT_NE(log.find("Access Denied"), std::string::npos) << log;
   EXPECT_EQ(log.find("Run /init"), std::string::npos) << "a kernel started\n" << log;
   EXPECT_EQ(log.find("EFTEST"), std::string::npos) << log;
 }
 
 // Acceptance 3: a command line added on the ESP (the boot entry's options)
-// has no effect: the stub boots the signed command line.
+// has no effect: the stub boots the signed command line. Before it, the same
+// disk on a machine without a TPM refuses to boot (the documented default).
 TEST_F(SecureBootE2E, ACommandLineEditedOnTheEspHasNoEffect) {
   fs::path disk = disk_copy("boot3");
+  // First, without a TPM (spec.secureBoot.withoutTpm: refuse, the default):
+  // the boot stops in one line and the partition stays blank.
+  std::string refused = boot(disk, "boot3-no-tpm", {.tpm = kNoTpm});
+  EXPECT_NE(refused.find("edgeforge: no TPM 2.0 (no /dev/tpmrm0)"), std::string::npos) << refused;
+  EXPECT_EQ(refused.find("EFTEST"), std::string::npos) << refused;
+  auto probed = run_command("blkid -p -O " + std::to_string(kPersist) + " -S " +
+                            std::to_string(kPersistSize) + " " + disk.string());
+  EXPECT_EQ(probed.status, 2) << "the persistent partition is not blank\n" << probed.out;
   fs::path entry = dir() / "entry.conf";
   ASSERT_TRUE(mcopy_out(disk, "/loader/entries/edgeforge-slot-a.conf", entry));
   std::ofstream(entry, std::ios::app) << "options init=/bin/sh edgeforge.tampered=1\n";
@@ -295,7 +329,7 @@ TEST_F(SecureBootE2E, AFlippedByteInTheSlotFailsVerityAndTheDeviceFallsBack) {
     f.seekp(static_cast<std::streamoff>(kSlotA));
     f.put(static_cast<char>(c ^ 0x01));
   }
-  std::string log = boot(disk, "boot4", true, true, 2 * kBootSeconds);
+  std::string log = boot(disk, "boot4", {.allow_reboot = true, .seconds = 2 * kBootSeconds});
   EXPECT_NE(log.find("verity"), std::string::npos) << log;
   EXPECT_NE(log.find("Kernel panic"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST booted-slot=B"), std::string::npos) << log;
@@ -312,7 +346,9 @@ TEST_F(SecureBootE2E, AFlippedByteInTheSlotFailsVerityAndTheDeviceFallsBack) {
 // is marked good.
 TEST_F(SecureBootE2E, AnUpgradeBootsTheNewSlotWithSecureBootAndMarksItGood) {
   fs::path disk = disk_copy("boot5");
-  std::string log = boot(disk, "boot5", true, true, 3 * kBootSeconds, bundles_disk());
+  std::string log =
+      boot(disk, "boot5",
+           {.allow_reboot = true, .seconds = 3 * kBootSeconds, .second_disk = bundles_disk()});
   EXPECT_NE(log.find("EFTEST upgrading"), std::string::npos) << log;
   EXPECT_NE(log.find("signed kernel image to"), std::string::npos) << log;
   EXPECT_EQ(log.find("EFTEST upgrade failed"), std::string::npos) << log;

@@ -119,6 +119,10 @@ TEST_F(SecureBootDiskTest, TheFirmwareGetsSignedProgramsAndTheKernelTheSlotsRoot
             std::string::npos);
   // The persistent partition's policy is signed with the rest.
   EXPECT_NE(read_file(tmp / "cmdline")->find(" edgeforge.persist=tpm2 "), std::string::npos);
+  iso::SecureBootSpec plain = *s.secure_boot;
+  plain.plain_without_tpm = true;
+  EXPECT_NE(iso::uki_cmdline(plain, "").find(" edgeforge.persist=tpm2-or-plain"),
+            std::string::npos);
   ASSERT_EQ(run_command("objcopy -O binary --only-section=.initrd " + uki.string() + " " +
                         (tmp / "initrd").string())
                 .status,
