@@ -175,11 +175,19 @@ ef_open_sealed() {
   # allows a plain one).
   EF_PERSIST_DEV=$1
   ef_root_binds mount
+  # blkid -p: 0 found a signature, 2 found none (blank); anything else is
+  # not an answer, and a partition is formatted only on a sure "blank".
   type=$(ef_in_root blkid -p -o value -s TYPE "$1" 2>/dev/null)
-  if [ "$type" = crypto_LUKS ] &&
-    ! ef_in_root /bin/sh -c 'cryptsetup luksDump "$1" | grep -q systemd-tpm2' sh "$1"; then
-    ef_log "the persistent partition has a LUKS2 header without a TPM key (first boot cut short): starting over"
-    type=""
+  rc=$?
+  [ "$rc" = 0 ] || [ "$rc" = 2 ] ||
+    ef_fail_sealed "cannot probe the persistent partition $1 (blkid exit status $rc)"
+  if [ "$type" = crypto_LUKS ]; then
+    ef_in_root cryptsetup luksDump "$1" > /run/edgeforge-luks.txt 2>&1 ||
+      ef_fail_sealed "cannot read the persistent partition's LUKS2 header: $(ef_last_line /run/edgeforge-luks.txt)"
+    if ! ef_in_root grep -q systemd-tpm2 /run/edgeforge-luks.txt; then
+      ef_log "the persistent partition has a LUKS2 header without a TPM key (first boot cut short): starting over"
+      type=""
+    fi
   fi
   case "$type" in
     crypto_LUKS)
