@@ -209,7 +209,7 @@ Result<void> BootControl::write_entries(const device::SlotState& state) const {
             [](const auto& x, const auto& y) { return x.rank < y.rank; });
   EF_ASSIGN(auto found, list_entries(dir));
   for (const device::SlotEntry& w : wanted) {
-    fs::path target = dir / device::slot_entry_file(w.slot, w.tries);
+    fs::path target = dir / device::slot_entry_file(w.slot, w.tries, w.good);
     std::string body = device::slot_entry_body(w.slot, w.rank);
     auto cur = std::find_if(found.begin(), found.end(),
                             [&](const EntryOnDisk& f) { return f.entry.slot == w.slot; });

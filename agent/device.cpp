@@ -1,5 +1,7 @@
 #include "agent/device.hpp"
 
+#include "device/boot_entries.hpp"
+
 namespace ef::agent {
 
 Result<Device> Device::open(const DevicePaths& paths, const Log& log) {
@@ -57,6 +59,18 @@ Result<bool> Device::reconcile(const Log& log) {
   }
   for (const char* name : {"A", "B"}) {
     SlotRecord& r = state_.slot(name);
+    if (r.health == SlotHealth::good && boot_.uses_boot_entries() && !slot_ok(grub, name) &&
+        slot_tries(grub, name) == 0 && booted_ != name && !booted_.empty()) {
+      // A confirmed slot whose armed boots all failed (boot entries only):
+      // its image no longer passes dm-verity, or it panics or hangs.
+      r.health = SlotHealth::bad;
+      log("slot " + std::string(name) + " (" + r.version + ") failed " +
+          std::to_string(device::kArmedTries) +
+          " boots in a row (a dm-verity error, a panic or a hang): marked bad; running slot " +
+          booted_);
+      changed = true;
+      continue;
+    }
     if (r.health != SlotHealth::trial) continue;
     if (slot_ok(grub, name)) {
       r.health = SlotHealth::good;

@@ -259,10 +259,12 @@ Result<BootOutcome> boot_check(Device& d, const Log& log) {
   if (slot_ok(grub, slot)) {
     // After a fallback GRUB still lists the failed slot first: put the
     // running one first again so the next boot does not pass through it.
-    if (first_slot(grub) != slot && !slot_ok(grub, other) && slot_tries(grub, other) == 0) {
-      prefer_slot(grub, slot);
-      EF_TRY(d.boot().write(grub));
-    }
+    bool fell_back =
+        first_slot(grub) != slot && !slot_ok(grub, other) && slot_tries(grub, other) == 0;
+    if (fell_back) prefer_slot(grub, slot);
+    // systemd-boot counted this boot of a confirmed slot too (-good+LEFT):
+    // a healthy boot re-arms the counter (device/boot_entries.hpp).
+    if (fell_back || d.boot().uses_boot_entries()) EF_TRY(d.boot().write(grub));
     log("slot " + slot + " (" + s.slot(slot).version + ") is good");
     return BootOutcome::none;
   }

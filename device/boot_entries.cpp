@@ -28,6 +28,10 @@ std::optional<SlotEntry> parse_slot_entry_name(const std::string& name) {
   SlotEntry e;
   e.slot = rest[0] == 'a' ? "A" : "B";
   rest = rest.substr(1);
+  if (rest.starts_with("-good")) {
+    e.good = true;
+    rest = rest.substr(5);
+  }
   if (rest.empty()) return e;
   if (rest[0] != '+') return std::nullopt;
   rest = rest.substr(1);
@@ -51,8 +55,9 @@ int slot_entry_rank(const std::string& text) {
   return 0;
 }
 
-std::string slot_entry_file(const std::string& slot, int tries) {
+std::string slot_entry_file(const std::string& slot, int tries, bool good) {
   std::string name = std::string("edgeforge-slot-") + (slot == "A" ? "a" : "b");
+  if (good) name += "-good";
   if (tries >= 0) name += "+" + std::to_string(tries);
   return name + ".conf";
 }
@@ -75,11 +80,19 @@ Result<SlotState> slot_state_from_entries(const std::vector<SlotEntry>& entries)
   }
   if (a == nullptr && b == nullptr)
     return Error(Errc::not_found, "no edgeforge slot entries in /loader/entries");
+  // Confirmed: no counter, or -good with tries left (a -good slot at +0
+  // failed its armed boots). Tries count only for a slot on trial.
+  auto ok = [](const SlotEntry* e) {
+    return e != nullptr && (e->tries < 0 || (e->good && e->tries > 0));
+  };
+  auto tries = [&](const SlotEntry* e) {
+    return e != nullptr && !ok(e) && !e->good && e->tries > 0 ? e->tries : 0;
+  };
   SlotState s;
-  s.a_ok = a != nullptr && a->tries < 0;
-  s.a_tries = a != nullptr && a->tries > 0 ? a->tries : 0;
-  s.b_ok = b != nullptr && b->tries < 0;
-  s.b_tries = b != nullptr && b->tries > 0 ? b->tries : 0;
+  s.a_ok = ok(a);
+  s.a_tries = tries(a);
+  s.b_ok = ok(b);
+  s.b_tries = tries(b);
   // A lower rank boots first; a missing entry or rank sorts last; a tie
   // goes to B, as systemd-boot then sorts by the entries' ids in reverse.
   auto rank = [](const SlotEntry* e) { return e == nullptr || e->rank == 0 ? 1000 : e->rank; };
@@ -95,7 +108,7 @@ Result<std::vector<SlotEntry>> entries_for_state(const SlotState& state,
     if (std::find(present.begin(), present.end(), slot) == present.end()) continue;
     bool ok = slot == "A" ? state.a_ok : state.b_ok;
     int tries = slot == "A" ? state.a_tries : state.b_tries;
-    out.push_back({slot, ok ? -1 : tries, state.order.substr(0, 1) == slot ? 1 : 2});
+    out.push_back({slot, ok ? kArmedTries : tries, state.order.substr(0, 1) == slot ? 1 : 2, ok});
   }
   return out;
 }

@@ -155,6 +155,7 @@ std::string slot_from_loader_entry(std::string_view efivar) {
     std::string stem = std::string("edgeforge-slot-") + slot;
     if (id.rfind(stem, 0) != 0) continue;
     std::string rest = id.substr(stem.size());
+    if (rest.starts_with("-good")) rest = rest.substr(5);
     if (rest == ".conf" || (rest.size() > 5 && rest[0] == '+' && rest.ends_with(".conf")))
       return slot[0] == 'a' ? "A" : "B";
   }

@@ -90,8 +90,8 @@ Result<std::vector<FatFile>> secure_boot_esp_files(const std::filesystem::path& 
   files.push_back({"/EFI/BOOT/BOOTX64.EFI", std::move(*signed_boot)});
   files.push_back({"/loader/loader.conf", loader_conf()});
   // Slot A confirmed and first (device/boot_entries.hpp).
-  files.push_back(
-      {"/loader/entries/" + device::slot_entry_file("A", -1), device::slot_entry_body("A", 1)});
+  files.push_back({"/loader/entries/" + device::slot_entry_file("A", device::kArmedTries, true),
+                   device::slot_entry_body("A", 1)});
   files.push_back({"/slot-a/edgeforge.efi", std::move(uki)});
   return files;
 }

@@ -34,7 +34,8 @@ void entries(std::string_view input) {
   EF_FUZZ_CHECK(again && again->a_ok == state->a_ok && again->b_ok == state->b_ok &&
                 again->a_tries == state->a_tries && again->b_tries == state->b_tries);
   for (const auto& w : *wanted)
-    EF_FUZZ_CHECK(ef::device::parse_slot_entry_name(ef::device::slot_entry_file(w.slot, w.tries)));
+    EF_FUZZ_CHECK(
+        ef::device::parse_slot_entry_name(ef::device::slot_entry_file(w.slot, w.tries, w.good)));
 }
 
 void kernel_image(std::string_view input) {

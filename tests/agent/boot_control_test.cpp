@@ -24,10 +24,11 @@ class BootEntriesControlTest : public test_device::DeviceFixture {
  protected:
   void SetUp() override {
     DeviceFixture::SetUp();
-    // What `edgeforge build` writes with spec.secureBoot: slot A confirmed.
+    // What `edgeforge build` writes with spec.secureBoot: slot A confirmed,
+    // its counter armed.
     fs::remove_all(tmp / "esp");
     tmp.write("esp/loader/loader.conf", "timeout 0\n");
-    tmp.write("esp/loader/entries/edgeforge-slot-a.conf", device::slot_entry_body("A", 1));
+    tmp.write("esp/loader/entries/edgeforge-slot-a-good+3.conf", device::slot_entry_body("A", 1));
     tmp.write("esp/slot-a/edgeforge.efi", "signed kernel image A");
     tmp.write("cmdline", "boot=edgeforge ro edgeforge.verity=abc\n");  // no edgeforge.slot=
     tmp.write("booted-slot", "A\n");
@@ -70,9 +71,9 @@ TEST_F(BootEntriesControlTest, TrialMarkGoodAndFallbackAreEntryRenames) {
   // Switch to B on trial.
   ASSERT_TRUE(boot().write({"B A", true, 0, false, 3}));
   EXPECT_EQ(entries(),
-            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b+3.conf"}));
+            (std::vector<std::string>{"edgeforge-slot-a-good+3.conf", "edgeforge-slot-b+3.conf"}));
   EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b+3.conf")), 1);
-  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a.conf")), 2);
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a-good+3.conf")), 2);
   // systemd-boot counts a try by renaming the entry before it boots it.
   fs::rename(tmp / "esp/loader/entries/edgeforge-slot-b+3.conf",
              tmp / "esp/loader/entries/edgeforge-slot-b+2-1.conf");
@@ -81,15 +82,15 @@ TEST_F(BootEntriesControlTest, TrialMarkGoodAndFallbackAreEntryRenames) {
   EXPECT_EQ(s->order, "B A");
   EXPECT_FALSE(s->b_ok);
   EXPECT_EQ(s->b_tries, 2);
-  // Healthy: B confirmed, its counter gone.
+  // Healthy: B confirmed, its counter armed for the boots to come.
   ASSERT_TRUE(boot().write({"B A", true, 0, true, 0}));
-  EXPECT_EQ(entries(),
-            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b.conf"}));
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a-good+3.conf",
+                                                 "edgeforge-slot-b-good+3.conf"}));
   // Marked bad instead: A first again, B kept as +0 (booted only when nothing else is left).
   ASSERT_TRUE(boot().write({"A B", true, 0, false, 0}));
   EXPECT_EQ(entries(),
-            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b+0.conf"}));
-  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a.conf")), 1);
+            (std::vector<std::string>{"edgeforge-slot-a-good+3.conf", "edgeforge-slot-b+0.conf"}));
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a-good+3.conf")), 1);
   EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b+0.conf")), 2);
   s = boot().read();
   ASSERT_TRUE(s);
@@ -100,7 +101,7 @@ TEST_F(BootEntriesControlTest, TrialMarkGoodAndFallbackAreEntryRenames) {
 
 TEST_F(BootEntriesControlTest, ASlotWithoutItsKernelImageGetsNoEntry) {
   ASSERT_TRUE(boot().write({"B A", true, 0, false, 3}));
-  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a.conf"}));
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a-good+3.conf"}));
 }
 
 TEST_F(BootEntriesControlTest, TwoEntriesForOneSlotAreReportedNotGuessed) {
@@ -117,7 +118,7 @@ TEST_F(BootEntriesControlTest, ABundleWithoutASignedKernelImageIsRefusedBeforeTh
   EXPECT_NE(r.error().message().find("the bundle carries none"), std::string::npos)
       << r.error().message();
   EXPECT_TRUE(*read_file(tmp / "slot-b") == std::string(test_device::kSlotBytes, '\0'));
-  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a.conf"}));
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a-good+3.conf"}));
   // A bundle head cannot bring one yet: refused before anything is fetched.
   r = upgrade_with(tmp / "edge-2.0.0.efbh");
   ASSERT_FALSE(r);
@@ -134,9 +135,9 @@ TEST_F(BootEntriesControlTest, UpgradeWritesTheKernelImageAndTheTrialBootIsMarke
   EXPECT_EQ(*read_file(tmp / "esp/slot-a/edgeforge.efi"), "signed kernel image A");
   // B first, on trial with the configured three tries; A confirmed second.
   EXPECT_EQ(entries(),
-            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b+3.conf"}));
+            (std::vector<std::string>{"edgeforge-slot-a-good+3.conf", "edgeforge-slot-b+3.conf"}));
   EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b+3.conf")), 1);
-  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a.conf")), 2);
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a-good+3.conf")), 2);
   EXPECT_EQ(state().b.health, SlotHealth::trial);
 
   // systemd-boot counts a try and boots B; the initramfs says so.
@@ -148,11 +149,54 @@ TEST_F(BootEntriesControlTest, UpgradeWritesTheKernelImageAndTheTrialBootIsMarke
   auto outcome = boot_check(*d, [](const std::string&) {});
   ASSERT_TRUE(outcome) << outcome.error().message();
   EXPECT_EQ(*outcome, BootOutcome::marked_good);
-  EXPECT_EQ(entries(),
-            (std::vector<std::string>{"edgeforge-slot-a.conf", "edgeforge-slot-b.conf"}));
-  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b.conf")), 1);
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a-good+3.conf",
+                                                 "edgeforge-slot-b-good+3.conf"}));
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-b-good+3.conf")), 1);
   EXPECT_EQ(state().b.health, SlotHealth::good);
   EXPECT_EQ(state().floor, "1.5.0");
+}
+
+// A confirmed slot is counted too: every healthy boot re-arms its counter,
+// and one that stops booting (its image fails dm-verity, say) uses up its
+// tries, the other slot boots, and the agent there marks it bad.
+TEST_F(BootEntriesControlTest, AConfirmedSlotThatStopsBootingFallsBackAndIsMarkedBad) {
+  with_kernel_image = true;
+  ASSERT_TRUE(upgrade_with(bundle("2.0.0")));
+  auto entries_dir = tmp / "esp/loader/entries";
+  fs::rename(entries_dir / "edgeforge-slot-b+3.conf", entries_dir / "edgeforge-slot-b+2-1.conf");
+  tmp.write("booted-slot", "B\n");
+  {
+    auto d = open();
+    ASSERT_TRUE(d) << d.error().message();
+    ASSERT_EQ(*boot_check(*d, [](const std::string&) {}), BootOutcome::marked_good);
+  }
+  // A healthy boot of confirmed B: systemd-boot counted it, the agent re-arms.
+  fs::rename(entries_dir / "edgeforge-slot-b-good+3.conf",
+             entries_dir / "edgeforge-slot-b-good+2-1.conf");
+  {
+    auto d = open();
+    ASSERT_TRUE(d) << d.error().message();
+    ASSERT_EQ(*boot_check(*d, [](const std::string&) {}), BootOutcome::none);
+  }
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a-good+3.conf",
+                                                 "edgeforge-slot-b-good+3.conf"}));
+  // Then B panics at three boots in a row: systemd-boot boots A.
+  fs::rename(entries_dir / "edgeforge-slot-b-good+3.conf",
+             entries_dir / "edgeforge-slot-b-good+0-3.conf");
+  fs::rename(entries_dir / "edgeforge-slot-a-good+3.conf",
+             entries_dir / "edgeforge-slot-a-good+2-1.conf");
+  tmp.write("booted-slot", "A\n");
+  log.clear();
+  auto d = open();
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_NE(log.find("slot B (2.0.0) failed 3 boots in a row"), std::string::npos) << log;
+  EXPECT_EQ(d->state().b.health, SlotHealth::bad);
+  ASSERT_EQ(*boot_check(*d, [](const std::string&) {}), BootOutcome::none);
+  // A first and re-armed; B kept last with no tries.
+  EXPECT_EQ(entries(),
+            (std::vector<std::string>{"edgeforge-slot-a-good+3.conf", "edgeforge-slot-b+0.conf"}));
+  EXPECT_EQ(device::slot_entry_rank(entry("edgeforge-slot-a-good+3.conf")), 1);
+  EXPECT_EQ(state().b.health, SlotHealth::bad);
 }
 
 TEST_F(BootEntriesControlTest, AKernelImageForAnotherImageIsRefusedAndTheSlotStaysOut) {
@@ -162,7 +206,7 @@ TEST_F(BootEntriesControlTest, AKernelImageForAnotherImageIsRefusedAndTheSlotSta
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("is not for this image"), std::string::npos)
       << r.error().message();
-  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a.conf"}));
+  EXPECT_EQ(entries(), (std::vector<std::string>{"edgeforge-slot-a-good+3.conf"}));
   auto s = boot().read();
   ASSERT_TRUE(s);
   EXPECT_EQ(s->order, "A B");

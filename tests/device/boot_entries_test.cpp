@@ -27,6 +27,37 @@ TEST(BootEntriesTest, NamesFollowSystemdBootsCounterSuffixes) {
     EXPECT_FALSE(parse_slot_entry_name(other)) << other;
   EXPECT_EQ(slot_entry_file("A", -1), "edgeforge-slot-a.conf");
   EXPECT_EQ(slot_entry_file("B", 3), "edgeforge-slot-b+3.conf");
+  EXPECT_EQ(slot_entry_file("A", 3, true), "edgeforge-slot-a-good+3.conf");
+  // A confirmed slot with its counter armed, as systemd-boot counts it.
+  auto good = parse_slot_entry_name("edgeforge-slot-a-good+2-1.conf");
+  ASSERT_TRUE(good);
+  EXPECT_EQ(good->slot, "A");
+  EXPECT_TRUE(good->good);
+  EXPECT_EQ(good->tries, 2);
+  EXPECT_FALSE(parse_slot_entry_name("edgeforge-slot-a-goo+1.conf"));
+  EXPECT_FALSE(parse_slot_entry_name("edgeforge-slot-a-good-good+1.conf"));
+}
+
+// -good+LEFT is confirmed while tries are left; -good+0 (its armed boots
+// all failed) is neither confirmed nor on trial.
+TEST(BootEntriesTest, AConfirmedSlotCountsItsBootsToo) {
+  auto armed = slot_state_from_entries({{"A", 2, 1, true}, {"B", 3, 2, true}});
+  ASSERT_TRUE(armed);
+  EXPECT_TRUE(armed->a_ok);
+  EXPECT_EQ(armed->a_tries, 0);
+  EXPECT_TRUE(armed->b_ok);
+  auto spent = slot_state_from_entries({{"A", 0, 1, true}, {"B", 3, 2, true}});
+  ASSERT_TRUE(spent);
+  EXPECT_FALSE(spent->a_ok);
+  EXPECT_EQ(spent->a_tries, 0);
+  EXPECT_TRUE(spent->b_ok);
+  // Writing a confirmed slot arms its counter.
+  auto written = entries_for_state({"A B", true, 0, false, 2}, {"A", "B"});
+  ASSERT_TRUE(written);
+  EXPECT_EQ(slot_entry_file((*written)[0].slot, (*written)[0].tries, (*written)[0].good),
+            "edgeforge-slot-a-good+" + std::to_string(kArmedTries) + ".conf");
+  EXPECT_EQ(slot_entry_file((*written)[1].slot, (*written)[1].tries, (*written)[1].good),
+            "edgeforge-slot-b+2.conf");
 }
 
 TEST(BootEntriesTest, BodyNamesTheSlotsKernelImageAndItsRank) {

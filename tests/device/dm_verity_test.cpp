@@ -70,6 +70,8 @@ std::string efivar(const std::string& id) {
 
 TEST(DmVerityTest, TheSlotComesFromSystemdBootsSelectedEntry) {
   EXPECT_EQ(slot_from_loader_entry(efivar("edgeforge-slot-a.conf")), "A");
+  EXPECT_EQ(slot_from_loader_entry(efivar("edgeforge-slot-b-good.conf")), "B");
+  EXPECT_EQ(slot_from_loader_entry(efivar("edgeforge-slot-a-good+2-1.conf")), "A");
   EXPECT_EQ(slot_from_loader_entry(efivar("edgeforge-slot-b+2-1.conf")), "B");
   EXPECT_EQ(slot_from_loader_entry(efivar("edgeforge-slot-b+0-3.conf")), "B");
   EXPECT_EQ(slot_from_loader_entry(efivar("debian.conf")), "");

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
+#include <vector>
 
 #include "iso/vm.hpp"
 #include "tests/support/command.hpp"
@@ -122,8 +124,18 @@ class SecureBootE2E : public ::testing::Test {
   static bool mcopy_in(const fs::path& disk, const fs::path& from, const std::string& to) {
     return sh("MTOOLS_SKIP_CHECK=1 mcopy -o -i " + esp(disk) + " " + from.string() + " ::" + to);
   }
-  static std::string entries(const fs::path& disk) {
-    return run_command("MTOOLS_SKIP_CHECK=1 mdir -b -i " + esp(disk) + " ::/loader/entries").out;
+  // The file name of slot `slot`'s ("a" or "b") boot entry, or what the
+  // listing says when there is not exactly one.
+  static std::string entry_name(const fs::path& disk, const std::string& slot) {
+    std::string listed =
+        run_command("MTOOLS_SKIP_CHECK=1 mdir -b -i " + esp(disk) + " ::/loader/entries").out;
+    std::istringstream in(listed);
+    std::vector<std::string> names;
+    for (std::string line; std::getline(in, line);) {
+      std::string name = line.substr(line.rfind('/') + 1);
+      if (name.rfind("edgeforge-slot-" + slot, 0) == 0) names.push_back(name);
+    }
+    return names.size() == 1 ? names[0] : "listing: " + listed;
   }
 
   // Boots `disk` (Secure Boot on and a TPM, swtpm, unless `run` says
@@ -289,19 +301,25 @@ TEST_F(SecureBootE2E, ACommandLineEditedOnTheEspHasNoEffect) {
   auto probed = run_command("blkid -p -O " + std::to_string(kPersist) + " -S " +
                             std::to_string(kPersistSize) + " " + disk.string());
   EXPECT_EQ(probed.status, 2) << "the persistent partition is not blank\n" << probed.out;
+  // systemd-boot counted that boot of confirmed slot A.
+  std::string a = entry_name(disk, "a");
+  EXPECT_EQ(a, "edgeforge-slot-a-good+2-1.conf");
   fs::path entry = dir() / "entry.conf";
-  ASSERT_TRUE(mcopy_out(disk, "/loader/entries/edgeforge-slot-a.conf", entry));
+  ASSERT_TRUE(mcopy_out(disk, "/loader/entries/" + a, entry));
   std::ofstream(entry, std::ios::app) << "options init=/bin/sh edgeforge.tampered=1\n";
-  ASSERT_TRUE(mcopy_in(disk, entry, "/loader/entries/edgeforge-slot-a.conf"));
+  ASSERT_TRUE(mcopy_in(disk, entry, "/loader/entries/" + a));
   std::string log = boot(disk, "boot3");
   EXPECT_EQ(log.find("edgeforge.tampered"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST target=active"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST done"), std::string::npos) << log;
+  // The healthy boot re-armed A's counter.
+  EXPECT_EQ(entry_name(disk, "a"), "edgeforge-slot-a-good+3.conf");
 }
 
-// Acceptance 4: one flipped byte in slot A's squashfs: dm-verity stops the
-// boot (kernel panic, reboot), systemd-boot counts slot A's try down and
-// boots slot B, which holds the same signed system.
+// Acceptance 4: one flipped byte in slot A's squashfs, on a device where
+// both slots are confirmed: dm-verity stops every boot of A (kernel panic,
+// reboot), systemd-boot counts A's armed tries down and boots slot B, which
+// holds the same signed system, and the agent there marks A bad.
 TEST_F(SecureBootE2E, AFlippedByteInTheSlotFailsVerityAndTheDeviceFallsBack) {
   fs::path disk = disk_copy("boot4");
   // Slot B: the same payload (image and tree) and kernel image as slot A.
@@ -312,14 +330,14 @@ TEST_F(SecureBootE2E, AFlippedByteInTheSlotFailsVerityAndTheDeviceFallsBack) {
   ASSERT_TRUE(mcopy_out(disk, "/slot-a/edgeforge.efi", uki));
   ASSERT_TRUE(sh("MTOOLS_SKIP_CHECK=1 mmd -i " + esp(disk) + " ::/slot-b"));
   ASSERT_TRUE(mcopy_in(disk, uki, "/slot-b/edgeforge.efi"));
-  // A on its last try and first; B confirmed, second (device/boot_entries.hpp).
-  ASSERT_TRUE(
-      sh("MTOOLS_SKIP_CHECK=1 mren -i " + esp(disk) +
-         " ::/loader/entries/edgeforge-slot-a.conf ::/loader/entries/edgeforge-slot-a+1.conf"));
+  // B confirmed, second (device/boot_entries.hpp); A as built: confirmed, first.
   fs::path b = dir() / "b.conf";
   ASSERT_TRUE(write_file_atomic(
       b, "title edgeforge slot B\nsort-key edgeforge-2\nefi /slot-b/edgeforge.efi\n"));
-  ASSERT_TRUE(mcopy_in(disk, b, "/loader/entries/edgeforge-slot-b.conf"));
+  ASSERT_TRUE(mcopy_in(disk, b, "/loader/entries/edgeforge-slot-b-good+3.conf"));
+  // One healthy boot of A: the agent's journal records it good.
+  std::string log = boot(disk, "boot4-healthy");
+  ASSERT_NE(log.find("EFTEST done"), std::string::npos) << log;
   // The squashfs superblock's first byte: read by the first mount.
   {
     std::fstream f(disk, std::ios::in | std::ios::out | std::ios::binary);
@@ -329,15 +347,16 @@ TEST_F(SecureBootE2E, AFlippedByteInTheSlotFailsVerityAndTheDeviceFallsBack) {
     f.seekp(static_cast<std::streamoff>(kSlotA));
     f.put(static_cast<char>(c ^ 0x01));
   }
-  std::string log = boot(disk, "boot4", {.allow_reboot = true, .seconds = 2 * kBootSeconds});
+  log = boot(disk, "boot4",
+             {.allow_reboot = true, .seconds = 3 * kBootSeconds, .tpm = "boot4-healthy"});
   EXPECT_NE(log.find("verity"), std::string::npos) << log;
   EXPECT_NE(log.find("Kernel panic"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST booted-slot=B"), std::string::npos) << log;
   EXPECT_NE(log.find("EFTEST dm-name=edgeforge-root under=vda3"), std::string::npos) << log;
-  // systemd-boot spent A's last try (a+0-1); the agent on B may since have
-  // rewritten it as a+0: either way A has no tries left.
-  std::string listed = entries(disk);
-  EXPECT_NE(listed.find("edgeforge-slot-a+0"), std::string::npos) << listed;
+  EXPECT_NE(log.find("slot A (0.1.0) failed 3 boots in a row"), std::string::npos) << log;
+  // A has no tries left and comes last; B first, re-armed.
+  EXPECT_EQ(entry_name(disk, "a"), "edgeforge-slot-a+0.conf");
+  EXPECT_EQ(entry_name(disk, "b"), "edgeforge-slot-b-good+3.conf");
 }
 
 // Acceptance 5: an A/B upgrade with a signed bundle boots the new slot with
@@ -362,9 +381,8 @@ TEST_F(SecureBootE2E, AnUpgradeBootsTheNewSlotWithSecureBootAndMarksItGood) {
   EXPECT_NE(log.find("EFTEST var-data=written-on-slot-A"), std::string::npos) << log;
   // Marked good: B's entry lost its counter and comes first; the kernel
   // image on the ESP is the one the build signed.
-  std::string listed = entries(disk);
-  EXPECT_NE(listed.find("edgeforge-slot-b.conf"), std::string::npos) << listed;
-  EXPECT_NE(listed.find("edgeforge-slot-a.conf"), std::string::npos) << listed;
+  EXPECT_EQ(entry_name(disk, "b"), "edgeforge-slot-b-good+3.conf");
+  EXPECT_EQ(entry_name(disk, "a"), "edgeforge-slot-a-good+3.conf");
   fs::path b = dir() / "slot-b.efi";
   ASSERT_TRUE(mcopy_out(disk, "/slot-b/edgeforge.efi", b));
   EXPECT_EQ(*read_file(b), *read_file(dir() / "out/sb-e2e-0.2.0.efi"));

@@ -90,7 +90,8 @@ TEST_F(SecureBootDiskTest, TheFirmwareGetsSignedProgramsAndTheKernelTheSlotsRoot
     EXPECT_EQ(v.status, 0) << path << ": " << v.out;
   }
   EXPECT_EQ(*read_file(esp_file(disk, "/loader/loader.conf", "loader.conf")), iso::loader_conf());
-  std::string entry = *read_file(esp_file(disk, "/loader/entries/edgeforge-slot-a.conf", "a.conf"));
+  std::string entry =
+      *read_file(esp_file(disk, "/loader/entries/edgeforge-slot-a-good+3.conf", "a.conf"));
   EXPECT_NE(entry.find("efi /slot-a/edgeforge.efi"), std::string::npos) << entry;
   // The persistent partition (the fourth) is blank: the device seals it to
   // its TPM at first boot; blkid finds no signature there.
