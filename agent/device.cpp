@@ -59,30 +59,27 @@ Result<bool> Device::reconcile(const Log& log) {
   }
   for (const char* name : {"A", "B"}) {
     SlotRecord& r = state_.slot(name);
-    if (r.health == SlotHealth::good && boot_.uses_boot_entries() && !slot_ok(grub, name) &&
-        slot_tries(grub, name) == 0 && booted_ != name && !booted_.empty()) {
-      // A confirmed slot whose armed boots all failed (boot entries only):
-      // its image no longer passes dm-verity, or it panics or hangs.
-      r.health = SlotHealth::bad;
-      log("slot " + std::string(name) + " (" + r.version + ") failed " +
-          std::to_string(device::kArmedTries) +
-          " boots in a row (a dm-verity error, a panic or a hang): marked bad; running slot " +
-          booted_);
-      changed = true;
+    // Slots whose boots are counted: one on trial, and on boot entries a
+    // confirmed one too (its counter armed, device/boot_entries.hpp).
+    const bool trial = r.health == SlotHealth::trial;
+    if (!trial && !(r.health == SlotHealth::good && boot_.uses_boot_entries())) continue;
+    if (slot_ok(grub, name)) {
+      if (trial) {
+        r.health = SlotHealth::good;
+        changed = true;
+      }
       continue;
     }
-    if (r.health != SlotHealth::trial) continue;
-    if (slot_ok(grub, name)) {
-      r.health = SlotHealth::good;
-      changed = true;
-    } else if (slot_tries(grub, name) == 0 && booted_ != name && !booted_.empty()) {
-      // GRUB used up the tries without the slot ever being marked good: a
-      // kernel panic, a hang, or a reset before the health check.
-      r.health = SlotHealth::bad;
-      log("slot " + std::string(name) + " (" + r.version +
-          ") did not come up within its tries; running slot " + booted_);
-      changed = true;
-    }
+    if (slot_tries(grub, name) != 0 || booted_ == name || booted_.empty()) continue;
+    // The boot manager used up the tries without a healthy boot: a kernel
+    // panic (a dm-verity error, say), a hang, or a reset before the health check.
+    log("slot " + std::string(name) + " (" + r.version + ") " +
+        (trial ? "did not come up within its tries"
+               : "failed " + std::to_string(device::kArmedTries) +
+                     " boots in a row (a dm-verity error, a panic or a hang): marked bad") +
+        "; running slot " + booted_);
+    r.health = SlotHealth::bad;
+    changed = true;
   }
   return changed;
 }

@@ -1,5 +1,6 @@
 #include "builder/agent_layer/image_initramfs.hpp"
 
+#include "builder/profile/profile.hpp"
 #include "builder/tree/boot_files.hpp"
 #include "builder/tree/data_stream.hpp"
 #include "iso/initramfs.hpp"
@@ -58,12 +59,15 @@ Result<void> check_verified_boot_tools(const tree::Tree& tree) {
   if (missing.empty()) return Ok{};
   std::string more =
       missing.size() > 1 ? " and " + std::to_string(missing.size() - 1) + " more" : "";
+  // The packages the profile loader adds to an mmdebstrap base.
+  std::string packages;
+  for (const char* p : profile::kSecureBootPackages)
+    packages += std::string(packages.empty() ? "" : ", ") + p;
   return Error(Errc::not_found,
                "the image lacks " + missing.front() + more +
                    ": with spec.secureBoot the initramfs seals and unlocks the persistent "
-                   "partition with the image's own cryptsetup and systemd-cryptenroll; add "
-                   "cryptsetup-bin, libtss2-esys-3.0.2-0, libtss2-rc0, libtss2-mu0 and "
-                   "libtss2-tcti-device0 to the base (an mmdebstrap base gets them by itself)");
+                   "partition with the image's own cryptsetup and systemd-cryptenroll; add " +
+                   packages + " to the base (an mmdebstrap base gets them by itself)");
 }
 
 Result<std::optional<std::string>> build_image_initramfs(

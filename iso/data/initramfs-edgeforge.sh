@@ -167,6 +167,11 @@ ef_fail_sealed() {
   ef_fail "$*"
 }
 
+ef_make_ext4() {
+  ef_in_root mke2fs -q -t ext4 -L edgeforge-data "$1" >/dev/null 2>&1 ||
+    ef_fail_sealed "cannot make the persistent ext4 on $1"
+}
+
 ef_open_sealed() {
   # Verified boot: the persistent partition $1 as LUKS2 unlocked by the TPM
   # (no prompt, no passphrase), made so on first boot. Never formats a
@@ -199,8 +204,7 @@ ef_open_sealed() {
         [ "$EF_PERSIST" = tpm2-or-plain ] ||
           ef_fail_sealed "no TPM 2.0 (no /dev/tpmrm0): this image keeps the persistent partition only sealed to a TPM (spec.secureBoot.withoutTpm: refuse); turn the TPM on in the firmware"
         ef_log "WARNING: no TPM 2.0: the persistent partition stays unencrypted (spec.secureBoot.withoutTpm: unencrypted)"
-        ef_in_root mke2fs -q -t ext4 -L edgeforge-data "$1" >/dev/null 2>&1 ||
-          ef_fail_sealed "cannot make the persistent ext4 on $1"
+        ef_make_ext4 "$1"
         ef_root_binds umount
         return 0
       fi
@@ -223,10 +227,8 @@ ef_open_sealed() {
     > /run/edgeforge-unseal.log 2>&1 ||
     ef_fail_sealed "the persistent partition did not unlock with this device's TPM (sealed to another TPM, or the Secure Boot state in PCR 7 changed; cryptsetup: $(ef_last_line /run/edgeforge-unseal.log)); its data is kept; see docs/verified-boot.md"
   EF_PERSIST_DEV=/dev/mapper/edgeforge-persist
-  if [ -z "$(ef_in_root blkid -p -o value -s TYPE "$EF_PERSIST_DEV" 2>/dev/null)" ]; then
-    ef_in_root mke2fs -q -t ext4 -L edgeforge-data "$EF_PERSIST_DEV" >/dev/null 2>&1 ||
-      ef_fail_sealed "cannot make the persistent ext4 on $EF_PERSIST_DEV"
-  fi
+  [ -n "$(ef_in_root blkid -p -o value -s TYPE "$EF_PERSIST_DEV" 2>/dev/null)" ] ||
+    ef_make_ext4 "$EF_PERSIST_DEV"
   ef_root_binds umount
   ef_log "persistent partition: LUKS2 unlocked by the TPM ($EF_PERSIST_DEV)"
 }
