@@ -45,4 +45,29 @@ int reboot_now() {
   return 0;
 }
 
+nlohmann::json delta_json(const DeltaStats& d) {
+  return {{"plan", d.plan},
+          {"full", d.full},
+          {"chunks", d.chunks},
+          {"inSlotChunks", d.in_target_chunks},
+          {"seededChunks", d.seeded_chunks},
+          {"seededBytes", d.seeded_bytes},
+          {"computedChunks", d.computed_chunks},
+          {"computedBytes", d.computed_bytes},
+          {"fetchedChunks", d.fetched_chunks},
+          {"fetchedBytes", d.fetched_bytes},
+          {"scannedBytes", d.scanned_bytes},
+          {"seedsFromKeptIndex", d.seeds_from_kept_index},
+          {"planSeconds", d.plan_seconds}};
+}
+
+std::string delta_summary(const DeltaStats& d) {
+  return "from the chunk store: " + d.plan + "; " + std::to_string(d.in_target_chunks) +
+         " chunks already in the slot, " + std::to_string(d.seeded_chunks) +
+         " copied from the booted slot" +
+         (d.seeds_from_kept_index ? " (known from its kept chunk index)" : "") + ", " +
+         std::to_string(d.fetched_chunks) + " fetched (" + std::to_string(d.fetched_bytes) +
+         " bytes)";
+}
+
 }  // namespace ef::agent

@@ -5,7 +5,10 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/device.hpp"
+#include "agent/slot_install.hpp"
 #include "util/error.hpp"
 #include "util/semver.hpp"
 
@@ -33,5 +36,12 @@ void add_device_options(CLI::App* cmd, DevicePaths& paths);
 /// Reboots through systemd, so services stop cleanly and file systems sync;
 /// returns the exit status.
 int reboot_now();
+
+/// A delta install's figures, as `upgrade --json` and `write-slot --json`
+/// print them under "delta".
+nlohmann::json delta_json(const DeltaStats& d);
+
+/// The one line a delta install logs: the plan and where the chunks came from.
+std::string delta_summary(const DeltaStats& d);
 
 }  // namespace ef::agent

@@ -10,9 +10,11 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
+#include "agent/slot_chunks.hpp"
 #include "signing/chunk_store.hpp"
 #include "signing/delta_plan.hpp"
 #include "signing/oci_store.hpp"
@@ -183,17 +185,23 @@ struct SeedChunk {
 class DeltaInstall {
  public:
   DeltaInstall(const SlotInstallOptions& o, Store& store, const signing::BundleManifest& m,
-               std::vector<Chunk> chunks)
-      : o_(o), store_(store), m_(m), chunks_(std::move(chunks)), done_(chunks_.size(), false) {
+               std::vector<Chunk> chunks, std::optional<SlotChunks> target_kept)
+      : o_(o),
+        store_(store),
+        m_(m),
+        chunks_(std::move(chunks)),
+        done_(chunks_.size(), false),
+        target_kept_(std::move(target_kept)) {
     stats_.used = true;
     stats_.chunks = chunks_.size();
     stats_.payload_bytes = m.payload.size;
   }
 
   Result<DeltaStats> run() {
+    auto t0 = std::chrono::steady_clock::now();
     EF_ASSIGN(target_, open_file(o_.slot, O_RDWR));
     EF_TRY(keep_what_the_target_has());
-    EF_TRY(copy_from_seeds());
+    EF_TRY(copy_from_seeds(t0));
     EF_TRY(fetch_the_rest());
     EF_TRY(compute_the_tree());
     if (::fdatasync(target_.get()) != 0)
@@ -209,13 +217,21 @@ class DeltaInstall {
     if (o_.progress) o_.progress(written_bytes_.load(), m_.payload.size);
   }
 
-  // After a power cut or a dropped link, what an earlier try wrote stays.
+  // After a power cut or a dropped link, what an earlier try wrote stays;
+  // so do the chunks the target's old release has at the same offsets. With
+  // the index kept at its last install only the chunks it lists at the
+  // release's offsets are read (and checked); without one every offset is.
   Result<void> keep_what_the_target_has() {
+    std::set<std::pair<uint64_t, std::string>> listed;
+    if (target_kept_)
+      for (const Chunk& c : target_kept_->chunks) listed.emplace(c.offset, c.sha256);
     std::string buf;
     for (size_t i = 0; i < chunks_.size(); ++i) {
       const Chunk& c = chunks_[i];
+      if (target_kept_ && !listed.contains({c.offset, c.sha256})) continue;
       buf.resize(c.size);
       if (!pread_all(target_.get(), buf.data(), c.size, c.offset, o_.slot)) break;
+      stats_.scanned_bytes += c.size;
       if (sha256_hex(buf) != c.sha256) continue;
       done_[i] = true;
       ++stats_.in_target_chunks;
@@ -225,29 +241,50 @@ class DeltaInstall {
     return Ok{};
   }
 
-  Result<void> copy_from_seeds() {
+  // What a seed slot holds: the index kept for it when that still fits its
+  // image, else its image and verity tree cut as the release's payload was
+  // (and that index kept for the next time). Empty when nothing is usable.
+  std::vector<Chunk> seed_chunks_of(const SeedSlot& seed, int fd) {
+    auto capacity = slot_capacity(seed.slot);
+    uint64_t image_bytes = seed_image_size(fd);
+    uint64_t length = capacity ? seed_length(image_bytes, *capacity) : 0;
+    if (length == 0) return {};
+    const signing::ChunkParams& params = m_.chunks->params;
+    if (auto kept = load_slot_chunks(seed.chunks, params, image_bytes);
+        kept && kept->payload_size <= *capacity) {
+      ++stats_.seeds_from_kept_index;
+      return std::move(kept->chunks);
+    }
+    // The seed's image is cut where its own blocks start, as the release's was.
+    uint64_t image_size = std::min(length, image_bytes);
+    auto blocks = signing::image_block_starts(seed.slot, 0, image_size, params);
+    if (!blocks) return {};  // not a readable squashfs: nothing to reuse
+    signing::Chunker chunker(params, std::move(*blocks));
+    auto cut = stream_range(fd, 0, length, seed.slot,
+                            [&](const char* p, size_t n, uint64_t) -> Result<void> {
+                              chunker.update(p, n);
+                              return Ok{};
+                            });
+    if (!cut) return {};  // an unreadable seed only costs downloads
+    stats_.scanned_bytes += length;
+    std::vector<Chunk> chunks = chunker.finish();
+    // A hint for the next install: failing to keep it costs only time.
+    if (!seed.chunks.empty())
+      (void)keep_slot_chunks(seed.chunks, SlotChunks{params, image_size, length, chunks});
+    return chunks;
+  }
+
+  Result<void> copy_from_seeds(std::chrono::steady_clock::time_point t0) {
     std::vector<Chunk> seed_chunks;
     std::vector<SeedChunk> where;
     for (size_t s = 0; s < o_.seeds.size(); ++s) {
-      auto fd = open_file(o_.seeds[s], O_RDONLY);
+      const SeedSlot& seed = o_.seeds[s];
+      auto fd = open_file(seed.slot, O_RDONLY);
       std::error_code ec;
-      if (!fd || fs::equivalent(o_.seeds[s], o_.slot, ec)) continue;
-      auto capacity = slot_capacity(o_.seeds[s]);
-      uint64_t image_bytes = seed_image_size(fd->get());
-      uint64_t length = capacity ? seed_length(image_bytes, *capacity) : 0;
-      if (length == 0) continue;
-      // The seed's image is cut where its own blocks start, as the release's was.
-      uint64_t image_size = std::min(length, image_bytes);
-      auto blocks = signing::image_block_starts(o_.seeds[s], 0, image_size, m_.chunks->params);
-      if (!blocks) continue;  // not a readable squashfs: nothing to reuse
-      signing::Chunker chunker(m_.chunks->params, std::move(*blocks));
-      auto cut = stream_range(fd->get(), 0, length, o_.seeds[s],
-                              [&](const char* p, size_t n, uint64_t) -> Result<void> {
-                                chunker.update(p, n);
-                                return Ok{};
-                              });
-      if (!cut) continue;  // an unreadable seed only costs downloads
-      for (auto& c : chunker.finish()) {
+      if (!fd || fs::equivalent(seed.slot, o_.slot, ec)) continue;
+      auto chunks = seed_chunks_of(seed, fd->get());
+      if (chunks.empty()) continue;
+      for (auto& c : chunks) {
         where.push_back({s, c.offset});
         seed_chunks.push_back(std::move(c));
       }
@@ -260,6 +297,8 @@ class DeltaInstall {
                                     m_.image.size);
     stats_.full = plan.full;
     stats_.plan = plan.reason;
+    stats_.plan_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (plan.full) return Ok{};
     for (size_t i = 0, r = 0; i < chunks_.size(); ++i) {
       if (done_[i]) continue;
@@ -280,7 +319,7 @@ class DeltaInstall {
       buf.resize(c.size);
       // The seed is read again and checked: it may have changed since it was cut.
       if (!pread_all(seed_fds_.at(from.seed).get(), buf.data(), c.size, from.offset,
-                     o_.seeds[from.seed]) ||
+                     o_.seeds[from.seed].slot) ||
           sha256_hex(buf) != c.sha256)
         continue;
       EF_TRY(pwrite_all(target_.get(), buf.data(), c.size, c.offset, o_.slot));
@@ -378,6 +417,7 @@ class DeltaInstall {
   std::vector<bool> done_;  // written before the downloads start; read-only after
   UniqueFd target_;
   std::map<size_t, UniqueFd> seed_fds_;
+  std::optional<SlotChunks> target_kept_;  // what the target held at its last install
   DeltaStats stats_;
   std::mutex mutex_;
   std::atomic<uint64_t> written_bytes_{0};
@@ -417,14 +457,26 @@ Result<SlotInstallResult> install_delta_to_slot(const SlotInstallOptions& o) {
       return Error(Errc::invalid_argument,
                    "slot " + o.slot.string() + " holds " + std::to_string(capacity) +
                        " bytes, the payload needs " + std::to_string(manifest.payload.size));
+    // What the target held at its last install, read before that record
+    // goes: it stops describing the slot with the first byte written.
+    std::optional<SlotChunks> target_kept;
+    if (auto fd = open_file(o.slot, O_RDONLY))
+      target_kept =
+          load_slot_chunks(o.target_chunks, manifest.chunks->params, seed_image_size(fd->get()));
+    EF_TRY(forget_slot_chunks(o.target_chunks));
     if (o.on_accepted) EF_TRY(o.on_accepted(manifest));
     auto t0 = Clock::now();
-    DeltaInstall install(o, store, manifest, std::move(chunks));
+    SlotChunks now_held{manifest.chunks->params, manifest.image.size, manifest.payload.size,
+                        chunks};
+    DeltaInstall install(o, store, manifest, std::move(chunks), std::move(target_kept));
     EF_ASSIGN(DeltaStats stats, install.run());
     auto t1 = Clock::now();
     if (o.on_written) EF_TRY(o.on_written());
     EF_TRY(verify_slot(o.slot, manifest));
     auto t2 = Clock::now();
+    // The slot now holds exactly what the signed index lists: the next
+    // delta install from (or into) it need not read it to know that.
+    if (!o.target_chunks.empty()) (void)keep_slot_chunks(o.target_chunks, now_held);
     SlotInstallResult r{std::move(manifest), std::move(signature), seconds(t0, t1), seconds(t1, t2),
                         std::move(stats)};
     return r;

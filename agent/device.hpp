@@ -34,6 +34,11 @@ struct DevicePaths {
   const std::filesystem::path& slot(const std::string& name) const {
     return name == "A" ? slot_a : slot_b;
   }
+  /// Where slot `name`'s chunk index is kept: beside the journal
+  /// (agent/slot_chunks.hpp), "slot-a.chunks" or "slot-b.chunks".
+  std::filesystem::path slot_chunks(const std::string& name) const {
+    return state.parent_path() / (name == "A" ? "slot-a.chunks" : "slot-b.chunks");
+  }
 };
 
 /// Progress and decisions, one line each (the console and the journal).

@@ -67,9 +67,11 @@ Result<SlotInstallOptions> install_options(Device& d, const UpgradeOptions& o,
   SlotInstallOptions in;
   in.bundle = o.bundle;
   in.slot = d.paths().slot(target);
-  // A delta install (.efbh) reuses what the booted slot holds.
+  // A delta install (.efbh) reuses what the booted slot holds; each slot's
+  // chunk index is kept beside the journal (agent/slot_chunks.hpp).
   if (std::string booted = d.booted(); !booted.empty() && booted != target)
-    in.seeds.push_back(d.paths().slot(booted));
+    in.seeds.push_back({d.paths().slot(booted), d.paths().slot_chunks(booted)});
+  in.target_chunks = d.paths().slot_chunks(target);
   in.keyring = d.config().keyring;
   in.http = o.http;
   in.progress = o.progress;

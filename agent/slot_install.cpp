@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "agent/delta_install.hpp"
+#include "agent/slot_chunks.hpp"
 
 namespace ef::agent {
 
@@ -18,6 +19,9 @@ Result<SlotInstallResult> install_to_slot(const SlotInstallOptions& o) {
     auto seconds = [](Clock::time_point a, Clock::time_point b) {
       return std::chrono::duration<double>(b - a).count();
     };
+    // A full bundle carries no chunk index: the slot's kept one (from an
+    // earlier delta install) stops describing it now.
+    EF_TRY(forget_slot_chunks(o.target_chunks));
     if (o.on_accepted) EF_TRY(o.on_accepted(manifest));
     auto t0 = Clock::now();
     EF_TRY(write_slot(*source, manifest, o.slot, o.progress));

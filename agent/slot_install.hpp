@@ -24,6 +24,13 @@ struct ExpectedFile {
   uint64_t size = 0;
 };
 
+/// A slot a delta install may copy chunks from, and the file that keeps its
+/// chunk index (agent/slot_chunks.hpp; empty: none, the slot is cut).
+struct SeedSlot {
+  std::filesystem::path slot;
+  std::filesystem::path chunks;
+};
+
 struct SlotInstallOptions {
   std::string bundle;             // path or http(s) URL; a .efbh installs from a chunk store
   std::filesystem::path slot;     // block device or preallocated file
@@ -38,7 +45,11 @@ struct SlotInstallOptions {
   /// Called after the write, before the read-back.
   std::function<Result<void>()> on_written;
   /// Slots whose contents a delta install may reuse (the booted one first).
-  std::vector<std::filesystem::path> seeds;
+  std::vector<SeedSlot> seeds;
+  /// Where the target slot's chunk index is kept (agent/slot_chunks.hpp):
+  /// read for what the slot holds, removed before the first byte is written
+  /// into it, written again once a delta install is verified. Empty: none.
+  std::filesystem::path target_chunks;
   /// A bundle head (.efbh, or an OCI store's head blob) is read whole and
   /// checked against this before anything else of the release is fetched.
   std::optional<ExpectedFile> expected_head;
@@ -57,6 +68,12 @@ struct DeltaStats {
   uint64_t fetched_chunks = 0, fetched_bytes = 0;  // downloaded (stored size)
   uint64_t computed_chunks = 0, computed_bytes = 0;  // the verity tree, made on the device
   uint64_t payload_bytes = 0;
+  /// Learning what the slots hold before the plan: the bytes read and hashed
+  /// (the target's, a seed's without a kept index), the seeds whose kept
+  /// index was used instead, and the time until the plan was known.
+  uint64_t scanned_bytes = 0;
+  uint64_t seeds_from_kept_index = 0;
+  double plan_seconds = 0;
 };
 
 struct SlotInstallResult {

@@ -40,11 +40,7 @@ int run_upgrade(UpgradeArgs& a) {
   if (!r) return fail(r.error(), a.json);
   const auto& m = r->install.manifest;
   const DeltaStats& d = r->install.delta;
-  if (d.used)
-    log("from the chunk store: " + d.plan + "; " + std::to_string(d.in_target_chunks) +
-        " chunks already in the slot, " + std::to_string(d.seeded_chunks) +
-        " copied from the booted slot, " + std::to_string(d.fetched_chunks) + " fetched (" +
-        std::to_string(d.fetched_bytes) + " bytes)");
+  if (d.used) log(delta_summary(d));
   if (a.json) {
     nlohmann::json out = {{"ok", true},
                           {"slot", r->slot},
@@ -54,17 +50,7 @@ int run_upgrade(UpgradeArgs& a) {
                           {"readBackSeconds", r->install.read_back_seconds},
                           {"bootFilesSeconds", r->boot_files_seconds},
                           {"keyId", r->install.signature.key_id}};
-    if (d.used)
-      out["delta"] = {{"plan", d.plan},
-                      {"full", d.full},
-                      {"chunks", d.chunks},
-                      {"inSlotChunks", d.in_target_chunks},
-                      {"seededChunks", d.seeded_chunks},
-                      {"seededBytes", d.seeded_bytes},
-                      {"computedChunks", d.computed_chunks},
-                      {"computedBytes", d.computed_bytes},
-                      {"fetchedChunks", d.fetched_chunks},
-                      {"fetchedBytes", d.fetched_bytes}};
+    if (d.used) out["delta"] = delta_json(d);
     std::cout << out.dump(2) << "\n";
   }
   return a.reboot ? reboot_now() : 0;

@@ -13,6 +13,8 @@ namespace {
 
 struct WriteSlotArgs {
   SlotInstallOptions options;
+  std::vector<std::filesystem::path> seeds;
+  std::filesystem::path kept_chunks;
   std::string min_version, installed_version;
   bool json = false;
 };
@@ -24,21 +26,29 @@ int run_write_slot(WriteSlotArgs& a) {
   if (!installed) return fail(installed.error(), a.json);
   a.options.policy.min_version = *floor;
   a.options.policy.installed_version = *installed;
+  // Each slot's chunk index kept in --kept-chunks, named after the slot.
+  auto kept = [&](const std::filesystem::path& slot) {
+    return a.kept_chunks.empty() ? std::filesystem::path()
+                                 : a.kept_chunks / (slot.filename().string() + ".chunks");
+  };
+  for (const auto& seed : a.seeds) a.options.seeds.push_back({seed, kept(seed)});
+  a.options.target_chunks = kept(a.options.slot);
   auto r = install_to_slot(a.options);
   if (!r) return fail(r.error(), a.json);
   const auto& m = r->manifest;
   if (a.json) {
-    std::cout << nlohmann::json({{"ok", true},
-                                 {"slot", a.options.slot.string()},
-                                 {"product", m.product},
-                                 {"version", m.version.str()},
-                                 {"bytes", m.payload.size},
-                                 {"writeSeconds", r->write_seconds},
-                                 {"readBackSeconds", r->read_back_seconds},
-                                 {"keyId", r->signature.key_id}})
-                     .dump(2)
-              << "\n";
+    nlohmann::json out = {{"ok", true},
+                          {"slot", a.options.slot.string()},
+                          {"product", m.product},
+                          {"version", m.version.str()},
+                          {"bytes", m.payload.size},
+                          {"writeSeconds", r->write_seconds},
+                          {"readBackSeconds", r->read_back_seconds},
+                          {"keyId", r->signature.key_id}};
+    if (r->delta.used) out["delta"] = delta_json(r->delta);
+    std::cout << out.dump(2) << "\n";
   } else {
+    if (r->delta.used) log_line(delta_summary(r->delta));
     std::cout << a.options.slot.string() << ": " << m.product << " " << m.version.str() << " ("
               << m.payload.size << " bytes) written and verified\n";
   }
@@ -61,6 +71,13 @@ cmdline::Command add_write_slot_command(CLI::App& app) {
   cmd->add_option("--installed-version", a->installed_version, "Refuse versions older than this");
   cmd->add_flag("--allow-downgrade", a->options.policy.allow_downgrade,
                 "Accept a version older than --installed-version (logged)");
+  cmd->add_option("--seed", a->seeds,
+                  "From a bundle head (.efbh): a slot (partition or file) whose chunks may be "
+                  "copied instead of fetched; repeatable");
+  cmd->add_option("--kept-chunks", a->kept_chunks,
+                  "Keep each slot's chunk index in this directory (SLOTNAME.chunks), as the agent "
+                  "keeps them beside its journal, so the next delta install need not read the "
+                  "slots to know what they hold");
   cmd->add_flag("--json", a->json, "Print a machine-readable result");
   cmd->footer(
       "Nothing is written unless the signature and policy pass. The slot then holds the\n"

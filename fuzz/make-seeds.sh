@@ -65,6 +65,12 @@ put('bundle', 'base64', 4, json.loads(signatures)['signatures'][0]['signature'].
 m = json.loads(manifest)
 payload_size = m['payload']['size']
 put('chunk_index', 'index', None, struct.pack('<Q', payload_size) + index + bytes([8]))
+# A slot's chunk index as the agent keeps it beside its journal.
+c = m['chunks']
+line = 'edgeforge-slot-chunks 1 %s %d %d %d %d %d %d %d %s\n' % (
+    c['algorithm'], c['minSize'], c['avgSize'], c['maxSize'], m['image']['size'], payload_size,
+    c['count'], c['indexSize'], c['indexSha256'])
+put('agent_files', 'slot-chunks', 6, line.encode() + index)
 PY
 
 "$edgeforge" channel init --to channels -c stable -k keys/signing.key -q

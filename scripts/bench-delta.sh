@@ -19,8 +19,9 @@
 #   - casync:    `casync make` (its default 16/64/256 KiB chunks, zstd) of the
 #                v1 and v2 payloads into one store; the bytes of the .cacnk
 #                files v2 added (what `casync extract --seed` downloads)
-#   - plan time: `edgeforge delta-stats v1.efb v1.efb` (chunking a payload, as
-#                the device does with its booted slot) against `cat` of it
+#   - plan time: what `edgeforge-agent write-slot --seed` takes before its
+#                plan is known (cutting the booted slot, or reading the chunk
+#                indexes kept at install) against `cat` of the slot
 #
 # A benchmark, not a test: it fails only when a tool fails. Markdown report
 # on stdout, progress on stderr. Needs mmdebstrap, casync (apt-get install
@@ -136,16 +137,33 @@ for c in $cases; do
   echo "| ($c) | $(mib "$full") MiB | $(mib "$adds") MiB | $(mib "$plan") MiB | $(mib "$casync_bytes") MiB | $(pct "$adds" "$full") | $(awk -v a="$adds" -v b="$casync_bytes" 'BEGIN { printf "%.2f", b ? a / b : 0 }') |"
 done
 echo
-# Plan time on the device: cutting the booted slot into chunks (reading it
-# and hashing every chunk) against reading it once. Both bundles are read
-# cold (page cache dropped first, when this runs as root) by delta-stats,
-# which cuts both payloads, and by cat.
+# Plan time on the device: what the agent does before it knows the plan,
+# timed by the agent itself (write-slot's delta.planSeconds), page cache
+# dropped first (when root): the last case's v2 head installed into slot B
+# (which holds v1, as a device's other slot holds an older release) with
+# slot A (v1, booted) as the seed. Once without kept chunk indexes (the
+# agent cuts slot A and checks every chunk offset of slot B), once with the
+# indexes the agent keeps beside its journal after each install. Against
+# reading slot A once with cat.
 drop_caches() { sync; [ -w /proc/sys/vm/drop_caches ] && echo 3 > /proc/sys/vm/drop_caches || true; }
 now() { date +%s.%N; }
-drop_caches; t0=$(now); cat out/bench-1.0.0.efb out/bench-1.1.0.efb > /dev/null; t1=$(now)
-drop_caches; t2=$(now); "$edgeforge" delta-stats out/bench-1.0.0.efb out/bench-1.1.0.efb -q; t3=$(now)
-read_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-plan_s=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }')
-echo "Plan time: \`delta-stats\` of the last case's bundles (cuts both payloads, as a device cuts"
-echo "its slot) $plan_s s; reading both with cat $read_s s ($(awk -v a="$plan_s" -v b="$read_s" 'BEGIN { printf "%.2f", b ? a / b : 0 }')×);"
+agent=$(dirname "$edgeforge")/../agent/edgeforge-agent
+pad() { cat v1.payload; head -c 1048576 /dev/zero; }
+plan_once() {  # plan_once: planSeconds of one install of v2 into slot-b
+  pad > slot-b
+  drop_caches
+  "$agent" write-slot "store-$c/bench-1.1.0.efbh" --slot slot-b --seed slot-a --keyring keys \
+    --kept-chunks kept --json | jq -r .delta.planSeconds
+}
+rm -rf kept && mkdir kept
+pad > slot-a
+cut_s=$(plan_once)                  # cuts slot-a (and keeps its index), reads all of slot-b
+cp kept/slot-a.chunks kept/slot-b.chunks   # slot-b holds v1 again, as slot-a does
+kept_s=$(plan_once)
+drop_caches; t0=$(now); cat slot-a > /dev/null; t1=$(now)
+read_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+ratio() { awk -v a="$1" -v b="$read_s" 'BEGIN { printf "%.2f", b ? a / b : 0 }'; }
+echo "Plan time on the device (\`edgeforge-agent write-slot --seed\`, the last case, slots of"
+echo "$(mib "$(stat -c %s slot-a)") MiB): $(printf %.3f "$cut_s") s cutting the booted slot ($(ratio "$cut_s")× one \`cat\` of it,"
+echo "$read_s s); $(printf %.3f "$kept_s") s with the chunk indexes kept at install ($(ratio "$kept_s")×);"
 echo "page cache $([ -w /proc/sys/vm/drop_caches ] && echo dropped before each || echo warm: not root)."

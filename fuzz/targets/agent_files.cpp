@@ -2,14 +2,16 @@
 // disk or a newer agent may have left in any state: the journal
 // (state.json), the channel watch state, the agent configuration, the site's
 // registration file, the installer medium's install.json and the Docker
-// config.json whose logins registry channels use. The first byte picks the
-// file; the rest is its content. A journal that loads is saved, loaded
-// and saved again to the same bytes.
+// config.json whose logins registry channels use, and a slot's kept chunk
+// index. The first byte picks the file; the rest is its content. A journal
+// that loads is saved, loaded and saved again to the same bytes; a chunk
+// index that parses encodes back to its bytes.
 #include <filesystem>
 
 #include "agent/channel_poll.hpp"
 #include "agent/config.hpp"
 #include "agent/fleet_client.hpp"
+#include "agent/slot_chunks.hpp"
 #include "agent/state.hpp"
 #include "device/install_manifest.hpp"
 #include "fuzz/support.hpp"
@@ -39,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto text = ef::fuzz::as_view(data + 1, size - 1);
   auto file = ef::fuzz::scratch_dir() / "input";
   ef::fuzz::write_file(file, text);
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0:
       journal(file);
       break;
@@ -56,9 +58,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ef::fuzz::trace("parse_install_manifest",
                       ef::device::parse_install_manifest(std::string(text), "install.json"));
       break;
-    default:
+    case 5:
       ef::fuzz::trace("docker_config_credentials",
                       ef::docker_config_credentials("registry.example:5000", file));
+      break;
+    default:
+      if (auto kept = ef::agent::parse_slot_chunks(text))
+        EF_FUZZ_CHECK(ef::agent::encode_slot_chunks(*kept) == text);
       break;
   }
   return 0;

@@ -2,6 +2,7 @@
 // http.server) for the happy path and the resume, the project's scripted
 // server for a hostile store. Slots are files; the "booted" slot holds v1.
 #include "agent/delta_install.hpp"
+#include "agent/slot_chunks.hpp"
 
 #include <gtest/gtest.h>
 
@@ -82,7 +83,7 @@ class DeltaInstallTest : public ::testing::Test {
     o.bundle = head;
     o.slot = target_;
     o.keyring = keyring_;
-    o.seeds = {booted_};
+    o.seeds = {{booted_, {}}};
     o.http.backoff = std::chrono::milliseconds(1);
     o.http.retries = 2;
     return o;
@@ -206,6 +207,104 @@ TEST_F(DeltaInstallTest, AnInterruptedInstallResumesWithoutRefetching) {
             second->delta.chunks);
   expect_target_is_v2();
   expect_booted_untouched();
+}
+
+// Each slot's chunk index is kept beside the journal: after a delta
+// install the release's (the slot holds exactly that), after cutting a seed
+// the seed's. The next install reads them instead of reading and hashing
+// whole slots; a kept index that lies or is damaged costs downloads, never
+// a wrong slot.
+TEST_F(DeltaInstallTest, KeptChunkIndexesSpareReadingTheSlotsAndAreOnlyHints) {
+  const fs::path seed_kept = tmp / "state" / "slot-a.chunks";
+  const fs::path target_kept = tmp / "state" / "slot-b.chunks";
+  auto o = options((tmp / "store" / publish::head_file_name("store-edge", "1.5.0")).string());
+  o.seeds = {{booted_, seed_kept}};
+  o.target_chunks = target_kept;
+  const uint64_t v1_payload = manifests_[0].payload.size,
+                 v2_payload_size = manifests_[1].payload.size;
+
+  // First install: nothing kept, the seed is cut (and its index kept), the
+  // target's old bytes are all read; v2's index is kept for the target.
+  auto first = install_delta_to_slot(o);
+  ASSERT_TRUE(first) << first.error().message();
+  EXPECT_EQ(first->delta.seeds_from_kept_index, 0u);
+  EXPECT_GE(first->delta.scanned_bytes, v1_payload + v2_payload_size);
+  expect_target_is_v2();
+  auto seed_index =
+      load_slot_chunks(seed_kept, manifests_[1].chunks->params, manifests_[0].image.size);
+  ASSERT_TRUE(seed_index);
+  auto v1_bundle = signing::Bundle::open(tmp / "v1.efb");
+  ASSERT_TRUE(v1_bundle);
+  auto v1_chunks = signing::chunk_payload(*v1_bundle, manifests_[0]);
+  ASSERT_TRUE(v1_chunks);
+  ASSERT_EQ(seed_index->chunks.size(), v1_chunks->size());
+  for (size_t i = 0; i < v1_chunks->size(); ++i)
+    EXPECT_EQ(seed_index->chunks[i].sha256, (*v1_chunks)[i].sha256) << i;
+  auto target_index =
+      load_slot_chunks(target_kept, manifests_[1].chunks->params, manifests_[1].image.size);
+  ASSERT_TRUE(target_index);
+  EXPECT_EQ(target_index->chunks.size(), v2_chunks().size());
+
+  // Again, onto a target that lost one chunk: both indexes are used, no
+  // slot is cut; only the chunks the target's index lists are read.
+  auto chunks = v2_chunks();
+  const signing::Chunk& lost = chunks.at(2);
+  std::string slot = *read_file(target_);
+  slot.replace(lost.offset, lost.size, lost.size, '\xa5');
+  ASSERT_TRUE(write_file_atomic(target_, slot));
+  auto second = install_delta_to_slot(o);
+  ASSERT_TRUE(second) << second.error().message();
+  EXPECT_EQ(second->delta.seeds_from_kept_index, 1u);
+  EXPECT_LE(second->delta.scanned_bytes, v2_payload_size);
+  EXPECT_EQ(second->delta.in_target_chunks + 1, second->delta.chunks);
+  expect_target_is_v2();
+
+  // A target that no longer holds what its index says (written by hand),
+  // and a seed index that lies about the seed (v2's chunks for a v1 slot):
+  // the listed chunks are read, fail their check, and come from the store.
+  ASSERT_TRUE(write_file_atomic(target_, std::string(v2_payload_size + (1 << 20), '\xa5')));
+  ASSERT_TRUE(keep_slot_chunks(target_kept, *target_index));
+  SlotChunks lie = *target_index;
+  lie.image_size = manifests_[0].image.size;
+  ASSERT_TRUE(keep_slot_chunks(seed_kept, lie));
+  auto third = install_delta_to_slot(o);
+  ASSERT_TRUE(third) << third.error().message();
+  EXPECT_EQ(third->delta.seeds_from_kept_index, 1u);
+  EXPECT_EQ(third->delta.in_target_chunks, 0u);
+  expect_target_is_v2();
+
+  // A damaged index is not used: the seed is cut again, its index rewritten.
+  std::string damaged = *read_file(seed_kept);
+  damaged[damaged.size() / 2] ^= 1;
+  ASSERT_TRUE(write_file_atomic(seed_kept, damaged));
+  ASSERT_TRUE(write_file_atomic(target_, std::string(v2_payload_size + (1 << 20), '\xa5')));
+  auto fourth = install_delta_to_slot(o);
+  ASSERT_TRUE(fourth) << fourth.error().message();
+  EXPECT_EQ(fourth->delta.seeds_from_kept_index, 0u);
+  EXPECT_GT(fourth->delta.seeded_chunks, fourth->delta.chunks / 2) << fourth->delta.plan;
+  expect_target_is_v2();
+  expect_booted_untouched();
+  EXPECT_TRUE(load_slot_chunks(seed_kept, manifests_[1].chunks->params, manifests_[0].image.size));
+
+  // A failed install leaves no index claiming the target holds anything.
+  o.bundle = (tmp / "no-such.efbh").string();
+  EXPECT_FALSE(install_delta_to_slot(o));
+  EXPECT_TRUE(fs::exists(target_kept));  // nothing was accepted, nothing written
+  fs::remove(tmp / "store" / chunk_path(lost));
+  ASSERT_TRUE(write_file_atomic(target_, std::string(v2_payload_size + (1 << 20), '\xa5')));
+  o.bundle = (tmp / "store" / publish::head_file_name("store-edge", "1.5.0")).string();
+  o.seeds.clear();
+  EXPECT_FALSE(install_delta_to_slot(o));
+  EXPECT_FALSE(fs::exists(target_kept));
+
+  // A full bundle carries no index: the target's kept one goes with the
+  // first byte written.
+  ASSERT_TRUE(keep_slot_chunks(target_kept, *target_index));
+  o.bundle = (tmp / "v2.efb").string();
+  auto full = install_to_slot(o);
+  ASSERT_TRUE(full) << full.error().message();
+  EXPECT_FALSE(fs::exists(target_kept));
+  expect_target_is_v2();
 }
 
 // A retry that lacks one chunk the booted slot does not hold is a delta of
