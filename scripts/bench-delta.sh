@@ -87,9 +87,12 @@ EOF
   "$edgeforge" build -p "$1.yaml" -o out -q --format squashfs --sign-key keys/signing.key
 }
 
-payload() {  # payload BUNDLE OUT: the bundle's payload (image + verity tree)
-  local size; size=$("$edgeforge" inspect "$1" --json | jq -r .manifest.payload.size)
-  tail -c "$size" "$1" > "$2"
+payload() {  # payload BUNDLE OUT: the bundle's payload (image + verity tree; the
+  # signed attachments, SBOM and provenance, follow it)
+  local offset size
+  offset=$("$edgeforge" inspect "$1" --json | jq -r .header.payloadOffset)
+  size=$("$edgeforge" inspect "$1" --json | jq -r .header.payloadSize)
+  dd if="$1" of="$2" iflag=skip_bytes,count_bytes skip="$offset" count="$size" bs=1M status=none
 }
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }

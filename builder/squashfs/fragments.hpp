@@ -10,7 +10,8 @@
 // content hash says so (about one tail in kFragmentRunTails, so block
 // boundaries follow content), and hands a closed block to the block
 // processor as one more block to compress, with no stall. Identical tails
-// are stored once (sha256). The block's place in the file comes back
+// are stored once (by sha256, computed only for tails whose size another
+// tail of the image has: see expect_tail_sizes). The block's place in the file comes back
 // through a block writer that forwards to libsquashfs's and records the
 // location in the fragment table.
 #pragma once
@@ -22,7 +23,9 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
+#include <unordered_set>
 
 #include "util/error.hpp"
 
@@ -40,8 +43,14 @@ class FragmentPacker {
   /// block (its location is filled in by the writer from wrap_writer).
   FragmentPacker(sqfs_block_processor_t* proc, sqfs_frag_table_t* table, uint32_t block_size);
 
+  /// The sizes of the tails to come that may repeat (a size that only one
+  /// tail of the image has needs no hash to be told apart). Without this
+  /// call every tail is hashed.
+  void expect_tail_sizes(std::unordered_set<uint32_t> shared) { shared_ = std::move(shared); }
   /// Places a tail of 1 .. block_size bytes and says where it lives.
   Result<FragmentRef> add(const unsigned char* data, size_t size);
+  /// Tail bytes hashed with sha256 so far (for tests and measurements).
+  uint64_t hashed_bytes() const { return hashed_bytes_; }
   /// Submits the open block, if any (before the processor is finished).
   Result<void> flush();
 
@@ -53,6 +62,8 @@ class FragmentPacker {
   uint32_t index_ = 0;  // its index in the fragment table
   bool open_ = false;
   std::map<std::array<unsigned char, 32>, FragmentRef> seen_;  // by the tail's sha256
+  std::optional<std::unordered_set<uint32_t>> shared_;
+  uint64_t hashed_bytes_ = 0;
 };
 
 /// A block writer that forwards to `inner` (taking ownership) and, for

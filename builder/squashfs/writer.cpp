@@ -90,6 +90,7 @@ class Writer final : public tree::FileSink {
  public:
   Result<void> open(int fd, const WriterOptions& options);
   Result<void> write_tree(tree::Tree& tree, const std::function<void(uint64_t)>& progress);
+  std::unordered_set<uint32_t> shared_tail_sizes(const Node& root) const;
   Result<void> finish(const Node& root);
   ImageStats stats() const { return stats_; }
 
@@ -267,6 +268,31 @@ Result<void> Writer::end_file() {
   return Ok{};
 }
 
+// The tail sizes (size % block size) that more than one regular file of the
+// tree has: only those tails can repeat (a hard-linked inode counts once).
+std::unordered_set<uint32_t> Writer::shared_tail_sizes(const Node& root) const {
+  std::unordered_map<uint32_t, uint32_t> count;
+  std::unordered_set<const Inode*> seen;
+  std::vector<const Node*> stack{&root};
+  while (!stack.empty()) {
+    const Node* dir = stack.back();
+    stack.pop_back();
+    for (const auto& [name, child] : dir->children) {
+      const Inode* inode = child->inode.get();
+      if (child->is_dir()) {
+        stack.push_back(child.get());
+      } else if (inode->type == NodeType::regular && inode->size % block_size_ != 0 &&
+                 seen.insert(inode).second) {
+        ++count[static_cast<uint32_t>(inode->size % block_size_)];
+      }
+    }
+  }
+  std::unordered_set<uint32_t> shared;
+  for (const auto& [size, n] : count)
+    if (n > 1) shared.insert(size);
+  return shared;
+}
+
 // Numbers inodes so that every inode comes before the directories that list
 // it: subdirectories first (depth-first), then this directory's entries in
 // name order. A hard-linked inode keeps the number of its first name.
@@ -400,8 +426,10 @@ Result<void> Writer::write_inode(const Node& node, InodeInfo& info) {
 
 Result<void> Writer::write_tree(tree::Tree& tree, const std::function<void(uint64_t)>& progress) {
   progress_ = progress;
+  packer_->expect_tail_sizes(shared_tail_sizes(tree.root()));
   EF_TRY(tree::stream_file_data(tree, *this));
   EF_TRY(packer_->flush());
+  stats_.tail_bytes_hashed = packer_->hashed_bytes();
   int rc = sqfs_block_processor_finish(proc_.get());
   if (rc) return sqfs_error(rc, "finishing data blocks");
   return finish(tree.root());

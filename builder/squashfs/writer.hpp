@@ -46,7 +46,8 @@ struct DroppedXattr {
 struct ImageStats {
   uint64_t bytes = 0;  // image size (padded to 4 KiB)
   uint32_t inodes = 0;
-  uint64_t data_bytes_in = 0;                // file bytes fed to the compressor
+  uint64_t data_bytes_in = 0;      // file bytes fed to the compressor
+  uint64_t tail_bytes_hashed = 0;  // tail bytes hashed to find identical tails (sizes that repeat)
   std::vector<DroppedXattr> dropped_xattrs;  // in path order
   std::string sha256;                        // of the whole image file, as sha256sum prints it
 };

@@ -369,7 +369,7 @@ TEST_F(WriterTest, GoldenDigestOfFixedFixture) {
   o.mod_time = 1700000000;
   auto image = build("golden.squashfs", o);
   EXPECT_EQ(*sha256_file(image),
-            "dcaee05fb56d3f4fbe1e02df6b8b82310b0cb8c2cf14826213bf892f49dc4655");
+            "c9a9467e3fd87650fbb8bf9c0427e5b0967efbfdf156f49112c5ff9eb410e59f");
 }
 
 // unsquashfs 4.5.1 cannot read lz4 images written by libsquashfs (tar2sqfs's
@@ -500,6 +500,48 @@ TEST_F(WriterTest, DuplicateFilesShareTheirBlocks) {
     EXPECT_EQ(cat.status, 0);
     EXPECT_EQ(cat.out, big);
   }
+}
+
+// Identical tails are stored once; only tails whose size another tail has
+// are hashed to find them (a size no other tail has cannot repeat).
+TEST_F(WriterTest, IdenticalTailsAreStoredOnceAndOnlyRepeatingSizesAreHashed) {
+  auto noise = [](uint32_t seed, size_t n) {
+    std::string s(n, '\0');
+    for (auto& c : s) c = static_cast<char>((seed = seed * 1103515245u + 12345u) >> 24);
+    return s;
+  };
+  const std::string a = noise(1, 100000), z = noise(2, 100000), y = noise(3, 100001);
+  test::write_tar(tmp / "tails.tar", {TarEntry::file("a1", a), TarEntry::file("a2", a),
+                                      TarEntry::file("y", y), TarEntry::file("z", z)});
+  tree::Tree t;
+  tree::SourceInfo src;
+  src.path = (tmp / "tails.tar").string();
+  src.label = "tails";
+  ASSERT_TRUE(tree::apply_archive(t, src));
+  auto stats = write_image(t, tmp / "tails.squashfs", {});
+  ASSERT_TRUE(stats) << stats.error().message();
+  EXPECT_EQ(stats->tail_bytes_hashed, 3u * 100000);  // a1, a2, z: not y
+  auto reader = ImageReader::open(tmp / "tails.squashfs");
+  ASSERT_TRUE(reader) << reader.error().message();
+  for (const auto& [path, want] :
+       std::map<std::string, std::string>{{"/a1", a}, {"/a2", a}, {"/y", y}, {"/z", z}}) {
+    std::string got;
+    ASSERT_TRUE((*reader)->read_file(path, [&](const void* d, size_t n) -> Result<void> {
+      got.append(static_cast<const char*>(d), n);
+      return Ok{};
+    }));
+    EXPECT_EQ(got, want) << path;
+  }
+  // a2's tail is a1's: the image is about as large as without a2 (its
+  // 100,000 random bytes are not stored twice).
+  tree::Tree without;
+  test::write_tar(tmp / "without.tar",
+                  {TarEntry::file("a1", a), TarEntry::file("y", y), TarEntry::file("z", z)});
+  src.path = (tmp / "without.tar").string();
+  ASSERT_TRUE(tree::apply_archive(without, src));
+  auto smaller = write_image(without, tmp / "without.squashfs", {});
+  ASSERT_TRUE(smaller);
+  EXPECT_LT(stats->bytes, smaller->bytes + 50000);
 }
 
 TEST_F(WriterTest, FailedWriteLeavesNoOutput) {
