@@ -67,7 +67,13 @@ run_one() {
   local inputs=("$dir/corpus")
   [ -d "$root/fuzz/regressions/$t" ] && inputs+=("$root/fuzz/regressions/$t")
   local status=0
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  # The targets' scratch files (a journal saved with fsync, profiles and
+  # packs written beside each other) go to tmpfs when there is one: a busy
+  # disk's fsync can take longer than the 20 s an input may run, a
+  # "timeout" that is the disk's, not the parser's.
+  local scratch=${TMPDIR:-/tmp}
+  [ -d /dev/shm ] && [ -w /dev/shm ] && scratch=/dev/shm
+  TMPDIR=$scratch ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "$build/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 \
     -max_len=65536 -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
     "${extra[@]}" "${inputs[@]}" >"$dir/log" 2>&1 || status=$?
