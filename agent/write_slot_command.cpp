@@ -61,7 +61,10 @@ cmdline::Command add_write_slot_command(CLI::App& app) {
   auto a = std::make_shared<WriteSlotArgs>();
   auto* cmd = app.add_subcommand(
       "write-slot", "Verify a bundle and write its image into one slot, then read it back");
-  cmd->add_option("bundle", a->options.bundle, "Bundle file or http(s):// URL")->required();
+  cmd->add_option("bundle", a->options.bundle,
+                  "Bundle (.efb), or bundle head (.efbh) with its chunk store beside it: a file or "
+                  "an http(s):// URL")
+      ->required();
   cmd->add_option("--slot", a->options.slot, "Slot partition or preallocated file")->required();
   cmd->add_option("--keyring", a->options.keyring,
                   "Trusted public keys (*.pub) and the 'revoked' list")

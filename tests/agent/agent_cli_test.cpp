@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/state.hpp"
+#include "builder/publish/publish.hpp"
 #include "tests/signing/bundle_fixture.hpp"
 #include "tests/support/command.hpp"
 #include "util/atomic_file.hpp"
@@ -48,6 +49,26 @@ TEST_F(AgentCliTest, WriteSlotVerifiesWritesAndReportsJson) {
   EXPECT_EQ(j["version"], "1.4.0");
   EXPECT_EQ(j["bytes"].get<uint64_t>(), 100u * 4096 + 4096);
   EXPECT_EQ(read_file(tmp / "slot")->substr(0, 100 * 4096), image_bytes(100));
+}
+
+// From a bundle head: --seed names slots to copy from, --kept-chunks where
+// each slot's chunk index is kept (SLOTNAME.chunks); --json says how the
+// plan was made.
+TEST_F(AgentCliTest, WriteSlotFromAHeadKeepsTheSlotsChunkIndex) {
+  ASSERT_TRUE(publish::publish_to_dir(tmp / "good.efb", tmp / "store"));
+  ASSERT_TRUE(write_file_atomic(tmp / "seed", std::string(1 << 20, '\x22')));
+  auto r = agent("write-slot store/" + publish::head_file_name("store-edge", "1.4.0") +
+                 " --slot slot --seed seed --keyring ring --kept-chunks kept --json");
+  ASSERT_EQ(r.status, 0) << stderr_text();
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("delta")) << r.out;
+  EXPECT_EQ(j["delta"]["seedsFromKeptIndex"], 0);
+  EXPECT_GE(j["delta"]["planSeconds"].get<double>(), 0.0);
+  EXPECT_EQ(read_file(tmp / "slot")->substr(0, 100 * 4096), image_bytes(100));
+  auto kept = read_file(tmp / "kept" / "slot.chunks");
+  ASSERT_TRUE(kept) << "no kept index for the written slot";
+  EXPECT_EQ(kept->rfind("edgeforge-slot-chunks 1 ", 0), 0u) << *kept;
+  EXPECT_EQ(*read_file(tmp / "seed"), std::string(1 << 20, '\x22'));  // a seed is only read
 }
 
 TEST_F(AgentCliTest, RefusedBundlesLeaveTheSlotAlone) {
