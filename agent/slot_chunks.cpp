@@ -44,7 +44,10 @@ std::string encode_slot_chunks(const SlotChunks& kept) {
 
 std::optional<SlotChunks> parse_slot_chunks(std::string_view all) {
   size_t eol = all.find('\n');
-  if (eol == std::string_view::npos || eol > 512) return std::nullopt;
+  // Fields are separated by exactly one space, with none at either end:
+  // the file encodes back to its own bytes.
+  if (eol == std::string_view::npos || eol == 0 || eol > 512 || all[eol - 1] == ' ')
+    return std::nullopt;
   std::vector<std::string_view> f;
   for (std::string_view line = all.substr(0, eol); !line.empty();) {
     size_t sp = line.find(' ');
