@@ -24,11 +24,6 @@ bool parse_u64(std::string_view s, uint64_t& out) {
   return ec == std::errc() && end == s.data() + s.size();
 }
 
-bool same_params(const signing::ChunkParams& a, const signing::ChunkParams& b) {
-  return a.algorithm == b.algorithm && a.min_size == b.min_size && a.avg_size == b.avg_size &&
-         a.max_size == b.max_size;
-}
-
 }  // namespace
 
 std::string encode_slot_chunks(const SlotChunks& kept) {
@@ -55,13 +50,10 @@ std::optional<SlotChunks> parse_slot_chunks(std::string_view all) {
     line = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
   }
   if (f.size() != 11 || f[0] != kMagic || f[1] != kVersion) return std::nullopt;
+  auto algorithm = signing::parse_chunk_algorithm(f[2]);
+  if (!algorithm) return std::nullopt;
   SlotChunks kept;
-  if (f[2] == signing::kSquashfsChunkAlgorithm)
-    kept.params.algorithm = signing::ChunkAlgorithm::squashfs;
-  else if (f[2] == signing::kGearChunkAlgorithm)
-    kept.params.algorithm = signing::ChunkAlgorithm::gear;
-  else
-    return std::nullopt;
+  kept.params.algorithm = *algorithm;
   uint64_t min = 0, avg = 0, max = 0;
   signing::ChunkIndexInfo info;
   if (!parse_u64(f[3], min) || !parse_u64(f[4], avg) || !parse_u64(f[5], max) ||
@@ -94,8 +86,7 @@ std::optional<SlotChunks> load_slot_chunks(const fs::path& file, const signing::
   auto bytes = read_file(file);
   if (!bytes) return std::nullopt;
   auto kept = parse_slot_chunks(*bytes);
-  if (!kept || !same_params(kept->params, params) || kept->image_size != image_size)
-    return std::nullopt;
+  if (!kept || kept->params != params || kept->image_size != image_size) return std::nullopt;
   return kept;
 }
 

@@ -116,13 +116,11 @@ Result<ChunkIndexInfo> read_chunks(Fields& parent) {
   Fields f(*object, "chunks.");
   ChunkIndexInfo c;
   EF_ASSIGN(std::string algorithm, f.string("algorithm", 32));
-  if (algorithm == kSquashfsChunkAlgorithm)
-    c.params.algorithm = ChunkAlgorithm::squashfs;
-  else if (algorithm == kGearChunkAlgorithm)
-    c.params.algorithm = ChunkAlgorithm::gear;
-  else
+  auto named = parse_chunk_algorithm(algorithm);
+  if (!named)
     return bad("\"chunks.algorithm\" must be \"" + std::string(kSquashfsChunkAlgorithm) +
                "\" or \"" + std::string(kGearChunkAlgorithm) + "\"");
+  c.params.algorithm = *named;
   EF_ASSIGN(c.params.min_size, f.uint32("minSize"));
   EF_ASSIGN(c.params.avg_size, f.uint32("avgSize"));
   EF_ASSIGN(c.params.max_size, f.uint32("maxSize"));

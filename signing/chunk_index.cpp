@@ -63,6 +63,12 @@ std::string_view chunk_algorithm_name(ChunkAlgorithm algorithm) {
   return algorithm == ChunkAlgorithm::gear ? kGearChunkAlgorithm : kSquashfsChunkAlgorithm;
 }
 
+std::optional<ChunkAlgorithm> parse_chunk_algorithm(std::string_view name) {
+  if (name == kSquashfsChunkAlgorithm) return ChunkAlgorithm::squashfs;
+  if (name == kGearChunkAlgorithm) return ChunkAlgorithm::gear;
+  return std::nullopt;
+}
+
 Chunker::Chunker(ChunkParams params, std::vector<uint64_t> blocks)
     : params_(params), blocks_(std::move(blocks)) {
   int bits = std::countr_zero(params_.avg_size);

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,8 @@ enum class ChunkAlgorithm { gear, squashfs };
 inline constexpr std::string_view kGearChunkAlgorithm = "gear-cdc-1";
 inline constexpr std::string_view kSquashfsChunkAlgorithm = "sqfs-cdc-1";
 std::string_view chunk_algorithm_name(ChunkAlgorithm algorithm);
+/// The algorithm `name` names (chunk_algorithm_name's reverse), nullopt for any other.
+std::optional<ChunkAlgorithm> parse_chunk_algorithm(std::string_view name);
 inline constexpr uint32_t kMaxChunkSize = 1u << 20;  // what any reader accepts
 /// The longest index line: 20-digit offset, 7-digit size, hash, 2 spaces, newline.
 inline constexpr uint64_t kMaxChunkIndexLine = 20 + 1 + 7 + 1 + 64 + 1;
@@ -45,6 +48,7 @@ struct ChunkParams {
   ChunkAlgorithm algorithm = ChunkAlgorithm::squashfs;
   /// min ≤ avg ≤ max ≤ kMaxChunkSize, avg a power of two ≥ 256.
   Result<void> check() const;
+  bool operator==(const ChunkParams&) const = default;
 };
 
 struct Chunk {

@@ -170,6 +170,17 @@ std::string perm_string(uint32_t mode) {
   return s;
 }
 
+// A file's bytes as `reader` reads them from the image.
+std::string file_content(ImageReader& reader, const std::string& path) {
+  std::string out;
+  auto read = reader.read_file(path, [&](const void* d, size_t n) -> Result<void> {
+    out.append(static_cast<const char*>(d), n);
+    return Ok{};
+  });
+  EXPECT_TRUE(read) << path;
+  return out;
+}
+
 class WriterTest : public test::TempDirTest {
  protected:
   void SetUp() override {
@@ -471,15 +482,7 @@ TEST_F(WriterTest, DuplicateFilesShareTheirBlocks) {
   EXPECT_EQ(stats->sha256, *sha256_file(tmp / "dups.squashfs"));
   auto reader = ImageReader::open(tmp / "dups.squashfs");
   ASSERT_TRUE(reader) << reader.error().message();
-  auto content = [&](const std::string& path) {
-    std::string out;
-    auto read = (*reader)->read_file(path, [&](const void* d, size_t n) -> Result<void> {
-      out.append(static_cast<const char*>(d), n);
-      return Ok{};
-    });
-    EXPECT_TRUE(read) << path;
-    return out;
-  };
+  auto content = [&](const std::string& path) { return file_content(**reader, path); };
   EXPECT_EQ(content("/a.bin"), big);
   EXPECT_EQ(content("/b.bin"), big);
   EXPECT_EQ(content("/c.bin"), big + "x");
@@ -524,14 +527,8 @@ TEST_F(WriterTest, IdenticalTailsAreStoredOnceAndOnlyRepeatingSizesAreHashed) {
   auto reader = ImageReader::open(tmp / "tails.squashfs");
   ASSERT_TRUE(reader) << reader.error().message();
   for (const auto& [path, want] :
-       std::map<std::string, std::string>{{"/a1", a}, {"/a2", a}, {"/y", y}, {"/z", z}}) {
-    std::string got;
-    ASSERT_TRUE((*reader)->read_file(path, [&](const void* d, size_t n) -> Result<void> {
-      got.append(static_cast<const char*>(d), n);
-      return Ok{};
-    }));
-    EXPECT_EQ(got, want) << path;
-  }
+       std::map<std::string, std::string>{{"/a1", a}, {"/a2", a}, {"/y", y}, {"/z", z}})
+    EXPECT_EQ(file_content(**reader, path), want) << path;
   // a2's tail is a1's: the image is about as large as without a2 (its
   // 100,000 random bytes are not stored twice).
   tree::Tree without;
