@@ -8,6 +8,7 @@
 #include <set>
 
 #include "agent/install_target.hpp"
+#include "agent/lock.hpp"
 #include "agent/state.hpp"
 #include "util/atomic_file.hpp"
 #include "util/file_io.hpp"
@@ -26,6 +27,9 @@ Result<void> run_tool(const std::vector<std::string>& argv, const std::string& p
   opts.apt_package = package;
   opts.stdin_file = stdin_file;
   opts.capture_stdout = true;  // mkfs banners; errors come with stderr
+  // The install holds the disk's lock itself; util-linux tools asked (by
+  // the environment) to take it too would wait on us forever.
+  opts.env = {{"LOCK_BLOCK_DEVICE", "0"}};
   EF_ASSIGN(auto res, run_process(argv, opts));
   if (!res.success()) return process_failure(argv, res);
   return Ok{};
@@ -326,6 +330,13 @@ Result<void> install(const InstallOptions& o) {
   log("target " + o.target.string() + ": checking (" + (o.wipe ? "wipe allowed" : "must be blank") +
       ")");
   EF_TRY(check_target(o.target, check, o.sys_root));
+  // Held until the last byte is on the disk. On a block device it keeps
+  // systemd-udevd from probing the disk and re-reading its partition table
+  // while we write: udev does that when a writer closes the whole disk (the
+  // BIOS boot code), and the partitions' nodes vanish and come back under us.
+  EF_ASSIGN(const auto held, AgentLock::acquire_existing(o.target, o.lock_wait_seconds,
+                                                         "another program (a partitioner, an "
+                                                         "install, or udev probing the disk)"));
 
   if (o.wipe) {
     log("wiping partition table and file system signatures on " + o.target.string());

@@ -26,7 +26,8 @@ struct InstallOptions {
   std::filesystem::path source = kDefaultMedium;  // the medium's root
   std::filesystem::path site;  // empty: the medium's edgeforge/site/site.yaml, if any
   bool unattended = false;     // --auto: an existing edgeforge install is never replaced
-  std::filesystem::path sys_root = "/sys";      // sysfs (tests)
+  std::filesystem::path sys_root = "/sys";  // sysfs (tests)
+  int lock_wait_seconds = 15;  // for another holder of the target's flock (udev, a partitioner)
   std::function<void(const std::string&)> log;  // one line per step
 };
 
@@ -44,8 +45,9 @@ Result<std::optional<site::Site>> load_install_site(const std::filesystem::path&
 std::vector<std::string> missing_install_tools(bool file_target);
 
 /// Runs the install. Nothing is written unless the target passes
-/// check_target; a failure after partitioning says the disk is left
-/// unbootable and to run the install again.
+/// check_target and its flock can be had (else Errc::refused); the lock is
+/// held from the first write to the last. A failure after partitioning says
+/// the disk is left unbootable and to run the install again.
 Result<void> install(const InstallOptions& options);
 
 /// The paths a rendered site file takes on the persistent partition: /etc/X

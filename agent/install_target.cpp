@@ -230,8 +230,8 @@ Result<PartitionDevices> PartitionDevices::open(const fs::path& target,
     }
     return out;
   }
-  // udev may still be creating nodes; the kernel knows the partitions already.
-  (void)run_process({"udevadm", "settle", "--timeout=15"});
+  // The kernel (devtmpfs) makes the partitions' nodes; udev is kept off the
+  // disk by the install's lock, so there is nothing of its to wait for.
   fs::path disk = sysfs_of(st.st_rdev, sys_root);
   for (int attempt = 0; attempt < 150; ++attempt) {
     out.paths_.clear();

@@ -1,6 +1,8 @@
 // One agent at a time: an exclusive flock on a lock file. The kernel drops
 // the lock when the process dies, so a power cut or a crash never leaves a
-// stale lock behind (unlike a PID file).
+// stale lock behind (unlike a PID file). The same lock on a disk is how a
+// partitioner keeps systemd-udevd off it while it works (systemd's "Locking
+// Block Device Access").
 #pragma once
 
 #include <filesystem>
@@ -18,9 +20,15 @@ class AgentLock {
   /// Errc::refused naming the file and `holder` (what takes this lock).
   static Result<AgentLock> acquire(const std::filesystem::path& path, int wait_seconds = 0,
                                    const std::string& holder = "another edgeforge-agent");
+  /// Takes the lock on an existing file or block device opened read-only
+  /// (nothing is created, and closing it is no write udev would react to).
+  static Result<AgentLock> acquire_existing(const std::filesystem::path& path, int wait_seconds,
+                                            const std::string& holder);
 
  private:
   explicit AgentLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  static Result<AgentLock> wait_for(UniqueFd fd, const std::filesystem::path& path,
+                                    int wait_seconds, const std::string& holder);
   UniqueFd fd_;
 };
 

@@ -82,7 +82,9 @@ TEST(InstallE2E, UnattendedUefiInstallOntoBlankDiskThenBootsSlotA) {
   EXPECT_NE(install.find("edgeforge-agent install: partitioning /dev/vda"), std::string::npos)
       << install;
   EXPECT_NE(install.find("edgeforge-agent install: slot A verified"), std::string::npos) << install;
-  EXPECT_NE(
+  // A failed install leaves nothing to boot: stop here, not after two more
+  // VM timeouts.
+  ASSERT_NE(
       install.find("edgeforge-agent install: done: /dev/vda boots install-e2e 1.0.0 from slot A"),
       std::string::npos)
       << install;

@@ -5,7 +5,9 @@
 // checks and `target: auto` run against files and a fake sysfs tree.
 #include "agent/install.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include "tests/support/temp_dir.hpp"
 #include "util/atomic_file.hpp"
 #include "util/sha256.hpp"
+#include "util/unique_fd.hpp"
 
 namespace ef::test {
 namespace {
@@ -66,7 +69,14 @@ class InstallTest : public TempDirTest {
     agent::InstallOptions o;
     o.target = disk;
     o.source = tmp / "medium";
-    o.log = [this](const std::string& s) { log += s + "\n"; };
+    // Every step after the target check must run under the target's
+    // flock (it keeps udev off a real disk): try to take it at each one.
+    o.log = [this, disk](const std::string& s) {
+      log += s + "\n";
+      if (s.starts_with("target ")) return;
+      UniqueFd fd(::open(disk.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd && ::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) unlocked += s + "\n";
+    };
     return o;
   }
   // Copies partition `n` (1-based) of `disk` out to a file of its own.
@@ -84,6 +94,7 @@ class InstallTest : public TempDirTest {
     return ::geteuid() == 0 && run_command("losetup --find >/dev/null 2>&1").status == 0;
   }
   std::string log;
+  std::string unlocked;  // steps that ran while the target's flock was free
 };
 
 TEST_F(InstallTest, InstallsTheDocumentedLayoutOntoADiskImage) {
@@ -96,6 +107,7 @@ TEST_F(InstallTest, InstallsTheDocumentedLayoutOntoADiskImage) {
   ASSERT_TRUE(r.ok()) << r.error().message() << "\n" << log;
   for (const char* step : {"partitioning", "ESP", "slot A verified", "persistent", "done:"})
     EXPECT_NE(log.find(step), std::string::npos) << step << "\n" << log;
+  EXPECT_EQ(unlocked, "") << "steps run without the target's lock";
 
   auto listed = run_command("sfdisk --json " + disk.string());
   ASSERT_EQ(listed.status, 0);
@@ -188,6 +200,25 @@ TEST_F(InstallTest, RefusesADiskWithDataUnlessWipeAndLeavesItUntouched) {
   auto table =
       nlohmann::json::parse(run_command("sfdisk --json " + disk.string()).out)["partitiontable"];
   EXPECT_EQ(table["partitions"].size(), 5u);
+}
+
+TEST_F(InstallTest, ATargetLockedByAnotherProgramIsRefusedBeforeAnyWrite) {
+  make_medium("");
+  fs::path disk = blank_disk();
+  std::string before = sha256_file(disk).value();
+  // A partitioner (or udev probing the disk) holds the disk's flock.
+  UniqueFd holder(::open(disk.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(holder);
+  ASSERT_EQ(::flock(holder.get(), LOCK_EX), 0);
+  auto o = options(disk);
+  o.lock_wait_seconds = 0;
+  auto r = agent::install(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), Errc::refused) << r.error().message();
+  EXPECT_NE(r.error().message().find("holds " + disk.string()), std::string::npos)
+      << r.error().message();
+  EXPECT_EQ(log.find("partitioning"), std::string::npos) << log;
+  EXPECT_EQ(sha256_file(disk).value(), before);
 }
 
 TEST_F(InstallTest, RefusesTooSmallTargetAndDamagedMedium) {
