@@ -5,6 +5,7 @@
 #include "channel/oci_channel.hpp"
 #include "util/atomic_file.hpp"
 #include "util/http_client.hpp"
+#include "util/json_fields.hpp"
 #include "util/oci_registry.hpp"
 
 namespace ef::agent {
@@ -78,25 +79,28 @@ Result<WatchState> load_watch_state(const std::filesystem::path& path) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return malformed("not JSON");
   try {
-    if (j.at("formatVersion").get<int>() != 1) return malformed("of an unknown format version");
+    if (json_integer<int>(j.at("formatVersion")) != 1)
+      return malformed("of an unknown format version");
     WatchState s;
     for (const auto& [name, seen] : j.at("seen").items())
-      s.seen[name] = {seen.at("version").get<uint64_t>(), seen.at("sha256").get<std::string>(),
-                      seen.value("release", ""), seen.value("stateVersion", uint64_t{0})};
+      s.seen[name] = {
+          json_integer<uint64_t>(seen.at("version")), seen.at("sha256").get<std::string>(),
+          seen.value("release", ""),
+          seen.contains("stateVersion") ? json_integer<uint64_t>(seen.at("stateVersion")) : 0};
     s.failed = j.at("failed").get<std::vector<std::string>>();
     s.url = j.at("url").get<std::string>();
     s.etag = j.at("etag").get<std::string>();
     s.last_modified = j.at("lastModified").get<std::string>();
-    s.polled = j.at("polled").get<UnixSeconds>();
+    s.polled = json_integer<UnixSeconds>(j.at("polled"));
     s.error = j.at("error").get<std::string>();
     s.channel = j.at("channel").get<std::string>();
-    s.metadata_version = j.at("metadataVersion").get<uint64_t>();
+    s.metadata_version = json_integer<uint64_t>(j.at("metadataVersion"));
     s.release = j.at("release").get<std::string>();
     s.action = j.at("action").get<std::string>();
     s.why = j.at("why").get<std::string>();
     s.reason = j.value("reason", "");  // absent in files of older agents
     s.wave = j.value("wave", "");
-    if (!j.at("until").is_null()) s.until = j.at("until").get<UnixSeconds>();
+    if (!j.at("until").is_null()) s.until = json_integer<UnixSeconds>(j.at("until"));
     return s;
   } catch (const json::exception& e) {
     return malformed(std::string("incomplete (") + e.what() + ")");

@@ -4,6 +4,7 @@
 
 #include "device/slot_state.hpp"
 #include "util/atomic_file.hpp"
+#include "util/json_fields.hpp"
 #include "util/semver.hpp"
 
 namespace ef::agent {
@@ -21,7 +22,10 @@ Result<void> get(const json& j, const char* key, T& out, bool required) {
     return {};
   }
   try {
-    out = it->get<T>();
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+      out = json_integer<T>(*it);
+    else
+      out = it->get<T>();
   } catch (const json::exception&) {
     return Error(Errc::invalid_argument, std::string("key \"") + key + "\" has the wrong type");
   }

@@ -10,6 +10,7 @@
 #include "signing/bundle_format.hpp"
 #include "util/atomic_file.hpp"
 #include "util/http_client.hpp"
+#include "util/json_fields.hpp"
 
 namespace ef::agent {
 namespace {
@@ -178,14 +179,14 @@ Result<FleetClient> FleetClient::open(const FleetOptions& o) {
     EF_ASSIGN(std::string text, read_file(state_path));
     json j = json::parse(text, nullptr, false);
     try {
-      if (j.is_discarded() || j.at("formatVersion").get<int>() != kFormatVersion)
+      if (j.is_discarded() || json_integer<int>(j.at("formatVersion")) != kFormatVersion)
         throw std::runtime_error("not a fleet state of format version 1");
       // Registered under another ID or with another service: register again.
       if (j.at("deviceId").get<std::string>() == o.device_id &&
           j.at("endpoint").get<std::string>() == o.registration.endpoint)
         c.state_ = j.at("state").get<std::string>();
-      c.seq_ = j.at("seq").get<int64_t>();
-      c.dropped_ = j.at("dropped").get<uint64_t>();
+      c.seq_ = json_integer<int64_t>(j.at("seq"));
+      c.dropped_ = json_integer<uint64_t>(j.at("dropped"));
     } catch (const std::exception& e) {
       return Error(Errc::invalid_argument,
                    state_path.string() + ": " + e.what() +

@@ -4,6 +4,7 @@
 #include <system_error>
 
 #include "util/atomic_file.hpp"
+#include "util/json_fields.hpp"
 
 namespace ef::agent {
 namespace {
@@ -89,7 +90,8 @@ Result<AgentState> load_state(const std::filesystem::path& path) {
   };
   if (j.is_discarded() || !j.is_object()) return malformed("not JSON");
   try {
-    if (j.at("formatVersion").get<int>() != 1) return malformed("of an unknown format version");
+    if (json_integer<int>(j.at("formatVersion")) != 1)
+      return malformed("of an unknown format version");
     AgentState s;
     s.a = slot_from(j.at("slots").at("A"));
     s.b = slot_from(j.at("slots").at("B"));

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/json_fields.hpp"
+
 namespace ef::device {
 namespace {
 
@@ -64,29 +66,33 @@ Result<InstallManifest> parse_install_manifest(const std::string& text, const st
   if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
   InstallManifest m;
   try {
-    if (j.at("formatVersion").get<int>() != kFormatVersion) return bad("unknown formatVersion");
+    if (json_integer<int>(j.at("formatVersion")) != kFormatVersion)
+      return bad("unknown formatVersion");
     m.product = j.at("product").get<std::string>();
     m.version = j.at("version").get<std::string>();
     m.min_version = j.at("minVersion").get<std::string>();
     m.image_sha256 = j.at("image").at("sha256").get<std::string>();
-    m.image_size = j.at("image").at("size").get<uint64_t>();
+    m.image_size = json_integer<uint64_t>(j.at("image").at("size"));
     if (j.at("image").contains("sbomSha256"))
       m.sbom_sha256 = j.at("image").at("sbomSha256").get<std::string>();
     m.disk_guid = j.at("disk").at("guid").get<std::string>();
-    m.disk_size = j.at("disk").at("size").get<uint64_t>();
+    m.disk_size = json_integer<uint64_t>(j.at("disk").at("size"));
     for (const auto& p : j.at("disk").at("partitions"))
-      m.partitions.push_back({p.at("name").get<std::string>(), p.at("offset").get<uint64_t>(),
-                              p.at("size").get<uint64_t>(), p.at("guid").get<std::string>(),
+      m.partitions.push_back({p.at("name").get<std::string>(),
+                              json_integer<uint64_t>(p.at("offset")),
+                              json_integer<uint64_t>(p.at("size")), p.at("guid").get<std::string>(),
                               p.at("type").get<std::string>()});
     m.esp_label = j.at("esp").at("label").get<std::string>();
     m.esp_volume_id = j.at("esp").at("volumeId").get<std::string>();
     for (const auto& f : j.at("esp").at("files"))
       m.esp_files.push_back({f.at("path").get<std::string>(), f.at("source").get<std::string>(),
-                             f.at("sha256").get<std::string>(), f.at("size").get<uint64_t>()});
+                             f.at("sha256").get<std::string>(),
+                             json_integer<uint64_t>(f.at("size"))});
     m.site_registries = j.at("siteRegistries").get<std::string>();
     for (const auto& f : j.at("bios"))
       m.bios_files.push_back({f.at("path").get<std::string>(), f.at("source").get<std::string>(),
-                              f.at("sha256").get<std::string>(), f.at("size").get<uint64_t>()});
+                              f.at("sha256").get<std::string>(),
+                              json_integer<uint64_t>(f.at("size"))});
     m.persistent_label = j.at("persistent").at("label").get<std::string>();
     m.persistent_uuid = j.at("persistent").at("uuid").get<std::string>();
     m.persistent_hash_seed = j.at("persistent").at("hashSeed").get<std::string>();

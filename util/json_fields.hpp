@@ -6,9 +6,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <type_traits>
 
 #include "util/error.hpp"
 #include "util/semver.hpp"
@@ -57,5 +59,32 @@ class JsonFields {
   std::string hint_;
   std::set<std::string> taken_;
 };
+
+/// `v` as the integer type T. Throws nlohmann's own exceptions (what its
+/// get<T>() throws for a string) when `v` is not an integer (type_error 302)
+/// or does not fit T (out_of_range 406). Use it for every number read from a
+/// file or a peer: get<T>() converts a float with a plain cast, which is
+/// undefined behaviour for 1e20 and quietly truncates 1.5.
+template <typename T>
+T json_integer(const nlohmann::json& v) {
+  static_assert(std::is_integral_v<T> && !std::is_same_v<T, bool>);
+  using json = nlohmann::json;
+  using limits = std::numeric_limits<T>;
+  if (!v.is_number_integer()) throw json::type_error::create(302, "must be an integer", &v);
+  auto out_of_range = [&] { return json::out_of_range::create(406, "integer out of range", &v); };
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<uint64_t>();
+    if (u > static_cast<uint64_t>(limits::max())) throw out_of_range();
+    return static_cast<T>(u);
+  }
+  const auto i = v.get<int64_t>();
+  if constexpr (std::is_unsigned_v<T>) {
+    if (i < 0 || static_cast<uint64_t>(i) > static_cast<uint64_t>(limits::max()))
+      throw out_of_range();
+  } else if (i < static_cast<int64_t>(limits::min()) || i > static_cast<int64_t>(limits::max())) {
+    throw out_of_range();
+  }
+  return static_cast<T>(i);
+}
 
 }  // namespace ef

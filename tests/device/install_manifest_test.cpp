@@ -76,6 +76,18 @@ TEST(InstallManifestTest, RefusesDamagedPlans) {
   auto incomplete = j;
   incomplete.erase("persistent");
   expect_error(incomplete, "incomplete");
+  // Numbers that are not whole, or do not fit, are errors (not a cast: a
+  // float of 1e20 was undefined behaviour; found by fuzz_agent_files).
+  for (const char* number : {"1.0276e+20", "1.5", "-1"}) {
+    auto odd_size = j;
+    odd_size["disk"]["partitions"][0]["size"] = nlohmann::json::parse(number);
+    expect_error(odd_size, "incomplete");
+  }
+  for (const char* number : {"1.0276e+20", "1.5"}) {
+    auto odd_version = j;
+    odd_version["formatVersion"] = nlohmann::json::parse(number);
+    expect_error(odd_version, "incomplete");
+  }
   auto m = device::parse_install_manifest("{not json", "x.json");
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().message().find("rebuild the ISO"), std::string::npos);
