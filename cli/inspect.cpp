@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "image/squashfs_reader.hpp"
+#include "util/json_fields.hpp"
 
 namespace ef::cli {
 
@@ -180,8 +181,9 @@ std::string slot_summary(const std::string& disk, const iso::Partition& p) {
                                      return Ok{};
                                    });
   auto j = nlohmann::json::parse(config, nullptr, false);
-  if (read && j.is_object() && j.value("product", "") != "" && j.value("version", "") != "")
-    text = j.value("product", "") + " " + j.value("version", "") + " (" + text + ")";
+  const std::string product = string_of(j, "product"), version = string_of(j, "version");
+  if (read && !product.empty() && !version.empty())
+    text = product + " " + version + " (" + text + ")";
   return text;
 }
 

@@ -60,6 +60,20 @@ class JsonFields {
   std::set<std::string> taken_;
 };
 
+/// Lookups in documents from outside, where a missing key and a wrong type
+/// both read as absent (nlohmann's value() throws on either): `key` of `j`
+/// when `j` is an object holding it, else null; its text when it is a
+/// string, else "".
+inline const nlohmann::json* member_of(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() ? nullptr : &*it;
+}
+inline std::string string_of(const nlohmann::json& j, const char* key) {
+  const nlohmann::json* v = member_of(j, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+}
+
 /// `v` as the integer type T. Throws nlohmann's own exceptions (what its
 /// get<T>() throws for a string) when `v` is not an integer (type_error 302)
 /// or does not fit T (out_of_range 406). Use it for every number read from a

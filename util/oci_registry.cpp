@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/atomic_file.hpp"
+#include "util/json_fields.hpp"
 #include "util/sha256.hpp"
 
 namespace ef {
@@ -43,12 +44,6 @@ bool loopback(const std::string& host) {
 
 // The string member `name` of `j`, "" when `j` is not an object or the
 // member is missing or not a string (answers and files from elsewhere).
-std::string string_member(const json& j, const char* name) {
-  if (!j.is_object()) return "";
-  auto it = j.find(name);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
 // key="value" pairs of a WWW-Authenticate challenge after its scheme.
 std::map<std::string, std::string> challenge_params(const std::string& header) {
   std::map<std::string, std::string> out;
@@ -150,7 +145,7 @@ Result<OciCredentials> docker_config_credentials(const std::string& registry,
   for (const std::string& key : {registry, "https://" + registry, "http://" + registry}) {
     auto entry = auths.is_object() ? auths.find(key) : auths.end();
     if (entry == auths.end()) continue;
-    std::string decoded = unbase64(string_member(*entry, "auth"));
+    std::string decoded = unbase64(string_of(*entry, "auth"));
     size_t colon = decoded.find(':');
     if (colon == std::string::npos)
       return Error(Errc::invalid_argument,
@@ -164,7 +159,7 @@ std::optional<OciManifestLayers> parse_manifest_layers(std::string_view body) {
   json j = json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   OciManifestLayers out;
-  out.artifact_type = string_member(j, "artifactType");
+  out.artifact_type = string_of(j, "artifactType");
   auto layers = j.find("layers");
   if (layers == j.end() || !layers->is_array()) return out;
   out.listed = layers->size();
@@ -172,8 +167,7 @@ std::optional<OciManifestLayers> parse_manifest_layers(std::string_view body) {
     if (!l.is_object()) continue;
     auto size = l.find("size");
     if (size == l.end() || !size->is_number_unsigned()) continue;
-    OciDescriptor d{string_member(l, "mediaType"), string_member(l, "digest"),
-                    size->get<uint64_t>()};
+    OciDescriptor d{string_of(l, "mediaType"), string_of(l, "digest"), size->get<uint64_t>()};
     if (!d.media_type.empty() && !d.digest.empty()) out.layers.push_back(std::move(d));
   }
   return out;
@@ -216,8 +210,8 @@ Result<void> OciRegistry::authorize(const HttpResponse& challenge) {
   EF_ASSIGN(HttpResponse r, client_.send(token));
   if (r.status != 200) return failed(r, "token from " + params["realm"]);
   json j = json::parse(r.body, nullptr, false);
-  std::string t = string_member(j, "token");
-  if (t.empty()) t = string_member(j, "access_token");
+  std::string t = string_of(j, "token");
+  if (t.empty()) t = string_of(j, "access_token");
   if (t.empty()) return failed(r, "no token in the answer of " + params["realm"]);
   // It goes into a header line: a token that could end the line is refused.
   if (!std::all_of(t.begin(), t.end(), [](char c) { return c > ' ' && c < 0x7f; }))

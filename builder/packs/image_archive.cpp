@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "builder/tree/archive_reader.hpp"
+#include "util/json_fields.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::packs {
@@ -67,18 +68,6 @@ Result<std::map<std::string, Member>> read_members(const std::filesystem::path& 
   return members;
 }
 
-// Safe lookups: a missing key or a wrong type reads as absent.
-const json* member_of(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  return it == j.end() ? nullptr : &*it;
-}
-
-std::string text_of(const json& j, const char* key) {
-  const json* v = member_of(j, key);
-  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
-}
-
 class DescriptorWalk {
  public:
   DescriptorWalk(const std::map<std::string, Member>& members, const std::string& label)
@@ -104,7 +93,7 @@ class DescriptorWalk {
                                       std::to_string(d["size"].get<uint64_t>()) +
                                       " bytes, the archive holds " +
                                       std::to_string(it->second.size));
-    std::string type = text_of(d, "mediaType");
+    std::string type = string_of(d, "mediaType");
     bool nested =
         type.find("manifest") != std::string::npos || type.find("image.index") != std::string::npos;
     if (!nested || depth > 4) return Ok{};
@@ -137,16 +126,16 @@ std::vector<ArchivedImage> archived_images(const json& doc, bool oci) {
     if (manifests == nullptr || !manifests->is_array()) return out;
     for (const auto& m : *manifests) {
       const json* annotations = member_of(m, "annotations");
-      std::string name = annotations ? text_of(*annotations, "io.containerd.image.name") : "";
+      std::string name = annotations ? string_of(*annotations, "io.containerd.image.name") : "";
       if (name.empty() && annotations)
-        name = text_of(*annotations, "org.opencontainers.image.ref.name");
-      out.push_back({name, text_of(m, "digest")});
+        name = string_of(*annotations, "org.opencontainers.image.ref.name");
+      out.push_back({name, string_of(m, "digest")});
     }
     return out;
   }
   if (!doc.is_array()) return out;
   for (const auto& m : doc) {
-    std::string config = text_of(m, "Config");  // "blobs/sha256/<hex>" or "<hex>.json"
+    std::string config = string_of(m, "Config");  // "blobs/sha256/<hex>" or "<hex>.json"
     auto slash = config.find_last_of('/');
     std::string hex = config.substr(slash == std::string::npos ? 0 : slash + 1);
     if (hex.ends_with(".json")) hex.resize(hex.size() - 5);

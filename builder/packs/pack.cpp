@@ -25,6 +25,9 @@ Result<std::vector<PackConstraint>> constraints(const json& list, const std::str
   for (const auto& item : list) {
     if (!item.is_object() || !item.contains("name") || !item["name"].is_string())
       return Error(Errc::invalid_profile, where + ": each entry needs a name");
+    if (item.contains("version") && !item["version"].is_string())
+      return Error(Errc::invalid_profile, where + ": " + item["version"].dump() +
+                                              " is not a version range (quote it: \">=1.2.0\")");
     std::string text = item.contains("version") ? item["version"].get<std::string>() : "*";
     auto range = VersionRange::parse(text);
     if (!range)
@@ -92,8 +95,19 @@ Result<Pack> load_pack(const profile::PackRef& ref, const fetch::Cache& cache) {
     if (c.contains("conflicts")) {
       EF_ASSIGN(p.conflicts, constraints(c["conflicts"], file + ": constraints.conflicts"));
     }
-    if (c.contains("distributions"))
-      for (const auto& d : c["distributions"]) p.distributions.push_back(d.get<std::string>());
+    if (c.contains("distributions")) {
+      const json& list = c["distributions"];
+      if (!list.is_array())
+        return Error(Errc::invalid_profile,
+                     file + ": constraints.distributions: expected a list of names");
+      for (const auto& d : list) {
+        if (!d.is_string())
+          return Error(Errc::invalid_profile,
+                       file + ": constraints.distributions: expected a list of names, found " +
+                           d.dump().substr(0, 40));
+        p.distributions.push_back(d.get<std::string>());
+      }
+    }
   }
   if (y.contains("values") && y["values"].is_object()) p.defaults = y["values"];
   p.values = p.defaults;

@@ -10,6 +10,7 @@
 #include "builder/packs/pack.hpp"
 #include "builder/profile/yaml_json.hpp"
 #include "util/atomic_file.hpp"
+#include "util/json_fields.hpp"
 #include "util/sha256.hpp"
 
 namespace ef::packs {
@@ -132,7 +133,8 @@ Result<void> add_charts(const Pack& p, const kubernetes::Delivery& d, node::Cont
     if (!std::regex_match(file, safe_file))
       return Error(Errc::invalid_profile,
                    "charts/" + file + ": chart file names are letters, digits and . _ + -");
-    std::string ns = p.values.value("namespace", std::string("default"));
+    const json* given = member_of(p.values, "namespace");
+    std::string ns = given ? string_of(p.values, "namespace") : "default";
     static const std::regex dns_label("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     if (!std::regex_match(ns, dns_label))
       return Error(Errc::invalid_profile, "values.namespace: '" + ns +

@@ -6,6 +6,7 @@
 #include "builder/tree/archive_reader.hpp"
 #include "builder/tree/inputs.hpp"
 #include "util/atomic_file.hpp"
+#include "util/json_fields.hpp"
 
 namespace ef::tree {
 
@@ -80,7 +81,7 @@ class ImageStore {
 };
 
 Result<std::string> blob_name(const json& descriptor, const std::string& label) {
-  std::string digest = descriptor.value("digest", "");
+  std::string digest = string_of(descriptor, "digest");
   if (digest.rfind("sha256:", 0) != 0 || digest.find('/') != std::string::npos)
     return Error(Errc::archive, label + ": unsupported or missing digest '" + digest + "'");
   return "blobs/sha256/" + digest.substr(7);
@@ -93,27 +94,28 @@ bool matches_ref(const std::string& candidate, const std::string& ref) {
 }
 
 // Picks the manifest descriptor from an index by ref name, or the only one;
-// nested indexes pick linux/amd64.
+// nested indexes pick linux/amd64. Members of the wrong type read as absent.
 Result<json> pick_manifest(const ImageStore& store, const json& index, const std::string& ref,
                            const std::string& label) {
-  const json& manifests = index.value("manifests", json::array());
-  if (!manifests.is_array() || manifests.empty())
+  const json* manifests = member_of(index, "manifests");
+  if (!manifests || !manifests->is_array() || manifests->empty())
     return Error(Errc::archive, label + ": index.json lists no manifests");
   const json* chosen = nullptr;
-  if (ref.empty() && manifests.size() == 1) chosen = &manifests[0];
-  for (const auto& m : manifests) {
+  if (ref.empty() && manifests->size() == 1) chosen = &(*manifests)[0];
+  for (const auto& m : *manifests) {
     if (chosen) break;
+    const json* annotations = member_of(m, "annotations");
     std::string name =
-        m.value("annotations", json::object()).value("org.opencontainers.image.ref.name", "");
-    auto platform = m.value("platform", json::object());
-    bool amd64 =
-        platform.value("architecture", "") == "amd64" && platform.value("os", "") == "linux";
+        annotations ? string_of(*annotations, "org.opencontainers.image.ref.name") : "";
+    const json* platform = member_of(m, "platform");
+    bool amd64 = platform && string_of(*platform, "architecture") == "amd64" &&
+                 string_of(*platform, "os") == "linux";
     if ((!ref.empty() && matches_ref(name, ref)) || (ref.empty() && amd64)) chosen = &m;
   }
   if (!chosen)
     return Error(Errc::archive, label + ": no image named '" + ref + "' in index.json (" +
-                                    std::to_string(manifests.size()) + " manifests)");
-  std::string type = chosen->value("mediaType", "");
+                                    std::to_string(manifests->size()) + " manifests)");
+  std::string type = string_of(*chosen, "mediaType");
   if (type == kIndexType || type == kDockerListType) {
     EF_ASSIGN(auto name, blob_name(*chosen, label));
     EF_ASSIGN(auto nested, store.read_json(name));
@@ -138,8 +140,11 @@ Result<void> apply_oci_index(Tree& tree, const ImageStore& store, const std::str
   EF_ASSIGN(auto descriptor, pick_manifest(store, index, ref, label));
   EF_ASSIGN(auto manifest_name, blob_name(descriptor, label));
   EF_ASSIGN(auto manifest, store.read_json(manifest_name));
+  const json* layers = member_of(manifest, "layers");
+  if (layers && !layers->is_array())
+    return Error(Errc::archive, label + ": " + manifest_name + ": \"layers\" is not a list");
   std::vector<std::string> blobs;
-  for (const auto& layer : manifest.value("layers", json::array())) {
+  for (const auto& layer : layers ? *layers : json::array()) {
     EF_ASSIGN(auto name, blob_name(layer, label));
     blobs.push_back(name);
   }
@@ -152,15 +157,22 @@ Result<void> apply_docker_save(Tree& tree, const ImageStore& store, const std::s
   if (!manifest.is_array() || manifest.empty())
     return Error(Errc::archive, label + ": manifest.json lists no images");
   const json* chosen = manifest.size() == 1 && ref.empty() ? &manifest[0] : nullptr;
+  auto strings = [](const json& image, const char* key) {
+    std::vector<std::string> out;
+    if (const json* list = member_of(image, key); list && list->is_array())
+      for (const auto& v : *list)
+        if (v.is_string()) out.push_back(v.get<std::string>());
+    return out;
+  };
   for (const auto& image : manifest) {
-    for (const auto& tag : image.value("RepoTags", json::array()))
-      if (!chosen && tag.is_string() && matches_ref(tag.get<std::string>(), ref)) chosen = &image;
+    for (const auto& tag : strings(image, "RepoTags"))
+      if (!chosen && matches_ref(tag, ref)) chosen = &image;
   }
   if (!chosen)
     return Error(Errc::archive, label + ": no image tagged '" + ref + "' in manifest.json");
   std::vector<std::string> blobs;
-  for (const auto& layer : chosen->value("Layers", json::array()))
-    if (layer.is_string()) blobs.push_back(ImageStore::normalize(layer.get<std::string>()));
+  for (const auto& layer : strings(*chosen, "Layers"))
+    blobs.push_back(ImageStore::normalize(layer));
   return apply_layers(tree, store, blobs, label);
 }
 

@@ -164,6 +164,20 @@ TEST_F(PacksTest, BadPackFilesAreClearErrors) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("not a container image archive"), std::string::npos)
       << r.error().message();
+
+  // Constraints of the wrong type are errors, not exceptions (found by
+  // fuzz_pack: a list inside distributions aborted the build).
+  for (const auto& [constraints, want] : std::vector<std::pair<std::string, std::string>>{
+           {"  distributions: [[k3s]]\n",
+            "constraints.distributions: expected a list of names, found [\"k3s\"]"},
+           {"  distributions: k3s\n", "constraints.distributions: expected a list of names"},
+           {"  depends: [{name: cni, version: 3}]\n", "3 is not a version range"}}) {
+    write_pack("packs/bad", "name: bad\nversion: 1.0.0\nlayer: cni\nconstraints:\n" + constraints);
+    write_profile("  packs:\n    - path: packs/bad\n");
+    r = build::build_image(options());
+    ASSERT_FALSE(r) << constraints;
+    EXPECT_NE(r.error().message().find(want), std::string::npos) << r.error().message();
+  }
 }
 
 TEST_F(PacksTest, ManifestThatRendersToBrokenYamlFailsTheBuild) {

@@ -79,6 +79,28 @@ TEST_F(OciInputTest, DockerSaveArchive) {
   check(t);
 }
 
+TEST_F(OciInputTest, MembersOfTheWrongTypeAreClearErrors) {
+  // Found by fuzz_oci: index.json holding a number aborted the build
+  // (nlohmann's value() throws on a non-object).
+  struct Case {
+    std::string index, ref, want;
+  };
+  tmp.write("img/oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+  for (const auto& c :
+       std::vector<Case>{{"15012743001", "", "index.json lists no manifests"},
+                         {R"({"manifests": {"a": 1}})", "", "index.json lists no manifests"},
+                         {R"({"manifests": [5]})", "", "unsupported or missing digest"},
+                         {R"({"manifests": [{"digest": 5}]})", "", "unsupported or missing digest"},
+                         {R"({"manifests": [7, {"annotations": 1, "platform": "x"}]})", "v1",
+                          "no image named 'v1'"}}) {
+    tmp.write("img/index.json", c.index);
+    Tree t;
+    auto r = apply_oci(t, tmp / "img", c.ref, "base");
+    ASSERT_FALSE(r) << c.index;
+    EXPECT_NE(r.error().message().find(c.want), std::string::npos) << r.error().message();
+  }
+}
+
 TEST_F(OciInputTest, NeitherLayoutNorArchive) {
   test::write_tar(tmp / "plain.tar", {TarEntry::file("a", "b")});
   Tree t;
