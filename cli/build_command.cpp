@@ -70,10 +70,16 @@ Result<build::BuildOptions> build_options(const BuildArgs& a) {
 nlohmann::json block_cache_json(const build::BuildResult& result) {
   if (!result.block_cache) return {{"enabled", false}};
   const auto& c = *result.block_cache;
-  nlohmann::json out = {{"enabled", true},         {"hits", c.hits},
-                        {"hitBytes", c.hit_bytes}, {"misses", c.misses},
-                        {"stored", c.stored},      {"storedBytes", c.stored_bytes},
-                        {"damaged", c.damaged},    {"storeErrors", c.store_errors}};
+  nlohmann::json out = {{"enabled", true},
+                        {"hits", c.hits},
+                        {"hitBytes", c.hit_bytes},
+                        {"misses", c.misses},
+                        {"stored", c.stored},
+                        {"storedBytes", c.stored_bytes},
+                        {"packBlocks", c.pack_blocks},
+                        {"replacedPacks", c.replaced},
+                        {"damaged", c.damaged},
+                        {"storeErrors", c.store_errors}};
   if (const auto& p = result.block_cache_prune)
     out["pruned"] = {{"packs", p->packs},
                      {"bytes", p->bytes},

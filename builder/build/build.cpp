@@ -198,7 +198,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   EF_ASSIGN(auto image_stats, squashfs::write_image(tree, staged_image, wo, progress));
   if (wo.block_cache) {
     result.block_cache = wo.block_cache->stats();
-    if (result.block_cache->stored) {
+    if (result.block_cache->pack_blocks) {  // a new pack: keep the cache within its bound
       report("pruning the block cache");
       auto pruned = wo.block_cache->prune(o.block_cache_max_bytes);
       if (pruned)

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -25,15 +24,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Entry header, little-endian (the build machine's order; the cache is
-// local): magic, key, result, input size, XXH3-64 of the payload, reserved.
-constexpr char kMagic[8] = {'E', 'F', 'B', 'L', 'K', '\1', '\0', '\0'};
-constexpr size_t kHeader = 48;
-// Index: magic, record count, XXH3-64 of the records, then per entry
-// key (16), offset (8), length (4), reserved (4), sorted by key.
-constexpr char kIndexMagic[8] = {'E', 'F', 'B', 'I', 'D', 'X', '\1', '\0'};
+// Index, little-endian (the build machine's order; the cache is local):
+// magic, record count, XXH3-64 of the records, then per block key (16),
+// offset (8), length (4), compressor result (4), input size (4), reserved
+// (4), XXH3-64 of the payload (8), sorted by key.
+constexpr char kIndexMagic[8] = {'E', 'F', 'B', 'I', 'D', 'X', '\2', '\0'};
 constexpr size_t kIndexHeader = 24;
-constexpr size_t kRecord = 32;
+constexpr size_t kRecord = 48;
 constexpr const char* kPacks = "packs";
 constexpr const char* kTempPrefix = ".tmp-";
 // A pack used within this long is not touched again (its index's mtime is
@@ -97,8 +94,6 @@ BlockKey block_key(const void* data, size_t size) {
 BlockCache::BlockCache(fs::path dir) : dir_(std::move(dir)) {}
 
 BlockCache::~BlockCache() {
-  if (own_fd_ >= 0) ::close(own_fd_);
-  if (!own_pack_.empty() && !committed_) ::unlink(own_pack_.c_str());
   for (auto& p : packs_)
     if (int fd = p.fd.load(); fd >= 0) ::close(fd);
 }
@@ -145,6 +140,7 @@ void BlockCache::load_index(uint32_t number) {
     spdlog::warn("block cache: the index {} is damaged; its pack is not used", pack.index.string());
     return;
   }
+  pack.loaded = true;
   for (size_t at = kIndexHeader; at < bytes.size(); at += kRecord) {
     Location loc;
     BlockKey key;
@@ -152,6 +148,9 @@ void BlockCache::load_index(uint32_t number) {
     loc.pack = number;
     loc.offset = get64(b + at + 16);
     loc.length = get32(b + at + 24);
+    loc.result = get32(b + at + 28);
+    loc.input_size = get32(b + at + 32);
+    loc.checksum = get64(b + at + 40);
     auto [it, added] = index_.try_emplace(key, loc);
     if (!added) {
       older_.emplace(key, it->second);
@@ -192,19 +191,21 @@ std::optional<BlockCache::Entry> BlockCache::lookup(const BlockKey& key, uint32_
   return std::nullopt;
 }
 
-std::optional<BlockCache::Entry> BlockCache::read_entry(const Location& loc, const BlockKey& key,
+std::optional<BlockCache::Entry> BlockCache::read_entry(const Location& loc, const BlockKey&,
                                                         uint32_t input_size,
                                                         std::vector<unsigned char>& buffer) {
   Pack& pack = packs_[loc.pack];
-  int fd = pack_fd(pack);
-  if (fd < 0) return std::nullopt;
   // Only a damaged entry needs its place in words (not every hit).
   auto where = [&] { return pack.data.string() + " offset " + std::to_string(loc.offset); };
-  // The payload is never larger than the block.
-  if (loc.length < kHeader || loc.length > kHeader + input_size) {
-    damaged(where(), "length " + std::to_string(loc.length));
+  // The index's word on the block must fit it: a payload is never larger
+  // than the block, and is the block itself when it was kept as is.
+  if (loc.input_size != input_size || loc.result > input_size ||
+      loc.length != (loc.result ? loc.result : input_size)) {
+    damaged(where(), "index record");
     return std::nullopt;
   }
+  int fd = pack_fd(pack);
+  if (fd < 0) return std::nullopt;
   if (buffer.size() < loc.length) buffer.resize(loc.length);
   size_t got = 0;
   while (got < loc.length) {
@@ -217,21 +218,14 @@ std::optional<BlockCache::Entry> BlockCache::read_entry(const Location& loc, con
     }
     got += static_cast<size_t>(n);
   }
-  const unsigned char* h = buffer.data();
-  uint32_t result = get32(h + 24), stored_input = get32(h + 28);
-  size_t payload = result ? result : stored_input;
-  if (std::memcmp(h, kMagic, sizeof(kMagic)) != 0 ||
-      std::memcmp(h + 8, key.bytes, sizeof(key.bytes)) != 0 || stored_input != input_size ||
-      kHeader + payload != loc.length) {
-    damaged(where(), "header");
-    return std::nullopt;
-  }
-  if (XXH3_64bits(h + kHeader, payload) != get64(h + 32)) {
+  if (XXH3_64bits(buffer.data(), loc.length) != loc.checksum) {
     damaged(where(), "checksum");
     return std::nullopt;
   }
   pack.used = true;
-  return Entry{result, std::string_view(reinterpret_cast<const char*>(h + kHeader), payload)};
+  return Entry{loc.result,
+               std::string_view(reinterpret_cast<const char*>(buffer.data()), loc.length),
+               loc.checksum};
 }
 
 void BlockCache::reject(const BlockKey& key) {
@@ -245,53 +239,99 @@ void BlockCache::reject(const BlockKey& key) {
   any_rejected_ = true;
 }
 
-void BlockCache::store_failed(int err) {
+void BlockCache::store_failed(const std::string& what, int err) {
   store_errors_ += 1;
   if (!warned_store_.exchange(true))
-    spdlog::warn("block cache: cannot write {}: {} (the build goes on without caching)",
-                 own_pack_.string(), std::strerror(err));
+    spdlog::warn("block cache: cannot write {}: {} (the next build compresses these blocks again)",
+                 what, std::strerror(err));
 }
 
-void BlockCache::store(const BlockKey& key, uint32_t result, uint32_t input_size,
-                       std::string_view payload) {
-  int fd;
-  {
-    std::lock_guard lock(mutex_);
-    if (own_pack_.empty()) {  // the first store makes the pack
-      std::random_device random;
-      char name[64];
-      struct timespec now {};
-      ::clock_gettime(CLOCK_REALTIME, &now);
-      // The time first (to the nanosecond), so that names sort by age.
-      std::snprintf(name, sizeof(name), "%010lld.%09ld-%d-%08x", static_cast<long long>(now.tv_sec),
-                    now.tv_nsec, static_cast<int>(::getpid()), static_cast<unsigned>(random()));
-      own_pack_ = shelf_ / kPacks / (std::string(name) + ".pack");
-      std::error_code ec;
-      fs::create_directories(own_pack_.parent_path(), ec);
-      own_fd_ = ::open(own_pack_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (own_fd_ < 0) store_failed(errno);
-    }
-    fd = own_fd_;
-  }
-  if (fd < 0) return;
-  unsigned char h[kHeader] = {};
-  std::memcpy(h, kMagic, sizeof(kMagic));
-  std::memcpy(h + 8, key.bytes, sizeof(key.bytes));
-  put32(h + 24, result);
-  put32(h + 28, input_size);
-  put64(h + 32, XXH3_64bits(payload.data(), payload.size()));
-  const uint32_t length = static_cast<uint32_t>(kHeader + payload.size());
-  const uint64_t offset = own_size_.fetch_add(length);
-  struct iovec parts[2] = {{h, kHeader}, {const_cast<char*>(payload.data()), payload.size()}};
-  ssize_t n = ::pwritev(fd, parts, 2, static_cast<off_t>(offset));
-  if (n != static_cast<ssize_t>(length)) return store_failed(n < 0 ? errno : ENOSPC);
-  stored_ += 1;
-  stored_bytes_ += length;
+void BlockCache::remember(const BlockKey& key, uint32_t result, uint32_t input_size,
+                          std::string_view payload, std::optional<uint64_t> checksum,
+                          bool compressed) {
+  const uint64_t sum = checksum ? *checksum : XXH3_64bits(payload.data(), payload.size());
   std::lock_guard lock(mutex_);
-  own_records_.push_back({key, offset, length});
+  pending_.try_emplace(PendingKey{sum, payload.size()},
+                       Pending{key, result, input_size, compressed});
 }
 
-void BlockCache::commit() {
+void BlockCache::written(uint64_t offset, const void* data, size_t size) {
+  const uint64_t sum = XXH3_64bits(data, size);
+  std::lock_guard lock(mutex_);
+  auto it = pending_.find(PendingKey{sum, size});
+  if (it == pending_.end()) return;  // metadata, or a block that was not compressed
+  const Pending& p = it->second;
+  records_.push_back(
+      {p.key, offset, static_cast<uint32_t>(size), p.result, p.input_size, sum, p.compressed});
+}
+
+void BlockCache::truncated(uint64_t size) {
+  std::lock_guard lock(mutex_);
+  // Blocks written past the cut are gone (an earlier file had the same ones;
+  // their first copy is recorded where it is).
+  std::erase_if(records_, [&](const Record& r) { return r.offset + r.length > size; });
+}
+
+// The image becomes `pack`: a hard link to it, or a copy where the cache is
+// on another file system (or links are refused).
+bool BlockCache::place_image(int image_fd, const fs::path& pack) {
+  std::string self = "/proc/self/fd/" + std::to_string(image_fd);
+  if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, pack.c_str(), AT_SYMLINK_FOLLOW) == 0) return true;
+  fs::path temp = pack.parent_path() / (kTempPrefix + pack.filename().string());
+  UniqueFd out(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!out) {
+    store_failed(temp.string(), errno);
+    return false;
+  }
+  struct stat st {};
+  bool copied = ::fstat(image_fd, &st) == 0;
+  auto left = static_cast<uint64_t>(copied ? st.st_size : 0);
+  loff_t from = 0, to = 0;
+  while (copied && left > 0) {
+    ssize_t n = ::copy_file_range(image_fd, &from, out.get(), &to, left, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {  // not across these file systems: read and write
+      std::vector<char> buffer(1 << 20);
+      while (copied && left > 0) {
+        ssize_t r = ::pread(image_fd, buffer.data(), std::min<uint64_t>(left, buffer.size()), from);
+        copied = r > 0 && ::pwrite(out.get(), buffer.data(), static_cast<size_t>(r), to) == r;
+        from += r;
+        to += r;
+        left -= copied ? static_cast<uint64_t>(r) : 0;
+      }
+      break;
+    }
+    left -= static_cast<uint64_t>(n);
+  }
+  int err = errno;
+  out.reset();
+  if (!copied || ::rename(temp.c_str(), pack.c_str()) != 0) {
+    store_failed(pack.string(), copied ? errno : err);
+    ::unlink(temp.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Packs whose every block `records` (this build's pack) holds are not needed
+// any more: removed, index first (a build that has one open reads on).
+void BlockCache::remove_replaced(const std::vector<Record>& records) {
+  std::unordered_set<BlockKey, BlockKeyHash> have;
+  for (const auto& r : records) have.insert(r.key);
+  std::vector<bool> needed(packs_.size(), false);
+  for (const auto& [key, loc] : index_)
+    if (!have.count(key)) needed[loc.pack] = true;
+  for (const auto& [key, loc] : older_)
+    if (!have.count(key)) needed[loc.pack] = true;
+  for (size_t i = 0; i < packs_.size(); ++i) {
+    if (needed[i] || !packs_[i].loaded) continue;
+    ::unlink(packs_[i].index.c_str());
+    ::unlink(packs_[i].data.c_str());
+    replaced_ += 1;
+  }
+}
+
+void BlockCache::commit(int image_fd) {
   std::lock_guard lock(mutex_);
   if (committed_) return;
   committed_ = true;
@@ -300,44 +340,64 @@ void BlockCache::commit() {
   for (auto& p : packs_)
     if (p.used && now - p.index_mtime > kTouchAfter)
       ::utimensat(AT_FDCWD, p.index.c_str(), nullptr, 0);
-  if (own_pack_.empty()) return;
-  // No fsync: a pack or index torn by a crash is found when read (header,
-  // checksums) and costs recompression only.
-  bool closed = own_fd_ < 0 || ::close(own_fd_) == 0;
-  own_fd_ = -1;
-  if (own_records_.empty() || !closed) {
-    ::unlink(own_pack_.c_str());
-    return;
-  }
-  std::sort(own_records_.begin(), own_records_.end(), [](const Record& a, const Record& b) {
+  // One record per block: the first place the image holds it.
+  std::stable_sort(records_.begin(), records_.end(), [](const Record& a, const Record& b) {
     return std::memcmp(a.key.bytes, b.key.bytes, sizeof(a.key.bytes)) < 0;
   });
-  own_records_.erase(std::unique(own_records_.begin(), own_records_.end(),
-                                 [](const Record& a, const Record& b) { return a.key == b.key; }),
-                     own_records_.end());
-  std::string index(kIndexHeader + own_records_.size() * kRecord, '\0');
+  records_.erase(std::unique(records_.begin(), records_.end(),
+                             [](const Record& a, const Record& b) { return a.key == b.key; }),
+                 records_.end());
+  if (records_.empty()) return;
+  std::random_device random;
+  char name[64];
+  struct timespec clock {};
+  ::clock_gettime(CLOCK_REALTIME, &clock);
+  // The time first (to the nanosecond), so that names sort by age.
+  std::snprintf(name, sizeof(name), "%010lld.%09ld-%d-%08x", static_cast<long long>(clock.tv_sec),
+                clock.tv_nsec, static_cast<int>(::getpid()), static_cast<unsigned>(random()));
+  const fs::path pack = shelf_ / kPacks / (std::string(name) + ".pack");
+  std::error_code ec;
+  fs::create_directories(pack.parent_path(), ec);
+  // No fsync: a pack or index torn by a crash is found when read (sizes,
+  // checksums) and costs recompression only.
+  if (!place_image(image_fd, pack)) return;
+  std::string index(kIndexHeader + records_.size() * kRecord, '\0');
   auto* b = reinterpret_cast<unsigned char*>(index.data());
   std::memcpy(b, kIndexMagic, sizeof(kIndexMagic));
-  put64(b + 8, own_records_.size());
+  put64(b + 8, records_.size());
   size_t at = kIndexHeader;
-  for (const auto& r : own_records_) {
+  uint64_t stored = 0, stored_bytes = 0;
+  for (const auto& r : records_) {
     std::memcpy(b + at, r.key.bytes, sizeof(r.key.bytes));
     put64(b + at + 16, r.offset);
     put32(b + at + 24, r.length);
+    put32(b + at + 28, r.result);
+    put32(b + at + 32, r.input_size);
+    put64(b + at + 40, r.checksum);
     at += kRecord;
+    if (r.compressed) {
+      stored += 1;
+      stored_bytes += r.length;
+    }
   }
   put64(b + 16, XXH3_64bits(b + kIndexHeader, index.size() - kIndexHeader));
-  fs::path final_index = fs::path(own_pack_).replace_extension(".idx");
-  fs::path temp = own_pack_.parent_path() / (kTempPrefix + final_index.filename().string());
+  fs::path final_index = fs::path(pack).replace_extension(".idx");
+  fs::path temp = pack.parent_path() / (kTempPrefix + final_index.filename().string());
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   bool written =
       fd && ::write(fd.get(), index.data(), index.size()) == static_cast<ssize_t>(index.size());
+  int err = errno;
   fd.reset();
   if (!written || ::rename(temp.c_str(), final_index.c_str()) != 0) {
-    store_failed(errno);
+    store_failed(final_index.string(), written ? errno : err);
     ::unlink(temp.c_str());
-    ::unlink(own_pack_.c_str());
+    ::unlink(pack.c_str());
+    return;
   }
+  stored_ = stored;
+  stored_bytes_ = stored_bytes;
+  pack_blocks_ = records_.size();
+  remove_replaced(records_);
 }
 
 BlockCacheStats BlockCache::stats() const {
@@ -347,6 +407,8 @@ BlockCacheStats BlockCache::stats() const {
   s.misses = misses_;
   s.stored = stored_;
   s.stored_bytes = stored_bytes_;
+  s.pack_blocks = pack_blocks_;
+  s.replaced = replaced_;
   s.damaged = damaged_;
   s.store_errors = store_errors_;
   return s;

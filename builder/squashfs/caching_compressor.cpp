@@ -92,6 +92,8 @@ sqfs_s32 cached_block(State& s, const sqfs_u8* in, sqfs_u32 size, sqfs_u8* out, 
     if (entry_matches(s, *e, in, size, outsize)) {
       if (e->result) std::memcpy(out, e->payload.data(), e->result);
       s.cache->count_hit(size);
+      // The new image holds it too: its pack will name it.
+      s.cache->remember(key, e->result, size, e->payload, e->checksum, false);
       return static_cast<sqfs_s32>(e->result);
     }
     s.cache->reject(key);
@@ -99,10 +101,12 @@ sqfs_s32 cached_block(State& s, const sqfs_u8* in, sqfs_u32 size, sqfs_u8* out, 
   s.cache->count_miss();
   sqfs_s32 n = s.inner->do_block(s.inner.get(), in, size, out, outsize);
   if (n > 0)
-    s.cache->store(key, static_cast<uint32_t>(n), size,
-                   std::string_view(reinterpret_cast<const char*>(out), static_cast<size_t>(n)));
-  else if (n == 0)  // kept as is: the entry is the block itself
-    s.cache->store(key, 0, size, std::string_view(reinterpret_cast<const char*>(in), size));
+    s.cache->remember(key, static_cast<uint32_t>(n), size,
+                      std::string_view(reinterpret_cast<const char*>(out), static_cast<size_t>(n)),
+                      std::nullopt, true);
+  else if (n == 0)  // kept as is: the image holds the block itself
+    s.cache->remember(key, 0, size, std::string_view(reinterpret_cast<const char*>(in), size),
+                      std::nullopt, true);
   return n;
 }
 
@@ -159,7 +163,7 @@ sqfs_compressor_t* make(const sqfs_compressor_t* inner, std::shared_ptr<BlockCac
 std::string compressor_fingerprint(sqfs_compressor_t* cmp) {
   sqfs_compressor_config_t cfg;
   cmp->get_configuration(cmp, &cfg);
-  std::string out = "edgeforge block cache 1\ncompressor " + std::to_string(cfg.id) + "\nflags " +
+  std::string out = "edgeforge block cache 2\ncompressor " + std::to_string(cfg.id) + "\nflags " +
                     std::to_string(cfg.flags) + "\nblock size " + std::to_string(cfg.block_size) +
                     "\nlevel " + std::to_string(cfg.level) + "\noptions ";
   const auto* opt = reinterpret_cast<const unsigned char*>(&cfg.opt);

@@ -21,6 +21,7 @@ struct FdFile {
   int fd;
   sqfs_u64 size;     // bytes in the file (libsquashfs asks often; no fstat each time)
   sqfs_u64 flushed;  // writeback started up to here
+  ImageWriteObserver* observer;
 };
 
 // The image is written front to back; every kWritebackStep bytes the disk
@@ -46,6 +47,7 @@ int read_at(sqfs_file_t* f, sqfs_u64 offset, void* buffer, size_t size) {
 int write_at(sqfs_file_t* f, sqfs_u64 offset, const void* buffer, size_t size) {
   FdFile* file = self(f);
   if (!pwrite_all(file->fd, buffer, size, offset, {})) return SQFS_ERROR_IO;
+  if (file->observer) file->observer->written(offset, buffer, size);
   if (offset + size > file->size) file->size = offset + size;
   if (file->size - file->flushed >= kWritebackStep) {
     // A hint: where it fails (not a regular file) the fsync does the work.
@@ -66,6 +68,7 @@ int truncate_to(sqfs_file_t* f, sqfs_u64 size) {
     rc = ::ftruncate(self(f)->fd, static_cast<off_t>(size));
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) return SQFS_ERROR_IO;
+  if (self(f)->observer) self(f)->observer->truncated(size);
   self(f)->size = size;
   if (self(f)->flushed > size) self(f)->flushed = size;
   return 0;
@@ -82,7 +85,7 @@ sqfs_object_t* copy(const sqfs_object_t*) {
 
 }  // namespace
 
-sqfs_file_t* fd_file_create(int fd) {
+sqfs_file_t* fd_file_create(int fd, ImageWriteObserver* observer) {
   // calloc, like libsquashfs's own objects: sqfs_destroy frees with free().
   auto* f = static_cast<FdFile*>(std::calloc(1, sizeof(FdFile)));
   if (f == nullptr) return nullptr;
@@ -93,6 +96,7 @@ sqfs_file_t* fd_file_create(int fd) {
   f->base.get_size = &get_size;
   f->base.truncate = &truncate_to;
   f->fd = fd;
+  f->observer = observer;
   struct stat st {};
   f->size = ::fstat(fd, &st) == 0 && st.st_size > 0 ? static_cast<sqfs_u64>(st.st_size) : 0;
   return &f->base;

@@ -10,11 +10,25 @@
 
 #include <sqfs/io.h>
 
+#include <cstddef>
+#include <cstdint>
+
 namespace ef::squashfs {
+
+/// Sees what libsquashfs writes into the image (the block cache learns
+/// there where each block landed). Called on the writing thread.
+class ImageWriteObserver {
+ public:
+  virtual ~ImageWriteObserver() = default;
+  virtual void written(uint64_t offset, const void* data, size_t size) = 0;
+  /// The file was cut to `size` bytes (libsquashfs drops a file's blocks
+  /// again when an earlier file had the same ones).
+  virtual void truncated(uint64_t size) = 0;
+};
 
 /// Returns a new sqfs_file_t writing to and reading from `fd` (not owned: the
 /// descriptor must outlive the object, which sqfs_destroy frees), or nullptr
-/// when out of memory.
-sqfs_file_t* fd_file_create(int fd);
+/// when out of memory. `observer` (not owned, may be null) sees each write.
+sqfs_file_t* fd_file_create(int fd, ImageWriteObserver* observer = nullptr);
 
 }  // namespace ef::squashfs

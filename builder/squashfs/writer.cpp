@@ -164,7 +164,7 @@ Result<void> Writer::open(int fd, const WriterOptions& o) {
 
   observer_ = o.data_observer;
   block_size_ = o.block_size;
-  file_.reset(fd_file_create(fd));
+  file_.reset(fd_file_create(fd, o.block_cache.get()));
   if (!file_) return Error(Errc::image, "out of memory creating the output file");
   sqfs_compressor_t* raw = nullptr;
   if ((rc = sqfs_compressor_create(&cfg, &raw)))
@@ -531,7 +531,9 @@ Result<ImageStats> write_image(tree::Tree& tree, const std::filesystem::path& ou
     if (!written) return std::move(written).error().with_context("writing " + out.string());
     stats = writer.stats();
   }  // libsquashfs objects are gone here; the descriptor stays the AtomicFile's
-  if (options.block_cache) options.block_cache->commit();  // every block is in
+  // Every block is in: the image becomes the cache's pack (before the
+  // rename, which commit() does not need).
+  if (options.block_cache) options.block_cache->commit(target.fd());
   // The image is hashed from the page cache while commit() waits for the
   // disk; the hasher reads (pread) through a duplicate of the descriptor,
   // which commit's close and rename leave open.

@@ -99,23 +99,28 @@ class BlockCacheTest : public test::TempDirTest {
     return out;
   }
 
-  struct PackEntry {
-    size_t offset;
-    uint32_t result;  // compressed size, 0 = kept as is
-    size_t length;
+  // An index record (docs/cache.md): key, offset, length, result, input
+  // size, reserved, XXH3-64 of the payload; `at` is where it starts.
+  struct IndexRecord {
+    size_t at;
+    uint64_t offset;
+    uint32_t length, result;
   };
-  // Walks a pack entry by entry (header: magic, key, result, input size, ...).
-  static std::vector<PackEntry> pack_entries(const std::string& pack) {
-    std::vector<PackEntry> out;
-    for (size_t at = 0; at + 48 <= pack.size();) {
-      uint32_t result, input;
-      std::memcpy(&result, pack.data() + at + 24, 4);
-      std::memcpy(&input, pack.data() + at + 28, 4);
-      size_t length = 48 + (result ? result : input);
-      out.push_back({at, result, length});
-      at += length;
+  static std::vector<IndexRecord> index_records(const std::string& index) {
+    std::vector<IndexRecord> out;
+    for (size_t at = 24; at + 48 <= index.size(); at += 48) {
+      IndexRecord r{at, 0, 0, 0};
+      std::memcpy(&r.offset, index.data() + at + 16, 8);
+      std::memcpy(&r.length, index.data() + at + 24, 4);
+      std::memcpy(&r.result, index.data() + at + 28, 4);
+      out.push_back(r);
     }
     return out;
+  }
+  // Makes the index's own checksum match its (changed) records again.
+  static void reseal(std::string& index) {
+    uint64_t sum = XXH3_64bits(index.data() + 24, index.size() - 24);
+    std::memcpy(index.data() + 16, &sum, 8);
   }
 };
 
@@ -136,7 +141,8 @@ TEST_P(WarmRebuildTest, OneChangedFileGivesTheColdBuildsBytes) {
   auto s1 = cached.block_cache->stats();
   EXPECT_EQ(s1.hits, 0u);
   EXPECT_GT(s1.misses, 10u);
-  EXPECT_EQ(s1.stored, s1.misses);
+  EXPECT_EQ(s1.stored, s1.misses);  // the image holds every block it compressed
+  EXPECT_EQ(s1.pack_blocks, s1.stored);
   EXPECT_EQ(first.sha256, build("v1-cold", v1, o).sha256) << "the cache changed a cold build";
 
   auto v2 = v1;
@@ -151,11 +157,18 @@ TEST_P(WarmRebuildTest, OneChangedFileGivesTheColdBuildsBytes) {
   EXPECT_LE(s2.misses, 4u);  // the changed block, one or two fragment blocks
   EXPECT_GT(s2.hits, s1.misses / 2);
   EXPECT_EQ(s2.damaged, 0u);
+  EXPECT_EQ(s2.stored, s2.misses);
+  EXPECT_EQ(s2.replaced, 0u);  // v1's pack holds blocks v2 lacks
 
-  // Nothing changed: every block is a hit.
+  // Nothing changed: every block is a hit, and the new pack holds every
+  // block of v2's, which it replaces.
   cached.block_cache = cache();
   EXPECT_EQ(build("v2-again", v2, cached).sha256, cold.sha256);
-  EXPECT_EQ(cached.block_cache->stats().misses, 0u);
+  auto s3 = cached.block_cache->stats();
+  EXPECT_EQ(s3.misses, 0u);
+  EXPECT_EQ(s3.stored, 0u);
+  EXPECT_EQ(s3.replaced, 1u);
+  EXPECT_EQ(cache_files(".pack").size(), 2u);  // v1's and v2-again's
   // unsquashfs (squashfs-tools) reads the warm image back as the tree.
   expect_extracts_to(warm.path, v2);
 }
@@ -166,8 +179,33 @@ INSTANTIATE_TEST_SUITE_P(Compressors, WarmRebuildTest,
                                            std::make_pair(std::string("gzip"), 9)),
                          [](const auto& test_info) { return test_info.param.first; });
 
-// Every entry damaged in a different way: each is found, removed and
-// recompressed, and the image is still the cold build's.
+// The pack is the image itself: a hard link, no second copy of its bytes.
+TEST_F(BlockCacheTest, APackIsTheImageItNames) {
+  WriterOptions o;
+  o.level = 15;
+  o.block_cache = cache();
+  Built built = build("one", entries(), o);
+  auto packs = cache_files(".pack");
+  ASSERT_EQ(packs.size(), 1u);
+  struct stat image {
+  }, pack{};
+  ASSERT_EQ(::stat(built.path.c_str(), &image), 0);
+  ASSERT_EQ(::stat(packs[0].c_str(), &pack), 0);
+  EXPECT_EQ(image.st_ino, pack.st_ino);
+  EXPECT_EQ(image.st_dev, pack.st_dev);
+  // Every record of its index names bytes of the image that decompress
+  // into a block of the tree (checked by the next build taking all of them).
+  auto index = read_file(fs::path(packs[0]).replace_extension(".idx"));
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index_records(*index).size(), o.block_cache->stats().pack_blocks);
+  o.block_cache = cache();
+  EXPECT_EQ(build("two", entries(), o).sha256, built.sha256);
+  EXPECT_EQ(o.block_cache->stats().misses, 0u);
+  EXPECT_EQ(o.block_cache->stats().damaged, 0u);
+}
+
+// Entries damaged in different ways: each is found and recompressed, and
+// the image is still the cold build's.
 TEST_F(BlockCacheTest, DamagedEntriesAreFoundAndNeverWrittenIntoTheImage) {
   WriterOptions o;
   o.level = 15;
@@ -178,33 +216,40 @@ TEST_F(BlockCacheTest, DamagedEntriesAreFoundAndNeverWrittenIntoTheImage) {
   EXPECT_EQ(build("fill", e, cached).sha256, cold);
   auto packs = cache_files(".pack");
   ASSERT_EQ(packs.size(), 1u);
-  std::string pack = *read_file(packs[0]);
-  auto list = pack_entries(pack);
+  fs::path index_path = fs::path(packs[0]).replace_extension(".idx");
+  // The pack is the image "fill": damage a copy of it (the output stays
+  // whole; write_file_atomic puts a new file in the pack's place).
+  std::string pack = *read_file(packs[0]), index = *read_file(index_path);
+  auto list = index_records(index);
   ASSERT_GE(list.size(), 8u);
   size_t damaged = 0;
-  for (const auto& entry : list) {
-    if (entry.result < 64 || damaged == 4) continue;  // damage compressed entries
-    char* h = pack.data() + entry.offset;
+  for (const auto& r : list) {
+    if (r.result < 64 || damaged == 4) continue;  // damage compressed entries
+    char* rec = index.data() + r.at;
     switch (damaged++) {
-      case 0:  // one flipped payload byte
-        h[48 + entry.result / 2] ^= 0x10;
+      case 0:  // one flipped payload byte: the checksum finds it
+        pack[r.offset + r.result / 2] ^= 0x10;
         break;
-      case 1:  // one flipped byte in the result (the length no longer fits)
-        h[25] ^= 1;
+      case 1:  // a record whose length no longer fits its result
+        rec[24] ^= 1;
         break;
-      case 2:  // one flipped header byte (the key)
-        h[9] ^= 1;
+      case 2: {  // a record pointing one byte off
+        uint64_t offset = r.offset + 1;
+        std::memcpy(rec + 16, &offset, 8);
         break;
+      }
       case 3: {  // a flipped payload byte with the checksum made to match:
                  // decompressing it is what finds it
-        h[48 + entry.result / 3] ^= 0x01;
-        uint64_t sum = XXH3_64bits(h + 48, entry.result);
-        std::memcpy(h + 32, &sum, 8);
+        pack[r.offset + r.result / 3] ^= 0x01;
+        uint64_t sum = XXH3_64bits(pack.data() + r.offset, r.length);
+        std::memcpy(rec + 40, &sum, 8);
         break;
       }
     }
   }
+  reseal(index);
   ASSERT_TRUE(write_file_atomic(packs[0], pack));
+  ASSERT_TRUE(write_file_atomic(index_path, index));
   ASSERT_EQ(damaged, 4u);
   cached.block_cache = cache();
   EXPECT_EQ(build("again", e, cached).sha256, cold);
@@ -212,15 +257,30 @@ TEST_F(BlockCacheTest, DamagedEntriesAreFoundAndNeverWrittenIntoTheImage) {
   EXPECT_EQ(s.damaged, 4u);
   EXPECT_EQ(s.misses, 4u);
   EXPECT_EQ(s.stored, 4u);
-  // A pack cut short: its last entries are found missing, not read as zeros.
-  ASSERT_EQ(::truncate(packs[0].c_str(), static_cast<off_t>(list.back().offset + 10)), 0);
+  EXPECT_EQ(s.replaced, 1u);  // "again" holds every block: the damaged pack is gone
+  // A pack cut short (its image changed in place): the entry past the end
+  // is found missing, not read as zeros, and compressed again.
+  packs = cache_files(".pack");
+  ASSERT_EQ(packs.size(), 1u);
+  list = index_records(*read_file(fs::path(packs[0]).replace_extension(".idx")));
+  uint64_t last = 0;
+  for (const auto& r : list) last = std::max(last, r.offset);
+  ASSERT_EQ(::truncate(packs[0].c_str(), static_cast<off_t>(last + 10)), 0);
   cached.block_cache = cache();
   EXPECT_EQ(build("truncated", e, cached).sha256, cold);
-  // The newer pack's good copies shadow the damaged ones; the cut entry
-  // (if it had no newer copy) is found and compressed again.
   EXPECT_EQ(cached.block_cache->stats().damaged, 1u);
-  EXPECT_LE(cached.block_cache->stats().misses, 1u);
-  // Replaced by newer packs: the next build finds every block.
+  EXPECT_EQ(cached.block_cache->stats().misses, 1u);
+  // A damaged index: its pack is not used at all (every block is compressed).
+  packs = cache_files(".pack");
+  ASSERT_EQ(packs.size(), 1u);
+  index_path = fs::path(packs[0]).replace_extension(".idx");
+  index = *read_file(index_path);
+  index[index.size() / 2] ^= 1;
+  ASSERT_TRUE(write_file_atomic(index_path, index));
+  cached.block_cache = cache();
+  EXPECT_EQ(build("bad-index", e, cached).sha256, cold);
+  EXPECT_EQ(cached.block_cache->stats().hits, 0u);
+  // Replaced by the newer pack: the next build finds every block.
   cached.block_cache = cache();
   EXPECT_EQ(build("after", e, cached).sha256, cold);
   EXPECT_EQ(cached.block_cache->stats().damaged, 0u);
@@ -317,10 +377,15 @@ TEST_F(BlockCacheTest, PruneKeepsTheCacheWithinItsSizeAndDropsTheOldestFirst) {
   EXPECT_EQ(r->removed_bytes, total - recent);
   EXPECT_TRUE(fs::exists(packs[0]) && fs::exists(indexes[0]));
   EXPECT_FALSE(fs::exists(packs[1]) || fs::exists(indexes[1]));
-  // A build that used the pack a day old keeps it: its index is touched.
+  // A build that used the pack a day old (but not all of it) keeps it:
+  // its index is touched.
   ASSERT_EQ(::utimensat(AT_FDCWD, indexes[0].c_str(), old, 0), 0);
   o.block_cache = cache();
-  build("one-again", entries(1), o);
+  auto part = entries(1);
+  part.erase(part.end() - 4, part.end());  // the noise file's blocks stay only in pack one
+  build("one-part", part, o);
+  EXPECT_GT(o.block_cache->stats().hits, 0u);
+  EXPECT_EQ(o.block_cache->stats().replaced, 0u);
   struct stat st {};
   ASSERT_EQ(::stat(indexes[0].c_str(), &st), 0);
   EXPECT_GT(st.st_mtime, std::time(nullptr) - 600);
