@@ -325,9 +325,9 @@ void BlockCache::remove_replaced(const std::vector<Record>& records) {
     if (!have.count(key)) needed[loc.pack] = true;
   for (size_t i = 0; i < packs_.size(); ++i) {
     if (needed[i] || !packs_[i].loaded) continue;
-    ::unlink(packs_[i].index.c_str());
+    // Another build may have replaced it first: count only what this one removed.
+    if (::unlink(packs_[i].index.c_str()) == 0) replaced_ += 1;
     ::unlink(packs_[i].data.c_str());
-    replaced_ += 1;
   }
 }
 

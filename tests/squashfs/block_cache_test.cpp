@@ -204,6 +204,38 @@ TEST_F(BlockCacheTest, APackIsTheImageItNames) {
   EXPECT_EQ(o.block_cache->stats().damaged, 0u);
 }
 
+// A cache on another file system than the image cannot link it: the pack
+// is a copy, and serves the next build the same way.
+TEST_F(BlockCacheTest, ACacheOnAnotherFileSystemGetsACopy) {
+  struct stat shm {
+  }, here{};
+  if (::stat("/dev/shm", &shm) != 0 || ::stat(tmp.path().c_str(), &here) != 0 ||
+      shm.st_dev == here.st_dev)
+    GTEST_SKIP() << "needs /dev/shm on a file system of its own";
+  char name[] = "/dev/shm/edgeforge-cache-XXXXXX";
+  ASSERT_NE(::mkdtemp(name), nullptr);
+  fs::path dir = name;
+  WriterOptions o;
+  o.level = 15;
+  o.block_cache = std::make_shared<BlockCache>(dir / "blocks");
+  Built built = build("one", entries(), o);
+  EXPECT_EQ(o.block_cache->stats().store_errors, 0u);
+  std::vector<fs::path> packs;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().extension() == ".pack") packs.push_back(e.path());
+  ASSERT_EQ(packs.size(), 1u);
+  struct stat pack {
+  }, image{};
+  ASSERT_EQ(::stat(packs[0].c_str(), &pack), 0);
+  ASSERT_EQ(::stat(built.path.c_str(), &image), 0);
+  EXPECT_NE(pack.st_dev, image.st_dev);
+  EXPECT_EQ(read_file(packs[0]).value(), read_file(built.path).value());
+  o.block_cache = std::make_shared<BlockCache>(dir / "blocks");
+  EXPECT_EQ(build("two", entries(), o).sha256, built.sha256);
+  EXPECT_EQ(o.block_cache->stats().misses, 0u);
+  fs::remove_all(dir);
+}
+
 // Entries damaged in different ways: each is found and recompressed, and
 // the image is still the cold build's.
 TEST_F(BlockCacheTest, DamagedEntriesAreFoundAndNeverWrittenIntoTheImage) {
