@@ -295,9 +295,10 @@ bool BlockCache::place_image(int image_fd, const fs::path& pack) {
       while (copied && left > 0) {
         ssize_t r = ::pread(image_fd, buffer.data(), std::min<uint64_t>(left, buffer.size()), from);
         copied = r > 0 && ::pwrite(out.get(), buffer.data(), static_cast<size_t>(r), to) == r;
+        if (!copied) break;
         from += r;
         to += r;
-        left -= copied ? static_cast<uint64_t>(r) : 0;
+        left -= static_cast<uint64_t>(r);
       }
       break;
     }
