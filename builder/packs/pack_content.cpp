@@ -134,7 +134,7 @@ Result<void> add_charts(const Pack& p, const kubernetes::Delivery& d, node::Cont
       return Error(Errc::invalid_profile,
                    "charts/" + file + ": chart file names are letters, digits and . _ + -");
     const json* given = member_of(p.values, "namespace");
-    std::string ns = given ? string_of(p.values, "namespace") : "default";
+    std::string ns = !given ? "default" : given->is_string() ? given->get<std::string>() : "";
     static const std::regex dns_label("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     if (!std::regex_match(ns, dns_label))
       return Error(Errc::invalid_profile, "values.namespace: '" + ns +

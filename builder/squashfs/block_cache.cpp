@@ -15,6 +15,7 @@
 #include <random>
 
 #include "util/atomic_file.hpp"
+#include "util/file_io.hpp"
 #include "util/sha256.hpp"
 #include "util/unique_fd.hpp"
 
@@ -240,10 +241,14 @@ void BlockCache::reject(const BlockKey& key) {
 }
 
 void BlockCache::store_failed(const std::string& what, int err) {
+  store_failed(what, std::string(std::strerror(err)));
+}
+
+void BlockCache::store_failed(const std::string& what, const std::string& why) {
   store_errors_ += 1;
   if (!warned_store_.exchange(true))
     spdlog::warn("block cache: cannot write {}: {} (the next build compresses these blocks again)",
-                 what, std::strerror(err));
+                 what, why);
 }
 
 void BlockCache::remember(const BlockKey& key, uint32_t result, uint32_t input_size,
@@ -284,30 +289,28 @@ bool BlockCache::place_image(int image_fd, const fs::path& pack) {
     return false;
   }
   struct stat st {};
-  bool copied = ::fstat(image_fd, &st) == 0;
+  Result<void> copied = ::fstat(image_fd, &st) == 0
+                            ? Result<void>(Ok{})
+                            : errno_error(Errc::io, "cannot stat the image", errno);
   auto left = static_cast<uint64_t>(copied ? st.st_size : 0);
   loff_t from = 0, to = 0;
-  while (copied && left > 0) {
+  while (left > 0) {
     ssize_t n = ::copy_file_range(image_fd, &from, out.get(), &to, left, 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {  // not across these file systems: read and write
-      std::vector<char> buffer(1 << 20);
-      while (copied && left > 0) {
-        ssize_t r = ::pread(image_fd, buffer.data(), std::min<uint64_t>(left, buffer.size()), from);
-        copied = r > 0 && ::pwrite(out.get(), buffer.data(), static_cast<size_t>(r), to) == r;
-        if (!copied) break;
-        from += r;
-        to += r;
-        left -= static_cast<uint64_t>(r);
-      }
-      break;
-    }
+    if (n <= 0) break;
     left -= static_cast<uint64_t>(n);
   }
-  int err = errno;
+  if (left > 0)  // not across these file systems: read and write the rest
+    copied = stream_range(image_fd, static_cast<uint64_t>(from), left, pack,
+                          [&](const char* data, size_t size, uint64_t at) {
+                            return pwrite_all(out.get(), data, size, static_cast<uint64_t>(to) + at,
+                                              temp);
+                          });
   out.reset();
-  if (!copied || ::rename(temp.c_str(), pack.c_str()) != 0) {
-    store_failed(pack.string(), copied ? errno : err);
+  if (copied && ::rename(temp.c_str(), pack.c_str()) != 0)
+    copied = errno_error(Errc::io, "cannot rename " + temp.string(), errno);
+  if (!copied) {
+    store_failed(pack.string(), copied.error().message());
     ::unlink(temp.c_str());
     return false;
   }

@@ -183,6 +183,7 @@ class BlockCache : public ImageWriteObserver {
   int pack_fd(Pack& pack);
   void damaged(const std::string& where, const std::string& why);
   void store_failed(const std::string& what, int err);
+  void store_failed(const std::string& what, const std::string& why);
   bool place_image(int image_fd, const std::filesystem::path& pack);
   void remove_replaced(const std::vector<Record>& records);
 
