@@ -85,6 +85,8 @@ nlohmann::json block_cache_json(const build::BuildResult& result) {
                      {"bytes", p->bytes},
                      {"removed", p->removed},
                      {"removedBytes", p->removed_bytes}};
+  if (const auto& e = result.entry_index)
+    out["entryIndexes"] = {{"used", e->used}, {"written", e->written}};
   return out;
 }
 
@@ -162,14 +164,16 @@ cmdline::Command add_build_command(CLI::App& app) {
       ->check(CLI::IsMember({"spdx", "cyclonedx"}));
   add_cache_options(cmd, a->cache, true);
   cmd->add_flag("--no-cache", a->no_cache,
-                "Compress every block: neither read nor write the block cache (downloads "
-                "still come from the download cache)");
+                "Compress every block and read every tarball's headers: neither read nor "
+                "write the block cache or the entry indexes (downloads still come from the "
+                "download cache)");
   cmd->add_option("--cache-max-size", a->cache_max_size,
                   "Bound of the block cache, pruned (least recently used first) after a build "
                   "that added to it, e.g. 10G (default: 4G)");
   add_output_style(cmd, a->style,
                    "Print the result on stdout as JSON, with the block cache's "
-                   "hits and misses and the seconds per stage");
+                   "hits and misses, the entry indexes used and written, and the seconds "
+                   "per stage");
   cmd->footer(
       "Writes OUTPUT/<name>-<version>.squashfs, .manifest.json, the SBOM (.spdx.json,\n"
       "or .cdx.json) and the SLSA provenance (.provenance.json), and .efb with\n"

@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace ef {
@@ -110,12 +108,29 @@ Result<void> sync_filesystem(const std::filesystem::path& path) {
 }
 
 Result<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errno_error(Errc::not_found, "cannot open " + path.string(), errno);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return errno_error(Errc::io, "cannot read " + path.string(), errno);
-  return ss.str();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno_error(errno == ENOENT || errno == ENOTDIR ? Errc::not_found : Errc::io,
+                       "cannot open " + path.string(), errno);
+  // Sized once from fstat (a file that grows meanwhile is read to its end).
+  struct stat st {};
+  std::string out;
+  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    out.reserve(static_cast<size_t>(st.st_size));
+  char buf[64 << 10];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return errno_error(Errc::io, "cannot read " + path.string(), err);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return out;
 }
 
 }  // namespace ef

@@ -156,7 +156,10 @@ Result<BuildResult> build_image(const BuildOptions& o) {
 
   report("reading layers");
   tree::Tree tree(epoch.value_or(0));
-  EF_ASSIGN(uint32_t base_layers, compose_tree(p, inputs, epoch.value_or(0), tree));
+  EntryIndexStats index_stats;
+  const fs::path entry_indexes = o.block_cache ? cache.dir() / "trees" : fs::path();
+  EF_ASSIGN(uint32_t base_layers,
+            compose_tree(p, inputs, epoch.value_or(0), tree, entry_indexes, &index_stats));
   EF_TRY(cluster::apply_node_layer(tree, node_layer, epoch.value_or(0)));
   json agent_inputs = json::array();
   json agent_record = nullptr;
@@ -183,6 +186,7 @@ Result<BuildResult> build_image(const BuildOptions& o) {
   const std::string image_name = stem + ".squashfs", manifest_name = stem + ".manifest.json";
   const std::filesystem::path staged_image = stage.staged(image_name);
   BuildResult result;
+  if (o.block_cache) result.entry_index = index_stats;
   result.image = o.output_dir / image_name;
   result.manifest = o.output_dir / manifest_name;
   SbomCollector collector(tree, base_layers);

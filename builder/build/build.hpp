@@ -48,8 +48,9 @@ struct BuildOptions {
   signing::Passphrase passphrase;
   /// --sbom-format: the SBOM written beside the image (and into the bundle).
   sbom::Format sbom_format = sbom::Format::spdx;
-  /// The block cache (<cache dir>/blocks, docs/cache.md); --no-cache
-  /// turns it off, --cache-max-size bounds it (pruned after a build that
+  /// The block cache (<cache dir>/blocks, docs/cache.md) and the entry
+  /// indexes of tarball inputs (<cache dir>/trees); --no-cache turns both
+  /// off, --cache-max-size bounds the block cache (pruned after a build that
   /// added to it).
   bool block_cache = true;
   uint64_t block_cache_max_bytes = squashfs::kDefaultBlockCacheBytes;
@@ -59,6 +60,13 @@ struct BuildOptions {
 struct StageTime {
   std::string stage;
   double seconds = 0;
+};
+
+/// What the entry indexes (<cache dir>/trees, docs/cache.md) did: counts of
+/// tarball inputs.
+struct EntryIndexStats {
+  uint32_t used = 0;     // trees made from an index, without reading the archive
+  uint32_t written = 0;  // archives read and their index kept for next time
 };
 
 /// The outputs' paths are in BuildOptions::output_dir as given (relative
@@ -77,6 +85,8 @@ struct BuildResult {
   /// What the block cache did (unset with --no-cache), and the prune after it.
   std::optional<squashfs::BlockCacheStats> block_cache;
   std::optional<squashfs::PruneResult> block_cache_prune;
+  /// Unset with --no-cache (the tree is then read from every archive).
+  std::optional<EntryIndexStats> entry_index;
   std::vector<StageTime> stages;  // in order
 };
 

@@ -2,6 +2,7 @@
 
 #include "builder/cluster/node_layer.hpp"
 #include "builder/fetch/mmdebstrap.hpp"
+#include "builder/tree/entry_index.hpp"
 #include "builder/tree/inputs.hpp"
 #include "util/sha256.hpp"
 
@@ -200,7 +201,9 @@ Result<std::vector<ResolvedInput>> resolve_inputs(const Profile& p, fetch::Cache
 }
 
 Result<uint32_t> compose_tree(const Profile& p, const std::vector<ResolvedInput>& inputs,
-                              int64_t mtime, tree::Tree& tree) {
+                              int64_t mtime, tree::Tree& tree,
+                              const std::filesystem::path& entry_indexes,
+                              EntryIndexStats* index_stats) {
   uint32_t base_layers = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const ResolvedInput& in = inputs[i];
@@ -212,7 +215,17 @@ Result<uint32_t> compose_tree(const Profile& p, const std::vector<ResolvedInput>
       tree::SourceInfo src;
       src.path = in.local.string();
       src.label = label;
-      applied = tree::apply_archive(tree, std::move(src));
+      if (!entry_indexes.empty() && !in.sha256.empty()) {
+        auto use =
+            tree::apply_archive_indexed(tree, std::move(src), entry_indexes / (in.sha256 + ".idx"));
+        if (use && index_stats) {
+          index_stats->used += *use == tree::EntryIndexUse::used_index ? 1 : 0;
+          index_stats->written += *use == tree::EntryIndexUse::wrote_index ? 1 : 0;
+        }
+        applied = use ? Result<void>(Ok{}) : Result<void>(std::move(use).error());
+      } else {
+        applied = tree::apply_archive(tree, std::move(src));
+      }
     } else if (in.kind == "oci") {
       applied = tree::apply_oci(tree, in.local, i == 0 ? p.base.oci.ref : layer->oci.ref, label);
     } else if (in.kind == "directory") {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "builder/build/build.hpp"
 #include "builder/fetch/cache.hpp"
 #include "builder/profile/profile.hpp"
 #include "builder/tree/tree.hpp"
@@ -44,9 +45,12 @@ Result<std::vector<ResolvedInput>> resolve_inputs(const profile::Profile& profil
 
 /// Merges the resolved inputs into `tree`, base first. Returns the tree's
 /// layer number once the base is in (what later layers add is above it).
+/// With `entry_indexes` (a directory; empty: none), a tarball whose sha256
+/// is known goes through its entry index there (builder/tree/entry_index.hpp).
 Result<uint32_t> compose_tree(const profile::Profile& profile,
                               const std::vector<ResolvedInput>& inputs, int64_t synthesized_mtime,
-                              tree::Tree& tree);
+                              tree::Tree& tree, const std::filesystem::path& entry_indexes = {},
+                              EntryIndexStats* index_stats = nullptr);
 
 /// Hashes the local inputs whose digest is not known yet (those with
 /// `identity` set) on a thread of its own, from when the inputs are resolved

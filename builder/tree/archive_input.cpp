@@ -1,7 +1,13 @@
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
 #include <memory>
 
 #include "builder/tree/archive_reader.hpp"
+#include "builder/tree/entry_index.hpp"
 #include "builder/tree/inputs.hpp"
+#include "util/atomic_file.hpp"
 
 namespace ef::tree {
 
@@ -25,17 +31,19 @@ Result<void> apply_entry(Tree& tree, ArchiveEntry& entry, uint32_t source, uint6
   return tree.put(entry.path, std::move(inode));
 }
 
-}  // namespace
-
-Result<void> apply_archive(Tree& tree, SourceInfo source) {
+// Applies the entries `next` yields, in order, as one layer of `source`;
+// `seen` (when set) sees each entry before it is applied.
+template <typename Next>
+Result<void> apply_entries(Tree& tree, SourceInfo source, Next&& next,
+                           EntryIndexWriter* seen = nullptr) {
   std::string label = source.label;
-  EF_ASSIGN(auto reader, ArchiveReader::open(source));
   tree.begin_layer();
   uint32_t index = tree.add_source(std::move(source));
   ArchiveEntry entry;
   for (uint64_t ordinal = 0;; ++ordinal) {
-    EF_ASSIGN(bool more, reader->next(entry));
+    EF_ASSIGN(bool more, next(entry));
     if (!more) break;
+    if (seen) seen->add(entry);
     auto applied = apply_entry(tree, entry, index, ordinal);
     if (!applied)
       return std::move(applied).error().with_context(
@@ -43,6 +51,53 @@ Result<void> apply_archive(Tree& tree, SourceInfo source) {
           std::to_string(entry.offset));
   }
   return Ok{};
+}
+
+// The index as read, or nothing (none yet, or damaged: a warning).
+std::optional<std::string> read_index(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return std::nullopt;
+  auto bytes = read_file(file);
+  if (!bytes) {
+    spdlog::warn("entry index: {}; the archive is read instead", bytes.error().message());
+    return std::nullopt;
+  }
+  return std::move(*bytes);
+}
+
+}  // namespace
+
+Result<void> apply_archive(Tree& tree, SourceInfo source) {
+  EF_ASSIGN(auto reader, ArchiveReader::open(source));
+  return apply_entries(tree, std::move(source), [&](ArchiveEntry& e) { return reader->next(e); });
+}
+
+Result<EntryIndexUse> apply_archive_indexed(Tree& tree, SourceInfo source,
+                                            const std::filesystem::path& index_file) {
+  if (auto bytes = read_index(index_file)) {
+    auto reader = EntryIndexReader::open(*bytes, index_file.string());
+    // A damaged index is checked whole before the tree sees any of it.
+    if (reader) {
+      ::utimensat(AT_FDCWD, index_file.c_str(), nullptr, 0);  // recently used (cache prune)
+      EF_TRY(
+          apply_entries(tree, std::move(source), [&](ArchiveEntry& e) { return reader->next(e); }));
+      return EntryIndexUse::used_index;
+    }
+    spdlog::warn("{}; the archive is read instead", reader.error().message());
+  }
+  EF_ASSIGN(auto reader, ArchiveReader::open(source));
+  EntryIndexWriter writer;
+  EF_TRY(apply_entries(
+      tree, std::move(source), [&](ArchiveEntry& e) { return reader->next(e); }, &writer));
+  std::error_code ec;
+  std::filesystem::create_directories(index_file.parent_path(), ec);
+  auto kept = write_file_atomic(index_file, writer.finish());
+  if (!kept) {
+    spdlog::warn("entry index: cannot keep {}: {}", index_file.string(), kept.error().message());
+    return EntryIndexUse::read_archive;
+  }
+  bound_entry_indexes(index_file.parent_path());
+  return EntryIndexUse::wrote_index;
 }
 
 }  // namespace ef::tree

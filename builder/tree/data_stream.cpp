@@ -71,6 +71,13 @@ Result<void> stream_archive(const SourceInfo& source, std::vector<Inode*>::const
       return Error(Errc::archive, source.label + ": archive changed while the image was built");
     if (ordinal != (*it)->data.ordinal) continue;
     Inode& inode = **it++;
+    // The tree may come from an entry index (entry_index.hpp) rather than
+    // from this read: the entry must still be the file the tree describes.
+    if (entry.inode.size != inode.size)
+      return Error(Errc::archive, source.label + ": entry " + std::to_string(ordinal + 1) + " '" +
+                                      entry.path + "' is " + std::to_string(entry.inode.size) +
+                                      " bytes, the tree says " + std::to_string(inode.size) +
+                                      ": the archive changed while the image was built");
     EF_TRY(sink.begin_file(inode));
     EF_TRY(
         reader->read_data(inode.size, [&](const void* d, size_t n) { return sink.append(d, n); }));

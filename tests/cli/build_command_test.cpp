@@ -249,6 +249,54 @@ TEST_F(BuildCommandTest, RebuildTakesBlocksFromTheBlockCache) {
   EXPECT_FALSE(std::filesystem::exists(tmp / "f"));
 }
 
+// A tarball base whose digest the cache knows gets its tree from its entry
+// index: the same image, and a new tarball never meets an old index.
+TEST_F(BuildCommandTest, ATarballOfAKnownDigestMakesItsTreeFromItsEntryIndex) {
+  write_basic_profile("  agent: {enabled: false}\n");
+  auto build = [&](const std::string& out, const std::string& extra = "") {
+    auto r = edgeforge("build -p profile.yaml -o " + out + " --cache-dir cache --json " + extra);
+    EXPECT_EQ(r.status, 0) << last_stderr();
+    return json::parse(r.out);
+  };
+  // The first build learns the tarball's digest while it builds (no index yet),
+  // the second knows it and keeps the index, the third reads only the index.
+  auto a = build("a");
+  EXPECT_EQ(a["cache"]["entryIndexes"], json({{"used", 0}, {"written", 0}}));
+  auto b = build("b");
+  EXPECT_EQ(b["cache"]["entryIndexes"], json({{"used", 0}, {"written", 1}}));
+  auto indexes = listing(tmp / "cache/trees");
+  ASSERT_EQ(indexes, std::vector<std::string>{*sha256_file(tmp / "rootfs.tar") + ".idx"});
+  auto c = build("c");
+  EXPECT_EQ(c["cache"]["entryIndexes"], json({{"used", 1}, {"written", 0}}));
+  EXPECT_EQ(b["sha256"], a["sha256"]);
+  EXPECT_EQ(c["sha256"], a["sha256"]);
+  auto cold = build("d", "--no-cache");
+  EXPECT_FALSE(cold["cache"].contains("entryIndexes"));
+  EXPECT_EQ(cold["sha256"], a["sha256"]);
+
+  // A damaged index: a warning, the tarball is read, the index written again.
+  auto index = tmp / "cache/trees" / indexes[0];
+  std::string bytes = *read_file(index);
+  bytes[bytes.size() / 2] ^= 1;
+  ASSERT_TRUE(write_file_atomic(index, bytes));
+  auto e = build("e");
+  EXPECT_EQ(e["cache"]["entryIndexes"], json({{"used", 0}, {"written", 1}}));
+  EXPECT_NE(last_stderr().find("is damaged: checksum mismatch; the archive is read instead"),
+            std::string::npos)
+      << last_stderr();
+  EXPECT_EQ(e["sha256"], a["sha256"]);
+
+  // Another tarball at the same path: another digest, another tree.
+  write_tar(tmp / "rootfs.tar", {TarEntry::file("etc/os-release", "ID=debian\n"),
+                                 TarEntry::file("etc/issue", "new base\n")});
+  auto f = build("f");
+  EXPECT_EQ(f["cache"]["entryIndexes"]["used"], 0);
+  EXPECT_NE(f["sha256"], a["sha256"]);
+  EXPECT_EQ(
+      run_command("unsquashfs -cat " + (tmp / "f/edge-1.2.3.squashfs").string() + " etc/issue").out,
+      "new base\n");
+}
+
 // Two `edgeforge build` processes at once on one cache directory.
 TEST_F(BuildCommandTest, TwoBuildsAtOnceShareTheBlockCache) {
   write_profile_with_big_file(2000000);
