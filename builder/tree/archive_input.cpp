@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <vector>
 
 #include "builder/tree/archive_reader.hpp"
 #include "builder/tree/entry_index.hpp"
@@ -65,6 +66,18 @@ std::optional<std::string> read_index(const std::filesystem::path& file) {
   return std::move(*bytes);
 }
 
+Result<std::vector<ArchiveEntry>> decode_index(std::string_view bytes, const std::string& what) {
+  EF_ASSIGN(auto reader, EntryIndexReader::open(bytes, what));
+  std::vector<ArchiveEntry> entries;
+  entries.reserve(reader.count());
+  for (;;) {
+    ArchiveEntry e;
+    EF_ASSIGN(bool more, reader.next(e));
+    if (!more) return entries;
+    entries.push_back(std::move(e));
+  }
+}
+
 }  // namespace
 
 Result<void> apply_archive(Tree& tree, SourceInfo source) {
@@ -75,15 +88,20 @@ Result<void> apply_archive(Tree& tree, SourceInfo source) {
 Result<EntryIndexUse> apply_archive_indexed(Tree& tree, SourceInfo source,
                                             const std::filesystem::path& index_file) {
   if (auto bytes = read_index(index_file)) {
-    auto reader = EntryIndexReader::open(*bytes, index_file.string());
-    // A damaged index is checked whole before the tree sees any of it.
-    if (reader) {
-      ::utimensat(AT_FDCWD, index_file.c_str(), nullptr, 0);  // recently used (cache prune)
-      EF_TRY(
-          apply_entries(tree, std::move(source), [&](ArchiveEntry& e) { return reader->next(e); }));
+    // Decoded whole before the tree sees any of it: a damaged index changes
+    // nothing and the archive is read as if there were none.
+    auto entries = decode_index(*bytes, index_file.string());
+    if (entries) {
+      ::utimensat(AT_FDCWD, index_file.c_str(), nullptr, 0);  // recently used
+      size_t next = 0;
+      EF_TRY(apply_entries(tree, std::move(source), [&](ArchiveEntry& e) -> Result<bool> {
+        if (next == entries->size()) return false;
+        e = std::move((*entries)[next++]);
+        return true;
+      }));
       return EntryIndexUse::used_index;
     }
-    spdlog::warn("{}; the archive is read instead", reader.error().message());
+    spdlog::warn("{}; the archive is read instead", entries.error().message());
   }
   EF_ASSIGN(auto reader, ArchiveReader::open(source));
   EntryIndexWriter writer;
