@@ -48,13 +48,18 @@ bool same_entry(const ef::tree::ArchiveEntry& a, const ef::tree::ArchiveEntry& b
          a.inode.xattrs == b.inode.xattrs;
 }
 
-// The archive's entries, through an entry index and back.
+// The archive's first entries (at most kRoundTripEntries: the tree stops at
+// the first bad entry, and a garbage stream can yield thousands before an
+// error, which made this check 80 % of a run), through an entry index and
+// back.
+constexpr size_t kRoundTripEntries = 256;
+
 void check_index_round_trip(const ef::tree::SourceInfo& source) {
   auto reader = ef::tree::ArchiveReader::open(source);
   if (!reader) return;
   std::vector<ef::tree::ArchiveEntry> entries;
   ef::tree::EntryIndexWriter writer;
-  for (;;) {
+  while (entries.size() < kRoundTripEntries) {
     ef::tree::ArchiveEntry e;
     auto more = (*reader)->next(e);
     if (!more || !*more) break;
