@@ -54,13 +54,12 @@ Result<void> apply_entries(Tree& tree, SourceInfo source, Next&& next,
   return Ok{};
 }
 
-// The index as read, or nothing (none yet, or damaged: a warning).
+// The index as read, or nothing (none yet, or unreadable: a warning).
 std::optional<std::string> read_index(const std::filesystem::path& file) {
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) return std::nullopt;
   auto bytes = read_file(file);
   if (!bytes) {
-    spdlog::warn("entry index: {}; the archive is read instead", bytes.error().message());
+    if (bytes.error().code() != Errc::not_found)
+      spdlog::warn("entry index: {}; the archive is read instead", bytes.error().message());
     return std::nullopt;
   }
   return std::move(*bytes);
@@ -107,9 +106,7 @@ Result<EntryIndexUse> apply_archive_indexed(Tree& tree, SourceInfo source,
   EntryIndexWriter writer;
   EF_TRY(apply_entries(
       tree, std::move(source), [&](ArchiveEntry& e) { return reader->next(e); }, &writer));
-  std::error_code ec;
-  std::filesystem::create_directories(index_file.parent_path(), ec);
-  auto kept = write_file_atomic(index_file, writer.finish());
+  auto kept = write_file_atomic(index_file, writer.finish());  // creates trees/ as needed
   if (!kept) {
     spdlog::warn("entry index: cannot keep {}: {}", index_file.string(), kept.error().message());
     return EntryIndexUse::read_archive;
